@@ -1,0 +1,313 @@
+"""Save and load a `Run` as one .safetensors file (plus an optional sidecar parquet).
+
+Layout (DESIGN.md section 2): tensors ``act/<layer>/<step>``, ``labels``,
+``classifier/<step>/weight``, ``classifier/<step>/bias``, ``logits/<step>``,
+``codes/<layer>/<step>``, ``codebook/<layer>/<step>``; the header's
+``__metadata__`` holds one JSON string under ``replens`` (format version, layer
+and step order, label names, task, curves). Per-sample metadata goes in
+``<stem>.parquet`` beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mmap
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from safetensors.numpy import save_file
+
+from analysis.data.limits import format_bytes, memory_budget_bytes
+from analysis.data.schema import Run
+
+FORMAT_VERSION = 1
+
+# safetensors dtype names <-> numpy dtypes (little-endian by the format's definition).
+_ST_DTYPES = {
+    "F16": np.dtype("<f2"),
+    "F32": np.dtype("<f4"),
+    "F64": np.dtype("<f8"),
+    "I8": np.dtype("i1"),
+    "U8": np.dtype("u1"),
+    "I16": np.dtype("<i2"),
+    "I32": np.dtype("<i4"),
+    "I64": np.dtype("<i8"),
+    "BOOL": np.dtype("?"),
+}
+# A header longer than this is not a RepLens run (and would be a memory trap).
+_MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+
+def _layer_key(layer: str) -> str:
+    if "/" in layer:
+        raise ValueError(f"Layer name {layer!r} contains '/', which the file format reserves.")
+    return layer
+
+
+def save_run(run: Run, path: str | os.PathLike) -> Path:
+    """Write `run` to ``path`` (.safetensors) and its metadata to ``<stem>.parquet``.
+
+    Arrays are written with their own dtype (e.g. float16 activations stay
+    float16), so `load_run` returns exactly what was saved.
+    """
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"save_run writes .safetensors files; got {path.name!r}.")
+    tensors: dict[str, np.ndarray] = {}
+    for (layer, step), arr in run.activations.items():
+        tensors[f"act/{_layer_key(layer)}/{step}"] = np.ascontiguousarray(arr)
+    if run.labels is not None:
+        tensors["labels"] = np.ascontiguousarray(run.labels, dtype=np.int64)
+    classifier_bias: dict[str, bool] = {}
+    for step, (weight, bias) in run.classifier.items():
+        tensors[f"classifier/{step}/weight"] = np.ascontiguousarray(weight)
+        if bias is not None:
+            tensors[f"classifier/{step}/bias"] = np.ascontiguousarray(bias)
+        classifier_bias[str(step)] = bias is not None
+    for step, arr in run.logits.items():
+        tensors[f"logits/{step}"] = np.ascontiguousarray(arr)
+    for (layer, step), arr in run.codes.items():
+        tensors[f"codes/{_layer_key(layer)}/{step}"] = np.ascontiguousarray(arr)
+    for (layer, step), arr in run.codebooks.items():
+        tensors[f"codebook/{_layer_key(layer)}/{step}"] = np.ascontiguousarray(arr)
+    header = {
+        "replens_format": FORMAT_VERSION,
+        "name": run.name,
+        "task": run.task,
+        "layers": list(run.layers),
+        "steps": list(run.steps),
+        "label_names": None if run.label_names is None else list(run.label_names),
+        "curves": {k: [float(v) for v in vals] for k, vals in run.curves.items()},
+        "has_metadata": run.metadata is not None,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata={"replens": json.dumps(header)})
+    # safetensors writes via a private temp file (mode 0600); runs are meant to be shared.
+    path.chmod(0o644)
+    sidecar = path.with_suffix(".parquet")
+    if run.metadata is not None:
+        # Write then rename, so a concurrent reader never sees half a sidecar.
+        partial = sidecar.with_suffix(".parquet.partial")
+        run.metadata.write_parquet(partial)
+        os.replace(partial, sidecar)
+    elif sidecar.exists():
+        sidecar.unlink()
+    return path
+
+
+def _parse_header(prefix: bytes, read_header, size: int, label: str) -> tuple[dict[str, Any], int]:
+    """Validate a safetensors header: every declared shape must fit the file body.
+
+    Parsing the 8-byte length and the JSON header by hand (the format is that
+    simple) lets us check every declared shape against the real size before
+    reading any tensor, and memory-map the data; safetensors' numpy API copies.
+    """
+    if len(prefix) < 8:
+        raise ValueError(f"{label}: file is empty or truncated (not a safetensors file).")
+    (header_len,) = struct.unpack("<Q", prefix)
+    if header_len > min(_MAX_HEADER_BYTES, size - 8):
+        raise ValueError(
+            f"{label}: declares a {header_len}-byte header in a {size}-byte file; "
+            "it is truncated or not a safetensors file."
+        )
+    raw = read_header(header_len)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{label}: the safetensors header is not valid JSON ({exc}).") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{label}: the safetensors header is not a JSON object.")
+    data_start = 8 + header_len
+    data_len = size - data_start
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = _ST_DTYPES[info["dtype"]]
+            shape = [int(s) for s in info["shape"]]
+            begin, end = (int(o) for o in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(
+                f"{label}: tensor {name!r} has an unsupported dtype or a malformed "
+                "entry. RepLens reads float16/32/64, int8-64, uint8 and bool tensors."
+            ) from None
+        # Python ints: an int64 product of a hostile shape can overflow to 0.
+        expected = math.prod(shape) * dtype.itemsize
+        if expected > memory_budget_bytes():
+            raise ValueError(
+                f"{label}: tensor {name!r} declares shape {shape} ({format_bytes(expected)}), "
+                f"over the memory budget of {format_bytes(memory_budget_bytes())}. "
+                "Raise REPLENS_MEMORY_BUDGET if this is intended."
+            )
+        if any(s < 0 for s in shape) or end - begin != expected or not 0 <= begin <= end <= data_len:
+            raise ValueError(
+                f"{label}: tensor {name!r} declares shape {shape} ({expected} bytes) but "
+                f"its data range [{begin}, {end}) does not fit the {data_len}-byte body. "
+                "The file is truncated or corrupt; write it again."
+            )
+    return header, data_start
+
+
+def read_safetensors_header(path: str | os.PathLike) -> tuple[dict[str, Any], int]:
+    """Return (header dict, byte offset where tensor data starts), validating sizes."""
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        return _parse_header(fh.read(8), fh.read, size, path.name)
+
+
+def parse_safetensors_bytes(data: bytes, *, name: str) -> tuple[dict[str, Any], int]:
+    """`read_safetensors_header` for an in-memory file (an upload)."""
+    view = memoryview(data)
+    return _parse_header(bytes(view[:8]), lambda n: bytes(view[8 : 8 + n]), len(data), name)
+
+
+def _tensors_from_buffer(buf, header: dict[str, Any], data_start: int) -> dict[str, np.ndarray]:
+    """Zero-copy views of every tensor of a validated header over `buf`."""
+    tensors: dict[str, np.ndarray] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = _ST_DTYPES[info["dtype"]]
+        begin, end = (int(o) for o in info["data_offsets"])
+        count = (end - begin) // dtype.itemsize
+        arr = np.frombuffer(buf, dtype=dtype, count=count, offset=data_start + begin)
+        tensors[name] = arr.reshape([int(s) for s in info["shape"]])
+    return tensors
+
+
+def mmap_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Memory-map every tensor of a safetensors file (read-only, no copy)."""
+    path = Path(path)
+    header, data_start = read_safetensors_header(path)
+    meta = header.get("__metadata__") or {}
+    if len(header) - ("__metadata__" in header) == 0:
+        return {}, meta
+    with open(path, "rb") as fh:
+        # The mmap outlives the file handle; arrays keep it alive via .base.
+        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    return _tensors_from_buffer(buf, header, data_start), meta
+
+
+def is_run_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a safetensors file written by `save_run`."""
+    try:
+        header, _ = read_safetensors_header(path)
+    except (OSError, ValueError):
+        return False
+    return "replens" in (header.get("__metadata__") or {})
+
+
+def is_run_bytes(data: bytes) -> bool:
+    """Whether in-memory bytes are a safetensors file written by `save_run`."""
+    try:
+        header, _ = parse_safetensors_bytes(data, name="upload")
+    except ValueError:
+        return False
+    return "replens" in (header.get("__metadata__") or {})
+
+
+def load_run(source: str | os.PathLike | bytes, *, name: str | None = None,
+             metadata: pl.DataFrame | None = None) -> Run:
+    """Read a Run written by `save_run`.
+
+    From a path, tensors are memory-mapped (not copied) and the sidecar
+    ``<stem>.parquet`` supplies per-sample metadata. From bytes (an upload),
+    tensors are views of those bytes; `name` labels messages and `metadata`
+    may be passed separately.
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        label = name or "uploaded run"
+        header, data_start = parse_safetensors_bytes(bytes(source), name=label)
+        tensors = _tensors_from_buffer(source, header, data_start)
+        meta = header.get("__metadata__") or {}
+        # An upload may come without its sidecar: load it without metadata.
+        return _run_from_tensors(tensors, meta, label=label, metadata=metadata,
+                                 default_name=name or label, sidecar_optional=True)
+    path = Path(source)
+    label = path.name
+    if not path.exists():
+        raise ValueError(f"{path}: no such file.")
+    tensors, meta = mmap_safetensors(path)
+    sidecar = path.with_suffix(".parquet")
+    if metadata is None and sidecar.exists():
+        metadata = pl.read_parquet(sidecar)
+    return _run_from_tensors(tensors, meta, label=label, metadata=metadata, default_name=name or path.stem)
+
+
+def _run_from_tensors(tensors: dict[str, np.ndarray], meta: dict[str, str], *, label: str,
+                      metadata: pl.DataFrame | None, default_name: str,
+                      sidecar_optional: bool = False) -> Run:
+    if "replens" not in meta:
+        raise ValueError(
+            f"{label}: a safetensors file without RepLens run metadata. "
+            "Load it as a single embedding with load_embedding instead."
+        )
+    try:
+        header = json.loads(meta["replens"])
+    except json.JSONDecodeError:
+        raise ValueError(f"{label}: the RepLens metadata is not valid JSON.") from None
+    version = header.get("replens_format")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{label}: RepLens run format {version!r}; this version reads format "
+            f"{FORMAT_VERSION}. Regenerate the run with this version."
+        )
+    for required in ("layers", "steps"):
+        if not isinstance(header.get(required), list):
+            raise ValueError(f"{label}: the RepLens metadata has no {required!r} list; the file is corrupt.")
+    activations: dict[tuple[str, int], np.ndarray] = {}
+    classifier_w: dict[int, np.ndarray] = {}
+    classifier_b: dict[int, np.ndarray] = {}
+    logits: dict[int, np.ndarray] = {}
+    codes: dict[tuple[str, int], np.ndarray] = {}
+    codebooks: dict[tuple[str, int], np.ndarray] = {}
+    for tensor_name, arr in tensors.items():
+        parts = tensor_name.split("/")
+        try:
+            if parts[0] == "act" and len(parts) == 3:
+                activations[(parts[1], int(parts[2]))] = arr
+            elif parts[0] == "classifier" and len(parts) == 3 and parts[2] in ("weight", "bias"):
+                (classifier_w if parts[2] == "weight" else classifier_b)[int(parts[1])] = arr
+            elif parts[0] == "logits" and len(parts) == 2:
+                logits[int(parts[1])] = arr
+            elif parts[0] == "codes" and len(parts) == 3:
+                codes[(parts[1], int(parts[2]))] = arr
+            elif parts[0] == "codebook" and len(parts) == 3:
+                codebooks[(parts[1], int(parts[2]))] = arr
+            elif tensor_name != "labels":
+                raise ValueError
+        except ValueError:
+            raise ValueError(
+                f"{label}: unexpected tensor name {tensor_name!r}. A RepLens run names tensors "
+                "act/<layer>/<step>, labels, classifier/<step>/weight|bias, logits/<step>, "
+                "codes/<layer>/<step> and codebook/<layer>/<step> (steps are integers)."
+            ) from None
+    if not header.get("has_metadata"):
+        metadata = None
+    elif metadata is None and not sidecar_optional:
+        raise ValueError(
+            f"{label}: the run has per-sample metadata in a sidecar .parquet that is missing. "
+            "Keep the .parquet beside the .safetensors (same name), or upload it as the metadata table."
+        )
+    label_names = header.get("label_names")
+    return Run(
+        activations=activations,
+        layers=tuple(header["layers"]),
+        steps=tuple(header["steps"]),
+        labels=tensors.get("labels"),
+        label_names=None if label_names is None else tuple(label_names),
+        metadata=metadata,
+        classifier={s: (w, classifier_b.get(s)) for s, w in classifier_w.items()},
+        logits=logits,
+        codes=codes,
+        codebooks=codebooks,
+        curves={k: list(v) for k, v in header.get("curves", {}).items()},
+        task=header.get("task", ""),
+        name=header.get("name") or default_name,
+    )

@@ -1,0 +1,15 @@
+"""RepLens metrics: one module per diagnostic family, pure numpy.
+
+Every metric is a plain function with keyword-only options returning a frozen
+dataclass with ``to_dict()``. Add a new family by importing its public
+function here and listing it in ``__all__`` (one line each, alphabetical
+within the list), so ``from analysis.metrics import <name>`` keeps working.
+"""
+
+from __future__ import annotations
+
+from analysis.metrics.spectrum import effective_rank
+
+__all__ = [
+    "effective_rank",
+]

@@ -1,0 +1,588 @@
+"""A small MLP classifier whose training is recorded as a `Run`.
+
+`train_mlp` trains an `MLPClassifier` and, at log-spaced checkpoints
+(initialisation included), records every hidden layer's post-activation
+output for all train and test samples, the logits, and the final linear
+classifier, which is what the neural-collapse, geometry and similarity views
+need. `digits_dataset` gives the scikit-learn digits (bundled with
+scikit-learn, so nothing is downloaded), standardised and split.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+
+from analysis.capture import record_activations
+from analysis.data.schema import Run
+
+__all__ = [
+    "ACTIVATIONS",
+    "OPTIMIZERS",
+    "LR_SCHEDULES",
+    "MLPClassifier",
+    "MLPConfig",
+    "checkpoint_steps",
+    "digits_dataset",
+    "train_mlp",
+]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
+OPTIMIZERS = ("adamw", "sgd")
+LR_SCHEDULES = ("cosine", "constant")
+
+ProgressFn = Callable[[float, str], None]
+StopFn = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """Hyper-parameters of `train_mlp`.
+
+    The defaults train the scikit-learn digits to 100 % training accuracy in
+    about 30 epochs (a few seconds on a laptop CPU); decoupled weight decay
+    and a cosine learning-rate decay then keep pulling the last hidden layer
+    towards neural collapse as training continues past zero error.
+
+    Parameters
+    ----------
+    hidden_sizes : tuple of int, default=(64, 64, 32)
+        Widths of the hidden layers, recorded as ``hidden1``, ``hidden2``, ...
+        The last should be at least ``n_classes - 1`` for a simplex ETF to fit.
+    activation : {"relu", "tanh", "gelu"}, default="relu"
+    optimizer : {"adamw", "sgd"}, default="adamw"
+        AdamW (decoupled weight decay) or SGD with `momentum`.
+    lr : float, default=2e-3
+        Peak learning rate.
+    weight_decay : float, default=0.1
+        AdamW's decoupled decay, or SGD's L2 coefficient (use ~5e-4 there).
+    momentum : float, default=0.9
+        Used by SGD only.
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        Cosine decays the learning rate to zero over all optimiser steps.
+    epochs : int, default=100
+    batch_size : int, default=128
+    seed : int, default=0
+        Seeds the initialisation and the shuffling; equal configs give equal runs.
+    n_checkpoints : int, default=10
+        Number of recorded checkpoints, log-spaced over optimiser steps,
+        always including step 0 (initialisation) and the last step.
+    eval_batch_size : int, default=1024
+        Rows per forward pass when recording activations (memory, not results).
+    """
+
+    hidden_sizes: tuple[int, ...] = (64, 64, 32)
+    activation: str = "relu"
+    optimizer: str = "adamw"
+    lr: float = 2e-3
+    weight_decay: float = 0.1
+    momentum: float = 0.9
+    lr_schedule: str = "cosine"
+    epochs: int = 100
+    batch_size: int = 128
+    seed: int = 0
+    n_checkpoints: int = 10
+    eval_batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        sizes = self.hidden_sizes
+        if isinstance(sizes, (int, np.integer)):
+            sizes = (sizes,)
+        try:
+            sizes = tuple(int(s) for s in sizes)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"MLPConfig.hidden_sizes must be a sequence of positive ints; got {self.hidden_sizes!r}."
+            ) from None
+        if not sizes or min(sizes) < 1:
+            raise ValueError(
+                f"MLPConfig.hidden_sizes must hold at least one positive width; got {sizes}."
+            )
+        # Frozen dataclass: normalise lists to a hashable tuple in place.
+        object.__setattr__(self, "hidden_sizes", sizes)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"MLPConfig.activation must be one of {sorted(ACTIVATIONS)}; got {self.activation!r}."
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"MLPConfig.optimizer must be one of {OPTIMIZERS}; got {self.optimizer!r}."
+            )
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"MLPConfig.lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}."
+            )
+        for name in ("lr",):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"MLPConfig.{name} must be a positive number; got {value!r}.")
+        for name in ("weight_decay", "momentum"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"MLPConfig.{name} must be >= 0; got {value!r}.")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"MLPConfig.{name} must be a positive integer; got {value!r}.")
+        if (
+            isinstance(self.n_checkpoints, bool)
+            or not isinstance(self.n_checkpoints, (int, np.integer))
+            or self.n_checkpoints < 2
+        ):
+            raise ValueError(
+                "MLPConfig.n_checkpoints must be an integer >= 2 (initialisation and the "
+                f"last step); got {self.n_checkpoints!r}."
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"MLPConfig.seed must be an integer; got {self.seed!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as JSON-ready values."""
+        out = asdict(self)
+        out["hidden_sizes"] = list(self.hidden_sizes)
+        return out
+
+    def describe(self) -> str:
+        """A one-line summary, e.g. ``"MLP 64-64-32 (relu), adamw lr=0.002 ..."``."""
+        widths = "-".join(str(h) for h in self.hidden_sizes)
+        return (
+            f"MLP {widths} ({self.activation}), {self.optimizer} lr={self.lr:g} "
+            f"wd={self.weight_decay:g} {self.lr_schedule}, {self.epochs} epochs, "
+            f"batch {self.batch_size}, seed {self.seed}"
+        )
+
+
+class MLPClassifier(nn.Sequential):
+    """Hidden blocks ``hidden1``, ``hidden2``, ... (Linear + activation), then ``classifier``.
+
+    Each ``hidden<i>`` module outputs that layer's post-activation features,
+    so ``record_activations(model, X, ["hidden1", ...])`` reads them directly;
+    ``classifier`` is the final Linear layer and outputs the logits.
+
+    Parameters
+    ----------
+    in_features : int
+    n_classes : int
+    hidden_sizes : sequence of int
+    activation : {"relu", "tanh", "gelu"}
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        n_classes: int,
+        *,
+        hidden_sizes: Sequence[int] = (64, 64, 32),
+        activation: str = "relu",
+    ) -> None:
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}."
+            )
+        blocks: OrderedDict[str, nn.Module] = OrderedDict()
+        width = int(in_features)
+        for i, size in enumerate(hidden_sizes, start=1):
+            blocks[f"hidden{i}"] = nn.Sequential(
+                OrderedDict(linear=nn.Linear(width, int(size)), act=ACTIVATIONS[activation]())
+            )
+            width = int(size)
+        blocks["classifier"] = nn.Linear(width, int(n_classes))
+        super().__init__(blocks)
+
+    @property
+    def hidden_layer_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.named_children() if name.startswith("hidden"))
+
+
+def checkpoint_steps(total_steps: int, n_checkpoints: int) -> list[int]:
+    """Log-spaced checkpoint steps from 0 to `total_steps`, both included.
+
+    Step 0 is the initialisation; the others follow ``total_steps ** (i / m)``
+    (i = 1..m, m = n_checkpoints - 1), rounded and nudged apart so that all are
+    distinct: early training changes fastest, so it gets the densest sampling.
+
+    Parameters
+    ----------
+    total_steps : int
+        Number of optimiser steps of the whole training (>= 0).
+    n_checkpoints : int
+        Wanted number of checkpoints (>= 2).
+
+    Returns
+    -------
+    list of int
+        Ascending, distinct; ``min(n_checkpoints, total_steps + 1)`` entries.
+    """
+    total = int(total_steps)
+    if total < 0 or n_checkpoints < 2:
+        raise ValueError(
+            f"checkpoint_steps needs total_steps >= 0 and n_checkpoints >= 2; got "
+            f"{total_steps} and {n_checkpoints}."
+        )
+    if total + 1 <= n_checkpoints:
+        return list(range(total + 1))
+    m = n_checkpoints - 1
+    steps = [0]
+    for i in range(1, m + 1):
+        target = round(total ** (i / m))
+        # At least one past the previous, and leave room for the remaining ones.
+        lowest, highest = steps[-1] + 1, total - (m - i)
+        steps.append(min(max(target, lowest), highest))
+    return steps
+
+
+def _check_xy(X: Any, y: Any, *, name: str) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2:
+        raise ValueError(f"X_{name} must be 2-D (n_samples, n_features); got shape {X.shape}.")
+    if X.shape[0] == 0:
+        raise ValueError(f"X_{name} has no rows; train_mlp needs at least one {name} sample.")
+    if X.dtype.kind not in "fiub":
+        raise ValueError(f"X_{name} has dtype {X.dtype}; expected numbers.")
+    X = X.astype(np.float32)
+    bad_rows = int(np.count_nonzero(~np.isfinite(X).all(axis=1)))
+    if bad_rows:
+        raise ValueError(
+            f"X_{name} contains NaN or Inf in {bad_rows} rows. Impute or drop them first."
+        )
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"y_{name} must have shape ({X.shape[0]},), one label per row of X_{name}; "
+            f"got shape {y.shape}."
+        )
+    if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(y == np.round(y))):
+        raise ValueError(
+            f"y_{name} must hold integer class codes 0..C-1; got dtype {y.dtype}. "
+            "Encode string labels first (analysis.data.encode_labels)."
+        )
+    y = y.astype(np.int64)
+    if y.min() < 0:
+        raise ValueError(f"y_{name} contains negative codes; class codes must be >= 0.")
+    return X, y
+
+
+def _lr_factor(schedule: str, total_steps: int) -> Callable[[int], float]:
+    if schedule == "constant":
+        return lambda step: 1.0
+    # Cosine from the peak to zero over the planned steps (per optimiser step).
+    return lambda step: (
+        0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+    )
+
+
+def train_mlp(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    config: MLPConfig | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    label_names: Sequence[str] | None = None,
+    label_column: str = "digit",
+    extra_metadata: pl.DataFrame | None = None,
+    task: str | None = None,
+    name: str = "",
+) -> Run:
+    """Train an `MLPClassifier` with cross-entropy and record it as a `Run`.
+
+    The run's samples are all train rows followed by all test rows. At each
+    checkpoint (see `checkpoint_steps`; step 0 is the initialisation, before
+    any update) it records, in float32:
+
+    - ``activations[("hidden<i>", step)]``: post-activation output of hidden
+      layer i, ndarray of shape (n_train + n_test, hidden_sizes[i-1]);
+    - ``logits[step]``: ndarray of shape (n_train + n_test, n_classes);
+    - ``classifier[step]``: (weight of shape (n_classes, hidden_sizes[-1]),
+      bias of shape (n_classes,)).
+
+    Curves (``step``, ``train_loss``, ``train_acc``, ``test_loss``,
+    ``test_acc``) are evaluated on the full sets in eval mode at step 0, at
+    every epoch's end and at every checkpoint. Steps count optimiser updates.
+
+    Parameters
+    ----------
+    X_train : ndarray of shape (n_train, n_features)
+    y_train : ndarray of shape (n_train,)
+        Integer class codes 0..C-1.
+    X_test : ndarray of shape (n_test, n_features)
+    y_test : ndarray of shape (n_test,)
+    config : MLPConfig, optional
+        Defaults to ``MLPConfig()``.
+    progress : callable (fraction, message) -> None, optional
+        Called with non-decreasing fractions in [0, 1], last with 1.0.
+    should_stop : callable () -> bool, optional
+        Polled before every optimiser step. When it returns True training
+        stops; the current step is recorded as a last checkpoint (if it is
+        not one already) and the run holds the checkpoints so far.
+    label_names : sequence of str, optional
+        Name of each class code; default ``"0"``, ``"1"``, ...
+    label_column : str, default="digit"
+        Metadata column holding each sample's class name.
+    extra_metadata : polars.DataFrame, optional
+        Extra per-sample columns (n_train + n_test rows, train rows first),
+        appended to the metadata.
+    task : str, optional
+        Description stored in the run; default built from the config and sizes.
+    name : str, default=""
+        Name stored in the run.
+
+    Returns
+    -------
+    Run
+        Metadata columns: ``id`` (row number), ``split`` ("train"/"test"),
+        `label_column`, then `extra_metadata`'s.
+
+    Notes
+    -----
+    Deterministic for a given config, data, torch build and thread count:
+    the initialisation is seeded with ``config.seed`` inside
+    ``torch.random.fork_rng`` (the caller's global RNG state is left as it
+    was) and shuffling uses its own seeded ``torch.Generator``.
+    """
+    config = MLPConfig() if config is None else config
+    if not isinstance(config, MLPConfig):
+        raise ValueError(f"config must be an MLPConfig; got {type(config).__name__}.")
+    X_tr, y_tr = _check_xy(X_train, y_train, name="train")
+    X_te, y_te = _check_xy(X_test, y_test, name="test")
+    if X_te.shape[1] != X_tr.shape[1]:
+        raise ValueError(
+            f"X_test has {X_te.shape[1]} features but X_train has {X_tr.shape[1]}; "
+            "they must describe the same features."
+        )
+    n_classes = int(max(y_tr.max(), y_te.max())) + 1
+    if label_names is not None:
+        label_names = tuple(str(s) for s in label_names)
+        if len(label_names) < n_classes:
+            raise ValueError(
+                f"labels use code {n_classes - 1} but only {len(label_names)} label_names "
+                "were given; give one name per class code."
+            )
+        n_classes = len(label_names)
+    else:
+        label_names = tuple(str(c) for c in range(n_classes))
+    if np.unique(y_tr).size < 2:
+        raise ValueError("y_train holds fewer than 2 classes; a classifier needs at least 2.")
+    n_train, n_test = X_tr.shape[0], X_te.shape[0]
+    n_total = n_train + n_test
+    if extra_metadata is not None and extra_metadata.height != n_total:
+        raise ValueError(
+            f"extra_metadata has {extra_metadata.height} rows; it needs one per sample "
+            f"({n_train} train + {n_test} test = {n_total}), train rows first."
+        )
+
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    planned = checkpoint_steps(total_steps, config.n_checkpoints)
+    planned_set = set(planned)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = MLPClassifier(
+            X_tr.shape[1],
+            n_classes,
+            hidden_sizes=config.hidden_sizes,
+            activation=config.activation,
+        )
+    shuffle_rng = torch.Generator().manual_seed(config.seed)
+    params = list(model.parameters())
+    if config.optimizer == "adamw":
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(
+            params, lr=config.lr, weight_decay=config.weight_decay
+        )
+    else:
+        optimizer = torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_factor(config.lr_schedule, total_steps)
+    )
+    loss_fn = nn.CrossEntropyLoss()
+
+    X_tr_t = torch.from_numpy(X_tr)
+    y_tr_t = torch.from_numpy(y_tr)
+    X_all = np.concatenate([X_tr, X_te], axis=0)
+    y_all_t = torch.from_numpy(np.concatenate([y_tr, y_te]))
+    hidden = model.hidden_layer_names
+    layer_map = {h: h for h in hidden} | {"__logits__": "classifier"}
+
+    activations: dict[tuple[str, int], np.ndarray] = {}
+    classifier: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+    logits: dict[int, np.ndarray] = {}
+    recorded: list[int] = []
+    curves: dict[str, list[float]] = {
+        "step": [],
+        "train_loss": [],
+        "train_acc": [],
+        "test_loss": [],
+        "test_acc": [],
+    }
+
+    def add_curve_point(step: int, all_logits: np.ndarray) -> None:
+        if curves["step"] and curves["step"][-1] == step:
+            return
+        logits_t = torch.from_numpy(all_logits)
+        for split, rows in (("train", slice(0, n_train)), ("test", slice(n_train, n_total))):
+            lg, yy = logits_t[rows], y_all_t[rows]
+            curves[f"{split}_loss"].append(float(loss_fn(lg, yy)))
+            curves[f"{split}_acc"].append(float((lg.argmax(dim=1) == yy).double().mean()))
+        curves["step"].append(float(step))
+
+    def record(step: int) -> None:
+        acts = record_activations(model, X_all, layer_map, batch_size=config.eval_batch_size)
+        for h in hidden:
+            activations[(h, step)] = acts[h]
+        logits[step] = acts["__logits__"]
+        head = model.classifier
+        classifier[step] = (
+            head.weight.detach().to(torch.float32).numpy().copy(),
+            head.bias.detach().to(torch.float32).numpy().copy(),
+        )
+        recorded.append(step)
+        add_curve_point(step, logits[step])
+
+    def evaluate(step: int) -> None:
+        if curves["step"] and curves["step"][-1] == step:
+            return  # a checkpoint at this step already added the point
+        acts = record_activations(
+            model, X_all, {"__logits__": "classifier"}, batch_size=config.eval_batch_size
+        )
+        add_curve_point(step, acts["__logits__"])
+
+    def report(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(min(max(float(fraction), 0.0), 1.0), message)
+
+    record(0)
+    report(0.0, f"Initialised {config.describe()}; {total_steps} steps planned.")
+    step = 0
+    stopped = False
+    last_reported = 0.0
+    model.train()
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(n_train, generator=shuffle_rng)
+        for start in range(0, n_train, config.batch_size):
+            if should_stop is not None and should_stop():
+                stopped = True
+                break
+            idx = order[start : start + config.batch_size]
+            loss = loss_fn(model(X_tr_t[idx]), y_tr_t[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if step in planned_set:
+                record(step)  # record_activations restores train mode afterwards
+        if stopped:
+            break
+        evaluate(step)
+        fraction = step / total_steps
+        # Throttled: a UI redrawing its progress bar 1,000 times costs more than training.
+        if fraction - last_reported >= 0.01 or epoch == config.epochs:
+            last_reported = fraction
+            report(
+                fraction,
+                f"Epoch {epoch}/{config.epochs} · train loss {curves['train_loss'][-1]:.4f} · "
+                f"train acc {curves['train_acc'][-1]:.3f} · test acc {curves['test_acc'][-1]:.3f}",
+            )
+    model.eval()
+    if stopped and step not in recorded:
+        record(step)
+
+    split = np.array(["train"] * n_train + ["test"] * n_test)
+    labels = y_all_t.numpy()
+    metadata = pl.DataFrame(
+        {
+            "id": np.arange(n_total, dtype=np.int64),
+            "split": split,
+            label_column: [label_names[c] for c in labels],
+        }
+    )
+    if extra_metadata is not None:
+        metadata = metadata.hstack(extra_metadata)
+    if task is None:
+        task = (
+            f"{config.describe()}; {n_train} train / {n_test} test samples, "
+            f"{X_tr.shape[1]} features, {n_classes} classes"
+        )
+    if stopped:
+        task += f" (stopped early at step {step} of {total_steps})"
+    report(1.0, f"Stopped at step {step}." if stopped else f"Done: {step} steps.")
+    return Run(
+        activations=activations,
+        layers=hidden,
+        steps=tuple(recorded),
+        labels=labels,
+        label_names=label_names,
+        metadata=metadata,
+        classifier=classifier,
+        logits=logits,
+        curves=curves,
+        task=task,
+        name=name,
+    )
+
+
+def digits_dataset(
+    *,
+    test_size: float = 0.25,
+    seed: int = 0,
+    return_index: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """The scikit-learn digits (8x8 images, 10 classes), standardised and split.
+
+    Uses the copy bundled with scikit-learn (`sklearn.datasets.load_digits`,
+    1,797 samples, 64 pixel features): nothing is downloaded. The split is
+    stratified by digit; the standardisation (zero mean, unit variance per
+    pixel, constant pixels left at 0) is fitted on the training rows only, so
+    no test statistics leak into training.
+
+    Parameters
+    ----------
+    test_size : float, default=0.25
+        Share of samples in the test split, in (0, 1).
+    seed : int, default=0
+        Seeds the split.
+    return_index : bool, default=False
+        Also return each split's row indices into ``load_digits()``.
+
+    Returns
+    -------
+    X_train : ndarray of shape (n_train, 64), float32
+    y_train : ndarray of shape (n_train,), int64
+    X_test : ndarray of shape (n_test, 64), float32
+    y_test : ndarray of shape (n_test,), int64
+    index_train, index_test : ndarray of int64
+        Only with ``return_index=True``.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < float(test_size) < 1.0:
+        raise ValueError(f"test_size must be a fraction in (0, 1); got {test_size!r}.")
+    X, y = load_digits(return_X_y=True)
+    index = np.arange(X.shape[0], dtype=np.int64)
+    index_train, index_test = train_test_split(
+        index, test_size=float(test_size), random_state=int(seed), stratify=y
+    )
+    mean = X[index_train].mean(axis=0)
+    std = X[index_train].std(axis=0)
+    # Border pixels are always 0 in the training rows: divide by 1, not by 0.
+    std[std == 0] = 1.0
+    X_std = ((X - mean) / std).astype(np.float32)
+    y = y.astype(np.int64)
+    out = (X_std[index_train], y[index_train], X_std[index_test], y[index_test])
+    if return_index:
+        return (*out, index_train, index_test)
+    return out

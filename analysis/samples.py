@@ -1,0 +1,349 @@
+"""Build the sample runs shipped in ``sample_data/`` (``python -m analysis.samples``).
+
+The app and every page work on these with no upload. Regeneration is
+deterministic: the same torch build on the same kind of machine writes
+byte-identical ``.safetensors`` files (the parquet sidecars embed the writer's
+version string, so only their content is guaranteed equal).
+
+Shipped runs
+------------
+``digits_mlp``
+    An MLP (64-64-32, tanh) trained with AdamW and weight decay on the
+    scikit-learn digits for 500 epochs, long past zero training error, so the
+    last hidden layer moves towards neural collapse. Ten log-spaced
+    checkpoints from initialisation; hidden activations of all 1,797 samples
+    stored as float16; logits and classifier weights as float32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from analysis.data.limits import format_bytes
+from analysis.data.runs import is_run_file, save_run
+from analysis.data.schema import Run
+
+if TYPE_CHECKING:
+    from analysis.models.mlp import MLPConfig
+
+__all__ = [
+    "SAMPLE_NAMES",
+    "digits_mlp_config",
+    "ensure_samples",
+    "generate_samples",
+    "main",
+    "sample_dir",
+    "sample_paths",
+]
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+
+SAMPLE_NAMES = ("digits_mlp",)
+
+# tanh rather than ReLU: with the same budget its last hidden layer collapses
+# much further (NC1 about 0.03 against 0.2 with ReLU), which is what the sample
+# is for; the bounded outputs also sit comfortably in float16.
+_DIGITS_MLP_SETTINGS: dict[str, Any] = dict(
+    hidden_sizes=(64, 64, 32),
+    activation="tanh",
+    optimizer="adamw",
+    lr=2e-3,
+    weight_decay=0.1,
+    lr_schedule="cosine",
+    epochs=500,
+    batch_size=128,
+    seed=0,
+    n_checkpoints=10,
+)
+# `quick=True` (tests): a few epochs on a slice of the data, same code path.
+_QUICK_SETTINGS: dict[str, Any] = dict(
+    hidden_sizes=(32, 32, 16),
+    activation="tanh",
+    epochs=4,
+    batch_size=64,
+    seed=0,
+    n_checkpoints=5,
+)
+_QUICK_ROWS = (240, 80)  # (train, test)
+
+_FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
+# float16 keeps 11 significant bits: rounding moves a normal value by at most
+# 2**-11 of itself; subnormals (|x| < 2**-14) by at most half their spacing 2**-25.
+_FLOAT16_REL_ERR = 2.0**-11
+_FLOAT16_ABS_FLOOR = 2.0**-25
+
+_generation_lock = threading.Lock()
+
+
+def digits_mlp_config(*, quick: bool = False) -> MLPConfig:
+    """The `MLPConfig` of the shipped ``digits_mlp`` run (or of its quick variant)."""
+    # Imported here: the app imports this module at start-up, and only
+    # generation needs torch.
+    from analysis.models.mlp import MLPConfig
+
+    return MLPConfig(**(_QUICK_SETTINGS if quick else _DIGITS_MLP_SETTINGS))
+
+
+def sample_dir() -> Path:
+    """Where the shipped samples live: ``$REPLENS_SAMPLE_DIR`` or the repository's ``sample_data/``."""
+    env = os.environ.get("REPLENS_SAMPLE_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def sample_paths() -> dict[str, Path]:
+    """The shipped runs: name -> ``.safetensors`` path (which may not exist yet).
+
+    Each run's per-sample metadata is the ``.parquet`` file beside it.
+    """
+    base = sample_dir()
+    return {name: base / f"{name}.safetensors" for name in SAMPLE_NAMES}
+
+
+def _is_complete(path: Path) -> bool:
+    return path.is_file() and is_run_file(path) and path.with_suffix(".parquet").is_file()
+
+
+def ensure_samples(*, progress: ProgressFn | None = None) -> dict[str, Path]:
+    """Generate the shipped runs if any is missing or unreadable; return `sample_paths`.
+
+    Safe to call from several threads (e.g. Streamlit sessions): generation
+    runs once under a lock, and files are replaced atomically, so a reader
+    never sees a half-written file.
+    """
+    paths = sample_paths()
+    if all(_is_complete(p) for p in paths.values()):
+        return paths
+    with _generation_lock:
+        missing = [name for name, p in paths.items() if not _is_complete(p)]
+        if missing:
+            logger.info("Sample runs missing (%s); generating them.", ", ".join(missing))
+            generate_samples(sample_dir(), progress=progress)
+    return paths
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Temporarily use `n` intra-op threads, restoring the previous count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def to_float16(arr: np.ndarray, *, name: str) -> tuple[np.ndarray, float]:
+    """Cast to float16, refusing values float16 cannot hold; return (array, max abs error).
+
+    Raises
+    ------
+    ValueError
+        If any value is non-finite or ``|x| >= 65504`` (it would become Inf),
+        or the rounding error exceeds float16's guaranteed bound.
+    """
+    arr32 = np.asarray(arr, dtype=np.float32)
+    if not np.isfinite(arr32).all():
+        raise ValueError(f"{name}: contains NaN or Inf; refusing to store it.")
+    peak = float(np.abs(arr32).max()) if arr32.size else 0.0
+    if peak >= _FLOAT16_MAX:
+        raise ValueError(
+            f"{name}: max |value| {peak:g} does not fit float16 (max {_FLOAT16_MAX:g}); "
+            "store this run in float32."
+        )
+    arr16 = arr32.astype(np.float16)
+    error = float(np.abs(arr16.astype(np.float32) - arr32).max()) if arr32.size else 0.0
+    bound = peak * _FLOAT16_REL_ERR + _FLOAT16_ABS_FLOOR
+    if error > bound:
+        raise ValueError(f"{name}: float16 rounding error {error:g} exceeds its bound {bound:g}.")
+    return arr16, error
+
+
+def _build_digits_mlp(*, quick: bool, progress: ProgressFn | None) -> Run:
+    from analysis.models.mlp import digits_dataset, train_mlp
+
+    config = digits_mlp_config(quick=quick)
+    X_train, y_train, X_test, y_test, index_train, index_test = digits_dataset(
+        test_size=0.25, seed=0, return_index=True
+    )
+    if quick:
+        n_train, n_test = _QUICK_ROWS
+        # The split is already shuffled and stratified, so a prefix is a fair sample.
+        X_train, y_train, index_train = X_train[:n_train], y_train[:n_train], index_train[:n_train]
+        X_test, y_test, index_test = X_test[:n_test], y_test[:n_test], index_test[:n_test]
+    extra = pl.DataFrame(
+        {"source_index": np.concatenate([index_train, index_test]).astype(np.int64)}
+    )
+    run = train_mlp(
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        config,
+        progress=progress,
+        label_names=[str(d) for d in range(10)],
+        label_column="digit",
+        extra_metadata=extra,
+        name="digits_mlp",
+        task=(
+            f"Handwritten digits (scikit-learn load_digits, 8x8 pixels standardised): "
+            f"{config.describe()}; {len(y_train)} train / {len(y_test)} test samples, "
+            "10 classes. metadata.source_index is the row in load_digits()."
+        ),
+    )
+    worst = 0.0
+    for key, arr in run.activations.items():
+        run.activations[key], error = to_float16(arr, name=f"activations {key}")
+        worst = max(worst, error)
+    peak = max(float(np.abs(a.astype(np.float32)).max()) for a in run.activations.values())
+    logger.info(
+        "digits_mlp: float16 activations, max |x| %.4g (limit %g), max abs rounding error %.3g.",
+        peak,
+        _FLOAT16_MAX,
+        worst,
+    )
+    last = run.steps[-1]
+    n_train = len(y_train)
+    logger.info(
+        "digits_mlp: %d checkpoints %s; final train acc %.4f, test acc %.4f.",
+        len(run.steps),
+        list(run.steps),
+        run.curves["train_acc"][-1],
+        run.curves["test_acc"][-1],
+    )
+    # The logits at the last checkpoint must agree with the curves (same model state).
+    predicted = run.predictions(last)
+    if predicted is None or run.labels is None:
+        raise RuntimeError("digits_mlp: the trainer recorded no logits or labels.")
+    agreement = float((predicted[:n_train] == run.labels[:n_train]).mean())
+    if abs(agreement - run.curves["train_acc"][-1]) > 1e-9:
+        raise RuntimeError("digits_mlp: logits and curves disagree on the final train accuracy.")
+    return run
+
+
+def _save_atomically(run: Run, path: Path) -> None:
+    """Write run + sidecar to a temporary folder beside `path`, then rename both.
+
+    A concurrent reader (another Streamlit session) never sees a half-written
+    sidecar, and os.replace keeps the old inodes alive for anyone who
+    memory-mapped the old run (the app does) instead of truncating them.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem}-") as tmp:
+        staged = save_run(run, Path(tmp) / path.name)
+        sidecar = staged.with_suffix(".parquet")
+        for file in (staged, sidecar):
+            if file.exists():
+                # safetensors creates its files 0600; shipped data is for everyone to read.
+                file.chmod(0o644)
+        if sidecar.exists():
+            os.replace(sidecar, path.with_suffix(".parquet"))
+        os.replace(staged, path)
+
+
+def generate_samples(
+    out_dir: str | os.PathLike = "sample_data",
+    *,
+    quick: bool = False,
+    progress: ProgressFn | None = None,
+) -> list[Path]:
+    """Train and write the sample runs into `out_dir`.
+
+    Parameters
+    ----------
+    out_dir : path, default="sample_data"
+        Created if needed; existing sample files are replaced atomically.
+    quick : bool, default=False
+        A few epochs on a slice of the data (for tests): same files and
+        layers, seconds instead of the full run.
+    progress : callable (fraction, message) -> None, optional
+        Non-decreasing fractions in [0, 1], last 1.0.
+
+    Returns
+    -------
+    list of Path
+        The ``.safetensors`` files written, one per run (each with its
+        ``.parquet`` sidecar beside it).
+
+    Notes
+    -----
+    Training runs with one torch thread (restored afterwards): these matrices
+    are far too small to gain from two, contention from other processes
+    makes multi-threaded runs several times slower, and the shipped bytes then
+    do not depend on the machine's core count.
+    """
+    out = Path(out_dir)
+    written: list[Path] = []
+    started = time.perf_counter()
+
+    def scaled(lo: float, hi: float) -> ProgressFn | None:
+        if progress is None:
+            return None
+        return lambda fraction, message: progress(lo + (hi - lo) * fraction, message)
+
+    n = len(SAMPLE_NAMES)
+    for i, name in enumerate(SAMPLE_NAMES):
+        with _torch_threads(1):
+            run = _build_digits_mlp(quick=quick, progress=scaled(i / n, (i + 0.95) / n))
+        path = out / f"{name}.safetensors"
+        _save_atomically(run, path)
+        written.append(path)
+        size = path.stat().st_size + path.with_suffix(".parquet").stat().st_size
+        logger.info("Wrote %s (+ .parquet), %s.", path, format_bytes(size))
+    if progress is not None:
+        progress(1.0, f"Wrote {len(written)} sample run(s) to {out}.")
+    logger.info("Sample generation took %.1f s.", time.perf_counter() - started)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m analysis.samples [--out DIR] [--quick]``: regenerate the samples."""
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.samples",
+        description="Regenerate the sample runs shipped in sample_data/ (deterministic).",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"output folder (default: {sample_dir()})",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny run for smoke tests (not the shipped one)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    out = args.out if args.out is not None else sample_dir()
+    started = time.perf_counter()
+    paths = generate_samples(out, quick=args.quick)
+    elapsed = time.perf_counter() - started
+    total = 0
+    for path in paths:
+        for file in (path, path.with_suffix(".parquet")):
+            size = file.stat().st_size
+            total += size
+            print(f"{file}  {format_bytes(size)}")
+    print(f"Total shipped size: {format_bytes(total)} ({total:,} bytes); took {elapsed:.1f} s.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

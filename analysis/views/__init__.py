@@ -1,0 +1,17 @@
+"""Plotly figure builders: the only package that imports plotly (DESIGN.md section 1)."""
+
+from analysis.views.charts import (
+    class_size_bars,
+    norm_histogram,
+    training_curves,
+)
+from analysis.views.scatter import ColorSpec, animated_scatter, embedding_scatter
+
+__all__ = [
+    "ColorSpec",
+    "embedding_scatter",
+    "animated_scatter",
+    "class_size_bars",
+    "norm_histogram",
+    "training_curves",
+]

@@ -1,0 +1,42 @@
+"""Explore: the projection of the selected layer, selections, neighbours, and training."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analysis.views import animated_scatter
+from ui import cache, explore, state
+from ui.explore_fragment import point_cloud
+
+view = state.current_view()
+emb = view.embedding
+st.title("Explore")
+st.caption(emb.name or view.source.label)
+
+controls = st.columns([1.2, 0.8, 1.2, 1, 1])
+methods = ["PCA", "UMAP", "t-SNE"] + (["LDA"] if emb.n_classes >= 3 else [])
+method = controls[0].selectbox("Projection", methods, key="explore_method",
+                               help="PCA is instant; UMAP and t-SNE take seconds to minutes on large n.")
+dims = controls[1].radio("View", [2, 3], key="explore_dims", horizontal=True, format_func=lambda d: f"{d}-D")
+colour = controls[2].selectbox("Colour by", explore.colour_options(emb), key="explore_colour")
+k = controls[3].slider("Neighbours k", 1, 50, 10, key="explore_k")
+metric = controls[4].radio("Distance", ["euclidean", "cosine"], key="explore_metric", horizontal=True)
+
+with st.spinner(f"Computing {method} of {emb.n_samples:,} points… (stop with the ■ button, top right)"):
+    proj = cache.projection(view.data_key, emb.X, method.lower().replace("-", ""), dims, emb.labels)
+point_cloud(view, proj, method=method, colour=colour, k=k, metric=metric)
+
+run = state.current_run(view)
+if run is not None and len(run.steps) > 1 and view.layer is not None:
+    st.subheader("Over training")
+    st.caption(f"{method if dims == 2 else 'PCA'} of layer {view.layer} at every checkpoint, each aligned "
+               "to the previous one (orthogonal Procrustes) so the cloud does not flip or spin. Press play.")
+    if st.toggle("Show the animation", key="explore_animate", value=emb.n_samples <= 5_000):
+        sequence = [state.embedding_for_step(view, s).X for s in run.steps]
+        seq_method = method.lower().replace("-", "") if dims == 2 else "pca"
+        frames = cache.projection_over_steps(f"{view.data_key}|{seq_method}|seq", sequence, seq_method, emb.labels)
+        norms = cache.row_norms(view.data_key, emb.X)
+        rows = cache.draw_rows(view.data_key, emb.n_samples, 5_000)
+        st.plotly_chart(animated_scatter(frames, list(run.steps), draw_rows=rows,
+                                         color=explore.colour_spec(emb, colour, norms), method=method),
+                        key="explore_animation", config={"displaylogo": False})

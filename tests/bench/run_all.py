@@ -1,0 +1,40 @@
+"""`make bench`: time the main paths at several sizes and print one table per path.
+
+Budgets come from the issues; results print PASS/FAIL but never fail the
+build (timings on a shared 2-core machine vary with load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--skip-browser", action="store_true", help="skip the headless-Chromium latency")
+    args = parser.parse_args()
+
+    from tests.bench import bench_knn, bench_load
+
+    print("== exact kNN (analysis.neighbors.kneighbors) ==", flush=True)
+    bench_knn.print_table(bench_knn.run(quick=args.quick))
+    print("\n== loading a large .npy ==", flush=True)
+    print(f"{'case':<34} {'seconds':>8} {'copies':>7} {'mmap':>5}  {'target':<28} result")
+    for r in bench_load.run(quick=args.quick):
+        print(f"{r['case']:<34} {r['seconds']:8.3f} {r['copies']:7.2f} {str(r['memory_mapped']):>5}  "
+              f"{r['target']:<28} {'PASS' if r['ok'] else 'FAIL'}")
+    if not args.skip_browser:
+        from tests.bench import bench_browser
+
+        print("\n== Explore page in headless Chromium ==", flush=True)
+        for r in bench_browser.run(quick=args.quick):
+            runs = ", ".join(f"{s:.2f}" for s in r["runs"])
+            print(f"{r['case']:<30} median {r['median']:.2f} s  worst {r['worst']:.2f} s  ({runs})  "
+                  f"{r['target']}  {'PASS' if r['ok'] else 'FAIL'}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

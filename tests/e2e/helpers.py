@@ -1,0 +1,65 @@
+"""Shared moves for the e2e tests: waiting for Streamlit, drawing a lasso, screenshots."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def wait_idle(page, timeout_s: float = 90) -> None:
+    """Wait until Streamlit has finished the current run (no 'Running…' status)."""
+    deadline = time.time() + timeout_s
+    page.wait_for_timeout(300)
+    while time.time() < deadline:
+        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            page.wait_for_timeout(200)
+            if page.locator('[data-testid="stStatusWidget"]').count() == 0:
+                return
+        page.wait_for_timeout(200)
+    raise TimeoutError("Streamlit kept running")
+
+
+def open_page(page, base_url: str, path: str = "") -> None:
+    page.goto(f"{base_url}/{path}")
+    page.wait_for_selector('[data-testid="stSidebar"]')
+    wait_idle(page)
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def chart_box(page, index: int = 0) -> dict:
+    """The plot area (drag layer) of the index-th Plotly chart."""
+    drag = page.locator(".js-plotly-plot .nsewdrag").nth(index)
+    drag.wait_for(state="attached")
+    box = drag.bounding_box()
+    assert box is not None
+    return box
+
+
+def draw_lasso(page, box: dict, *, radius_fraction: float = 0.3, centre=(0.5, 0.5)) -> None:
+    """Drag a closed circular lasso over the plot area (dragmode is lasso by default)."""
+    cx = box["x"] + box["width"] * centre[0]
+    cy = box["y"] + box["height"] * centre[1]
+    r = min(box["width"], box["height"]) * radius_fraction
+    page.mouse.move(cx + r, cy)
+    page.mouse.down()
+    for degrees in range(0, 361, 15):
+        a = math.radians(degrees)
+        page.mouse.move(cx + r * math.cos(a), cy + r * math.sin(a), steps=2)
+    page.mouse.up()
+
+
+def selection_count(page) -> int | None:
+    """The number in the Explore page's 'Selection: N points' line."""
+    text = page.locator("text=/^Selection: [0-9,]+ points$/").first
+    if text.count() == 0:
+        return None
+    return int(text.inner_text().split()[1].replace(",", ""))

@@ -1,0 +1,107 @@
+"""Every page in headless Chromium: render, lasso, upload, a malicious upload, large-n latency."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from tests.e2e.helpers import (
+    ARTIFACTS,
+    chart_box,
+    draw_lasso,
+    open_page,
+    screenshot,
+    selection_count,
+    wait_idle,
+)
+from tests.e2e.latency import lasso_latencies, make_large_npy, upload
+
+pytestmark = pytest.mark.e2e
+
+PAGES = [("", "Explore", "explore"), ("data", "Data", "data")]
+
+
+def _no_exception(page) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+@pytest.mark.parametrize(("path", "heading", "shot"), PAGES)
+def test_every_page_renders_with_the_sample(page, server, path, heading, shot) -> None:
+    open_page(page, server, path)
+    page.get_by_role("heading", name=heading).wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    wait_idle(page)
+    _no_exception(page)
+    assert page.locator('[data-testid="stSidebar"]').get_by_text("digits", exact=False).count() > 0
+    screenshot(page, shot)
+
+
+def test_lasso_lists_selected_rows(page, server) -> None:
+    open_page(page, server)
+    page.locator(".js-plotly-plot .nsewdrag").first.wait_for(state="attached")
+    assert selection_count(page) == 0
+    draw_lasso(page, chart_box(page), radius_fraction=0.25)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('p')].some(p => /^Selection: [1-9][0-9,]* points$/.test(p.innerText))"
+    )
+    wait_idle(page)
+    assert selection_count(page) > 0
+    assert page.get_by_role("button", name="Download selection as CSV").is_visible()
+    _no_exception(page)
+    screenshot(page, "explore-lasso")
+
+
+def test_upload_valid_file_shows_summary(page, server, tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    path = tmp_path / "my_vectors.npy"
+    np.save(path, rng.normal(size=(300, 16)).astype(np.float32))
+    upload(page, server, path)
+    metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    assert "300" in metrics and "16" in metrics
+    _no_exception(page)
+    screenshot(page, "data-upload")
+
+
+class _Payload:
+    """Unpickling this would create the marker file: the loader must never unpickle it."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pt_is_refused_without_side_effects(page, server, tmp_path) -> None:
+    marker = tmp_path / "payload_ran"
+    path = tmp_path / "evil.pt"
+    torch.save({"x": torch.zeros(4, 3), "payload": _Payload(str(marker))}, path)
+    open_page(page, server, "data")
+    before = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.inner_text()
+    page.get_by_text("Upload embeddings, activations or a RepLens run").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
+    page.get_by_role("button", name="Load").click()
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    alert.wait_for()
+    text = alert.inner_text()
+    assert "evil.pt" in text and "still active" in text
+    assert not marker.exists(), "unpickling ran the payload"
+    after = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.inner_text()
+    assert after == before
+    screenshot(page, "data-malicious-upload")
+
+
+def test_large_lasso_latency_is_measured(page, server, tmp_path) -> None:
+    """100,000 points: print the lasso-to-table latency (the budget, 1.5 s, is checked by make bench)."""
+    upload(page, server, make_large_npy(tmp_path / "large_100k.npy"))
+    latencies = lasso_latencies(page, server)
+    screenshot(page, "explore-100k")
+    (ARTIFACTS / "lasso_latency.json").write_text(json.dumps({"n": 100_000, "seconds": latencies}))
+    print(f"\nlasso-to-table latency at n=100,000 (s): {', '.join(f'{s:.2f}' for s in latencies)}")
+    assert selection_count(page) > 0
+    _no_exception(page)

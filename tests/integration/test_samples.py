@@ -1,0 +1,150 @@
+"""analysis.samples: deterministic generation and the shipped sample runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import analysis.samples as samples
+from analysis.data import is_run_file, load_run
+from analysis.samples import ensure_samples, generate_samples, sample_paths, to_float16
+
+MAX_SHIPPED_BYTES = 25 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def shipped_path() -> Path:
+    path = sample_paths()["digits_mlp"]
+    assert path.is_file(), f"{path} is missing: run `python -m analysis.samples`."
+    return path
+
+
+# --- generation --------------------------------------------------------------------
+
+
+def test_quick_generation_is_byte_for_byte_deterministic(tmp_path: Path) -> None:
+    threads = torch.get_num_threads()
+    first = generate_samples(tmp_path / "a", quick=True)
+    second = generate_samples(tmp_path / "b", quick=True)
+    assert [p.name for p in first] == [p.name for p in second] == ["digits_mlp.safetensors"]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+        assert a.with_suffix(".parquet").is_file()
+        assert a.stat().st_mode & 0o777 == 0o644  # readable by the app's user too
+    assert torch.get_num_threads() == threads  # the generator restores it
+    run = load_run(first[0])
+    assert run.layers == ("hidden1", "hidden2", "hidden3")
+    assert all(a.dtype == np.float16 for a in run.activations.values())
+    assert run.steps[0] == 0 and len(run.steps) >= 3
+    assert set(run.metadata.columns) >= {"id", "split", "digit", "source_index"}
+    # Regenerating over existing files replaces them (atomically) with the same bytes,
+    # leaving no staging folders behind.
+    again = generate_samples(tmp_path / "a", quick=True)
+    assert again[0].read_bytes() == second[0].read_bytes()
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "digits_mlp.parquet",
+        "digits_mlp.safetensors",
+    ]
+
+
+def test_generation_progress(tmp_path: Path) -> None:
+    calls: list[float] = []
+    generate_samples(tmp_path, quick=True, progress=lambda f, m: calls.append(f))
+    assert calls and calls == sorted(calls)
+    assert calls[0] >= 0.0 and calls[-1] == 1.0
+
+
+def test_main_prints_sizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert samples.main(["--out", str(tmp_path), "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "Total shipped size" in out and "digits_mlp.safetensors" in out
+
+
+def test_ensure_samples_generates_only_when_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPLENS_SAMPLE_DIR", str(tmp_path))
+    calls: list[Path] = []
+    real = samples.generate_samples
+
+    def quick_generate(out_dir: Path, **kwargs: object) -> list[Path]:
+        calls.append(Path(out_dir))
+        return real(out_dir, quick=True)
+
+    monkeypatch.setattr(samples, "generate_samples", quick_generate)
+    paths = ensure_samples()
+    assert paths == {"digits_mlp": tmp_path / "digits_mlp.safetensors"}
+    assert calls == [tmp_path]
+    assert is_run_file(paths["digits_mlp"])
+    ensure_samples()
+    assert len(calls) == 1  # present and readable: nothing regenerated
+    paths["digits_mlp"].write_bytes(b"not a run")
+    ensure_samples()
+    assert len(calls) == 2 and is_run_file(paths["digits_mlp"])
+
+
+def test_to_float16_guards() -> None:
+    values = np.array([[0.1, -3.0, 1e4]], dtype=np.float32)
+    half, error = to_float16(values, name="x")
+    assert half.dtype == np.float16
+    assert error == float(np.abs(half.astype(np.float32) - values).max())
+    assert 0 < error <= 1e4 * 2.0**-11
+    with pytest.raises(ValueError, match="does not fit float16"):
+        to_float16(np.array([[70000.0]], dtype=np.float32), name="x")
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        to_float16(np.array([[np.nan]], dtype=np.float32), name="x")
+
+
+# --- the shipped sample ------------------------------------------------------------
+
+
+def test_shipped_sample_loads_and_is_complete(shipped_path: Path) -> None:
+    run = load_run(shipped_path)
+    n = run.n_samples
+    assert n == 1797  # every digit in load_digits
+    assert run.labels is not None and run.labels.shape == (n,)
+    assert sorted(set(run.labels.tolist())) == list(range(10))
+    assert run.label_names == tuple(str(d) for d in range(10))
+    assert run.splits() == ["test", "train"]
+    assert run.metadata is not None and run.metadata.height == n
+    assert run.metadata["source_index"].sort().to_list() == list(range(n))
+    assert len(run.steps) >= 8 and run.steps[0] == 0
+    assert run.layers == ("hidden1", "hidden2", "hidden3")
+    for key, arr in run.activations.items():
+        assert arr.dtype == np.float16 and np.isfinite(arr).all(), key
+    for step in run.steps:
+        weight, bias = run.classifier[step]
+        assert weight.shape == (10, run.layer_dim(run.layers[-1]))
+        assert bias is not None and bias.shape == (10,)
+        assert run.logits[step].shape == (n, 10)
+    assert set(run.curves) >= {"step", "train_loss", "train_acc", "test_loss", "test_acc"}
+    assert run.task
+
+
+def test_shipped_sample_is_trained_past_zero_error(shipped_path: Path) -> None:
+    run = load_run(shipped_path)
+    train = (run.metadata["split"] == "train").to_numpy()
+    last = run.steps[-1]
+    predictions = run.predictions(last)
+    train_acc = float((predictions[train] == run.labels[train]).mean())
+    test_acc = float((predictions[~train] == run.labels[~train]).mean())
+    assert train_acc >= 0.99
+    assert test_acc >= 0.9
+    # "Past zero error": perfect training accuracy already at an earlier checkpoint.
+    earlier = run.predictions(run.steps[-2])
+    assert float((earlier[train] == run.labels[train]).mean()) >= 0.99
+    # Untrained at step 0.
+    assert float((run.predictions(0)[train] == run.labels[train]).mean()) < 0.3
+    # The float16 hidden layer still reproduces the float32 logits' decisions.
+    weight, bias = run.classifier[last]
+    hidden = run.embedding(run.layers[-1], last).X
+    recomputed = (hidden @ weight.T + bias).argmax(axis=1)
+    assert float((recomputed == predictions).mean()) >= 0.999
+
+
+def test_shipped_size_is_small(shipped_path: Path) -> None:
+    total = shipped_path.stat().st_size + shipped_path.with_suffix(".parquet").stat().st_size
+    assert total < MAX_SHIPPED_BYTES

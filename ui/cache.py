@@ -1,0 +1,68 @@
+"""Cached wrappers around `analysis` for the pages.
+
+Cache keys are the view's `data_key` (derived from a content hash computed once
+at load) plus the options; the arrays themselves are passed as `_`-prefixed
+arguments, which Streamlit does not hash (it would sample large arrays and
+serve stale results, and hashing 300 MB on every rerun is slow).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from analysis.data import Embedding
+from analysis.data.inspect import summarize_embedding
+from analysis.neighbors import kneighbors_of
+from analysis.projection import Projection, project, project_sequence
+
+# Above this many points the scatter draws a random subsample over a density
+# image of all rows: the browser's selection cost grows with drawn points
+# (measured: a 100,000-point lasso took ~2 s fully drawn, ~0.3 s this way).
+MAX_DRAWN_POINTS = 20_000
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def projection(data_key: str, _X: np.ndarray, method: str, n_components: int,
+               _labels: np.ndarray | None, seed: int = 0) -> Projection:
+    return project(_X, method=method, n_components=n_components, labels=_labels, seed=seed)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def projection_over_steps(sequence_key: str, _Xs: list[np.ndarray], method: str,
+                          _labels: np.ndarray | None, seed: int = 0) -> list[np.ndarray]:
+    """All checkpoints projected and Procrustes-aligned, with a progress bar."""
+    bar = st.progress(0.0, text="Projecting checkpoints…")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+    projections = project_sequence(_Xs, method=method, n_components=2, labels=_labels,
+                                   seed=seed, progress=progress)
+    bar.empty()
+    return [p.coords for p in projections]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def summary(data_key: str, _emb: Embedding) -> dict:
+    return summarize_embedding(_emb)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def row_norms(data_key: str, _X: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(_X, axis=1).astype(np.float32)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def neighbours(data_key: str, _X: np.ndarray, row: int, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    distances, indices = kneighbors_of(_X, np.asarray([row]), k, metric=metric)
+    return distances[0], indices[0]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def draw_rows(data_key: str, n: int, max_points: int = MAX_DRAWN_POINTS, seed: int = 0) -> np.ndarray:
+    """Rows to draw as markers: all of them, or a seeded random subsample."""
+    if n <= max_points:
+        return np.arange(n, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=max_points, replace=False)).astype(np.int64)

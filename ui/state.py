@@ -1,0 +1,157 @@
+"""Session state: the loaded datasets and the sidebar's shared choices.
+
+A *source* is a loaded Run (layers x checkpoints) or a single Embedding. The
+shipped samples are loaded once per server (memory-mapped, `st.cache_resource`);
+uploads live in the session. Every page reads the active choice through
+`current_view()`; nothing here computes metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from analysis.data import Embedding, Run, load_run
+from analysis.samples import ensure_samples, sample_paths
+
+ALL_SPLITS = "all"
+
+
+@dataclass(eq=False)
+class Source:
+    """One loaded dataset: exactly one of `run` / `embedding` is set."""
+
+    key: str  # content-derived id, the root of every cache key
+    label: str
+    origin: str  # "sample" or "upload"
+    run: Run | None = None
+    embedding: Embedding | None = None
+
+    @property
+    def is_run(self) -> bool:
+        return self.run is not None
+
+
+@dataclass(eq=False)
+class View:
+    """What the sidebar selects: one Embedding plus where it came from."""
+
+    source: Source
+    embedding: Embedding
+    data_key: str  # unique for (source, layer, step, split): cache key of derived results
+    layer: str | None
+    step: int | None
+    split: str
+
+
+@st.cache_resource(show_spinner="Preparing the shipped samples…")
+def _sample_sources() -> dict[str, Source]:
+    ensure_samples()
+    sources: dict[str, Source] = {}
+    for name, path in sample_paths().items():
+        stat = Path(path).stat()
+        key = hashlib.blake2b(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode(), digest_size=8).hexdigest()
+        run = load_run(path)
+        sources[f"sample:{key}"] = Source(key=f"sample:{key}", label=f"{name} (sample)", origin="sample", run=run)
+    return sources
+
+
+def sources() -> dict[str, Source]:
+    """All datasets this session can pick: shipped samples, then its uploads."""
+    uploads: dict[str, Source] = st.session_state.setdefault("uploads", {})
+    return {**_sample_sources(), **uploads}
+
+
+def add_upload(source: Source) -> None:
+    """Register an uploaded dataset and make it the active one."""
+    st.session_state.setdefault("uploads", {})[source.key] = source
+    st.session_state["source_key"] = source.key
+    for stale in ("layer", "step", "split"):
+        st.session_state.pop(stale, None)
+
+
+def bytes_key(prefix: str, *parts: bytes | str) -> str:
+    h = hashlib.blake2b(digest_size=10)
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else part.encode())
+    return f"{prefix}:{h.hexdigest()}"
+
+
+def _ensure_choice(key: str, options: list, default) -> None:
+    """Reset a sidebar choice that the newly picked dataset does not offer."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+
+
+def sidebar() -> View:
+    """Render the shared dataset / layer / checkpoint / split picker; return the view."""
+    available = sources()
+    keys = list(available)
+    _ensure_choice("source_key", keys, keys[0])
+    with st.sidebar:
+        st.markdown("### Data")
+        st.selectbox("Dataset", keys, key="source_key", format_func=lambda k: available[k].label)
+        source = available[st.session_state["source_key"]]
+        layer = step = None
+        split = ALL_SPLITS
+        if source.is_run:
+            run = source.run
+            default_layer = run.layers[-1]
+            _ensure_choice("layer", list(run.layers), default_layer)
+            st.selectbox("Layer", list(run.layers), key="layer",
+                         format_func=lambda la: f"{la}  (d={run.layer_dim(la)})")
+            _ensure_choice("step", list(run.steps), run.steps[-1])
+            if len(run.steps) > 1:
+                st.select_slider("Checkpoint (optimiser step)", options=list(run.steps), key="step")
+            splits = [ALL_SPLITS, *run.splits()]
+            _ensure_choice("split", splits, ALL_SPLITS)
+            if len(splits) > 1:
+                st.radio("Split", splits, key="split", horizontal=True)
+            layer, step, split = st.session_state["layer"], st.session_state["step"], st.session_state["split"]
+            if run.task:
+                st.caption(run.task)
+        emb = _embedding_for(source, layer, step, split)
+        st.caption(f"{emb.n_samples:,} samples × {emb.n_features:,} features")
+    data_key = f"{source.key}|{layer}|{step}|{split}"
+    return View(source=source, embedding=emb, data_key=data_key, layer=layer, step=step, split=split)
+
+
+def _embedding_for(source: Source, layer: str | None, step: int | None, split: str) -> Embedding:
+    """The Embedding for a choice, memoised per session (a float32 copy of a float16 layer)."""
+    memo_key = (source.key, layer, step, split)
+    memo = st.session_state.get("_embedding_memo")
+    if memo is not None and memo[0] == memo_key:
+        return memo[1]
+    emb = _embedding_for_uncached(source, layer, step, split) if source.is_run else source.embedding
+    st.session_state["_embedding_memo"] = (memo_key, emb)
+    return emb
+
+
+def current_run(view: View) -> Run | None:
+    return view.source.run
+
+
+def current_view() -> View:
+    """The view the sidebar selected in this rerun (set by app.py)."""
+    view = st.session_state.get("view")
+    if view is None:  # a page run on its own (tests): render the sidebar here
+        view = sidebar()
+        st.session_state["view"] = view
+    return view
+
+
+def embedding_for_step(view: View, step: int) -> Embedding:
+    """The view's layer and split at another checkpoint (for animations)."""
+    return _embedding_for_uncached(view.source, view.layer, step, view.split)
+
+
+def _embedding_for_uncached(source: Source, layer: str | None, step: int | None, split: str) -> Embedding:
+    emb = source.run.embedding(layer, step)
+    if split != ALL_SPLITS and emb.metadata is not None:
+        mask = (emb.metadata["split"].cast(str) == split).to_numpy()
+        emb = emb.subset(np.flatnonzero(mask))
+    return emb
