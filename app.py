@@ -1,20 +1,36 @@
-"""RepLens: look inside a neural network's latent space. Run with `make run`."""
+"""RepLens: look inside a neural network's latent space. Run with `make run`.
+
+The pages live in app_pages/, not pages/: Streamlit treats a pages/ folder next
+to the entry script as its legacy multipage mode until st.navigation has run
+once, so a fresh server's first visit to /data would run that page bare.
+"""
 
 from __future__ import annotations
 
+# Plotly imports pandas lazily, and two script threads (a page and a fragment)
+# importing it at once can see a half-initialised module: import it up front.
+import pandas  # noqa: F401
 import streamlit as st
 
 from ui import state
 
-st.set_page_config(page_title="RepLens", page_icon="🔭", layout="wide",
+# A wordmark as inline SVG: no emoji (headless Chromium has no emoji font), no image file.
+LOGO = (
+    "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='150' height='36'>"
+    "<circle cx='16' cy='18' r='11' fill='none' stroke='%234C5FD5' stroke-width='3'/>"
+    "<circle cx='16' cy='18' r='4' fill='%234C5FD5'/>"
+    "<text x='34' y='25' font-family='sans-serif' font-size='20' font-weight='700' fill='%231F2430'>RepLens</text>"
+    "</svg>"
+)
+
+st.set_page_config(page_title="RepLens", page_icon=":material/center_focus_strong:", layout="wide",
                    menu_items={"About": "RepLens: measure and draw the geometry of embeddings."})
 
 pages = [
-    st.Page("pages/explore.py", title="Explore", icon="🔭", default=True),
-    st.Page("pages/data.py", title="Data", icon="🗂️"),
+    st.Page("app_pages/explore.py", title="Explore", icon=":material/scatter_plot:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/dataset:"),
 ]
 navigation = st.navigation(pages)
-with st.sidebar:
-    st.markdown("## 🔭 RepLens")
+st.logo(LOGO, size="large")
 st.session_state["view"] = state.sidebar()
 navigation.run()

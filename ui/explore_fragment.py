@@ -18,7 +18,12 @@ from ui.state import View
 TABLE_ROWS_SHOWN = 2_000
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+# cache_resource, not cache_data: cache_data hands back an unpickled copy on a
+# hit but the original on a miss, and an unpickled Figure serialises its layout
+# keys in another order. Streamlit's frontend compares the spec text, takes the
+# figure for a new one and drops the user's first lasso. The same object every
+# run keeps the spec identical (the figure is never mutated after building).
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _figure(fig_key: str, _coords, _rows, _color, _hover, density: bool, _highlight, focus, method: str):
     return embedding_scatter(_coords, draw_rows=_rows, color=_color, hover=_hover, density=density,
                              highlight_rows=_highlight, focus_row=focus, method=method,

@@ -19,6 +19,7 @@ from analysis.data import Embedding, Run, load_run
 from analysis.samples import ensure_samples, sample_paths
 
 ALL_SPLITS = "all"
+_PENDING_SOURCE = "_pending_source_key"
 
 
 @dataclass(eq=False)
@@ -69,9 +70,9 @@ def sources() -> dict[str, Source]:
 def add_upload(source: Source) -> None:
     """Register an uploaded dataset and make it the active one."""
     st.session_state.setdefault("uploads", {})[source.key] = source
-    st.session_state["source_key"] = source.key
-    for stale in ("layer", "step", "split"):
-        st.session_state.pop(stale, None)
+    # The sidebar's widget already exists in this run, so its key cannot be set
+    # now; the sidebar applies the pending choice before drawing it next run.
+    st.session_state[_PENDING_SOURCE] = source.key
 
 
 def bytes_key(prefix: str, *parts: bytes | str) -> str:
@@ -91,9 +92,13 @@ def sidebar() -> View:
     """Render the shared dataset / layer / checkpoint / split picker; return the view."""
     available = sources()
     keys = list(available)
+    pending = st.session_state.pop(_PENDING_SOURCE, None)
+    if pending in available:
+        st.session_state["source_key"] = pending
+        for stale in ("layer", "step", "split"):
+            st.session_state.pop(stale, None)
     _ensure_choice("source_key", keys, keys[0])
     with st.sidebar:
-        st.markdown("### Data")
         st.selectbox("Dataset", keys, key="source_key", format_func=lambda k: available[k].label)
         source = available[st.session_state["source_key"]]
         layer = step = None
@@ -113,7 +118,8 @@ def sidebar() -> View:
                 st.radio("Split", splits, key="split", horizontal=True)
             layer, step, split = st.session_state["layer"], st.session_state["step"], st.session_state["split"]
             if run.task:
-                st.caption(run.task)
+                with st.expander("About this run"):
+                    st.caption(run.task)
         emb = _embedding_for(source, layer, step, split)
         st.caption(f"{emb.n_samples:,} samples × {emb.n_features:,} features")
     data_key = f"{source.key}|{layer}|{step}|{split}"
@@ -138,7 +144,10 @@ def current_run(view: View) -> Run | None:
 def current_view() -> View:
     """The view the sidebar selected in this rerun (set by app.py)."""
     view = st.session_state.get("view")
-    if view is None:  # a page run on its own (tests): render the sidebar here
+    # app.py renders the sidebar before every page, so the view is fresh. A page
+    # run without the entry point (AppTest reruns only the page script) finds
+    # no view, or one for another dataset after an upload: render it here.
+    if view is None or _PENDING_SOURCE in st.session_state:
         view = sidebar()
         st.session_state["view"] = view
     return view

@@ -58,9 +58,11 @@ def training_curves(curves: Mapping[str, Sequence[float]], *, height: int = 300,
         fig.add_vline(x=marked_step, line=dict(color="#888", dash="dash"))
     base_layout(fig, height=height, title="Training curves")
     fig.update_layout(
-        xaxis=dict(title="optimiser step", type="log" if steps and min(steps) > 0 else "linear"),
+        # Checkpoints are log-spaced, so is the axis (a step-0 point is left off it).
+        xaxis=dict(title="optimiser step", type="log" if steps and max(steps) >= 100 else "linear"),
         yaxis=dict(title="loss", type="log"),
-        yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02], showgrid=False),
+        yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02], showgrid=False,
+                    tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1.0]),
         legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
     )
     return fig

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 120
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
-def _app() -> AppTest:
-    at = AppTest.from_file("app.py", default_timeout=TIMEOUT)
+def _app(**preset: object) -> AppTest:
+    """A fresh app after its first run, with sidebar choices preset in session state.
+
+    AppTest (Streamlit 1.67) reruns only the page script under st.navigation,
+    so sidebar choices are set before the first run rather than by clicking.
+    """
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in preset.items():
+        at.session_state[key] = value
     at.run()
     return at
 
@@ -24,14 +33,18 @@ def _npy_bytes(X: np.ndarray) -> bytes:
 
 
 def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
-    at.switch_page("pages/data.py").run()
+    if at.title[0].value != "Data":
+        at.switch_page("app_pages/data.py").run()
     at.file_uploader(key="upload_main").set_value((name, data, "application/octet-stream"))
     at.button[0].click()  # the form's only button: Load
     return at.run()
 
 
 def _active_dataset(at: AppTest) -> str:
-    return at.sidebar.selectbox(key="source_key").format_func(at.sidebar.selectbox(key="source_key").value)
+    """The dataset the page shows (the Data page's subheader, else the sidebar's view)."""
+    if at.title[0].value == "Data":
+        return at.subheader[0].value
+    return at.session_state["view"].source.label
 
 
 def test_explore_is_the_default_page_with_the_sample_loaded() -> None:
@@ -46,7 +59,7 @@ def test_explore_is_the_default_page_with_the_sample_loaded() -> None:
     assert any(md.value.startswith("**Selection: 0 points") for md in at.markdown)
 
 
-@pytest.mark.parametrize("page", ["pages/explore.py", "pages/data.py"])
+@pytest.mark.parametrize("page", ["app_pages/explore.py", "app_pages/data.py"])
 def test_every_page_renders_without_error(page: str) -> None:
     at = _app()
     at.switch_page(page).run()
@@ -56,22 +69,30 @@ def test_every_page_renders_without_error(page: str) -> None:
 
 def test_data_page_summarises_the_sample() -> None:
     at = _app()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     values = {m.label: m.value for m in at.metric}
     assert values["classes"] == "10"
     assert int(values["samples (n)"].replace(",", "")) > 1000
 
 
+def _samples_caption(at: AppTest) -> str:
+    return next(c.value for c in at.sidebar.caption if c.value.endswith("features"))
+
+
 def test_sidebar_choices_change_the_view() -> None:
-    at = _app()
-    at.sidebar.radio(key="split").set_value("test").run()
-    assert not at.exception
-    n_test = at.sidebar.caption[-1].value
-    at.sidebar.radio(key="split").set_value("all").run()
-    assert at.sidebar.caption[-1].value != n_test
-    first_step = at.sidebar.select_slider(key="step").options[0]
-    at.sidebar.select_slider(key="step").set_value(int(first_step)).run()
-    assert not at.exception
+    everything = _app()
+    run = everything.session_state["view"].source.run
+    layers, steps = run.layers, run.steps
+    test_only = _app(split="test")
+    assert not test_only.exception
+    n_all = int(_samples_caption(everything).split()[0].replace(",", ""))
+    n_test = int(_samples_caption(test_only).split()[0].replace(",", ""))
+    assert 0 < n_test < n_all
+    early = _app(layer=layers[0], step=int(steps[0]))
+    assert not early.exception
+    assert early.session_state["view"].layer == layers[0]
+    assert early.session_state["view"].step == int(steps[0])
+    assert f"step {int(steps[0])}" in early.caption[0].value
 
 
 def test_explore_controls_rerender() -> None:

@@ -12,9 +12,11 @@ Prints one row per (n, d, implementation):
   included.
 
 Throughput counts ``2 n^2 d`` flops (the Gram matrix) and is compared with the
-float32 matrix-multiply throughput measured right before each timing (numpy
-``sgemm``, (4096 x d_peak) @ (d_peak x 8192), median of 5), so a busy machine
-lowers both sides. Each timing is the best of ``repeats`` interleaved runs.
+machine's float32 matrix-multiply throughput (numpy ``sgemm``, (4096 x 768) @
+(768 x 8192), median of 5), sampled before and after every timing; the best
+sample of a size is its ``peak``. Each timing is the best of ``repeats``
+interleaved runs. Other busy processes make both numbers noisy: the script
+prints the load average at start and end.
 
 Targets (issue): at n=50,000, d=768, k=10, euclidean and cosine reach >= 70%
 of the matmul throughput; at every size neither is slower than the bare
@@ -45,7 +47,7 @@ K = 10
 TARGET_PEAK_FRACTION = 0.70
 TARGET_SIZE = (50_000, 768)
 FULL_SIZES = [(10_000, 768), (50_000, 768), (10_000, 64), (50_000, 64)]
-QUICK_SIZES = [(2_000, 768), (5_000, 768), (5_000, 64)]
+QUICK_SIZES = [(5_000, 768), (10_000, 768), (10_000, 64)]
 PEAK_SHAPE = (4096, 768, 8192)  # (m, k, n) of the reference sgemm
 
 
@@ -93,7 +95,7 @@ def run(quick: bool = False, *, repeats: int | None = None, k: int = K) -> list[
     if not faiss_available():
         raise RuntimeError("bench_knn needs faiss (pip install faiss-cpu).")
     sizes = QUICK_SIZES if quick else FULL_SIZES
-    repeats = repeats if repeats is not None else (1 if quick else 2)
+    repeats = repeats if repeats is not None else (3 if quick else 2)
     rng = np.random.default_rng(0)
     rows: list[dict] = []
     for n, d in sizes:
@@ -104,19 +106,21 @@ def run(quick: bool = False, *, repeats: int | None = None, k: int = K) -> list[
             "kneighbors cosine": lambda X=X: kneighbors(X, k, metric="cosine"),
         }
         best = {name: np.inf for name in impls}
-        peak_at_best = dict.fromkeys(impls, np.nan)
+        peaks = [matmul_gflops()]
         for _ in range(repeats):
             for name, fn in impls.items():  # interleaved, so load hits all alike
-                peak = matmul_gflops()
-                seconds = _time(fn)
-                if seconds < best[name]:
-                    best[name], peak_at_best[name] = seconds, peak
+                best[name] = min(best[name], _time(fn))
+                peaks.append(matmul_gflops())
+        # The machine's throughput is the best it showed around these runs:
+        # a busy moment lowers a sample, never raises it, so the max is the
+        # strict (unflattering) denominator.
+        peak = max(peaks)
         flops = 2.0 * n * n * d
         bare_seconds = best["bare IndexFlatL2"]
         for name in impls:
             seconds = best[name]
             gflops = flops / seconds / 1e9
-            pct = 100.0 * gflops / peak_at_best[name]
+            pct = 100.0 * gflops / peak
             row = {
                 "n": n,
                 "d": d,
@@ -124,7 +128,7 @@ def run(quick: bool = False, *, repeats: int | None = None, k: int = K) -> list[
                 "impl": name,
                 "seconds": seconds,
                 "gflops": gflops,
-                "peak_gflops": peak_at_best[name],
+                "peak_gflops": peak,
                 "pct_peak": pct,
                 "ratio_vs_bare": seconds / bare_seconds,
                 "target": "",
@@ -158,7 +162,7 @@ def format_table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--quick", action="store_true", help="small sizes (seconds, not minutes)")
     parser.add_argument("--repeats", type=int, default=None, help="runs per row (best kept)")
     args = parser.parse_args(argv)
     print(
@@ -168,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"float32 matmul peak (numpy, median of 5): {matmul_gflops():.1f} GFLOP/s")
     rows = run(quick=args.quick, repeats=args.repeats)
     print(format_table(rows))
+    print(
+        "note: from 256 features kneighbors computes only the upper-triangle tiles of the "
+        "symmetric distance matrix, so its 2 n^2 d / seconds can exceed the matmul peak."
+    )
     failed = [r for r in rows if r["status"] == "FAIL"]
     print(f"load average {os.getloadavg()[0]:.2f} at end; {len(failed)} FAIL")
     return 1 if failed else 0

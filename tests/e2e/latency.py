@@ -11,9 +11,9 @@ from tests.e2e.helpers import chart_box, draw_lasso, open_page, selection_count,
 
 
 def make_large_npy(path: Path, n: int = 100_000, d: int = 32, seed: int = 0) -> Path:
-    """Gaussian blobs, so the projection has structure to lasso."""
+    """Overlapping Gaussian blobs: structure to see, and no empty patch for a lasso to miss."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=6.0, size=(8, d))
+    centres = rng.normal(scale=1.5, size=(8, d))
     X = centres[rng.integers(0, 8, size=n)] + rng.normal(size=(n, d))
     np.save(path, X.astype(np.float32))
     return path
@@ -23,7 +23,7 @@ def upload(page, base_url: str, path: Path) -> None:
     open_page(page, base_url, "data")
     page.get_by_text("Upload embeddings, activations or a RepLens run").click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
-    page.get_by_role("button", name="Load").click()
+    page.get_by_role("button", name="Load", exact=True).click()
     page.get_by_role("heading", name=path.name).wait_for(timeout=120_000)
     wait_idle(page)
 
@@ -31,7 +31,7 @@ def upload(page, base_url: str, path: Path) -> None:
 def lasso_latencies(page, base_url: str, *, trials: int = 3) -> list[float]:
     """Seconds from releasing the mouse to the new selection count being shown, per lasso."""
     page.get_by_role("link", name="Explore").click()
-    page.get_by_role("heading", name="Explore").wait_for()
+    page.get_by_role("heading", name="Explore", level=1).wait_for()
     wait_idle(page, timeout_s=180)
     page.locator(".js-plotly-plot .nsewdrag").first.wait_for(state="attached", timeout=120_000)
     page.wait_for_timeout(1500)

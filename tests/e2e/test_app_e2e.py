@@ -33,7 +33,7 @@ def _no_exception(page) -> None:
 @pytest.mark.parametrize(("path", "heading", "shot"), PAGES)
 def test_every_page_renders_with_the_sample(page, server, path, heading, shot) -> None:
     open_page(page, server, path)
-    page.get_by_role("heading", name=heading).wait_for()
+    page.get_by_role("heading", name=heading, level=1).wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
     wait_idle(page)
     _no_exception(page)
@@ -45,9 +45,13 @@ def test_lasso_lists_selected_rows(page, server) -> None:
     open_page(page, server)
     page.locator(".js-plotly-plot .nsewdrag").first.wait_for(state="attached")
     assert selection_count(page) == 0
+    # Let the page settle first: the first lasso after the first run was once dropped
+    # (the figure's spec text changed between runs and the frontend reset it).
+    page.wait_for_timeout(3000)
     draw_lasso(page, chart_box(page), radius_fraction=0.25)
     page.wait_for_function(
-        "() => [...document.querySelectorAll('p')].some(p => /^Selection: [1-9][0-9,]* points$/.test(p.innerText))"
+        "() => [...document.querySelectorAll('p')].some(p => /^Selection: [1-9][0-9,]* points$/.test(p.innerText))",
+        timeout=10_000,
     )
     wait_idle(page)
     assert selection_count(page) > 0
@@ -85,7 +89,7 @@ def test_malicious_pt_is_refused_without_side_effects(page, server, tmp_path) ->
     before = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.inner_text()
     page.get_by_text("Upload embeddings, activations or a RepLens run").click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
-    page.get_by_role("button", name="Load").click()
+    page.get_by_role("button", name="Load", exact=True).click()
     alert = page.locator('[data-testid="stAlertContentError"]')
     alert.wait_for()
     text = alert.inner_text()

@@ -38,7 +38,7 @@ def test_analysis_never_imports_streamlit(path: Path) -> None:
     assert "streamlit" not in _imports(path)
 
 
-@pytest.mark.parametrize("path", _python_files("analysis", "ui", "pages", "app.py"),
+@pytest.mark.parametrize("path", _python_files("analysis", "ui", "app_pages", "app.py"),
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_plotly_only_in_views(path: Path) -> None:
     if (ROOT / "analysis" / "views") in path.parents:
@@ -48,11 +48,11 @@ def test_plotly_only_in_views(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _python_files("analysis/metrics"), ids=lambda p: p.name)
 def test_metrics_import_no_views_models_or_ui(path: Path) -> None:
-    banned = {"analysis.views", "analysis.models", "ui", "pages"}
+    banned = {"analysis.views", "analysis.models", "ui", "app_pages"}
     assert not (_imports(path) & banned)
 
 
-@pytest.mark.parametrize("path", _python_files("pages", "app.py"), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", _python_files("app_pages", "app.py"), ids=lambda p: p.name)
 def test_pages_define_no_classes(path: Path) -> None:
     """Result classes defined in pages break st.cache_data (DESIGN.md section 4)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -70,3 +70,11 @@ def test_torch_is_pinned_in_one_place() -> None:
     pins = [p for p in ROOT.rglob("*") if p.is_file() and ".venv" not in p.parts and ".git" not in p.parts
             and p.suffix in {".txt", ".toml", ".cfg"} and "torch==" in p.read_text(errors="ignore")]
     assert [p.name for p in pins] == ["constraints.txt"]
+
+
+def test_no_legacy_pages_folder() -> None:
+    """A pages/ folder beside app.py puts Streamlit in legacy multipage mode until
+    st.navigation has run once, so a fresh server's first visit to /data would run
+    that page without the app's navigation and sidebar (seen in Streamlit 1.67)."""
+    assert not (ROOT / "pages").exists()
+    assert (ROOT / "app_pages" / "explore.py").exists()

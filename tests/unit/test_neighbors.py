@@ -23,6 +23,19 @@ def reference_knn(X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.nd
     return np.take_along_axis(D, order, axis=1), order
 
 
+def spy_on_symmetric_search(monkeypatch) -> list:
+    """Record calls of the symmetric-tile faiss search (to prove a test took that path)."""
+    calls = []
+    original = neighbors._search_faiss_symmetric
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(neighbors, "_search_faiss_symmetric", spy)
+    return calls
+
+
 # ---------------------------------------------------------------- hand-computed
 
 
@@ -104,20 +117,60 @@ def test_backends_agree_with_each_other_and_brute_force(metric):
     np.testing.assert_allclose(d_numpy, ref_d, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("faiss_path", ["symmetric tiles", "query chunks"])
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
-def test_blocked_and_chunked_paths_agree(metric, monkeypatch):
+def test_tiled_blocked_and_chunked_paths_agree(metric, faiss_path, monkeypatch):
     # n > 2048 exercises the numpy backend's threshold pre-selection; tiny
-    # block/chunk sizes force many numpy blocks and many faiss query chunks.
+    # tiles/blocks/chunks force many of each, with a ragged last one.
     rng = np.random.default_rng(1)
     X = rng.standard_normal((2600, 6)).astype(np.float32)
     ref_d, ref_i = reference_knn(X, 5, metric)
+    calls = spy_on_symmetric_search(monkeypatch)
+    if faiss_path == "symmetric tiles":
+        monkeypatch.setattr(neighbors, "_SYMMETRIC_MIN_FEATURES", 1)
+        monkeypatch.setattr(neighbors, "_TILE", 700)
+    else:
+        monkeypatch.setattr(neighbors, "_SYMMETRIC_MIN_FEATURES", 10**9)
+        monkeypatch.setattr(neighbors, "_FAISS_QUERY_CHUNK", 700)
     monkeypatch.setattr(neighbors, "_NUMPY_BLOCK_ELEMENTS", 2600 * 300)
-    monkeypatch.setattr(neighbors, "_FAISS_QUERY_CHUNK", 700)
     monkeypatch.setattr(neighbors, "_REFINE_ELEMENTS", 333 * 6 * 6)
     for backend in BACKENDS:
         dist, idx = kneighbors(X, 5, metric=metric, backend=backend)
         np.testing.assert_array_equal(idx, ref_i)
         np.testing.assert_allclose(dist, ref_d, rtol=1e-5, atol=1e-6)
+    assert len(calls) == (1 if faiss_path == "symmetric tiles" else 0)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_default_symmetric_path_matches_brute_force(metric, monkeypatch):
+    # 1100 rows x 256 features: the default thresholds choose the symmetric
+    # tiles (two tiles of 550 per side).
+    calls = spy_on_symmetric_search(monkeypatch)
+    X = np.random.default_rng(4).standard_normal((1100, 256)) + 3.0
+    ref_d, ref_i = reference_knn(X, 10, metric)
+    dist, idx = kneighbors(X, 10, metric=metric)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_allclose(dist, ref_d, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_symmetric_tiles_with_duplicates_across_tiles(metric, monkeypatch):
+    # Tiles of 3 rows: the copies of a point sit in different tiles, so they
+    # meet only through the transposed half of an off-diagonal tile.
+    calls = spy_on_symmetric_search(monkeypatch)
+    monkeypatch.setattr(neighbors, "_SYMMETRIC_MIN_FEATURES", 1)
+    monkeypatch.setattr(neighbors, "_TILE", 3)
+    monkeypatch.setattr(neighbors, "_MIN_TILE", 2)
+    X = np.array(
+        [[1.0, 2.0], [5.0, 1.0], [9.0, 9.0], [0.5, 3.0], [3.0, 3.0], [1.0, 2.0], [5.0, 1.0]]
+    )
+    dist, idx = kneighbors(X, 2, metric=metric, backend="faiss")
+    ref_d, _ = reference_knn(X, 2, metric)
+    assert not np.any(idx == np.arange(7)[:, None])
+    np.testing.assert_allclose(dist, ref_d, atol=1e-7)
+    assert idx[0, 0] == 5 and idx[5, 0] == 0 and idx[1, 0] == 6 and idx[6, 0] == 1
+    assert len(calls) == 1
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -42,7 +42,7 @@ if submitted:
                 metadata=None if metadata is None else Upload(metadata.name, metadata.getvalue()),
                 label_column=label_column, pooling=None if pooling == "refuse" else pooling, drop_nonfinite=drop)
         except ValueError as exc:
-            st.error(f"Could not load {main.name}: {exc}\n\nThe data loaded before is still active.", icon="🚫")
+            st.error(f"{exc}\n\nThe data loaded before is still active.", icon=":material/block:")
         else:
             state.add_upload(source)
             st.session_state["upload_notes"] = notes
