@@ -28,8 +28,14 @@ def upload(page, base_url: str, path: Path) -> None:
     wait_idle(page)
 
 
+MISSED = float("inf")
+
+
 def lasso_latencies(page, base_url: str, *, trials: int = 3) -> list[float]:
-    """Seconds from releasing the mouse to the new selection count being shown, per lasso."""
+    """Seconds from releasing the mouse to the new selection count being shown, per lasso.
+
+    A lasso whose selection never shows within 30 s counts as MISSED (infinity).
+    """
     page.get_by_role("link", name="Explore").click()
     page.get_by_role("heading", name="Explore", level=1).wait_for()
     wait_idle(page, timeout_s=180)
@@ -42,11 +48,13 @@ def lasso_latencies(page, base_url: str, *, trials: int = 3) -> list[float]:
         draw_lasso(page, box, radius_fraction=0.18 + 0.06 * trial, centre=(0.45 + 0.05 * trial, 0.5))
         start = time.perf_counter()
         deadline = start + 30
+        latency = MISSED
         while time.perf_counter() < deadline:
             count = selection_count(page)
             if count is not None and count != before and count > 0:
+                latency = time.perf_counter() - start
                 break
             page.wait_for_timeout(20)
-        latencies.append(time.perf_counter() - start)
+        latencies.append(latency)
         page.wait_for_timeout(800)
     return latencies

@@ -18,7 +18,7 @@ from tests.e2e.helpers import (
     selection_count,
     wait_idle,
 )
-from tests.e2e.latency import lasso_latencies, make_large_npy, upload
+from tests.e2e.latency import MISSED, lasso_latencies, make_large_npy, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -107,5 +107,6 @@ def test_large_lasso_latency_is_measured(page, server, tmp_path) -> None:
     screenshot(page, "explore-100k")
     (ARTIFACTS / "lasso_latency.json").write_text(json.dumps({"n": 100_000, "seconds": latencies}))
     print(f"\nlasso-to-table latency at n=100,000 (s): {', '.join(f'{s:.2f}' for s in latencies)}")
+    assert MISSED not in latencies, "a lasso was drawn but its selection never reached the table"
     assert selection_count(page) > 0
     _no_exception(page)
