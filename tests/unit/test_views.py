@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.views import ColorSpec, animated_scatter, class_size_bars, embedding_scatter, training_curves
+from analysis.views import (
+    ColorSpec,
+    animated_scatter,
+    class_size_bars,
+    embedding_scatter,
+    training_curves,
+)
 
 
 def _coords(n: int = 50, d: int = 2) -> np.ndarray:
