@@ -32,11 +32,14 @@ if run is not None and len(run.steps) > 1 and view.layer is not None:
     st.caption(f"{method if dims == 2 else 'PCA'} of layer {view.layer} at every checkpoint, each aligned "
                "to the previous one (orthogonal Procrustes) so the cloud does not flip or spin. Press play.")
     if st.toggle("Show the animation", key="explore_animate", value=emb.n_samples <= 5_000):
-        sequence = [state.embedding_for_step(view, s).X for s in run.steps]
-        seq_method = method.lower().replace("-", "") if dims == 2 else "pca"
-        frames = cache.projection_over_steps(f"{view.data_key}|{seq_method}|seq", sequence, seq_method, emb.labels)
+        seq_label = method if dims == 2 else "PCA"
+        seq_method = seq_label.lower().replace("-", "")
+        # Keyed without the sidebar's step: the sequence covers every step.
+        frames = cache.projection_over_steps(
+            f"{view.source.key}|{view.layer}|{view.split}|{seq_method}",
+            lambda: [state.embedding_for_step(view, s).X for s in run.steps], seq_method, emb.labels)
         norms = cache.row_norms(view.data_key, emb.X)
         rows = cache.draw_rows(view.data_key, emb.n_samples, 5_000)
         st.plotly_chart(animated_scatter(frames, list(run.steps), draw_rows=rows,
-                                         color=explore.colour_spec(emb, colour, norms), method=method),
+                                         color=explore.colour_spec(emb, colour, norms), method=seq_label),
                         key="explore_animation", config={"displaylogo": False})

@@ -8,6 +8,8 @@ serve stale results, and hashing 300 MB on every rerun is slow).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 
@@ -29,15 +31,18 @@ def projection(data_key: str, _X: np.ndarray, method: str, n_components: int,
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def projection_over_steps(sequence_key: str, _Xs: list[np.ndarray], method: str,
+def projection_over_steps(sequence_key: str, _load_steps: Callable[[], list[np.ndarray]], method: str,
                           _labels: np.ndarray | None, seed: int = 0) -> list[np.ndarray]:
-    """All checkpoints projected and Procrustes-aligned, with a progress bar."""
+    """All checkpoints projected and Procrustes-aligned, with a progress bar.
+
+    `_load_steps` builds the per-checkpoint arrays only on a cache miss.
+    """
     bar = st.progress(0.0, text="Projecting checkpoints…")
 
     def progress(fraction: float, message: str) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-    projections = project_sequence(_Xs, method=method, n_components=2, labels=_labels,
+    projections = project_sequence(_load_steps(), method=method, n_components=2, labels=_labels,
                                    seed=seed, progress=progress)
     bar.empty()
     return [p.coords for p in projections]

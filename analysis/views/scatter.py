@@ -251,7 +251,7 @@ def animated_scatter(
         margin=dict(l=10, r=10, t=10, b=90),
         updatemenus=[
             dict(
-                type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left", yanchor="top",
+                type="buttons", direction="left", x=0.0, y=-0.16, xanchor="left", yanchor="top",
                 showactive=False,
                 buttons=[
                     dict(label="▶ Play", method="animate",
@@ -264,8 +264,9 @@ def animated_scatter(
         ],
         sliders=[
             dict(
-                active=len(steps) - 1, x=0.16, y=-0.08, len=0.84, xanchor="left", yanchor="top",
-                currentvalue=dict(prefix="step ", font=dict(size=13)), steps=slider_steps,
+                active=len(steps) - 1, x=0.18, y=-0.08, len=0.82, xanchor="left", yanchor="top",
+                # The current step reads on the right, clear of the play buttons on the left.
+                currentvalue=dict(prefix="step ", xanchor="right", font=dict(size=13)), steps=slider_steps,
             )
         ],
     )

@@ -48,9 +48,9 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main() -> None:
-    print(f"{'case':<34} {'seconds':>8} {'copies':>7} {'mmap':>5}  {'target':<28} result")
+    print(f"{'case':<34} {'seconds':>8} {'copies':>7} {'no copy':>7}  {'target':<28} result")
     for r in run():
-        print(f"{r['case']:<34} {r['seconds']:8.3f} {r['copies']:7.2f} {str(r['memory_mapped']):>5}  "
+        print(f"{r['case']:<34} {r['seconds']:8.3f} {r['copies']:7.2f} {str(r['memory_mapped']):>7}  "
               f"{r['target']:<28} {'PASS' if r['ok'] else 'FAIL'}")
 
 

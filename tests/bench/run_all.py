@@ -19,11 +19,12 @@ def main() -> None:
     from tests.bench import bench_knn, bench_load
 
     print("== exact kNN (analysis.neighbors.kneighbors) ==", flush=True)
-    bench_knn.print_table(bench_knn.run(quick=args.quick))
+    print(f"float32 matmul peak (numpy sgemm, median of 5): {bench_knn.matmul_gflops():.1f} GFLOP/s")
+    print(bench_knn.format_table(bench_knn.run(quick=args.quick)), flush=True)
     print("\n== loading a large .npy ==", flush=True)
-    print(f"{'case':<34} {'seconds':>8} {'copies':>7} {'mmap':>5}  {'target':<28} result")
+    print(f"{'case':<34} {'seconds':>8} {'copies':>7} {'no copy':>7}  {'target':<28} result")
     for r in bench_load.run(quick=args.quick):
-        print(f"{r['case']:<34} {r['seconds']:8.3f} {r['copies']:7.2f} {str(r['memory_mapped']):>5}  "
+        print(f"{r['case']:<34} {r['seconds']:8.3f} {r['copies']:7.2f} {str(r['memory_mapped']):>7}  "
               f"{r['target']:<28} {'PASS' if r['ok'] else 'FAIL'}")
     if not args.skip_browser:
         from tests.bench import bench_browser
