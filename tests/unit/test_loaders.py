@@ -1087,3 +1087,14 @@ def test_round_trip_property(fmt, X):
 def test_supported_formats_all_have_readers():
     assert set(SUPPORTED_FORMATS) == set(loaders_module._READERS)
     assert os.extsep == "."
+
+
+def test_labels_text_file_over_the_budget_is_refused(tmp_path, monkeypatch) -> None:
+    X = np.zeros((3, 2), dtype=np.float32)
+    emb_path = tmp_path / "emb.npy"
+    np.save(emb_path, X)
+    labels_path = tmp_path / "big_labels.txt"
+    labels_path.write_text("0\n1\n0\n" + "#" * 4096)
+    monkeypatch.setenv("REPLENS_MEMORY_BUDGET", "1KB")
+    with pytest.raises(ValueError, match=r"big_labels\.txt: the labels file declares .* memory budget"):
+        load_embedding(emb_path, labels=labels_path)

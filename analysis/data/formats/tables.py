@@ -1,0 +1,272 @@
+"""Tables (csv, parquet) -> embedding matrix, labels and metadata."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from analysis.data.formats.common import (
+    _INDEX_COLUMNS,
+    _LABEL_COLUMNS,
+    _check_budget,
+    _err,
+    _Options,
+    _Raw,
+    _Source,
+    _wrong_format,
+)
+from analysis.data.formats.csv_text import _find_ragged_line, _ragged_error, _read_csv_table
+
+
+def _read_parquet_table(src: _Source) -> pl.DataFrame:
+    if not src.head(4).startswith(b"PAR1"):
+        raise _wrong_format(src, ".parquet", src.head())
+    if not src.tail(4) == b"PAR1":
+        raise _err(src.name, "is truncated: the Parquet footer is missing. Write the file again.")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(str(src.path) if src.path is not None else pa.BufferReader(src.data))
+        md = pf.metadata
+        declared = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _err(src.name, f"is not a readable Parquet file ({exc}). Write it again.") from None
+    _check_budget(src.name, int(declared), "the table")
+    try:
+        if src.path is not None:
+            with open(src.path, "rb") as fh:  # a file object: polars would glob a str path
+                return pl.read_parquet(fh)
+        return pl.read_parquet(io.BytesIO(src.data))  # type: ignore[arg-type]
+    except (pl.exceptions.PolarsError, OSError, pa.ArrowException) as exc:
+        raise _err(
+            src.name, f"could not be read ({str(exc).splitlines()[0]}). Write it again."
+        ) from None
+
+
+def _row_text(rows: Sequence[int], header_lines: int | None) -> str:
+    if header_lines is None:
+        return "rows " + ", ".join(str(r) for r in rows)
+    return "lines " + ", ".join(str(r + 1 + header_lines) for r in rows)
+
+
+def _numeric_strings(
+    df: pl.DataFrame, skip: set[str], fname: str, header_lines: int | None
+) -> pl.DataFrame:
+    """Turn text columns that hold only numbers ("nan", "inf" included) into floats.
+
+    A column where most cells are numbers but some are not is an error naming
+    the bad cells: it is a numeric column with typos, not metadata.
+    """
+    for name in df.columns:
+        s = df[name]
+        if name in skip or s.dtype != pl.String:
+            continue
+        parsed = s.str.strip_chars().cast(pl.Float64, strict=False)
+        present = s.is_not_null()
+        ok = int(parsed.is_not_null().sum())
+        bad_mask = present & parsed.is_null()
+        n_bad = int(bad_mask.sum())
+        if ok and not n_bad:
+            df = df.with_columns(parsed.alias(name))
+        elif ok and ok >= n_bad:
+            rows = np.flatnonzero(bad_mask.to_numpy())[:3].tolist()
+            values = ", ".join(repr(s[r]) for r in rows)
+            raise _err(
+                fname,
+                f"column {name!r} is numeric but has text in {n_bad} cell(s) ({_row_text(rows, header_lines)}: "
+                f"{values}). Fix those cells (write NaN for missing values and pass "
+                f"nonfinite='drop'), or pass metadata_columns=[...] including {name!r} if it is text.",
+            )
+    return df
+
+
+def _resolve_columns(df: pl.DataFrame, names: Sequence[str], fname: str, what: str) -> None:
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        cols = ", ".join(repr(c) for c in df.columns[:30])
+        raise _err(
+            fname, f"has no column {missing[0]!r} (asked for as {what}). Its columns are: {cols}."
+        )
+
+
+def _list_column_matrix(s: pl.Series, fname: str) -> np.ndarray:
+    """An embedding stored as one list/array column -> ndarray (n, d) or (n, t, d)."""
+    name = s.name
+    if s.null_count():
+        rows = np.flatnonzero(s.is_null().to_numpy())[:3].tolist()
+        raise _err(
+            fname,
+            f"column {name!r} has {s.null_count()} empty vector(s) (rows {rows}). Fill or drop those rows.",
+        )
+    if isinstance(s.dtype, pl.Array):
+        arr = s.to_numpy()
+    else:
+        lengths = s.list.len().to_numpy()
+        if lengths.size and (lengths != lengths[0]).any():
+            bad = int(np.flatnonzero(lengths != lengths[0])[0])
+            raise _err(
+                fname,
+                f"column {name!r} holds vectors of different lengths (row 0 has {lengths[0]}, row "
+                f"{bad} has {lengths[bad]}). Every row needs a vector of the same length.",
+            )
+        flat = s.explode()
+        if flat.null_count():
+            raise _err(
+                fname,
+                f"column {name!r} has {flat.null_count()} empty value(s) inside its vectors. "
+                "Fill them (NaN plus nonfinite='drop' drops those rows).",
+            )
+        if isinstance(flat.dtype, pl.List | pl.Array):
+            raise _err(fname, f"column {name!r} holds nested lists; store one flat vector per row.")
+        arr = flat.to_numpy().reshape(len(s), int(lengths[0]) if lengths.size else 0)
+    return arr
+
+
+def _table_to_raw(
+    df: pl.DataFrame, src: _Source, opts: _Options, header_lines: int | None, body: Any
+) -> _Raw:
+    fname = src.name
+    if df.height == 0:
+        raise _err(fname, "has a header but no data rows. Add the rows.")
+    notes: list[str] = []
+    emb_opt = opts.embedding_column
+    emb_named = [emb_opt] if isinstance(emb_opt, str) else list(emb_opt or [])
+    meta_named = list(opts.metadata_columns) if opts.metadata_columns is not None else None
+    _resolve_columns(df, emb_named, fname, "embedding_column")
+    _resolve_columns(df, meta_named or [], fname, "metadata_columns")
+    label_col = opts.label_column
+    if label_col is not None:
+        _resolve_columns(df, [label_col], fname, "label_column")
+    elif not opts.labels_given:
+        auto = [
+            c
+            for c in df.columns
+            if c.lower() in _LABEL_COLUMNS and c not in emb_named and c not in (meta_named or [])
+        ]
+        if len(auto) == 1:
+            label_col = auto[0]
+            notes.append(
+                f"labels taken from column {label_col!r} (pass label_column= to choose another)"
+            )
+        elif len(auto) > 1:
+            notes.append(f"several label-like columns {auto}; none used (pass label_column=)")
+    skip = set(meta_named or []) | ({label_col} if label_col else set())
+    df = _numeric_strings(df, skip, fname, header_lines)
+
+    def is_vector_column(c: str) -> bool:
+        dt = df.schema[c]
+        return isinstance(dt, pl.List | pl.Array) and _leaf_dtype(dt).is_numeric()
+
+    # The embedding: named columns; else the only list/array column; else every numeric column.
+    if emb_named:
+        emb_cols = emb_named
+    else:
+        pool = [c for c in df.columns if c != label_col and c not in (meta_named or [])]
+        vectors = [c for c in pool if is_vector_column(c)]
+        if len(vectors) > 1:
+            raise _err(
+                fname,
+                f"has several vector columns {vectors}. Pass embedding_column=... to choose one.",
+            )
+        if vectors:
+            emb_cols = vectors
+        else:
+            numeric = [c for c in pool if df.schema[c].is_numeric()]
+            ids = [c for c in numeric if c.strip().lower() in _INDEX_COLUMNS]
+            if ids:
+                notes.append(f"row-id column(s) {ids} kept as metadata, not used as dimensions")
+            emb_cols = [c for c in numeric if c not in ids]
+        if not emb_cols:
+            cols = ", ".join(f"{c!r} ({df.schema[c]})" for c in df.columns[:20])
+            seps = [sep for sep in (";", "\t", "|") if any(sep in c for c in df.columns)]
+            hint = (
+                f" The header contains {seps[0]!r}: RepLens reads comma-separated files; "
+                "save it with commas."
+                if seps
+                else ""
+            )
+            raise _err(
+                fname,
+                f"has no numeric columns to use as the embedding (columns: {cols}). Store one "
+                f"number per column, or one list column of vectors and pass embedding_column=.{hint}",
+            )
+    if len(emb_cols) == 1 and is_vector_column(emb_cols[0]):
+        arr = _list_column_matrix(df[emb_cols[0]], fname)
+        key = emb_cols[0]
+    else:
+        bad = [c for c in emb_cols if not df.schema[c].is_numeric()]
+        if bad:
+            raise _err(
+                fname,
+                f"column {bad[0]!r} ({df.schema[bad[0]]}) is not numeric and cannot be an "
+                "embedding dimension. Choose numeric columns with embedding_column=[...].",
+            )
+        nulls = {c: df[c].null_count() for c in emb_cols if df[c].null_count()}
+        if nulls:
+            if body is not None:
+                found = _find_ragged_line(body)
+                if found is not None:
+                    raise _ragged_error(fname, found)
+            c, k = next(iter(nulls.items()))
+            rows = np.flatnonzero(df[c].is_null().to_numpy())[:3].tolist()
+            others = (
+                f" ({len(nulls) - 1} more column(s) have empty cells)" if len(nulls) > 1 else ""
+            )
+            raise _err(
+                fname,
+                f"column {c!r} has {k} empty cell(s) ({_row_text(rows, header_lines)}){others}. "
+                "Fill them, or write NaN in them and pass nonfinite='drop' to drop those rows.",
+            )
+        arr = df.select(emb_cols).to_numpy(order="c")
+        key = None
+    labels = labels_from = None
+    if label_col is not None:
+        s = df[label_col]
+        if s.null_count():
+            rows = np.flatnonzero(s.is_null().to_numpy())[:3].tolist()
+            raise _err(
+                fname,
+                f"label column {label_col!r} has {s.null_count()} empty cell(s) "
+                f"({_row_text(rows, header_lines)}). Give every row a label, or drop unlabelled rows.",
+            )
+        labels = (
+            s.to_numpy()
+            if s.dtype.is_numeric() or s.dtype == pl.Boolean
+            else np.asarray(s.cast(pl.String).to_list(), dtype=object)
+        )
+        labels_from = f"column {label_col!r}"
+    used = set(emb_cols) | ({label_col} if label_col else set())
+    meta_cols = meta_named if meta_named is not None else [c for c in df.columns if c not in used]
+    metadata = df.select(meta_cols) if meta_cols else None
+    return _Raw(
+        array=arr,
+        original_dtype=str(arr.dtype),
+        key=key,
+        labels=labels,
+        labels_from=labels_from,
+        metadata=metadata,
+        metadata_columns=tuple(meta_cols),
+        notes=notes,
+    )
+
+
+def _leaf_dtype(dt: Any) -> Any:
+    while isinstance(dt, pl.List | pl.Array):
+        dt = dt.inner
+    return dt
+
+
+def _read_csv(src: _Source, opts: _Options) -> _Raw:
+    df, body, header_lines, notes = _read_csv_table(src)
+    raw = _table_to_raw(df, src, opts, header_lines, body)
+    raw.notes[:0] = notes
+    return raw
+
+
+def _read_parquet(src: _Source, opts: _Options) -> _Raw:
+    return _table_to_raw(_read_parquet_table(src), src, opts, None, None)
