@@ -43,6 +43,9 @@ from typing import Literal
 
 import numpy as np
 
+from analysis.validation import check_matrix
+from analysis.validation import first_rows as _first_rows
+
 __all__ = ["kneighbors", "kneighbors_of", "faiss_available", "n_threads"]
 
 Metric = Literal["euclidean", "cosine"]
@@ -51,11 +54,10 @@ Backend = Literal["auto", "faiss", "numpy"]
 _METRICS = ("euclidean", "cosine")
 _BACKENDS = ("auto", "faiss", "numpy")
 
-# Most query rows handed to one faiss.knn call (the path for few features,
-# where the top-k selection, not the product, dominates): large calls
-# measured ~5% faster than one call per 4096-row BLAS tile; the augmented
-# query buffer is 64 KiB per feature (under 17 MB on this path).
-_FAISS_QUERY_CHUNK = 16384
+# Most query rows handed to one faiss.knn call (the path for few features):
+# faiss tiles queries by 4096 rows, so calls of at most 4096 equal-sized
+# rows never leave it a small, slow remainder tile.
+_FAISS_QUERY_CHUNK = 4096
 # Candidates beyond k + 1 searched in float32 and re-scored in float64.
 _SPARE_CANDIDATES = 2
 # Side of the square distance tiles of the symmetric faiss search, and the
@@ -258,49 +260,8 @@ def kneighbors(
 
 def _check_X(X: object) -> np.ndarray:
     """Return ``X`` as a 2-D real ndarray (no copy when it already is one)."""
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        hint = (
-            " Reshape with X.reshape(-1, 1) if it holds a single feature, "
-            "or X.reshape(1, -1) if it is a single sample."
-            if arr.ndim == 1
-            else " Flatten the trailing dimensions first, e.g. X.reshape(len(X), -1)."
-        )
-        raise ValueError(
-            f"X must be a 2-D array of shape (n_samples, n_features); got an "
-            f"array with shape {arr.shape}.{hint}"
-        )
-    if arr.dtype == bool or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
-        raise ValueError(
-            f"X must hold real numbers; got dtype {arr.dtype}. "
-            "Convert it first, e.g. X.astype(np.float32)."
-        )
-    n_samples, n_features = arr.shape
-    if n_samples < 2:
-        raise ValueError(
-            f"X needs at least 2 samples; got {n_samples}. A point has no neighbours alone: pass more rows."
-        )
-    if n_features < 1:
-        raise ValueError(
-            f"X has {n_samples} rows but 0 features (shape {arr.shape}). Pass at least one column."
-        )
-    if np.issubdtype(arr.dtype, np.floating):
-        # NaN and Inf propagate into row sums: one cheap reduction, and the
-        # exact per-row check only when a sum is not finite (which a huge
-        # but finite row can also cause; the exact check clears it).
-        row_sums = arr.sum(axis=1)
-        finite_rows = np.isfinite(row_sums)
-        if not finite_rows.all():
-            finite_rows = np.isfinite(arr).all(axis=1)
-        if not finite_rows.all():
-            bad = np.flatnonzero(~finite_rows)
-            raise ValueError(
-                f"X contains NaN or Inf in {bad.size} rows (first: "
-                f"{_first_rows(bad)}). Drop or impute these rows before "
-                "computing neighbours."
-            )
+    arr = check_matrix(X, min_samples=2, action="computing neighbours")
+    if arr.dtype.kind == "f":
         if arr.dtype.itemsize > 4:
             # float64 values beyond float32's range would become inf in the
             # float32 search; row max/min are reductions, no n x d temporary.
@@ -327,10 +288,6 @@ def _check_k(k: object, n_samples: int) -> int:
     return k
 
 
-def _first_rows(rows: np.ndarray, limit: int = 5) -> str:
-    shown = ", ".join(str(int(r)) for r in rows[:limit])
-    return shown + (", ..." if rows.size > limit else "")
-
 
 # --------------------------------------------------------------------------
 # float32 working copies
@@ -345,10 +302,9 @@ def _centred(X: np.ndarray, *, augmented: bool) -> np.ndarray:
     """Float32 copy of ``X - mean``; with ``augmented``, the database side of
     the L2 -> inner-product reduction.
 
-    Plain: shape (n, d). Augmented: shape (n, w) with ``w = d + 1`` rounded up
-    to a multiple of 16, ``B[:, d] = -||B[:, :d]||^2 / 2`` and zeros after
-    it; the padding keeps BLAS on its aligned kernels (at d=64 a width of 65
-    ran markedly slower than 64 or 80) and changes no inner product.
+    Plain: shape (n, d). Augmented: shape (n, d + 1) with
+    ``B[:, d] = -||B[:, :d]||^2 / 2``. (Padding the width to a multiple of
+    16 was measured: no faster at d=64.)
 
     The mean is accumulated in float64 (a float32 running sum over 50,000
     rows would leave a residual offset); for float32 input it is then
@@ -360,7 +316,7 @@ def _centred(X: np.ndarray, *, augmented: bool) -> np.ndarray:
     mean = X.mean(axis=0, dtype=np.float64)
     if X.dtype == np.float32:
         mean = mean.astype(np.float32)
-    width = _augmented_width(d) if augmented else d
+    width = d + 1 if augmented else d
     database = np.empty((n, width), dtype=np.float32)
     centred = database[:, :d]
     np.subtract(X, mean, out=centred, casting="same_kind")
@@ -369,16 +325,11 @@ def _centred(X: np.ndarray, *, augmented: bool) -> np.ndarray:
         # query scores highest against itself and its duplicates.
         np.einsum("ij,ij->i", centred, centred, out=database[:, d])
         database[:, d] *= -0.5
-        database[:, d + 1 :] = 0.0
     return database
 
 
-def _augmented_width(n_features: int) -> int:
-    return -(-(n_features + 1) // 16) * 16
-
-
 class _AugmentedQueries:
-    """Query side ``[x - mean, 1, 0...]``, rows ``start:stop``, in one reused buffer."""
+    """Query side ``[x - mean, 1]``, rows ``start:stop``, in one reused buffer."""
 
     def __init__(self, database: np.ndarray, n_features: int, max_rows: int):
         self.database = database
@@ -445,8 +396,8 @@ def _search_faiss_symmetric(faiss, rows, n_candidates) -> np.ndarray:
 
     ``rows`` (n, d) is C-contiguous: centred rows for Euclidean, unit rows
     for cosine, where squared L2 = 2 - 2 cos ranks exactly like cosine
-    distance. Because
-    ``D[I, J] = D[J, I].T``, each off-diagonal tile is computed once by
+    distance. Because ``D[I, J] = D[J, I].T``, each off-diagonal tile is
+    computed once by
     ``faiss.pairwise_L2sqr`` (faiss's BLAS, one fused sgemm) and fed to the
     row heaps of ``I`` as is and to those of ``J`` transposed: half the
     flops of a plain search, for one transpose copy per tile. That copy
@@ -663,8 +614,10 @@ def kneighbors_of(
     """Exact k nearest neighbours of a few chosen rows of ``X`` (self excluded).
 
     For a handful of query rows (the Explore page's chosen point) a direct
-    ``(q, n)`` distance computation in float64 is cheaper than the all-points
-    search of :func:`kneighbors` and gives the same answer.
+    ``(q, n)`` float64 distance computation from differences, a block of
+    rows at a time, is cheaper than the all-points search of
+    :func:`kneighbors` and exact: it gives the same neighbours wherever
+    distances do not tie.
 
     Parameters
     ----------
@@ -689,6 +642,9 @@ def kneighbors_of(
     rows = np.asarray(rows, dtype=np.int64).ravel()
     if rows.size and (rows.min() < 0 or rows.max() >= n_samples):
         raise ValueError(f"rows must be in [0, {n_samples}); got {rows.tolist()[:5]}.")
+    # Direct float64 differences (or dot products), a block of rows at a time:
+    # exact even for data with a large common offset, where the expansion
+    # ||x||^2 - 2 x.y + ||y||^2 cancels, and memory stays bounded at any n.
     queries = X[rows].astype(np.float64)
     if metric == "cosine":
         norms = np.linalg.norm(X, axis=1)
@@ -698,13 +654,17 @@ def kneighbors_of(
                 f"cosine distance is undefined for all-zero rows; X has {zero.size} "
                 f"(rows {_first_rows(zero)}). Drop them or use metric='euclidean'."
             )
-        sims = (queries / norms[rows, None]) @ (X / norms[:, None]).T.astype(np.float64)
-        dist = 1.0 - sims
-    else:
-        sq = (X.astype(np.float64) ** 2).sum(axis=1)
-        dist = np.sqrt(
-            np.maximum(sq[rows, None] - 2.0 * queries @ X.T.astype(np.float64) + sq[None, :], 0.0)
-        )
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    dist = np.empty((rows.size, n_samples), dtype=np.float64)
+    block = max(1, _REFINE_ELEMENTS // max(1, X.shape[1]))
+    for start in range(0, n_samples, block):
+        chunk = X[start : start + block].astype(np.float64)
+        if metric == "cosine":
+            chunk /= norms[start : start + block, None]
+            dist[:, start : start + block] = 1.0 - queries @ chunk.T
+        else:
+            for q, query in enumerate(queries):
+                dist[q, start : start + block] = np.sqrt(((chunk - query) ** 2).sum(axis=1))
     dist[np.arange(rows.size), rows] = np.inf  # self excluded
     order = np.argsort(dist, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(dist, order, axis=1).astype(np.float32), order.astype(np.int64)

@@ -16,6 +16,8 @@ import numpy as np
 from scipy.linalg import orthogonal_procrustes
 from threadpoolctl import threadpool_limits
 
+from analysis.validation import check_matrix
+
 __all__ = [
     "Projection",
     "project",
@@ -422,23 +424,7 @@ def project_sequence(
 
 
 def _check_X(X: object) -> np.ndarray:
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"X must be a 2-D array of shape (n_samples, n_features); got shape "
-            f"{arr.shape}. Reshape it, e.g. X.reshape(len(X), -1)."
-        )
-    if arr.dtype == bool or arr.dtype.kind not in "iuf":
-        raise ValueError(
-            f"X must hold real numbers; got dtype {arr.dtype}. Convert it, e.g. "
-            "X.astype(np.float32)."
-        )
-    if arr.shape[0] < 3:
-        raise ValueError(
-            f"X needs at least 3 samples; got {arr.shape[0]}. Pass more rows to project."
-        )
-    if arr.shape[1] < 1:
-        raise ValueError(f"X has 0 features (shape {arr.shape}). Pass at least one column.")
+    arr = check_matrix(X, min_samples=3, action="projecting")
     data = np.ascontiguousarray(arr, dtype=np.float32)
     finite_rows = np.isfinite(data).all(axis=1)
     if not finite_rows.all():

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from analysis.validation import check_matrix
+
 __all__ = ["EffectiveRank", "effective_rank"]
 
 
@@ -106,7 +108,7 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
     >>> round(effective_rank(np.eye(4), center=False).effective_rank, 6)
     4.0
     """
-    arr = _check_matrix(X)
+    arr = check_matrix(X, action="computing the effective rank")
     data = np.array(arr, dtype=np.float64, copy=True)
     if center:
         data -= data.mean(axis=0)
@@ -136,25 +138,3 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
     )
 
 
-def _check_matrix(X: object, name: str = "X") -> np.ndarray:
-    arr = np.asarray(X)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-D array of shape (n_samples, n_features); got shape "
-            f"{arr.shape}. Reshape it, e.g. {name}.reshape(len({name}), -1)."
-        )
-    if arr.dtype == bool or arr.dtype.kind not in "iuf":
-        raise ValueError(
-            f"{name} must hold real numbers; got dtype {arr.dtype}. "
-            f"Convert it first, e.g. {name}.astype(np.float32)."
-        )
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}). Pass at least one row and column.")
-    if arr.dtype.kind == "f":
-        finite_rows = np.isfinite(arr).all(axis=1)
-        if not finite_rows.all():
-            bad = int(np.count_nonzero(~finite_rows))
-            raise ValueError(
-                f"{name} contains NaN or Inf in {bad} rows. Drop or impute these rows first."
-            )
-    return arr

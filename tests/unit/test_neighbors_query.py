@@ -30,3 +30,15 @@ def test_bad_rows_and_zero_rows_are_refused() -> None:
         kneighbors_of(X, np.array([3]), 1)
     with pytest.raises(ValueError, match="all-zero rows"):
         kneighbors_of(np.vstack([X, np.zeros((1, 3), np.float32)]), np.array([0]), 1, metric="cosine")
+
+
+def test_large_common_offset_does_not_cancel() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 8))
+    shifted = (X + 1e4).astype(np.float32)  # float32 resolution near 1e4 is ~1e-3
+    d_q, i_q = kneighbors_of(shifted, np.array([0, 5]), 5)
+    # Reference: the same float32 rows, exact differences in float64.
+    ref = np.sqrt(((shifted.astype(np.float64)[[0, 5], None, :] - shifted.astype(np.float64)[None]) ** 2).sum(-1))
+    ref[[0, 1], [0, 5]] = np.inf
+    assert np.array_equal(i_q, np.argsort(ref, axis=1, kind="stable")[:, :5])
+    np.testing.assert_allclose(d_q, np.sort(ref, axis=1)[:, :5], rtol=1e-6)

@@ -130,7 +130,7 @@ def test_umap_is_seeded_and_trustworthy():
         (np.zeros((10, 3)), {"metric": "l1"}, r"metric must be 'euclidean' or 'cosine'"),
         (np.zeros(10), {}, r"2-D array .* shape \(10,\)"),
         (np.zeros((2, 3)), {}, r"at least 3 samples; got 2"),
-        (np.array([[0.0, 1.0], [np.nan, 1.0], [2.0, 3.0]]), {}, r"NaN or Inf .* in 1 rows"),
+        (np.array([[0.0, 1.0], [np.nan, 1.0], [2.0, 3.0]]), {}, r"NaN or Inf in 1 rows \(first: 1\)"),
     ],
 )
 def test_project_validation_errors(X, kwargs, match):

@@ -1,0 +1,67 @@
+"""One validation style for every function that takes a data matrix.
+
+Messages follow scikit-learn's ``check_array``: they name the argument, the
+problem and the fix (DESIGN.md section 5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def first_rows(rows: np.ndarray, limit: int = 5) -> str:
+    """'2, 5, 7' or '2, 5, 7, 9, 11, ...': the first offending row numbers."""
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    return shown + (", ..." if rows.size > limit else "")
+
+
+def check_matrix(X: object, *, name: str = "X", min_samples: int = 1, action: str = "using it") -> np.ndarray:
+    """Return `X` as a 2-D real ndarray (no copy when it already is one), or raise ValueError.
+
+    Checks, in order: 2-D; integer or floating dtype (bool refused); not empty;
+    at least `min_samples` rows and one column; no NaN or Inf (counted per row,
+    with the first row numbers). `action` completes "Drop or impute these rows
+    before ...".
+    """
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        hint = (
+            f" Reshape with {name}.reshape(-1, 1) if it holds a single feature, "
+            f"or {name}.reshape(1, -1) if it is a single sample."
+            if arr.ndim == 1
+            else f" Flatten the trailing dimensions first, e.g. {name}.reshape(len({name}), -1)."
+        )
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features); got an "
+            f"array with shape {arr.shape}.{hint}"
+        )
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{name} must hold real numbers; got dtype {arr.dtype}. "
+            f"Convert it first, e.g. {name}.astype(np.float32)."
+        )
+    n_samples, n_features = arr.shape
+    if n_samples == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}). Pass at least one row.")
+    if n_samples < min_samples:
+        raise ValueError(
+            f"{name} needs at least {min_samples} samples; got {n_samples}. Pass more rows."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"{name} has {n_samples} rows but 0 features (shape {arr.shape}). Pass at least one column."
+        )
+    if arr.dtype.kind == "f":
+        # NaN and Inf propagate into row sums: one cheap reduction, and the exact
+        # per-row check only when a sum is not finite (a huge finite row can
+        # overflow its sum; the exact check clears it).
+        finite_rows = np.isfinite(arr.sum(axis=1))
+        if not finite_rows.all():
+            finite_rows = np.isfinite(arr).all(axis=1)
+        if not finite_rows.all():
+            bad = np.flatnonzero(~finite_rows)
+            raise ValueError(
+                f"{name} contains NaN or Inf in {bad.size} rows (first: {first_rows(bad)}). "
+                f"Drop or impute these rows before {action}."
+            )
+    return arr
