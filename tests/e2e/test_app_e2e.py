@@ -110,3 +110,28 @@ def test_large_lasso_latency_is_measured(page, server, tmp_path) -> None:
     assert MISSED not in latencies, "a lasso was drawn but its selection never reached the table"
     assert selection_count(page) > 0
     _no_exception(page)
+
+
+def _x_range(page) -> list[float]:
+    return page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range")
+
+
+def test_zoom_survives_a_selection_rerun(page, server) -> None:
+    open_page(page, server)
+    page.locator(".js-plotly-plot .nsewdrag").first.wait_for(state="attached")
+    page.wait_for_timeout(1500)
+    before = _x_range(page)
+    page.locator(".js-plotly-plot").first.hover()
+    page.locator('.js-plotly-plot .modebar-btn[data-attr="zoom"][data-val="in"]').first.click()
+    page.wait_for_timeout(500)
+    zoomed = _x_range(page)
+    assert zoomed[1] - zoomed[0] < 0.9 * (before[1] - before[0])
+    draw_lasso(page, chart_box(page), radius_fraction=0.3)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('p')].some(p => /^Selection: [1-9][0-9,]* points$/.test(p.innerText))",
+        timeout=10_000,
+    )
+    wait_idle(page)
+    page.wait_for_timeout(500)
+    after = _x_range(page)
+    assert after == pytest.approx(zoomed, rel=1e-6), "the rerun reset the user's zoom"
