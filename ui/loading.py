@@ -7,6 +7,7 @@ previously loaded data stays active.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import polars as pl
@@ -23,8 +24,6 @@ class Upload:
 
 def _metadata_frame(upload: Upload) -> pl.DataFrame:
     """Per-sample metadata from a CSV or parquet upload."""
-    import io
-
     suffix = upload.name.rsplit(".", 1)[-1].lower()
     try:
         if suffix == "parquet":
