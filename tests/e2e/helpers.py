@@ -63,3 +63,16 @@ def selection_count(page) -> int | None:
     if text.count() == 0:
         return None
     return int(text.inner_text().split()[1].replace(",", ""))
+
+
+def attach_and_load(page, path: Path) -> None:
+    """Open the upload form, attach `path` as the embeddings file, wait until the
+    upload has reached the server (its file chip shows, the app is idle), press Load."""
+    page.get_by_text("Upload embeddings, activations or a RepLens run").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
+    page.locator('[data-testid="stFileChip"]').filter(has_text=path.name).wait_for()
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stFileChip\"] [role=\"progressbar\"]')"
+    )
+    wait_idle(page)
+    page.get_by_role("button", name="Load", exact=True).click()

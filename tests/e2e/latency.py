@@ -7,7 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.e2e.helpers import chart_box, draw_lasso, open_page, selection_count, wait_idle
+from tests.e2e.helpers import (
+    attach_and_load,
+    chart_box,
+    draw_lasso,
+    open_page,
+    selection_count,
+    wait_idle,
+)
 
 
 def make_large_npy(path: Path, n: int = 100_000, d: int = 32, seed: int = 0) -> Path:
@@ -21,9 +28,7 @@ def make_large_npy(path: Path, n: int = 100_000, d: int = 32, seed: int = 0) -> 
 
 def upload(page, base_url: str, path: Path) -> None:
     open_page(page, base_url, "data")
-    page.get_by_text("Upload embeddings, activations or a RepLens run").click()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
-    page.get_by_role("button", name="Load", exact=True).click()
+    attach_and_load(page, path)
     page.get_by_role("heading", name=path.name).wait_for(timeout=120_000)
     wait_idle(page)
 

@@ -11,6 +11,7 @@ import torch
 
 from tests.e2e.helpers import (
     ARTIFACTS,
+    attach_and_load,
     chart_box,
     draw_lasso,
     open_page,
@@ -87,9 +88,7 @@ def test_malicious_pt_is_refused_without_side_effects(page, server, tmp_path) ->
     torch.save({"x": torch.zeros(4, 3), "payload": _Payload(str(marker))}, path)
     open_page(page, server, "data")
     before = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.inner_text()
-    page.get_by_text("Upload embeddings, activations or a RepLens run").click()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
-    page.get_by_role("button", name="Load", exact=True).click()
+    attach_and_load(page, path)
     alert = page.locator('[data-testid="stAlertContentError"]')
     alert.wait_for()
     text = alert.inner_text()
