@@ -24,8 +24,10 @@ TABLE_ROWS_SHOWN = 2_000
 # figure for a new one and drops the user's first lasso. The same object every
 # run keeps the spec identical (the figure is never mutated after building).
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _figure(fig_key: str, _coords, _rows, _color, _hover, density: bool, _highlight, focus, method: str):
-    return embedding_scatter(_coords, draw_rows=_rows, color=_color, hover=_hover, density=density,
+def _figure(fig_key: str, _coords, _rows, _color, _make_hover, density: bool, _highlight, focus, method: str):
+    # Hover text (one string per drawn point) is built only on a miss: a
+    # selection rerun must not pay for it.
+    return embedding_scatter(_coords, draw_rows=_rows, color=_color, hover=_make_hover(), density=density,
                              highlight_rows=_highlight, focus_row=focus, method=method,
                              uirevision=fig_key.split("|focus")[0])
 
@@ -51,7 +53,7 @@ def point_cloud(view: View, proj: Projection, *, method: str, colour: str, k: in
         distances, neighbours = cache.neighbours(view.data_key, emb.X, int(focus), min(k, emb.n_samples - 1), metric)
         highlight = neighbours
     fig_key = f"{chart_key}|{colour}|focus={focus}|k={k}|{metric}"
-    fig = _figure(fig_key, coords, rows, color, explore.hover_text(emb, rows), not drawn_all,
+    fig = _figure(fig_key, coords, rows, color, lambda: explore.hover_text(emb, rows), not drawn_all,
                   highlight, focus, method)
     event = st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("lasso", "box", "points"),
                             config={"displaylogo": False, "scrollZoom": True})
