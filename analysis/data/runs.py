@@ -11,37 +11,17 @@ and step order, label names, task, curves). Per-sample metadata goes in
 from __future__ import annotations
 
 import json
-import math
-import mmap
 import os
-import struct
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
 from safetensors.numpy import save_file
 
-from analysis.data.limits import format_bytes, memory_budget_bytes
+from analysis.data.safetensors_io import TensorEntry, map_file, parse_header, tensor_view
 from analysis.data.schema import Run
 
 FORMAT_VERSION = 1
-
-# safetensors dtype names <-> numpy dtypes (little-endian by the format's definition).
-_ST_DTYPES = {
-    "F16": np.dtype("<f2"),
-    "F32": np.dtype("<f4"),
-    "F64": np.dtype("<f8"),
-    "I8": np.dtype("i1"),
-    "U8": np.dtype("u1"),
-    "I16": np.dtype("<i2"),
-    "I32": np.dtype("<i4"),
-    "I64": np.dtype("<i8"),
-    "BOOL": np.dtype("?"),
-}
-# A header longer than this is not a RepLens run (and would be a memory trap).
-_MAX_HEADER_BYTES = 100 * 1024 * 1024
-
 
 def _layer_key(layer: str) -> str:
     if "/" in layer:
@@ -100,116 +80,48 @@ def save_run(run: Run, path: str | os.PathLike) -> Path:
     return path
 
 
-def _parse_header(prefix: bytes, read_header, size: int, label: str) -> tuple[dict[str, Any], int]:
-    """Validate a safetensors header: every declared shape must fit the file body.
-
-    Parsing the 8-byte length and the JSON header by hand (the format is that
-    simple) lets us check every declared shape against the real size before
-    reading any tensor, and memory-map the data; safetensors' numpy API copies.
-    """
-    if len(prefix) < 8:
-        raise ValueError(f"{label}: file is empty or truncated (not a safetensors file).")
-    (header_len,) = struct.unpack("<Q", prefix)
-    if header_len > min(_MAX_HEADER_BYTES, size - 8):
-        raise ValueError(
-            f"{label}: declares a {header_len}-byte header in a {size}-byte file; "
-            "it is truncated or not a safetensors file."
-        )
-    raw = read_header(header_len)
-    try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{label}: the safetensors header is not valid JSON ({exc}).") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{label}: the safetensors header is not a JSON object.")
-    data_start = 8 + header_len
-    data_len = size - data_start
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            dtype = _ST_DTYPES[info["dtype"]]
-            shape = [int(s) for s in info["shape"]]
-            begin, end = (int(o) for o in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(
-                f"{label}: tensor {name!r} has an unsupported dtype or a malformed "
-                "entry. RepLens reads float16/32/64, int8-64, uint8 and bool tensors."
-            ) from None
-        # Python ints: an int64 product of a hostile shape can overflow to 0.
-        expected = math.prod(shape) * dtype.itemsize
-        if expected > memory_budget_bytes():
-            raise ValueError(
-                f"{label}: tensor {name!r} declares shape {shape} ({format_bytes(expected)}), "
-                f"over the memory budget of {format_bytes(memory_budget_bytes())}. "
-                "Raise REPLENS_MEMORY_BUDGET if this is intended."
-            )
-        if any(s < 0 for s in shape) or end - begin != expected or not 0 <= begin <= end <= data_len:
-            raise ValueError(
-                f"{label}: tensor {name!r} declares shape {shape} ({expected} bytes) but "
-                f"its data range [{begin}, {end}) does not fit the {data_len}-byte body. "
-                "The file is truncated or corrupt; write it again."
-            )
-    return header, data_start
-
-
-def read_safetensors_header(path: str | os.PathLike) -> tuple[dict[str, Any], int]:
-    """Return (header dict, byte offset where tensor data starts), validating sizes."""
+def read_safetensors_header(path: str | os.PathLike) -> tuple[dict[str, TensorEntry], dict[str, str]]:
+    """Validate a safetensors file's header: (tensors by name, ``__metadata__``)."""
     path = Path(path)
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        return _parse_header(fh.read(8), fh.read, size, path.name)
-
-
-def parse_safetensors_bytes(data: bytes, *, name: str) -> tuple[dict[str, Any], int]:
-    """`read_safetensors_header` for an in-memory file (an upload)."""
-    view = memoryview(data)
-    return _parse_header(bytes(view[:8]), lambda n: bytes(view[8 : 8 + n]), len(data), name)
-
-
-def _tensors_from_buffer(buf, header: dict[str, Any], data_start: int) -> dict[str, np.ndarray]:
-    """Zero-copy views of every tensor of a validated header over `buf`."""
-    tensors: dict[str, np.ndarray] = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = _ST_DTYPES[info["dtype"]]
-        begin, end = (int(o) for o in info["data_offsets"])
-        count = (end - begin) // dtype.itemsize
-        arr = np.frombuffer(buf, dtype=dtype, count=count, offset=data_start + begin)
-        tensors[name] = arr.reshape([int(s) for s in info["shape"]])
-    return tensors
+    buf, size = map_file(path)
+    tensors, meta, _ = parse_header(buf, size, path.name)
+    return tensors, meta
 
 
 def mmap_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Memory-map every tensor of a safetensors file (read-only, no copy)."""
     path = Path(path)
-    header, data_start = read_safetensors_header(path)
-    meta = header.get("__metadata__") or {}
-    if len(header) - ("__metadata__" in header) == 0:
-        return {}, meta
-    with open(path, "rb") as fh:
-        # The mmap outlives the file handle; arrays keep it alive via .base.
-        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    return _tensors_from_buffer(buf, header, data_start), meta
+    buf, size = map_file(path)
+    return _views(buf, size, path.name)
+
+
+def _views(buf, size: int, label: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    tensors, meta, data_start = parse_header(buf, size, label)
+    bf16 = [name for name, entry in tensors.items() if entry.dtype_name == "BF16"]
+    if bf16:
+        raise ValueError(
+            f"{label}: tensor {bf16[0]!r} is bfloat16; RepLens runs store float16/32/64 "
+            "(save_run writes numpy arrays). Convert it before saving."
+        )
+    return {name: tensor_view(buf, entry, data_start) for name, entry in tensors.items()}, meta
 
 
 def is_run_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a safetensors file written by `save_run`."""
     try:
-        header, _ = read_safetensors_header(path)
+        _, meta = read_safetensors_header(path)
     except (OSError, ValueError):
         return False
-    return "replens" in (header.get("__metadata__") or {})
+    return "replens" in meta
 
 
 def is_run_bytes(data: bytes) -> bool:
     """Whether in-memory bytes are a safetensors file written by `save_run`."""
     try:
-        header, _ = parse_safetensors_bytes(data, name="upload")
+        _, meta, _ = parse_header(data, len(data), "upload")
     except ValueError:
         return False
-    return "replens" in (header.get("__metadata__") or {})
+    return "replens" in meta
 
 
 def load_run(source: str | os.PathLike | bytes, *, name: str | None = None,
@@ -223,9 +135,7 @@ def load_run(source: str | os.PathLike | bytes, *, name: str | None = None,
     """
     if isinstance(source, bytes | bytearray | memoryview):
         label = name or "uploaded run"
-        header, data_start = parse_safetensors_bytes(bytes(source), name=label)
-        tensors = _tensors_from_buffer(source, header, data_start)
-        meta = header.get("__metadata__") or {}
+        tensors, meta = _views(source, len(source), label)
         # An upload may come without its sidecar: load it without metadata.
         return _run_from_tensors(tensors, meta, label=label, metadata=metadata,
                                  default_name=name or label, sidecar_optional=True)

@@ -68,3 +68,17 @@ def test_corrupt_metadata_without_layers_is_named() -> None:
     meta = {"replens": json.dumps({"replens_format": 1, "steps": [0]})}
     with pytest.raises(ValueError, match=r"c\.safetensors: .* no 'layers' list"):
         load_run(_raw_safetensors({"__metadata__": meta}), name="c.safetensors")
+
+
+def test_bfloat16_tensors_are_refused_in_runs() -> None:
+    meta = {"replens": json.dumps({"replens_format": 1, "layers": ["a"], "steps": [0]})}
+    data = _raw_safetensors({"__metadata__": meta,
+                             "act/a/0": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [0, 8]}}, b"\0" * 8)
+    with pytest.raises(ValueError, match=r"b\.safetensors: tensor 'act/a/0' is bfloat16"):
+        load_run(data, name="b.safetensors")
+
+
+def test_empty_run_file_is_named(tmp_path) -> None:
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty\.safetensors: file is empty or truncated"):
+        load_run(tmp_path / "empty.safetensors")

@@ -210,7 +210,7 @@ def test_bad_header_json_and_dtype(tmp_path):
         read_safetensors_header(path)
     raw = json.dumps({"x": {"dtype": "C64", "shape": [1], "data_offsets": [0, 8]}}).encode()
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * 8)
-    with pytest.raises(ValueError, match=r"^bad\.safetensors: tensor 'x' has an unsupported dtype"):
+    with pytest.raises(ValueError, match=r"^bad\.safetensors: tensor 'x' has dtype C64, which RepLens does not read"):
         mmap_safetensors(path)
 
 
