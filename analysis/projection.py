@@ -16,6 +16,7 @@ import numpy as np
 from scipy.linalg import orthogonal_procrustes
 from threadpoolctl import threadpool_limits
 
+from analysis.data.schema import encode_labels
 from analysis.validation import check_matrix
 
 __all__ = [
@@ -447,11 +448,9 @@ def _check_labels(labels: object, n_samples: int) -> np.ndarray:
         raise ValueError(
             f"labels must have shape ({n_samples},), one per row of X; got shape {arr.shape}."
         )
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError("labels contain NaN or Inf. Drop the unlabelled rows first.")
-    # Any hashable values work as classes for LDA; encode them as 0..C-1.
-    _, codes = np.unique(arr, return_inverse=True)
-    return codes.reshape(-1)
+    # Any values work as classes for LDA: codes 0..C-1 (NaN refused there).
+    codes, _ = encode_labels(arr)
+    return codes
 
 
 def _trustworthiness(

@@ -38,8 +38,7 @@ if run is not None and len(run.steps) > 1 and view.layer is not None:
         frames = cache.projection_over_steps(
             f"{view.source.key}|{view.layer}|{view.split}|{seq_method}",
             lambda: [state.embedding_for_step(view, s).X for s in run.steps], seq_method, emb.labels)
-        norms = cache.row_norms(view.data_key, emb.X)
         rows = cache.draw_rows(view.data_key, emb.n_samples, 5_000)
         st.plotly_chart(animated_scatter(frames, list(run.steps), draw_rows=rows,
-                                         color=explore.colour_spec(emb, colour, norms), method=seq_label),
+                                         color=cache.colour_spec(view.data_key, emb, colour), method=seq_label),
                         key="explore_animation", config={"displaylogo": False})

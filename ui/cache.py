@@ -17,6 +17,8 @@ from analysis.data import Embedding
 from analysis.data.inspect import summarize_embedding
 from analysis.neighbors import kneighbors_of
 from analysis.projection import Projection, project, project_sequence
+from analysis.views import ColorSpec
+from ui import explore
 
 # Above this many points the scatter draws a random subsample over a density
 # image of all rows: the browser's selection cost grows with drawn points
@@ -56,6 +58,12 @@ def summary(data_key: str, _emb: Embedding) -> dict:
 @st.cache_data(max_entries=32, show_spinner=False)
 def row_norms(data_key: str, _X: np.ndarray) -> np.ndarray:
     return np.linalg.norm(_X, axis=1).astype(np.float32)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def colour_spec(data_key: str, _emb: Embedding, choice: str) -> ColorSpec:
+    """Point colours for a choice, built once per (data, choice), not on every selection."""
+    return explore.colour_spec(_emb, choice, row_norms(data_key, _emb.X))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -43,7 +43,7 @@ def point_cloud(view: View, proj: Projection, *, method: str, colour: str, k: in
     rows = cache.draw_rows(view.data_key, emb.n_samples)
     drawn_all = rows.size == emb.n_samples
     norms = cache.row_norms(view.data_key, emb.X)
-    color = explore.colour_spec(emb, colour, norms)
+    color = cache.colour_spec(view.data_key, emb, colour)
     chart_key = f"explore_chart|{view.data_key}|{method}|{coords.shape[1]}"
     focus = st.session_state.get("explore_focus")
     if focus is not None and focus >= emb.n_samples:
