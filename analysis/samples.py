@@ -18,14 +18,13 @@ Shipped runs
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -136,19 +135,6 @@ def ensure_samples(*, progress: ProgressFn | None = None) -> dict[str, Path]:
             logger.info("Sample runs missing (%s); generating them.", ", ".join(missing))
             generate_samples(sample_dir(), progress=progress)
     return paths
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Temporarily use `n` intra-op threads, restoring the previous count."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def to_float16(arr: np.ndarray, *, name: str) -> tuple[np.ndarray, float]:
@@ -290,6 +276,9 @@ def generate_samples(
     makes multi-threaded runs several times slower, and the shipped bytes then
     do not depend on the machine's core count.
     """
+    # Imported here: analysis.models imports torch, which the app avoids at start-up.
+    from analysis.models._threads import torch_threads
+
     out = Path(out_dir)
     written: list[Path] = []
     started = time.perf_counter()
@@ -301,7 +290,7 @@ def generate_samples(
 
     n = len(SAMPLE_NAMES)
     for i, name in enumerate(SAMPLE_NAMES):
-        with _torch_threads(1):
+        with torch_threads(1):
             run = _build_digits_mlp(quick=quick, progress=scaled(i / n, (i + 0.95) / n))
         path = out / f"{name}.safetensors"
         _save_atomically(run, path)

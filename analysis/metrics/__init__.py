@@ -8,8 +8,10 @@ within the list), so ``from analysis.metrics import <name>`` keeps working.
 
 from __future__ import annotations
 
+from analysis.metrics.neural_collapse import neural_collapse
 from analysis.metrics.spectrum import effective_rank
 
 __all__ = [
     "effective_rank",
+    "neural_collapse",
 ]

@@ -6,6 +6,25 @@ output for all train and test samples, the logits, and the final linear
 classifier, which is what the neural-collapse, geometry and similarity views
 need. `digits_dataset` gives the scikit-learn digits (bundled with
 scikit-learn, so nothing is downloaded), standardised and split.
+
+The options cover the neural-collapse literature's usual knobs: cross-entropy
+or MSE loss (Han, Papyan & Donoho 2022), step or cosine learning-rate decay
+(Papyan, Han & Donoho 2020 used step decay), layers with or without bias, and
+a classifier fixed to a simplex equiangular tight frame (`simplex_etf`; Zhu
+et al. 2021, Yang et al. 2022).
+
+References
+----------
+.. [1] V. Papyan, X. Y. Han and D. L. Donoho, "Prevalence of neural collapse
+   during the terminal phase of deep learning training", PNAS 117(40), 2020.
+.. [2] X. Y. Han, V. Papyan and D. L. Donoho, "Neural collapse under MSE loss:
+   proximity to and dynamics on the central path", ICLR 2022.
+.. [3] Z. Zhu, T. Ding, J. Zhou, X. Li, C. You, J. Sulam and Q. Qu, "A
+   geometric analysis of neural collapse with unconstrained features",
+   NeurIPS 2021.
+.. [4] Y. Yang, S. Chen, X. Li, L. Xie, Z. Lin and D. Tao, "Inducing neural
+   collapse in imbalanced learning: do we really need a learnable classifier
+   at the end of deep neural network?", NeurIPS 2022.
 """
 
 from __future__ import annotations
@@ -26,18 +45,22 @@ from analysis.data.schema import Run
 
 __all__ = [
     "ACTIVATIONS",
-    "OPTIMIZERS",
+    "LOSSES",
     "LR_SCHEDULES",
+    "OPTIMIZERS",
     "MLPClassifier",
     "MLPConfig",
     "checkpoint_steps",
     "digits_dataset",
+    "lr_factor",
+    "simplex_etf",
     "train_mlp",
 ]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 OPTIMIZERS = ("adamw", "sgd")
-LR_SCHEDULES = ("cosine", "constant")
+LR_SCHEDULES = ("cosine", "constant", "step")
+LOSSES = ("cross_entropy", "mse")
 
 ProgressFn = Callable[[float, str], None]
 StopFn = Callable[[], bool]
@@ -66,8 +89,10 @@ class MLPConfig:
         AdamW's decoupled decay, or SGD's L2 coefficient (use ~5e-4 there).
     momentum : float, default=0.9
         Used by SGD only.
-    lr_schedule : {"cosine", "constant"}, default="cosine"
-        Cosine decays the learning rate to zero over all optimiser steps.
+    lr_schedule : {"cosine", "constant", "step"}, default="cosine"
+        Cosine decays the learning rate to zero over all optimiser steps;
+        "step" multiplies it by 0.1 after a third and again after two thirds
+        of them (the schedule of Papyan et al. 2020); see `lr_factor`.
     epochs : int, default=100
     batch_size : int, default=128
     seed : int, default=0
@@ -77,6 +102,31 @@ class MLPConfig:
         always including step 0 (initialisation) and the last step.
     eval_batch_size : int, default=1024
         Rows per forward pass when recording activations (memory, not results).
+    loss : {"cross_entropy", "mse"}, default="cross_entropy"
+        Cross-entropy on the logits, or the squared error between the logits
+        and the one-hot targets, summed over classes and averaged over the
+        batch, ``mean_i ||z_i - e_{y_i}||^2`` (Han, Papyan & Donoho 2022).
+        The summed form keeps the gradient per logit independent of the
+        number of classes. The curves' losses use the same loss.
+    bias : bool, default=True
+        Whether every Linear layer (hidden and classifier) has a bias. Without
+        one, the recorded classifier is ``(weight, None)``.
+    fixed_etf_head : bool, default=False
+        Fix the classifier weight to a simplex equiangular tight frame
+        (`simplex_etf` with ``seed=seed``: unit-norm rows, pairwise cosine
+        -1/(C-1)) and never train it; its bias, if any, is fixed at zero
+        (Zhu et al. 2021; Yang et al. 2022). Needs the last hidden width to be
+        at least ``n_classes - 1``, checked when training starts.
+
+    References
+    ----------
+    .. [1] Papyan, Han and Donoho, PNAS 2020 (step decay, terminal phase).
+    .. [2] Han, Papyan and Donoho, "Neural collapse under MSE loss", ICLR 2022.
+    .. [3] Zhu et al., "A geometric analysis of neural collapse with
+       unconstrained features", NeurIPS 2021.
+    .. [4] Yang et al., "Inducing neural collapse in imbalanced learning: do we
+       really need a learnable classifier at the end of deep neural network?",
+       NeurIPS 2022.
     """
 
     hidden_sizes: tuple[int, ...] = (64, 64, 32)
@@ -91,6 +141,9 @@ class MLPConfig:
     seed: int = 0
     n_checkpoints: int = 10
     eval_batch_size: int = 1024
+    loss: str = "cross_entropy"
+    bias: bool = True
+    fixed_etf_head: bool = False
 
     def __post_init__(self) -> None:
         sizes = self.hidden_sizes
@@ -120,6 +173,13 @@ class MLPConfig:
             raise ValueError(
                 f"MLPConfig.lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}."
             )
+        if self.loss not in LOSSES:
+            raise ValueError(f"MLPConfig.loss must be one of {LOSSES}; got {self.loss!r}.")
+        for name in ("bias", "fixed_etf_head"):
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"MLPConfig.{name} must be True or False; got {value!r}.")
+            object.__setattr__(self, name, bool(value))
         for name in ("lr",):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -153,8 +213,17 @@ class MLPConfig:
     def describe(self) -> str:
         """A one-line summary, e.g. ``"MLP 64-64-32 (relu), adamw lr=0.002 ..."``."""
         widths = "-".join(str(h) for h in self.hidden_sizes)
+        # Non-default options only, so that the default description (stored in
+        # the shipped sample) stays as it was.
+        extras = ""
+        if self.loss != "cross_entropy":
+            extras += f", {self.loss.upper()} loss"
+        if not self.bias:
+            extras += ", no bias"
+        if self.fixed_etf_head:
+            extras += ", fixed simplex-ETF head"
         return (
-            f"MLP {widths} ({self.activation}), {self.optimizer} lr={self.lr:g} "
+            f"MLP {widths} ({self.activation}){extras}, {self.optimizer} lr={self.lr:g} "
             f"wd={self.weight_decay:g} {self.lr_schedule}, {self.epochs} epochs, "
             f"batch {self.batch_size}, seed {self.seed}"
         )
@@ -173,6 +242,8 @@ class MLPClassifier(nn.Sequential):
     n_classes : int
     hidden_sizes : sequence of int
     activation : {"relu", "tanh", "gelu"}
+    bias : bool, default=True
+        Whether every Linear layer has a bias.
     """
 
     def __init__(
@@ -182,6 +253,7 @@ class MLPClassifier(nn.Sequential):
         *,
         hidden_sizes: Sequence[int] = (64, 64, 32),
         activation: str = "relu",
+        bias: bool = True,
     ) -> None:
         if activation not in ACTIVATIONS:
             raise ValueError(
@@ -191,10 +263,13 @@ class MLPClassifier(nn.Sequential):
         width = int(in_features)
         for i, size in enumerate(hidden_sizes, start=1):
             blocks[f"hidden{i}"] = nn.Sequential(
-                OrderedDict(linear=nn.Linear(width, int(size)), act=ACTIVATIONS[activation]())
+                OrderedDict(
+                    linear=nn.Linear(width, int(size), bias=bool(bias)),
+                    act=ACTIVATIONS[activation](),
+                )
             )
             width = int(size)
-        blocks["classifier"] = nn.Linear(width, int(n_classes))
+        blocks["classifier"] = nn.Linear(width, int(n_classes), bias=bool(bias))
         super().__init__(blocks)
 
     @property
@@ -270,13 +345,102 @@ def _check_xy(X: Any, y: Any, *, name: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def simplex_etf(n_classes: int, dim: int, *, seed: int = 0) -> np.ndarray:
+    """A simplex equiangular tight frame: C unit vectors in R^dim, pairwise cosine -1/(C-1).
+
+    Row c is ``sqrt(C/(C-1)) * P (e_c - 1/C)``, where the columns of P
+    (dim x C) map the centred subspace of R^C (orthogonal to the all-ones
+    vector, dimension C-1) isometrically into R^dim: an orthonormal (Helmert)
+    basis of that subspace, embedded by a random orthonormal dim x (C-1)
+    matrix drawn with `seed`. The rows then have unit norm, sum to zero, and
+    every pair has cosine exactly -1/(C-1) (up to float64 rounding): the
+    geometry class means and classifier rows converge to under neural
+    collapse (Papyan et al. 2020), and the fixed classifier of Zhu et al.
+    2021 and Yang et al. 2022.
+
+    Parameters
+    ----------
+    n_classes : int
+        C >= 2.
+    dim : int
+        Ambient dimension, at least ``n_classes - 1`` (a C-vertex simplex
+        spans C-1 dimensions).
+    seed : int, default=0
+        Seeds the embedding into R^dim (any rotation is an equally valid ETF).
+
+    Returns
+    -------
+    ndarray of shape (n_classes, dim), float64
+
+    References
+    ----------
+    .. [1] Papyan, Han and Donoho, "Prevalence of neural collapse during the
+       terminal phase of deep learning training", PNAS 2020.
+    .. [2] Zhu et al., "A geometric analysis of neural collapse with
+       unconstrained features", NeurIPS 2021.
+    """
+    from scipy.linalg import helmert
+
+    for name, value in (("n_classes", n_classes), ("dim", dim), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"simplex_etf: {name} must be an integer; got {value!r}.")
+    C, d = int(n_classes), int(dim)
+    if C < 2:
+        raise ValueError(f"simplex_etf: n_classes must be >= 2; got {C}.")
+    if d < C - 1:
+        raise ValueError(
+            f"simplex_etf: dim={d} is too small for {C} classes; a simplex ETF needs "
+            f"dim >= n_classes - 1 = {C - 1}. Widen the layer."
+        )
+    # helmert(C) rows 1..C-1: an orthonormal basis of the vectors orthogonal to 1.
+    basis = helmert(C, full=False).T  # (C, C-1); row c = coordinates of e_c - 1/C
+    gaussian = np.random.default_rng(int(seed)).standard_normal((d, C - 1))
+    q, r = np.linalg.qr(gaussian)
+    # Fix QR's sign ambiguity so the embedding depends on the seed only.
+    q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+    return math.sqrt(C / (C - 1)) * basis @ q.T
+
+
+def lr_factor(schedule: str, step: int, *, total_steps: int) -> float:
+    """The learning-rate multiplier used for optimiser update `step` (0-based).
+
+    Parameters
+    ----------
+    schedule : {"cosine", "constant", "step"}
+        ``"cosine"``: ``0.5 (1 + cos(pi step / total_steps))``, from 1 to 0.
+        ``"constant"``: 1. ``"step"``: 1 before ``total_steps // 3``, 0.1 from
+        there, 0.01 from ``2 * total_steps // 3`` (step decay by 10 at a
+        third and two thirds of training, as in Papyan et al. 2020).
+    step : int
+        Number of updates already made.
+    total_steps : int
+        Planned number of updates.
+
+    Returns
+    -------
+    float
+    """
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_factor: schedule must be one of {LR_SCHEDULES}; got {schedule!r}.")
+    return _lr_factor(schedule, int(total_steps))(int(step))
+
+
 def _lr_factor(schedule: str, total_steps: int) -> Callable[[int], float]:
     if schedule == "constant":
         return lambda step: 1.0
+    if schedule == "step":
+        first, second = total_steps // 3, 2 * total_steps // 3
+        return lambda step: 1.0 if step < first else (0.1 if step < second else 0.01)
     # Cosine from the peak to zero over the planned steps (per optimiser step).
     return lambda step: (
         0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
     )
+
+
+def _one_hot_mse(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    # Summed over classes, averaged over samples (Han et al. 2022's squared loss).
+    one_hot = nn.functional.one_hot(targets, logits.shape[1]).to(logits.dtype)
+    return ((logits - one_hot) ** 2).sum(dim=1).mean()
 
 
 def train_mlp(
@@ -294,7 +458,7 @@ def train_mlp(
     task: str | None = None,
     name: str = "",
 ) -> Run:
-    """Train an `MLPClassifier` with cross-entropy and record it as a `Run`.
+    """Train an `MLPClassifier` (cross-entropy or MSE loss) and record it as a `Run`.
 
     The run's samples are all train rows followed by all test rows. At each
     checkpoint (see `checkpoint_steps`; step 0 is the initialisation, before
@@ -304,7 +468,7 @@ def train_mlp(
       layer i, ndarray of shape (n_train + n_test, hidden_sizes[i-1]);
     - ``logits[step]``: ndarray of shape (n_train + n_test, n_classes);
     - ``classifier[step]``: (weight of shape (n_classes, hidden_sizes[-1]),
-      bias of shape (n_classes,)).
+      bias of shape (n_classes,), or None with ``config.bias=False``).
 
     Curves (``step``, ``train_loss``, ``train_acc``, ``test_loss``,
     ``test_acc``) are evaluated on the full sets in eval mode at step 0, at
@@ -342,6 +506,12 @@ def train_mlp(
     Run
         Metadata columns: ``id`` (row number), ``split`` ("train"/"test"),
         `label_column`, then `extra_metadata`'s.
+
+    Raises
+    ------
+    ValueError
+        On malformed data, or ``config.fixed_etf_head`` with a last hidden
+        layer narrower than ``n_classes - 1``.
 
     Notes
     -----
@@ -381,6 +551,14 @@ def train_mlp(
             f"({n_train} train + {n_test} test = {n_total}), train rows first."
         )
 
+    width = config.hidden_sizes[-1]
+    if config.fixed_etf_head and width < n_classes - 1:
+        raise ValueError(
+            f"MLPConfig.fixed_etf_head needs the last hidden layer to be at least "
+            f"n_classes - 1 = {n_classes - 1} wide for a simplex ETF of {n_classes} classes; "
+            f"hidden_sizes ends with {width}. Widen the last layer or set fixed_etf_head=False."
+        )
+
     steps_per_epoch = math.ceil(n_train / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     planned = checkpoint_steps(total_steps, config.n_checkpoints)
@@ -393,9 +571,21 @@ def train_mlp(
             n_classes,
             hidden_sizes=config.hidden_sizes,
             activation=config.activation,
+            bias=config.bias,
         )
+    if config.fixed_etf_head:
+        # Overwrite after the seeded construction, so the hidden layers start
+        # exactly as they would with a learned head (only the head differs).
+        head = model.classifier
+        with torch.no_grad():
+            head.weight.copy_(torch.from_numpy(simplex_etf(n_classes, width, seed=config.seed)))
+            if head.bias is not None:
+                head.bias.zero_()
+        for param in head.parameters():
+            param.requires_grad_(False)
     shuffle_rng = torch.Generator().manual_seed(config.seed)
-    params = list(model.parameters())
+    # Frozen head parameters stay out of the optimiser: no update, no weight decay.
+    params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "adamw":
         optimizer: torch.optim.Optimizer = torch.optim.AdamW(
             params, lr=config.lr, weight_decay=config.weight_decay
@@ -407,7 +597,9 @@ def train_mlp(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_factor(config.lr_schedule, total_steps)
     )
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = (
+        nn.CrossEntropyLoss() if config.loss == "cross_entropy" else _one_hot_mse
+    )
 
     X_tr_t = torch.from_numpy(X_tr)
     y_tr_t = torch.from_numpy(y_tr)
@@ -446,7 +638,7 @@ def train_mlp(
         head = model.classifier
         classifier[step] = (
             head.weight.detach().to(torch.float32).numpy().copy(),
-            head.bias.detach().to(torch.float32).numpy().copy(),
+            None if head.bias is None else head.bias.detach().to(torch.float32).numpy().copy(),
         )
         recorded.append(step)
         add_curve_point(step, logits[step])

@@ -5,6 +5,13 @@ from analysis.views.charts import (
     norm_histogram,
     training_curves,
 )
+from analysis.views.collapse import (
+    class_means_animation,
+    collapse_heatmap,
+    gram_comparison,
+    imbalance_panel,
+    nc_over_training,
+)
 from analysis.views.scatter import ColorSpec, animated_scatter, embedding_scatter
 
 __all__ = [
@@ -14,4 +21,9 @@ __all__ = [
     "class_size_bars",
     "norm_histogram",
     "training_curves",
+    "class_means_animation",
+    "collapse_heatmap",
+    "gram_comparison",
+    "imbalance_panel",
+    "nc_over_training",
 ]

@@ -23,7 +23,7 @@ from tests.e2e.latency import MISSED, lasso_latencies, make_large_npy, upload
 
 pytestmark = pytest.mark.e2e
 
-PAGES = [("", "Explore", "explore"), ("data", "Data", "data")]
+PAGES = [("", "Explore", "explore"), ("collapse", "Neural collapse", "collapse"), ("data", "Data", "data")]
 
 
 def _no_exception(page) -> None:
@@ -134,3 +134,28 @@ def test_zoom_survives_a_selection_rerun(page, server) -> None:
     page.wait_for_timeout(500)
     after = _x_range(page)
     assert after == pytest.approx(zoomed, rel=1e-6), "the rerun reset the user's zoom"
+
+
+def test_collapse_page_trains_a_model_and_shows_it(page, server) -> None:
+    open_page(page, server, "collapse")
+    page.get_by_role("heading", name="Neural collapse", level=1).wait_for()
+    cards = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    assert any(c.startswith("NC1") for c in cards) and any(c.startswith("NC4") for c in cards)
+    # The 3-D class means animate: press Play and let a few frames run.
+    page.get_by_text("▶ Play").first.click()
+    page.wait_for_timeout(1500)
+    _no_exception(page)
+    page.get_by_role("tab", name="Train a model").click()
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("40")
+    epochs.press("Tab")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Trained and selected in the sidebar", exact=False).wait_for(timeout=120_000)
+    wait_idle(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    dataset = sidebar.locator('[data-testid="stSelectbox"]').first
+    shown = dataset.inner_text() + " ".join(i.input_value() for i in dataset.locator("input").all())
+    assert "lab #1" in shown, shown
+    page.get_by_role("tab", name="Collapse").click()
+    _no_exception(page)
+    screenshot(page, "collapse-trained")

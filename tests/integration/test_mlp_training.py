@@ -11,7 +11,14 @@ import pytest
 import torch
 
 from analysis.data import Run, load_run, save_run
-from analysis.models import MLPClassifier, MLPConfig, checkpoint_steps, digits_dataset, train_mlp
+from analysis.models import (
+    MLPClassifier,
+    MLPConfig,
+    checkpoint_steps,
+    digits_dataset,
+    simplex_etf,
+    train_mlp,
+)
 
 TINY = MLPConfig(
     hidden_sizes=(32, 32, 16), lr=1e-2, epochs=6, batch_size=64, n_checkpoints=6, seed=3
@@ -293,7 +300,10 @@ def test_bad_inputs_raise(digits: tuple[np.ndarray, ...]) -> None:
     [
         ("activation", "sigmoid"),
         ("optimizer", "lbfgs"),
-        ("lr_schedule", "step"),
+        ("lr_schedule", "linear"),
+        ("loss", "hinge"),
+        ("bias", 1),
+        ("fixed_etf_head", "yes"),
         ("lr", 0.0),
         ("weight_decay", -1.0),
         ("epochs", 0),
@@ -330,3 +340,124 @@ def test_sgd_trains_too(digits: tuple[np.ndarray, ...]) -> None:
     )
     run = train_mlp(*digits, config)
     assert _accuracy(run, run.steps[-1], "train") > 0.9
+
+
+# --- loss, bias, fixed ETF head, step schedule -----------------------------------------
+
+
+def _train_rows(run: Run) -> np.ndarray:
+    return (run.metadata["split"] == "train").to_numpy()
+
+
+def test_mse_loss_trains_and_curves_use_it(digits: tuple[np.ndarray, ...]) -> None:
+    config = MLPConfig(
+        hidden_sizes=(32, 16), lr=1e-2, epochs=6, batch_size=64, n_checkpoints=4, loss="mse"
+    )
+    run = train_mlp(*digits, config)
+    assert _accuracy(run, 0, "train") < 0.4
+    assert _accuracy(run, run.steps[-1], "train") > 0.9
+    # The curves' loss is the summed-over-classes, averaged-over-samples squared error.
+    rows = _train_rows(run)
+    for index, step in ((0, 0), (-1, run.steps[-1])):
+        logits = run.logits[step][rows].astype(np.float64)
+        one_hot = np.eye(10)[run.labels[rows]]
+        expected = ((logits - one_hot) ** 2).sum(axis=1).mean()
+        assert run.curves["step"][index] == step
+        assert run.curves["train_loss"][index] == pytest.approx(expected, rel=1e-5)
+    assert run.curves["train_loss"][-1] < 0.5 * run.curves["train_loss"][0]
+    assert "MSE loss" in run.task
+
+
+def test_without_bias(digits: tuple[np.ndarray, ...]) -> None:
+    model = MLPClassifier(64, 10, hidden_sizes=(8, 4), bias=False)
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["hidden1.linear.weight", "hidden2.linear.weight", "classifier.weight"]
+    config = MLPConfig(hidden_sizes=(16,), epochs=2, n_checkpoints=3, bias=False)
+    run = train_mlp(*digits, config)
+    for step in run.steps:
+        weight, bias = run.classifier[step]
+        assert bias is None and weight.shape == (10, 16)
+        np.testing.assert_allclose(
+            run.activations[("hidden1", step)] @ weight.T, run.logits[step], rtol=1e-4, atol=1e-4
+        )
+    assert "no bias" in run.task
+
+
+def test_without_bias_round_trips(digits: tuple[np.ndarray, ...], tmp_path) -> None:
+    config = MLPConfig(hidden_sizes=(8,), epochs=1, n_checkpoints=2, bias=False)
+    loaded = load_run(save_run(train_mlp(*digits, config), tmp_path / "nobias.safetensors"))
+    assert all(bias is None for _, bias in loaded.classifier.values())
+
+
+def test_fixed_etf_head_stays_a_simplex_etf(digits: tuple[np.ndarray, ...]) -> None:
+    config = replace_config(TINY, fixed_etf_head=True)
+    run = train_mlp(*digits, config)
+    expected = simplex_etf(10, TINY.hidden_sizes[-1], seed=TINY.seed).astype(np.float32)
+    for step in run.steps:
+        weight, bias = run.classifier[step]
+        np.testing.assert_array_equal(weight, expected)
+        np.testing.assert_array_equal(bias, np.zeros(10, dtype=np.float32))
+    cosines = expected @ expected.T
+    np.testing.assert_allclose(np.diag(cosines), 1.0, atol=1e-6)
+    off_diagonal = cosines[~np.eye(10, dtype=bool)]
+    np.testing.assert_allclose(off_diagonal, -1 / 9, atol=1e-6)
+    # The hidden layers still learn to fit the fixed head (more slowly than a
+    # learned one: unit-norm rows bound the logits; 0.81 after these 6 epochs).
+    assert _accuracy(run, 0, "train") < 0.3
+    assert _accuracy(run, run.steps[-1], "train") > 0.7
+    assert "fixed simplex-ETF head" in run.task
+    # Only the head differs from a learned-head run at initialisation.
+    learned = train_mlp(*digits, TINY, should_stop=lambda: True)
+    np.testing.assert_array_equal(
+        run.activations[("hidden3", 0)], learned.activations[("hidden3", 0)]
+    )
+
+
+def test_fixed_etf_head_without_bias(digits: tuple[np.ndarray, ...]) -> None:
+    # Width 9 = C - 1: the smallest a 10-class simplex fits in.
+    config = MLPConfig(hidden_sizes=(9,), epochs=1, n_checkpoints=2, bias=False, fixed_etf_head=True)
+    run = train_mlp(*digits, config)
+    weight, bias = run.classifier[run.steps[-1]]
+    assert bias is None
+    np.testing.assert_array_equal(weight, simplex_etf(10, 9, seed=0).astype(np.float32))
+
+
+def test_fixed_etf_head_needs_a_wide_enough_last_layer(digits: tuple[np.ndarray, ...]) -> None:
+    config = MLPConfig(hidden_sizes=(32, 8), epochs=1, n_checkpoints=2, fixed_etf_head=True)
+    with pytest.raises(ValueError, match=r"fixed_etf_head.*n_classes - 1 = 9.*Widen"):
+        train_mlp(*digits, config)
+
+
+def test_step_schedule_is_wired_into_training(digits: tuple[np.ndarray, ...]) -> None:
+    # TINY plans 6 epochs x 22 steps = 132 steps: the step schedule keeps the
+    # peak rate until step 132 // 3 = 44, so it matches "constant" up to there
+    # exactly and departs from it afterwards.
+    constant = train_mlp(*digits, replace_config(TINY, lr_schedule="constant"))
+    stepped = train_mlp(*digits, replace_config(TINY, lr_schedule="step"))
+    assert list(stepped.steps) == [0, 3, 7, 19, 50, 132]
+    np.testing.assert_array_equal(
+        stepped.activations[("hidden3", 19)], constant.activations[("hidden3", 19)]
+    )
+    assert not np.array_equal(
+        stepped.activations[("hidden3", 50)], constant.activations[("hidden3", 50)]
+    )
+    assert _accuracy(stepped, stepped.steps[-1], "train") > 0.9
+
+
+def test_describe_mentions_non_default_options() -> None:
+    default = MLPConfig().describe()
+    assert default == (
+        "MLP 64-64-32 (relu), adamw lr=0.002 wd=0.1 cosine, 100 epochs, batch 128, seed 0"
+    )
+    described = MLPConfig(
+        loss="mse", bias=False, fixed_etf_head=True, lr_schedule="step"
+    ).describe()
+    for phrase in ("MSE loss", "no bias", "fixed simplex-ETF head", " step,"):
+        assert phrase in described
+    assert MLPConfig(loss="mse").to_dict()["loss"] == "mse"
+
+
+def replace_config(config: MLPConfig, **changes: object) -> MLPConfig:
+    from dataclasses import replace
+
+    return replace(config, **changes)

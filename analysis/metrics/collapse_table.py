@@ -1,0 +1,109 @@
+"""Neural collapse over a whole Run: one row per (layer, checkpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import polars as pl
+
+from analysis.data.schema import Run
+from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
+
+__all__ = ["collapse_inputs", "neural_collapse_table", "split_rows"]
+
+ProgressFn = Callable[[float, str], None]
+
+
+def split_rows(run: Run, split: str | None) -> np.ndarray | None:
+    """Row indices of a split ("train", "test", ...); None means all rows.
+
+    Raises ValueError for a split the run does not have.
+    """
+    if split is None or split == "all":
+        return None
+    splits = run.splits()
+    if split not in splits:
+        raise ValueError(
+            f"split {split!r} is not in this run; it has {splits or 'no split column'}. "
+            "Pass one of those, or split=None for all rows."
+        )
+    return np.flatnonzero((run.metadata["split"].cast(pl.Utf8) == split).to_numpy())
+
+
+def collapse_inputs(run: Run, layer: str, step: int, rows: np.ndarray | None) -> dict:
+    """Keyword arguments of `neural_collapse` for one layer and checkpoint of `run`.
+
+    The network's predictions (argmax of the recorded logits) serve NC4 at every
+    layer: at the last hidden layer it is Papyan's NC4, at earlier ones it says
+    how far a nearest-class-mean rule on that layer agrees with the network
+    (as in Rangamani et al. 2023, "Feature learning in deep classifiers
+    through intermediate neural collapse"). The classifier (NC3) applies only
+    to the layer that feeds it: the last one, when its width matches.
+    """
+    if run.labels is None:
+        raise ValueError(
+            f"run {run.name or ''!r} has no labels; neural collapse needs a class per sample."
+        )
+    X = run.activations[(layer, int(step))]
+    labels = run.labels
+    predictions = run.predictions(step)
+    if rows is not None:
+        X, labels = X[rows], labels[rows]
+        predictions = None if predictions is None else predictions[rows]
+    kwargs: dict = {"features": X, "labels": labels, "predictions": predictions}
+    head = run.classifier.get(int(step))
+    if head is not None and layer == run.layers[-1] and head[0].shape[1] == X.shape[1]:
+        kwargs["classifier"], kwargs["bias"] = head
+    return kwargs
+
+
+def neural_collapse_table(
+    run: Run,
+    *,
+    split: str | None = "train",
+    layers: Sequence[str] | None = None,
+    steps: Sequence[int] | None = None,
+    progress: ProgressFn | None = None,
+) -> pl.DataFrame:
+    """Every scalar of `neural_collapse` for each layer and checkpoint of a run.
+
+    Parameters
+    ----------
+    run : Run
+        Needs labels; classifier weights and logits are used when present
+        (see `collapse_inputs`).
+    split : str or None, default="train"
+        Rows of this metadata split ("train", "test", ...); None or "all" for
+        every row. Neural collapse is a statement about the training data, so
+        train is the default; test shows how far it generalises.
+    layers, steps : sequence, optional
+        Subsets of ``run.layers`` / ``run.steps`` (default all).
+    progress : callable (fraction, message) -> None, optional
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``layer``, ``step``, ``split``, ``n_samples``, then the names in
+        ``NeuralCollapse.SCALARS`` (null where undefined, e.g. ``nc3`` away from
+        the last layer). Rows ordered by layer (input to output) then step.
+    """
+    rows = split_rows(run, split)
+    layers = list(run.layers if layers is None else layers)
+    steps = [int(s) for s in (run.steps if steps is None else steps)]
+    records = []
+    total = len(layers) * len(steps)
+    for i, layer in enumerate(layers):
+        for j, step in enumerate(steps):
+            result = neural_collapse(**collapse_inputs(run, layer, step, rows))
+            records.append(
+                {"layer": layer, "step": step, "split": split or "all", "n_samples": result.n_samples}
+                | result.scalars()
+            )
+            if progress is not None:
+                done = i * len(steps) + j + 1
+                progress(done / total, f"{layer} · step {step} ({done}/{total})")
+    schema = {"layer": pl.Utf8, "step": pl.Int64, "split": pl.Utf8, "n_samples": pl.Int64} | {
+        name: pl.Float64 for name in NeuralCollapse.SCALARS
+    }
+    return pl.DataFrame(records, schema=schema, orient="row")

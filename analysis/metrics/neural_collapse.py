@@ -1,0 +1,518 @@
+"""Neural collapse (Papyan, Han & Donoho 2020): NC1-NC4 and the variants of the literature.
+
+All quantities come from the class counts, class means and within-class
+covariance (`analysis.metrics.class_statistics`, one float64 pass over row
+chunks) plus one more chunked pass for the per-sample questions (which class
+mean is nearest, what the classifier predicts, each class's share of NC1).
+Neither pass copies the whole feature matrix, so memory-mapped arrays of a
+million rows work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from analysis.metrics.class_statistics import (
+    ClassStatistics,
+    ClassStatisticsAccumulator,
+    default_chunk_rows,
+    iter_row_chunks,
+)
+
+__all__ = ["NeuralCollapse", "check_class_labels", "neural_collapse", "simplex_etf_gram"]
+
+
+@dataclass(frozen=True, eq=False)
+class NeuralCollapse:
+    """Result of :func:`neural_collapse` (all floats are Python floats).
+
+    Attributes
+    ----------
+    nc1 : float
+        ``Tr(Sigma_W pinv(Sigma_B)) / C`` (Papyan et al. 2020). 0 when every
+        sample sits on its class mean.
+    nc1_trace_quotient : float
+        ``Tr(Sigma_W) / Tr(Sigma_B)`` (Tirer, Huang & Niles-Weed 2023).
+    cdnv : float
+        Mean over class pairs c != c' of the class-distance normalised
+        variance ``(Var_c + Var_c') / (2 ||mu_c - mu_c'||^2)`` (Galanti et al. 2022).
+    nc2_equinorm : float
+        ``std / mean`` of ``||mu_c - mu_G||`` (std with ddof=1).
+    nc2_equiangular : float
+        Standard deviation (ddof=0) of the off-diagonal cosines between centred class means.
+    nc2_max_angle : float
+        Mean over c != c' of ``|cos(mu_c - mu_G, mu_c' - mu_G) + 1/(C-1)|``.
+    etf_distance : float
+        ``|| M^T M / ||M^T M||_F - (I - 11^T/C) / sqrt(C-1) ||_F``.
+    orthogonal_frame_distance : float
+        ``|| G/||G||_F - diag(G)/||diag(G)||_F ||_F`` with ``G`` the Gram matrix of the
+        *uncentred* class means: 0 when they are mutually orthogonal, the
+        geometry predicted for imbalanced classes (see Notes of `neural_collapse`).
+    size_norm_spearman : float or None
+        Spearman correlation of class size with uncentred class-mean norm; None
+        when all classes have the same size (undefined).
+    nc3 : float or None
+        ``|| W^T/||W||_F - M/||M||_F ||_F^2``; None without a classifier.
+    nc4 : float or None
+        Share of samples whose nearest class mean disagrees with the classifier's
+        prediction; None without a classifier or predictions.
+    ncc_accuracy : float
+        Share of samples whose nearest class mean is their own class's.
+    class_counts : ndarray of shape (C,), int64
+    class_mean_norms : ndarray of shape (C,)
+        ``||mu_c - mu_G||``.
+    class_mean_norms_uncentred : ndarray of shape (C,)
+        ``||mu_c||``.
+    class_means : ndarray of shape (C, d)
+        Uncentred class means mu_c, float64.
+    gram : ndarray of shape (C, C)
+        ``M^T M / ||M^T M||_F``, the normalised Gram matrix of the centred means
+        (compare with `simplex_etf_gram`).
+    nc1_class_share : ndarray of shape (C,)
+        Each class's share of ``nc1``, ``(n_c/n) Tr(Sigma_W,c pinv(Sigma_B)) / (C nc1)``:
+        sums to 1, or all 0 when ``nc1 = 0``.
+    class_variances : ndarray of shape (C,)
+        ``E_{x in c} ||x - mu_c||^2``.
+    sigma_b_rank : int
+        Eigenpairs of Sigma_B kept in the pseudo-inverse (C-1 unless the
+        class means span fewer directions, e.g. when d < C-1).
+    n_samples, n_features, n_classes : int
+    """
+
+    nc1: float
+    nc1_trace_quotient: float
+    cdnv: float
+    nc2_equinorm: float
+    nc2_equiangular: float
+    nc2_max_angle: float
+    etf_distance: float
+    orthogonal_frame_distance: float
+    size_norm_spearman: float | None
+    nc3: float | None
+    nc4: float | None
+    ncc_accuracy: float
+    class_counts: np.ndarray
+    class_mean_norms: np.ndarray
+    class_mean_norms_uncentred: np.ndarray
+    class_means: np.ndarray
+    gram: np.ndarray
+    nc1_class_share: np.ndarray
+    class_variances: np.ndarray
+    sigma_b_rank: int
+    n_samples: int
+    n_features: int
+    n_classes: int
+
+    SCALARS = (
+        "nc1", "nc1_trace_quotient", "cdnv", "nc2_equinorm", "nc2_equiangular",
+        "nc2_max_angle", "etf_distance", "orthogonal_frame_distance",
+        "size_norm_spearman", "nc3", "nc4", "ncc_accuracy",
+    )  # fmt: skip
+
+    def scalars(self) -> dict[str, float | None]:
+        """The scalar metrics only (one row of a layer x checkpoint table)."""
+        return {name: getattr(self, name) for name in self.SCALARS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (arrays become lists)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.tolist() if isinstance(value, np.ndarray) else value
+        return out
+
+
+def simplex_etf_gram(n_classes: int) -> np.ndarray:
+    """The normalised Gram matrix of a simplex ETF: ``(I - 11^T/C) / sqrt(C-1)``.
+
+    Unit Frobenius norm, diagonal ``(C-1)/C / sqrt(C-1)``, off-diagonal cosines
+    ``-1/(C-1)`` after normalising the diagonal (Papyan et al. 2020, Definition 1).
+    """
+    C = int(n_classes)
+    if C < 2:
+        raise ValueError(f"n_classes must be >= 2 for a simplex ETF; got {n_classes}.")
+    return (np.eye(C) - np.full((C, C), 1.0 / C)) / np.sqrt(C - 1)
+
+
+def check_class_labels(labels: Any, n_samples: int, *, n_classes: int | None = None) -> tuple[np.ndarray, int]:
+    """Validate class codes; return (int64 codes, C) or raise ValueError.
+
+    Codes must be integers in ``[0, C)`` where C is `n_classes` (e.g. the
+    classifier's rows) or ``max + 1``; every class needs at least one sample
+    and there must be at least two classes.
+    """
+    y = np.asarray(labels)
+    if y.ndim != 1 or y.shape[0] != n_samples:
+        raise ValueError(
+            f"labels must have shape ({n_samples},), one class code per row of features; "
+            f"got shape {y.shape}."
+        )
+    if y.dtype.kind == "f" and np.isfinite(y).all() and np.array_equal(y, np.round(y)):
+        y = y.astype(np.int64)
+    if y.dtype.kind not in "iu":
+        raise ValueError(
+            f"labels must hold integer class codes 0..C-1; got dtype {y.dtype}. Encode "
+            "names first with analysis.data.encode_labels."
+        )
+    y = y.astype(np.int64, copy=False)
+    if y.min() < 0:
+        raise ValueError(f"labels contains negative codes (min {int(y.min())}); class codes start at 0.")
+    C = int(y.max()) + 1
+    if n_classes is not None:
+        if C > n_classes:
+            raise ValueError(
+                f"labels uses class code {C - 1}, but the classifier has only {n_classes} "
+                "classes (rows). Pass the classifier that was trained on these labels."
+            )
+        C = int(n_classes)
+    counts = np.bincount(y, minlength=C)
+    if np.count_nonzero(counts) < 2:
+        raise ValueError(
+            f"labels holds {np.count_nonzero(counts)} class; neural collapse needs at least 2 "
+            "classes (it is undefined, not 0, for one)."
+        )
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        raise ValueError(
+            f"class {', '.join(str(c) for c in empty[:5])}{', ...' if empty.size > 5 else ''} has "
+            f"no samples (codes run 0..{C - 1}). Every class needs samples: re-encode the labels "
+            "to drop empty classes, or pass the rows of the missing classes."
+        )
+    return y, C
+
+
+def _check_features(features: Any) -> np.ndarray:
+    # Not check_matrix: its finiteness check would read a memory map once more;
+    # the accumulator checks each chunk as it goes.
+    X = features if isinstance(features, np.ndarray) else np.asarray(features)
+    if X.ndim != 2:
+        raise ValueError(
+            f"features must be a 2-D array of shape (n_samples, n_features); got shape {X.shape}."
+        )
+    if X.dtype == bool or X.dtype.kind not in "iuf":
+        raise ValueError(
+            f"features must hold real numbers; got dtype {X.dtype}. Convert it first, e.g. "
+            "features.astype(np.float32)."
+        )
+    if X.shape[0] < 2 or X.shape[1] < 1:
+        raise ValueError(
+            f"features has shape {X.shape}; neural collapse needs at least 2 samples and 1 feature."
+        )
+    return X
+
+
+def _check_classifier(
+    classifier: Any, bias: Any, predictions: Any, *, n_samples: int, n_features: int
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    W = b = preds = None
+    if classifier is not None:
+        W = np.asarray(classifier, dtype=np.float64)
+        if W.ndim != 2 or W.shape[1] != n_features or W.shape[0] < 2:
+            raise ValueError(
+                f"classifier must have shape (n_classes, {n_features}) (one row per class, as "
+                f"torch's nn.Linear.weight) to match features with {n_features} columns; got "
+                f"shape {W.shape}. Pass the last layer's weight, or the features that feed it."
+            )
+        if not np.isfinite(W).all():
+            raise ValueError("classifier contains NaN or Inf; pass finite weights.")
+    if bias is not None:
+        if W is None:
+            raise ValueError("bias was given without classifier; pass the classifier weight too.")
+        b = np.asarray(bias, dtype=np.float64)
+        if b.shape != (W.shape[0],):
+            raise ValueError(
+                f"bias must have shape ({W.shape[0]},), one value per classifier row; got shape {b.shape}."
+            )
+    if predictions is not None:
+        preds = np.asarray(predictions)
+        if preds.shape != (n_samples,) or preds.dtype.kind not in "iu":
+            raise ValueError(
+                f"predictions must be integer class codes of shape ({n_samples},); got "
+                f"dtype {preds.dtype}, shape {preds.shape}. Pass logits.argmax(axis=1)."
+            )
+        preds = preds.astype(np.int64)
+    return W, b, preds
+
+
+def _between_class_whitener(M: np.ndarray, C: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top eigenpairs of Sigma_B = M M^T / C, at most C-1 of them, as (eigenvalues, U).
+
+    Sigma_B has rank at most C-1 (the centred means sum to zero), so its
+    pseudo-inverse keeps only those eigenpairs: a generic pinv would also
+    invert rounding noise in the null space (values like -1e7 in float32).
+    Computed through the C x C matrix M^T M / C, which shares the non-zero
+    eigenvalues, so the cost is O(d C^2) whatever d is.
+    """
+    small = M.T @ M / C
+    eigenvalues, V = np.linalg.eigh(small)
+    order = np.argsort(eigenvalues)[::-1]
+    eigenvalues, V = eigenvalues[order], V[:, order]
+    top = eigenvalues[0] if eigenvalues.size else 0.0
+    tolerance = max(M.shape) * np.finfo(np.float64).eps * top
+    rank = int(min(C - 1, np.count_nonzero(eigenvalues > tolerance)))
+    if rank == 0 or not top > 0:
+        raise ValueError(
+            "all class means coincide (Sigma_B is zero), so neural collapse is undefined: "
+            "the features carry no class information. Check that labels match the rows."
+        )
+    eigenvalues, V = eigenvalues[:rank], V[:, :rank]
+    # u_k = M v_k / sqrt(C lambda_k): unit eigenvectors of M M^T / C.
+    U = M @ V / np.sqrt(C * eigenvalues)
+    return eigenvalues, U
+
+
+def _off_diagonal(A: np.ndarray) -> np.ndarray:
+    return A[~np.eye(A.shape[0], dtype=bool)]
+
+
+def neural_collapse(
+    features: Any,
+    labels: Any,
+    *,
+    classifier: Any = None,
+    bias: Any = None,
+    predictions: Any = None,
+    chunk_rows: int | None = None,
+) -> NeuralCollapse:
+    """Neural-collapse metrics NC1-NC4 of features with class labels.
+
+    With class means :math:`\\mu_c`, :math:`\\mu_G = \\frac{1}{C}\\sum_c \\mu_c`
+    (the mean of the class means), :math:`M = [\\mu_c - \\mu_G]_c` (d x C),
+
+    .. math::
+
+        \\Sigma_W = \\frac{1}{n}\\sum_i (x_i - \\mu_{y_i})(x_i - \\mu_{y_i})^\\top,
+        \\qquad \\Sigma_B = \\frac{1}{C} M M^\\top,
+
+    - NC1 (variability collapse): :math:`\\operatorname{Tr}(\\Sigma_W \\Sigma_B^{+}) / C`,
+      with :math:`\\Sigma_B^{+}` restricted to the top C-1 eigenpairs [1]_;
+      the trace quotient :math:`\\operatorname{Tr}\\Sigma_W / \\operatorname{Tr}\\Sigma_B` [2]_;
+      the CDNV, mean over :math:`c \\ne c'` of
+      :math:`(\\sigma_c^2 + \\sigma_{c'}^2) / (2\\|\\mu_c - \\mu_{c'}\\|^2)` [3]_.
+    - NC2 (simplex ETF): ``nc2_equinorm`` = std(ddof=1)/mean of
+      :math:`\\|\\mu_c - \\mu_G\\|`; ``nc2_equiangular`` = std of the off-diagonal
+      cosines; ``nc2_max_angle`` = mean of :math:`|\\cos + 1/(C-1)|`;
+      ``etf_distance`` = :math:`\\| M^\\top M/\\|M^\\top M\\|_F - (I - \\mathbf{1}\\mathbf{1}^\\top/C)/\\sqrt{C-1}\\|_F`.
+    - NC3 (self-duality): :math:`\\| W^\\top/\\|W\\|_F - M/\\|M\\|_F \\|_F^2`.
+    - NC4 (nearest class centre): share of samples whose nearest class mean
+      (Euclidean, uncentred) differs from the classifier's prediction
+      (``predictions``, else ``argmax(W x + b)``).
+
+    Parameters
+    ----------
+    features : array-like of shape (n_samples, n_features)
+        Any real dtype; may be a memory map (read in row chunks, never copied whole).
+    labels : array-like of shape (n_samples,)
+        Integer class codes 0..C-1; every class must have a sample.
+    classifier : array-like of shape (n_classes, n_features), optional
+        Last-layer weight W (rows are classes, like ``nn.Linear.weight``).
+        Its row count fixes C.
+    bias : array-like of shape (n_classes,), optional
+    predictions : array-like of shape (n_samples,), optional
+        The network's predicted class codes; used for NC4 instead of ``argmax(W x + b)``.
+    chunk_rows : int, optional
+        Rows per chunk (default: about 64 MiB of float64).
+
+    Returns
+    -------
+    NeuralCollapse
+
+    Raises
+    ------
+    ValueError
+        Fewer than two classes; a class with no samples; labels that are not
+        integer codes or do not match the rows; a classifier, bias or
+        predictions whose shape does not match; NaN or Inf in the features;
+        class means that all coincide.
+
+    Notes
+    -----
+    Everything is computed in float64. NC1 is invariant to rotations,
+    translations and uniform scaling of the features, and to permutations of
+    samples and of class ids; NC2 and the CDNV too; NC3 is invariant to
+    rotating features and classifier together.
+
+    Imbalanced classes do not collapse to a simplex ETF: with a bias-free
+    last layer theory predicts class means that are mutually *orthogonal*
+    with lengths growing with class size (the "general orthogonal frame" of
+    Dang et al. [5]_; Thrampoulidis et al. [6]_ describe the cross-entropy
+    variant, and Fang et al. [7]_ the collapse of minority classes).
+    ``orthogonal_frame_distance`` measures the uncentred class means against
+    the orthogonal frame with their own lengths, and ``size_norm_spearman``
+    whether lengths grow with class size; compare it with ``etf_distance``
+    to see which target a model is nearer.
+
+    Two passes over row chunks: the first accumulates counts, class means and
+    Sigma_W (shifted sums, float64); the second asks per sample for the
+    nearest class mean, the classifier's prediction, and the whitened
+    within-class distance that gives ``nc1_class_share``.
+
+    References
+    ----------
+    .. [1] V. Papyan, X. Y. Han and D. L. Donoho, "Prevalence of neural
+       collapse during the terminal phase of deep learning training", PNAS
+       117(40), 2020.
+    .. [2] T. Tirer, H. Huang and J. Niles-Weed, "Perturbation analysis of
+       neural collapse", ICML 2023.
+    .. [3] T. Galanti, A. György and M. Hutter, "On the role of neural collapse
+       in transfer learning", ICLR 2022.
+    .. [4] X. Y. Han, V. Papyan and D. L. Donoho, "Neural collapse under MSE
+       loss: proximity to and dynamics on the central path", ICLR 2022.
+    .. [5] H. Dang, T. Tran, S. Osher, H. Tran-The, N. Ho and T. Nguyen,
+       "Neural collapse in deep linear networks: from balanced to imbalanced
+       data", ICML 2023.
+    .. [6] C. Thrampoulidis, G. R. Kini, V. Vakilian and T. Behnia, "Imbalance
+       trouble: revisiting neural-collapse geometry", NeurIPS 2022.
+    .. [7] C. Fang, H. He, Q. Long and W. J. Su, "Exploring deep neural
+       networks via layer-peeled model: minority collapse in imbalanced
+       training", PNAS 118(43), 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> means = np.array([[1.0, 0.0], [-0.5, 0.866025403784], [-0.5, -0.866025403784]])
+    >>> X, y = np.repeat(means, 4, axis=0), np.repeat(np.arange(3), 4)
+    >>> result = neural_collapse(X, y, classifier=means)
+    >>> round(result.nc1, 6), round(result.etf_distance, 6), round(result.nc3, 6)
+    (0.0, 0.0, 0.0)
+    """
+    X = _check_features(features)
+    n, d = X.shape
+    W, b, preds = _check_classifier(classifier, bias, predictions, n_samples=n, n_features=d)
+    y, C = check_class_labels(labels, n, n_classes=None if W is None else W.shape[0])
+    if preds is not None and (preds.min() < 0 or preds.max() >= C):
+        raise ValueError(f"predictions must be class codes in [0, {C}); got values up to {int(preds.max())}.")
+    rows = default_chunk_rows(d) if chunk_rows is None else int(chunk_rows)
+    if rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
+
+    accumulator = ClassStatisticsAccumulator(C, d)
+    for part in iter_row_chunks(n, rows):
+        accumulator.update(X[part], y[part])
+    stats = accumulator.finalize()
+    return _from_statistics(stats, X, y, W=W, b=b, preds=preds, rows=rows)
+
+
+def _from_statistics(
+    stats: ClassStatistics,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    W: np.ndarray | None,
+    b: np.ndarray | None,
+    preds: np.ndarray | None,
+    rows: int,
+) -> NeuralCollapse:
+    C, n = stats.n_classes, stats.n_samples
+    means = stats.means
+    global_mean = means.mean(axis=0)
+    M = (means - global_mean).T  # d x C
+    eigenvalues, U = _between_class_whitener(M, C)
+    sigma_w = stats.sigma_w
+
+    # NC1: Tr(Sigma_W U diag(1/lambda) U^T) / C.
+    # Sigma_W is positive semi-definite; the shifted-sum subtraction can leave
+    # -1e-17 for perfectly collapsed features, which is 0.
+    nc1 = max(0.0, float(np.einsum("ik,ij,jk->k", U, sigma_w, U) @ (1.0 / eigenvalues)) / C)
+    trace_b = float(np.einsum("ij,ij->", M, M)) / C
+    nc1_trace_quotient = max(0.0, float(np.trace(sigma_w)) / trace_b)
+
+    # CDNV over pairs c != c'.
+    square_dists = np.sum((means[:, None, :] - means[None, :, :]) ** 2, axis=-1)
+    off = ~np.eye(C, dtype=bool)
+    if np.any(square_dists[off] == 0):
+        raise ValueError(
+            "two classes have identical means, so the CDNV (and the ETF geometry) is undefined. "
+            "Check that labels match the rows."
+        )
+    variance_sums = stats.class_variances[:, None] + stats.class_variances[None, :]
+    cdnv = float(np.mean(variance_sums[off] / (2.0 * square_dists[off])))
+
+    # NC2 on the centred means.
+    norms = np.linalg.norm(M, axis=0)
+    if np.any(norms == 0):
+        raise ValueError(
+            "a class mean equals the global mean mu_G, so its angle to the others is undefined."
+        )
+    nc2_equinorm = float(np.std(norms, ddof=1) / np.mean(norms))
+    unit = M / norms
+    cosines = unit.T @ unit
+    nc2_equiangular = float(np.std(_off_diagonal(cosines)))
+    nc2_max_angle = float(np.mean(np.abs(_off_diagonal(cosines) + 1.0 / (C - 1))))
+    gram_raw = M.T @ M
+    gram = gram_raw / np.linalg.norm(gram_raw)
+    etf_distance = float(np.linalg.norm(gram - simplex_etf_gram(C)))
+
+    # Orthogonal frame (imbalanced target) on the uncentred means.
+    uncentred_gram = means @ means.T
+    diagonal = np.diag(np.diag(uncentred_gram))
+    orthogonal_frame_distance = float(
+        np.linalg.norm(uncentred_gram / np.linalg.norm(uncentred_gram) - diagonal / np.linalg.norm(diagonal))
+    )
+    uncentred_norms = np.linalg.norm(means, axis=1)
+    counts = stats.counts
+    size_norm_spearman = None
+    if np.unique(counts).size > 1 and np.unique(uncentred_norms).size > 1:
+        size_norm_spearman = float(spearmanr(counts, uncentred_norms).statistic)
+
+    nc3 = None
+    if W is not None:
+        nc3 = float(np.linalg.norm(W.T / np.linalg.norm(W) - M / np.linalg.norm(M)) ** 2)
+
+    # Second pass: nearest class mean, classifier predictions, whitened within distances.
+    whitener = U / np.sqrt(eigenvalues)  # d x r
+    projected_means = means @ whitener
+    half_square_norms = 0.5 * np.einsum("ij,ij->i", means, means)
+    per_class_whitened = np.zeros(C)
+    ncc_correct = 0
+    disagreements = 0
+    for part in iter_row_chunks(n, rows):
+        chunk = np.asarray(X[part], dtype=np.float64)
+        codes = y[part]
+        # argmin_c ||x - mu_c||^2 = argmax_c (x . mu_c - ||mu_c||^2 / 2)
+        nearest = np.argmax(chunk @ means.T - half_square_norms, axis=1)
+        ncc_correct += int(np.count_nonzero(nearest == codes))
+        if preds is not None:
+            disagreements += int(np.count_nonzero(nearest != preds[part]))
+        elif W is not None:
+            scores = chunk @ W.T
+            if b is not None:
+                scores += b
+            disagreements += int(np.count_nonzero(nearest != np.argmax(scores, axis=1)))
+        residual = chunk @ whitener - projected_means[codes]
+        per_class_whitened += np.bincount(
+            codes, weights=np.einsum("ij,ij->i", residual, residual), minlength=C
+        )
+    share_total = per_class_whitened.sum()
+    # All zero when nothing varies within classes (nc1 = 0): no class has a share.
+    nc1_class_share = per_class_whitened / share_total if share_total > 0 else np.zeros(C)
+
+    return NeuralCollapse(
+        nc1=nc1,
+        nc1_trace_quotient=nc1_trace_quotient,
+        cdnv=cdnv,
+        nc2_equinorm=nc2_equinorm,
+        nc2_equiangular=nc2_equiangular,
+        nc2_max_angle=nc2_max_angle,
+        etf_distance=etf_distance,
+        orthogonal_frame_distance=orthogonal_frame_distance,
+        size_norm_spearman=size_norm_spearman,
+        nc3=nc3,
+        nc4=None if (W is None and preds is None) else disagreements / n,
+        ncc_accuracy=ncc_correct / n,
+        class_counts=counts,
+        class_mean_norms=norms,
+        class_mean_norms_uncentred=uncentred_norms,
+        class_means=means,
+        gram=gram,
+        nc1_class_share=nc1_class_share,
+        class_variances=stats.class_variances,
+        sigma_b_rank=int(eigenvalues.size),
+        n_samples=n,
+        n_features=stats.n_features,
+        n_classes=C,
+    )

@@ -1,0 +1,145 @@
+"""AppTest: the neural-collapse page on the sample, on uploads, and its training lab."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.metrics import neural_collapse
+from analysis.metrics.collapse_table import collapse_inputs, split_rows
+from analysis.models import PRESETS
+
+TIMEOUT = 180
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+PAGE = "app_pages/collapse.py"
+
+
+def _collapse_page(**preset: object) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in preset.items():
+        at.session_state[key] = value
+    at.run()
+    return at.switch_page(PAGE).run()
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _npy(X: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, X)
+    return buf.getvalue()
+
+
+def _upload_embedding(at: AppTest, X: np.ndarray, labels: np.ndarray | None) -> AppTest:
+    at.switch_page("app_pages/data.py").run()
+    at.file_uploader(key="upload_main").set_value(("feats.npy", _npy(X), "application/octet-stream"))
+    if labels is not None:
+        at.file_uploader(key="upload_labels").set_value(("labels.npy", _npy(labels), "application/octet-stream"))
+    at.button[0].click()
+    at.run()
+    return at.switch_page(PAGE).run()
+
+
+def test_cards_show_the_metrics_of_the_sidebar_choice() -> None:
+    at = _collapse_page()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Neural collapse"
+    view = at.session_state["view"]
+    run = view.source.run
+    # The sidebar says "all" rows: the page measures the train rows, where collapse is defined.
+    expected = neural_collapse(**collapse_inputs(run, view.layer, view.step, split_rows(run, "train")))
+    shown = _metrics(at)
+    assert shown["NC1"] == f"{expected.nc1:.3g}"
+    assert shown["NC2 · ETF distance"] == f"{expected.etf_distance:.3g}"
+    assert shown["NC3"] == f"{expected.nc3:.3g}"
+    assert shown["NCC accuracy"] == f"{expected.ncc_accuracy:.1%}"
+    assert [s.value for s in at.subheader] == ["Over training", "Class-mean geometry", "Imbalance"]
+    # Every metric's meaning and formula is on the page.
+    assert len(at.latex) >= 9
+
+
+def test_first_layer_has_no_nc3_and_test_split_differs() -> None:
+    at = _collapse_page(layer="hidden1")
+    assert not at.exception
+    assert _metrics(at)["NC3"] == "—"
+    train_nc1 = _metrics(at)["NC1"]
+    test = _collapse_page(layer="hidden1", split="test")
+    assert not test.exception
+    assert any("test rows" in m.value for m in test.markdown)
+    assert _metrics(test)["NC1"] != train_nc1
+
+
+def test_heatmap_metric_choice_rerenders() -> None:
+    at = _collapse_page()
+    at.radio(key="nc_heatmap_metric").set_value("CDNV").run()
+    assert not at.exception
+
+
+def test_embedding_without_labels_explains_what_is_needed() -> None:
+    at = _collapse_page()
+    X = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
+    at = _upload_embedding(at, X, None)
+    assert not at.exception
+    assert any("needs class labels" in i.value for i in at.info)
+
+
+def test_embedding_with_labels_and_a_classifier() -> None:
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(3, 6)) * 5
+    labels = np.repeat(np.arange(3), 40)
+    X = (means[labels] + rng.normal(size=(120, 6))).astype(np.float32)
+    at = _upload_embedding(_collapse_page(), X, labels)
+    assert not at.exception and not at.error
+    expected = neural_collapse(X, labels)
+    assert _metrics(at)["NC1"] == f"{expected.nc1:.3g}"
+    assert _metrics(at)["NC3"] == "—"
+    # A classifier of the wrong width: a clear error, and the page still shows the metrics.
+    uploader = at.file_uploader(key=f"nc_classifier_{at.session_state['view'].data_key}")
+    uploader.set_value(("w.npy", _npy(rng.normal(size=(3, 4))), "application/octet-stream")).run()
+    assert at.error and "shape (n_classes, 6)" in at.error[0].value
+    assert _metrics(at)["NC1"] == f"{expected.nc1:.3g}"
+    # The right classifier enables NC3 and NC4.
+    W = means - means.mean(axis=0)
+    uploader = at.file_uploader(key=f"nc_classifier_{at.session_state['view'].data_key}")
+    uploader.set_value(("w.npy", _npy(W), "application/octet-stream")).run()
+    assert not at.error
+    with_head = neural_collapse(X, labels, classifier=W)
+    assert _metrics(at)["NC3"] == f"{with_head.nc3:.3g}"
+    assert _metrics(at)["NC4"] == f"{with_head.nc4:.3g}"
+
+
+def test_preset_fills_the_form_and_train_adds_a_selected_run() -> None:
+    at = _collapse_page()
+    at.selectbox(key="lab_preset").set_value("imbalanced").run()
+    assert at.number_input(key="lab_imbalance").value == pytest.approx(PRESETS["imbalanced"].imbalance_ratio)
+    at.number_input(key="lab_epochs").set_value(3)
+    at.text_input(key="lab_hidden").set_value("16-12")
+    at.button(key="FormSubmitter:lab_form-Train").click().run()
+    assert not at.exception, at.exception
+    view = at.session_state["view"]
+    assert view.source.origin == "trained"
+    assert view.source.run.layers == ("hidden1", "hidden2")
+    assert any("Trained and selected" in s.value for s in at.success)
+    # The new run is measured on the Collapse tab.
+    assert "NC1" in _metrics(at)
+
+
+def test_bad_form_values_show_an_error() -> None:
+    at = _collapse_page()
+    at.text_input(key="lab_hidden").set_value("64-x")
+    at.button(key="FormSubmitter:lab_form-Train").click().run()
+    assert at.error and "Hidden widths" in at.error[0].value
+    assert not at.exception
+
+
+def test_try_this_offers_every_preset() -> None:
+    at = _collapse_page()
+    labels = [b.label for b in at.button if b.key and b.key.startswith("lab_try_")]
+    assert len(labels) == len(PRESETS)
+    assert all(any(f"'{name}'" in label for label in labels) for name in PRESETS)
