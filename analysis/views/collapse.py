@@ -82,7 +82,8 @@ def nc_over_training(
                     row=1, col=col,
                 )
         fig.update_xaxes(**xaxis, row=1, col=col)
-        fig.update_yaxes(type="log" if col in (1, 3) else "linear", row=1, col=col)
+        if col in (1, 3):  # NC1 and NC3 span decades: log axis, decade ticks only
+            fig.update_yaxes(type="log", dtick=1, row=1, col=col)
         if marked_step is not None and marked_step in steps:
             fig.add_vline(x=xs[list(steps).index(marked_step)], line=dict(color="#888", dash="dash"),
                           row=1, col=col)
