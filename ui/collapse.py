@@ -14,7 +14,13 @@ from analysis.class_geometry import ClassMeanFrames, class_mean_frames
 from analysis.data import Embedding, Run
 from analysis.data.classifier_io import ClassifierArrays, load_classifier
 from analysis.metrics.collapse_table import collapse_inputs, neural_collapse_table, split_rows
-from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse, simplex_etf_gram
+from analysis.metrics.neural_collapse import (
+    NeuralCollapse,
+    check_class_labels,
+    check_classifier,
+    neural_collapse,
+    simplex_etf_gram,
+)
 from analysis.views import (
     class_means_animation,
     collapse_heatmap,
@@ -105,9 +111,16 @@ def classifier_upload(view: View) -> tuple[str, ClassifierArrays | None]:
             key = bytes_key("classifier", data)
             if store.get(view.data_key, ("",))[0] != key:
                 try:
-                    store[view.data_key] = (key, load_classifier(data, file.name))
+                    arrays = load_classifier(data, file.name)
+                    emb = view.embedding
+                    # Checked before it replaces anything: a bad file keeps the previous classifier.
+                    weight, _, _ = check_classifier(arrays.weight, arrays.bias, arrays.predictions,
+                                                    n_samples=emb.n_samples, n_features=emb.n_features)
+                    check_class_labels(emb.labels, emb.n_samples,
+                                       n_classes=None if weight is None else weight.shape[0])
+                    store[view.data_key] = (key, arrays)
                 except ValueError as exc:
-                    st.error(str(exc))
+                    st.error(f"{file.name}: {exc}")
         if view.data_key in store:
             st.caption("Classifier loaded for this dataset.")
     return store.get(view.data_key, ("", None))

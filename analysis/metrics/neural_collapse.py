@@ -23,7 +23,7 @@ from analysis.metrics.class_statistics import (
     iter_row_chunks,
 )
 
-__all__ = ["NeuralCollapse", "check_class_labels", "neural_collapse", "simplex_etf_gram"]
+__all__ = ["NeuralCollapse", "check_class_labels", "check_classifier", "neural_collapse", "simplex_etf_gram"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,9 +205,14 @@ def _check_features(features: Any) -> np.ndarray:
     return X
 
 
-def _check_classifier(
+def check_classifier(
     classifier: Any, bias: Any, predictions: Any, *, n_samples: int, n_features: int
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Validate a classifier weight (C, d), its bias (C,) and predictions (n,) for `neural_collapse`.
+
+    Returns them as (float64, float64, int64) arrays (None where not given);
+    raises ValueError naming the argument, the expected shape and the fix.
+    """
     W = b = preds = None
     if classifier is not None:
         W = np.asarray(classifier, dtype=np.float64)
@@ -382,7 +387,7 @@ def neural_collapse(
     """
     X = _check_features(features)
     n, d = X.shape
-    W, b, preds = _check_classifier(classifier, bias, predictions, n_samples=n, n_features=d)
+    W, b, preds = check_classifier(classifier, bias, predictions, n_samples=n, n_features=d)
     y, C = check_class_labels(labels, n, n_classes=None if W is None else W.shape[0])
     if preds is not None and (preds.min() < 0 or preds.max() >= C):
         raise ValueError(f"predictions must be class codes in [0, {C}); got values up to {int(preds.max())}.")

@@ -112,6 +112,11 @@ def test_embedding_with_labels_and_a_classifier() -> None:
     with_head = neural_collapse(X, labels, classifier=W)
     assert _metrics(at)["NC3"] == f"{with_head.nc3:.3g}"
     assert _metrics(at)["NC4"] == f"{with_head.nc4:.3g}"
+    # A later bad file (too few classes for the labels) is refused and keeps the good classifier.
+    uploader = at.file_uploader(key=f"nc_classifier_{at.session_state['view'].data_key}")
+    uploader.set_value(("w2.npy", _npy(W[:2]), "application/octet-stream")).run()
+    assert at.error and "w2.npy" in at.error[0].value and "only 2 classes" in at.error[0].value
+    assert _metrics(at)["NC3"] == f"{with_head.nc3:.3g}"
 
 
 def test_preset_fills_the_form_and_train_adds_a_selected_run() -> None:
