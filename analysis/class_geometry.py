@@ -105,9 +105,13 @@ def class_mean_frames(
         means /= counts[:, None]
         centre = means.mean(axis=0)
         centred_means = means - centre
-        _, _, vt = np.linalg.svd(centred_means, full_matrices=False)
+        singular_values, vt = np.linalg.svd(centred_means, full_matrices=False)[1:]
+        # Only directions the means really span (at most C-1): the rest of vt is an
+        # arbitrary completion, and projecting samples on it would invent a coordinate.
+        tolerance = max(centred_means.shape) * np.finfo(np.float64).eps * (singular_values[0] if singular_values.size else 0.0)
+        rank = int(np.count_nonzero(singular_values > tolerance))
         basis = np.zeros((X.shape[1], n_components))
-        width = min(n_components, vt.shape[0])
+        width = min(n_components, rank)
         basis[:, :width] = vt[:width].T
         mean_coords = centred_means @ basis
         sample_coords = (X[rows] - centre) @ basis

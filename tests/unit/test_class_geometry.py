@@ -110,6 +110,30 @@ def test_rotated_checkpoint_is_aligned_back_onto_the_previous_frame() -> None:
     np.testing.assert_allclose(result.sample_coords[1], result.sample_coords[0], atol=1e-4)
 
 
+def test_each_frame_is_optimally_rotated_onto_the_previous_one() -> None:
+    # A pure rotation of the features leaves the SVD's own coordinates (U S)
+    # unchanged, so the test above would pass even without alignment. Here the
+    # class means change shape between checkpoints, the raw coordinates differ
+    # by sign flips and rotations, and only Procrustes makes the best further
+    # rotation onto the previous frame the identity.
+    from scipy.linalg import orthogonal_procrustes
+
+    labels = np.repeat(np.arange(4), 30)
+    frames = [_clustered(n_per_class=30, n_classes=4, d=7, seed=seed)[0] for seed in (31, 32, 33, 34)]
+    result = class_mean_frames(frames, labels)
+    means = result.mean_coords.astype(np.float64)
+    for i in range(1, len(frames)):
+        best, _ = orthogonal_procrustes(means[i], means[i - 1])
+        np.testing.assert_allclose(best, np.eye(3), atol=1e-5)
+        # Alignment is a rotation: the means' own geometry (their Gram matrix,
+        # normalised to unit mean squared norm) is that of the centred class means.
+        X = frames[i]
+        centred = np.stack([X[labels == c].mean(axis=0) for c in range(4)])
+        centred -= centred.mean(axis=0)
+        gram = centred @ centred.T
+        np.testing.assert_allclose(means[i] @ means[i].T, gram / np.trace(gram) * 4, atol=1e-5)
+
+
 def test_alignment_chains_over_several_checkpoints() -> None:
     X, labels = _clustered(n_classes=4, d=6, seed=9)
     frames = [X]
@@ -156,12 +180,9 @@ def test_sample_components_beyond_the_class_mean_span_are_zero(n_classes: int) -
     # C class means span C - 1 directions; components beyond them are undefined
     # and must be zero for the samples too, not projections onto an arbitrary
     # direction of the means' null space.
-    # KNOWN BUG (left unfixed on purpose; this test fails on the current code):
-    # class_mean_frames fills basis[:, :min(3, C)] from vt, and for C <= 3 the
-    # last of those rows of vt belongs to the zero singular value of the
-    # centred means (rank C - 1): an arbitrary unit vector orthogonal to the
-    # means' span chosen by LAPACK. mean_coords get ~0 there, but sample_coords
-    # get the samples' projections onto that arbitrary direction (nonzero).
+    # Regression: the basis once took min(3, C) rows of vt, and for C <= 3 the
+    # last belongs to the zero singular value (an arbitrary direction), which
+    # gave samples a meaningless coordinate.
     X, labels = _clustered(n_per_class=30, n_classes=n_classes, d=6, seed=12)
     result = class_mean_frames([X], labels, max_per_class=10)
     assert result.sample_coords.shape == (1, 10 * n_classes, 3)

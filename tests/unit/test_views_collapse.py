@@ -68,16 +68,22 @@ def test_step_zero_sits_left_of_the_first_step_and_is_labelled_init() -> None:
         assert axis.tickvals[list(axis.ticktext).index("init")] == x[0]
 
 
+def _full_series() -> dict[str, dict[str, list[float | None]]]:
+    series = _series()
+    series["train"]["nc3"] = [0.9, 0.5, 0.2, 0.1]  # a layer with a classifier: every panel has data
+    return series
+
+
 def test_marked_step_adds_a_vertical_line_in_every_panel() -> None:
-    unmarked = nc_over_training(STEPS, _series())
+    unmarked = nc_over_training(STEPS, _full_series())
     assert len(unmarked.layout.shapes) == 0
-    fig = nc_over_training(STEPS, _series(), marked_step=100)
+    fig = nc_over_training(STEPS, _full_series(), marked_step=100)
     lines = [s for s in fig.layout.shapes if s.type == "line"]
     assert len(lines) == 4
     assert {s.xref for s in lines} == {"x", "x2", "x3", "x4"}
     assert all(s.x0 == s.x1 == 100.0 for s in lines)
     # A step that is not a checkpoint marks nothing.
-    assert len(nc_over_training(STEPS, _series(), marked_step=55).layout.shapes) == 0
+    assert len(nc_over_training(STEPS, _full_series(), marked_step=55).layout.shapes) == 0
 
 
 def test_all_none_metric_adds_no_trace() -> None:
@@ -85,6 +91,7 @@ def test_all_none_metric_adds_no_trace() -> None:
     assert _panel(fig, "x3") == []  # nc3 is None throughout: no classifier
     assert len(_panel(fig, "x4")) == 2
     assert len(fig.data) == 2 + 4 + 0 + 2
+    assert len(_panel(nc_over_training(STEPS, _full_series()), "x3")) == 1
 
 
 # --- collapse_heatmap -----------------------------------------------------------------------
@@ -175,7 +182,7 @@ def test_animation_has_one_frame_per_step_with_three_traces() -> None:
         np.testing.assert_allclose(np.asarray(frame.data[2].z, dtype=float), means[i, :, 2])
     slider = fig.layout.sliders[0]
     assert [s.label for s in slider.steps] == ["init", "50", "1,200"]
-    assert [s.args[0] for s in slider.steps] == [["0"], ["50"], ["1200"]]
+    assert [list(s.args[0]) for s in slider.steps] == [["0"], ["50"], ["1200"]]
 
 
 def test_animation_starts_at_start_index() -> None:
