@@ -65,6 +65,7 @@ def nc_over_training(
     fig = make_subplots(rows=1, cols=len(NC_PANELS), subplot_titles=[p[0] for p in NC_PANELS],
                         horizontal_spacing=0.06)
     for col, (_, metrics) in enumerate(NC_PANELS, start=1):
+        drawn = len(fig.data)
         for colour, (column, legend) in zip(_SERIES_COLOURS, metrics, strict=False):
             for split, values_by_metric in series.items():
                 values = values_by_metric.get(column)
@@ -82,6 +83,10 @@ def nc_over_training(
                     row=1, col=col,
                 )
         fig.update_xaxes(**xaxis, row=1, col=col)
+        if len(fig.data) == drawn:  # e.g. NC3 away from the layer that feeds the classifier
+            fig.add_annotation(text="not defined here<br>(needs the classifier,<br>last layer only)",
+                               showarrow=False, font=dict(color="#888", size=12), xref=f"x{col} domain",
+                               yref=f"y{col} domain", x=0.5, y=0.5)
         if col in (1, 3):  # NC1 and NC3 span decades: log axis, decade ticks only
             fig.update_yaxes(type="log", dtick=1, row=1, col=col)
         if marked_step is not None and marked_step in steps:

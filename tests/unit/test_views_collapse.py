@@ -34,8 +34,18 @@ def _panel(fig, axis: str) -> list:
 def test_nc_over_training_has_four_panels_titled_nc1_to_nc4() -> None:
     fig = nc_over_training(STEPS, _series())
     titles = [a.text for a in fig.layout.annotations]
-    assert len(titles) == 4
-    assert [t[:3] for t in titles] == ["NC1", "NC2", "NC3", "NC4"]
+    assert [t[:3] for t in titles[:4]] == ["NC1", "NC2", "NC3", "NC4"]
+
+
+def test_a_panel_without_data_says_why() -> None:
+    def notes(series):
+        return [a for a in nc_over_training(STEPS, series).layout.annotations if "needs the classifier" in a.text]
+
+    without = notes(_series())  # nc3 is all None there
+    assert len(without) == 1 and without[0].xref == "x3 domain"
+    with_head = _series()
+    with_head["train"]["nc3"] = [1.0, 0.5, 0.2, 0.1]
+    assert not notes(with_head)
 
 
 def test_nc1_panel_has_train_solid_and_test_dotted() -> None:
