@@ -56,7 +56,8 @@ def test_lasso_lists_selected_rows(page, server) -> None:
     )
     wait_idle(page)
     assert selection_count(page) > 0
-    assert page.get_by_role("button", name="Download selection as CSV").is_visible()
+    # The table and its button render just after the count: wait, do not poll once.
+    page.get_by_role("button", name="Download selection as CSV").wait_for(state="visible", timeout=15_000)
     _no_exception(page)
     screenshot(page, "explore-lasso")
 
@@ -139,6 +140,9 @@ def test_zoom_survives_a_selection_rerun(page, server) -> None:
 def test_collapse_page_trains_a_model_and_shows_it(page, server) -> None:
     open_page(page, server, "collapse")
     page.get_by_role("heading", name="Neural collapse", level=1).wait_for()
+    # The heading renders before the metrics are computed (a cold server takes seconds).
+    page.locator('[data-testid="stMetricLabel"]').first.wait_for()
+    wait_idle(page)
     cards = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     assert any(c.startswith("NC1") for c in cards) and any(c.startswith("NC4") for c in cards)
     # The 3-D class means animate: press Play and let a few frames run.
