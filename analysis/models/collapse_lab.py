@@ -45,6 +45,7 @@ import polars as pl
 from analysis.data.schema import Run
 from analysis.models._threads import torch_threads
 from analysis.models.mlp import MLPConfig, ProgressFn, StopFn, digits_dataset, train_mlp
+from analysis.samples import digits_mlp_config
 
 __all__ = [
     "DATASETS",
@@ -60,23 +61,12 @@ __all__ = [
 
 DATASETS = ("digits", "gaussian_mixture")
 
-# The shipped sample's settings (analysis.samples.digits_mlp_config(); a test
-# holds them equal). Measured on the digits with one CPU thread (~9 s): the
-# last hidden layer's train NC1 falls about 84x from the first checkpoint
-# after initialisation to the last (2.5 -> 0.030), NC3 from 0.97 to 0.077 and
-# the ETF distance from 0.89 to 0.60. tanh beats ReLU here (NC1 ~0.03 vs ~0.2).
-DEFAULT_LAB_MLP = MLPConfig(
-    hidden_sizes=(64, 64, 32),
-    activation="tanh",
-    optimizer="adamw",
-    lr=2e-3,
-    weight_decay=0.1,
-    lr_schedule="cosine",
-    epochs=500,
-    batch_size=128,
-    seed=0,
-    n_checkpoints=10,
-)
+# The shipped sample's settings (analysis.samples.digits_mlp_config()).
+# Measured on the digits with one CPU thread (~9 s): the last hidden layer's
+# train NC1 falls about 84x from the first checkpoint after initialisation to
+# the last (2.5 -> 0.030), NC3 from 0.97 to 0.077 and the ETF distance from
+# 0.89 to 0.60. tanh beats ReLU here (NC1 ~0.03 vs ~0.2).
+DEFAULT_LAB_MLP = digits_mlp_config()
 
 
 def _is_int(value: Any) -> bool:
@@ -473,6 +463,9 @@ def _preset(**changes: Any) -> CollapseLabConfig:
     return CollapseLabConfig(**changes, mlp=replace(DEFAULT_LAB_MLP, **mlp_changes))
 
 
+# The weight-decay pair's model (see the comment at the pair below).
+_WEIGHT_DECAY_PAIR: dict[str, Any] = {"activation": "relu", "loss": "mse", "hidden_sizes": (64, 64, 64)}
+
 PRESETS: dict[str, CollapseLabConfig] = {
     # The reference: the digits, balanced, collapsing clearly.
     "balanced": CollapseLabConfig(),
@@ -490,22 +483,8 @@ PRESETS: dict[str, CollapseLabConfig] = {
     # NC1 0.00057 vs 0.0047 (8x lower), ETF distance 0.33 vs 0.49, NC3 0.18 vs
     # 0.66; test accuracy 98.4% vs 98.2%. Seeds 1 and 2 agree (NC1 10x and 13x
     # lower, ETF distance 0.09 and 0.14 lower).
-    "weight decay": _preset(
-        mlp={
-            "activation": "relu",
-            "loss": "mse",
-            "hidden_sizes": (64, 64, 64),
-            "weight_decay": 1.0,
-        }
-    ),
-    "no weight decay": _preset(
-        mlp={
-            "activation": "relu",
-            "loss": "mse",
-            "hidden_sizes": (64, 64, 64),
-            "weight_decay": 0.0,
-        }
-    ),
+    "weight decay": _preset(mlp=_WEIGHT_DECAY_PAIR | {"weight_decay": 1.0}),
+    "no weight decay": _preset(mlp=_WEIGHT_DECAY_PAIR | {"weight_decay": 0.0}),
     # Collapse is not a cross-entropy artefact (Han et al. 2022). ReLU, not tanh:
     # with tanh and MSE the class means stay far from an ETF (distance ~0.66)
     # and NC3 rises after zero error (1.02 -> 1.11, measured); with ReLU NC1
