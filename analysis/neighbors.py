@@ -668,3 +668,76 @@ def kneighbors_of(
     dist[np.arange(rows.size), rows] = np.inf  # self excluded
     order = np.argsort(dist, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(dist, order, axis=1).astype(np.float32), order.astype(np.int64)
+
+
+def kneighbors_between(
+    queries: np.ndarray,
+    database: np.ndarray,
+    k: int,
+    *,
+    metric: Metric = "euclidean",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours of each query row among the rows of another set.
+
+    For two sets (queries and a gallery): nothing is excluded, a query equal
+    to a database row finds it at distance 0. Candidates come from a float32
+    matrix product a block of queries at a time (``k + 8`` per query, so
+    float32 rounding cannot push a true neighbour out), then are re-scored
+    from float64 differences and sorted, as in :func:`kneighbors`.
+
+    Parameters
+    ----------
+    queries : ndarray of shape (n_queries, n_features)
+    database : ndarray of shape (n_database, n_features)
+    k : int
+        ``1 <= k <= n_database``.
+    metric : {"euclidean", "cosine"}
+
+    Returns
+    -------
+    distances : ndarray of shape (n_queries, k), float32, ascending
+    indices : ndarray of shape (n_queries, k), int64 (rows of `database`)
+    """
+    Q = check_matrix(queries, name="queries", action="computing neighbours")
+    D = check_matrix(database, name="database", action="computing neighbours")
+    if Q.shape[1] != D.shape[1]:
+        raise ValueError(f"queries have {Q.shape[1]} features, database {D.shape[1]}: they must match.")
+    if metric not in _METRICS:
+        raise ValueError(f"metric must be one of {_METRICS}; got {metric!r}.")
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= D.shape[0]:
+        raise ValueError(f"k must be an integer in [1, {D.shape[0]}] (the database size); got {k!r}.")
+    Q64, D64 = Q.astype(np.float64), D.astype(np.float64)
+    if metric == "cosine":
+        for name, arr in (("queries", Q64), ("database", D64)):
+            norms = np.linalg.norm(arr, axis=1)
+            zero = np.flatnonzero(norms == 0)
+            if zero.size:
+                raise ValueError(
+                    f"cosine distance is undefined for all-zero rows; {name} has {zero.size} "
+                    f"(rows {_first_rows(zero)}). Drop them or use metric='euclidean'."
+                )
+            arr /= norms[:, None]
+    D32 = D64.astype(np.float32)
+    half_sq = 0.5 * np.einsum("ij,ij->i", D32, D32)
+    n_candidates = min(D.shape[0], int(k) + 8)
+    out_d = np.empty((Q.shape[0], k), dtype=np.float32)
+    out_i = np.empty((Q.shape[0], k), dtype=np.int64)
+    block = max(1, _REFINE_ELEMENTS // max(1, D.shape[0]) * 8)
+    for start, stop in _row_chunks(Q.shape[0], block):
+        q64 = Q64[start:stop]
+        # Larger score = nearer: x.y (cosine) or x.y - |y|^2/2 (euclidean).
+        scores = q64.astype(np.float32) @ D32.T
+        if metric == "euclidean":
+            scores -= half_sq
+        if n_candidates < D.shape[0]:
+            cand = np.argpartition(-scores, n_candidates - 1, axis=1)[:, :n_candidates]
+        else:
+            cand = np.broadcast_to(np.arange(D.shape[0]), scores.shape).copy()
+        if metric == "cosine":
+            exact = 1.0 - np.einsum("qd,qcd->qc", q64, D64[cand])
+        else:
+            exact = np.sqrt(((D64[cand] - q64[:, None, :]) ** 2).sum(axis=2))
+        order = np.lexsort((cand, exact), axis=1)[:, :k]
+        out_i[start:stop] = np.take_along_axis(cand, order, axis=1)
+        out_d[start:stop] = np.take_along_axis(exact, order, axis=1)
+    return out_d, out_i

@@ -8,10 +8,14 @@ within the list), so ``from analysis.metrics import <name>`` keeps working.
 
 from __future__ import annotations
 
+from analysis.metrics.hubness import hubness
+from analysis.metrics.hubness_reduction import reduce_hubness
 from analysis.metrics.neural_collapse import neural_collapse
 from analysis.metrics.spectrum import effective_rank
 
 __all__ = [
     "effective_rank",
+    "hubness",
     "neural_collapse",
+    "reduce_hubness",
 ]

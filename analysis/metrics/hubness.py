@@ -1,0 +1,344 @@
+"""Hubness: how unevenly points appear in each other's k-nearest-neighbour lists.
+
+In high dimensions a few points (hubs) are among the k nearest neighbours of
+very many others while many (antihubs) are nobody's neighbour (Radovanovic,
+Nanopoulos & Ivanovic 2010). Everything here starts from the k-occurrence
+N_k(x) = |{y : x in kNN(y)}|, computed from `analysis.neighbors` (exact, self
+excluded, duplicates too), and is cheap on top of the search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from scipy.stats import skew
+
+from analysis.neighbors import kneighbors, kneighbors_between
+from analysis.validation import check_matrix
+
+__all__ = [
+    "Hubness",
+    "hubness",
+    "hubness_between",
+    "hubness_from_neighbors",
+    "knn_accuracy",
+]
+
+METRICS = ("euclidean", "cosine")
+
+
+@dataclass(frozen=True, eq=False)
+class Hubness:
+    """Result of :func:`hubness` (scores are Python floats).
+
+    Attributes
+    ----------
+    k : int
+    metric : str
+    k_occurrence : ndarray of shape (n_items,), int64
+        N_k of every item: how many query lists contain it.
+    skewness : float or None
+        Population skewness of N_k (``scipy.stats.skew``, bias=True); None when
+        N_k is constant (see `notes`).
+    robin_hood : float
+        Share of neighbour slots that would have to move to make N_k uniform,
+        ``sum |N_k - mean| / (2 sum N_k)``, in [0, 1).
+    gini : float
+        Gini coefficient of N_k, ``sum_i (2i - n - 1) N_(i) / (n sum N_k)`` (sorted ascending).
+    atkinson : float
+        Atkinson index with inequality aversion `atkinson_epsilon` (0.5):
+        ``1 - mean(N_k^(1-e))^(1/(1-e)) / mean(N_k)``.
+    groupie_ratio : float
+        Largest hub's share of all neighbour slots, ``max N_k / (n_queries k)``.
+    antihub_occurrence : float
+        Share of items with N_k = 0.
+    hub_occurrence : float
+        Share of neighbour slots taken by hubs (N_k >= 2k): ``sum_{hubs} N_k / (n_queries k)``.
+    hubs, antihubs : ndarray of int64
+        Item ids with N_k >= 2k, and with N_k = 0 (ascending).
+    n_items, n_queries : int
+        Items counted and query lists (equal for one set).
+    notes : tuple of str
+        Why a value is None or special (e.g. constant N_k).
+    """
+
+    k: int
+    metric: str
+    k_occurrence: np.ndarray
+    skewness: float | None
+    robin_hood: float
+    gini: float
+    atkinson: float
+    groupie_ratio: float
+    antihub_occurrence: float
+    hub_occurrence: float
+    hubs: np.ndarray
+    antihubs: np.ndarray
+    n_items: int
+    n_queries: int
+    notes: tuple[str, ...] = ()
+
+    SCALARS = ("skewness", "robin_hood", "gini", "atkinson", "groupie_ratio", "antihub_occurrence",
+               "hub_occurrence")
+
+    def scalars(self) -> dict[str, float | None]:
+        """The headline numbers only."""
+        return {name: getattr(self, name) for name in self.SCALARS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (arrays become lists)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+def _check_k_and_metric(k: Any, metric: str, n_items: int) -> int:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}; got {metric!r}.")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    if n_items < 3:
+        raise ValueError(
+            f"hubness needs at least 3 points; got {n_items}. With 2, each is the other's only neighbour."
+        )
+    return int(k)
+
+
+def hubness_from_neighbors(
+    indices: Any,
+    *,
+    n_items: int,
+    metric: str = "euclidean",
+    atkinson_epsilon: float = 0.5,
+) -> Hubness:
+    """Hubness scores from precomputed neighbour lists.
+
+    Parameters
+    ----------
+    indices : array-like of shape (n_queries, k)
+        Each query's k neighbours, as item ids in ``[0, n_items)``.
+    n_items : int
+        Number of items that could be neighbours.
+    metric : str, default="euclidean"
+        Recorded in the result only.
+    atkinson_epsilon : float, default=0.5
+        Inequality aversion of the Atkinson index, in (0, 1) or > 1 (not 1).
+
+    Returns
+    -------
+    Hubness
+    """
+    ind = np.asarray(indices)
+    if ind.ndim != 2 or ind.shape[1] < 1 or ind.dtype.kind not in "iu":
+        raise ValueError(f"indices must be an integer array of shape (n_queries, k); got {ind.shape} {ind.dtype}.")
+    if ind.size and (ind.min() < 0 or ind.max() >= n_items):
+        raise ValueError(f"indices must lie in [0, {n_items}); got values from {ind.min()} to {ind.max()}.")
+    if not (atkinson_epsilon > 0 and atkinson_epsilon != 1):
+        raise ValueError(f"atkinson_epsilon must be > 0 and != 1; got {atkinson_epsilon!r}.")
+    n_queries, k = ind.shape
+    counts = np.bincount(ind.ravel(), minlength=n_items).astype(np.int64)
+    total = float(n_queries * k)
+    mean = total / n_items
+    notes: list[str] = []
+    if np.all(counts == counts[0]):
+        skewness = None
+        notes.append(
+            f"Every item has N_k = {counts[0]}: the distribution has no spread, so its skewness is "
+            "undefined (0/0). There is no hubness at all."
+        )
+    else:
+        skewness = float(skew(counts.astype(np.float64)))
+    sorted_counts = np.sort(counts).astype(np.float64)
+    ranks = np.arange(1, n_items + 1, dtype=np.float64)
+    gini = float(np.sum((2 * ranks - n_items - 1) * sorted_counts) / (n_items * total))
+    e = float(atkinson_epsilon)
+    # For e < 1 zero counts contribute 0; for e > 1 a single N_k = 0 makes the index 1.
+    if e > 1 and np.any(counts == 0):
+        atkinson = 1.0
+    else:
+        atkinson = float(1.0 - np.mean(counts.astype(np.float64) ** (1 - e)) ** (1 / (1 - e)) / mean)
+    hub_mask = counts >= 2 * k
+    return Hubness(
+        k=int(k),
+        metric=metric,
+        k_occurrence=counts,
+        skewness=skewness,
+        robin_hood=float(np.abs(counts - mean).sum() / (2.0 * total)),
+        gini=gini,
+        atkinson=atkinson,
+        groupie_ratio=float(counts.max() / total),
+        antihub_occurrence=float(np.mean(counts == 0)),
+        hub_occurrence=float(counts[hub_mask].sum() / total),
+        hubs=np.flatnonzero(hub_mask).astype(np.int64),
+        antihubs=np.flatnonzero(counts == 0).astype(np.int64),
+        n_items=int(n_items),
+        n_queries=int(n_queries),
+        notes=tuple(notes),
+    )
+
+
+def _refuse_degenerate(X: np.ndarray, name: str) -> None:
+    if np.all(X == X[0]):
+        raise ValueError(
+            f"{name} holds {X.shape[0]} identical rows: every distance is 0, so nearest neighbours "
+            "(and hubness) are undefined. Remove the duplicates or pass varied data."
+        )
+
+
+def hubness(X: Any, *, k: int = 10, metric: str = "euclidean", atkinson_epsilon: float = 0.5) -> Hubness:
+    """k-occurrence hubness of a point set: who is in whose k-nearest-neighbour list.
+
+    .. math::
+
+        N_k(x) = \\big|\\{y \\ne x : x \\in \\mathrm{kNN}(y)\\}\\big|, \\qquad
+        S_{N_k} = \\frac{\\mathbb{E}(N_k - k)^3}{\\operatorname{Var}(N_k)^{3/2}}
+
+    (the mean of N_k is k). Self is excluded from every list, also for
+    duplicated points (`analysis.neighbors.kneighbors`). Skewness is the
+    population skewness (scipy's default) [1]_; the Robin Hood index,
+    Gini and Atkinson indices [2]_ [3]_ measure the inequality of N_k; hubs
+    have N_k >= 2k and antihubs N_k = 0 [1]_ [3]_.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    k : int, default=10
+        Neighbours per point, ``1 <= k < n_samples``.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+    atkinson_epsilon : float, default=0.5
+
+    Returns
+    -------
+    Hubness
+
+    Raises
+    ------
+    ValueError
+        ``k >= n_samples``, fewer than 3 points, identical rows only, NaN/Inf,
+        an unknown metric (and zero rows with cosine).
+
+    Notes
+    -----
+    Invariant to permuting the rows (N_k permutes with them), to rotations,
+    translations and uniform scaling of X (euclidean), and to scaling each
+    row (cosine).
+
+    References
+    ----------
+    .. [1] M. Radovanovic, A. Nanopoulos and M. Ivanovic, "Hubs in space:
+       popular nearest neighbors in high-dimensional data", JMLR 11, 2010.
+    .. [2] R. Feldbauer, M. Leodolter, C. Plant and A. Flexer, "Fast
+       approximate hubness reduction for large high-dimensional data", IEEE
+       ICBK 2018 (Robin Hood index for hubness).
+    .. [3] R. Feldbauer and A. Flexer, "A comprehensive empirical comparison
+       of hubness reduction in high-dimensional spaces", Knowledge and
+       Information Systems 59, 2019; scikit-hubness's definitions of hub and
+       antihub occurrence and the Atkinson index.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [2.0], [10.0]])
+    >>> hubness(X, k=1).k_occurrence.tolist()
+    [1, 2, 1, 0]
+    """
+    arr = check_matrix(X, action="measuring hubness")
+    k = _check_k_and_metric(k, metric, arr.shape[0])
+    if k >= arr.shape[0]:
+        raise ValueError(
+            f"k={k} must be smaller than the number of points ({arr.shape[0]}): each point has only "
+            f"{arr.shape[0] - 1} others. Use k <= {arr.shape[0] - 1}."
+        )
+    _refuse_degenerate(arr, "X")
+    _, indices = kneighbors(arr, k, metric=metric)
+    return hubness_from_neighbors(indices, n_items=arr.shape[0], metric=metric, atkinson_epsilon=atkinson_epsilon)
+
+
+def hubness_between(
+    queries: Any, gallery: Any, *, k: int = 10, metric: str = "euclidean", atkinson_epsilon: float = 0.5
+) -> Hubness:
+    """Hubness of gallery items in the k-nearest-neighbour lists of separate queries.
+
+    For two sets (text and image embeddings, queries and a database, two
+    splits), ``N_k(g) = |{q : g in kNN_gallery(q)}|``: a gallery item that is
+    every query's neighbour is a retrieval hub. The mean of N_k is
+    ``k n_queries / n_gallery``; the indices use that mean.
+
+    Parameters
+    ----------
+    queries : array-like of shape (n_queries, n_features)
+    gallery : array-like of shape (n_gallery, n_features)
+    k : int, default=10
+        ``1 <= k <= n_gallery``.
+    metric : {"euclidean", "cosine"}
+
+    Returns
+    -------
+    Hubness
+        ``k_occurrence`` has one entry per gallery item; ``n_queries`` lists.
+    """
+    Q = check_matrix(queries, name="queries", action="measuring hubness")
+    G = check_matrix(gallery, name="gallery", action="measuring hubness")
+    if Q.shape[1] != G.shape[1]:
+        raise ValueError(
+            f"queries have {Q.shape[1]} features but gallery has {G.shape[1]}; both must live in the same space."
+        )
+    k = _check_k_and_metric(k, metric, G.shape[0])
+    if k > G.shape[0]:
+        raise ValueError(f"k={k} exceeds the gallery size ({G.shape[0]}). Use k <= {G.shape[0]}.")
+    _refuse_degenerate(G, "gallery")
+    _, indices = kneighbors_between(Q, G, k, metric=metric)
+    return hubness_from_neighbors(indices, n_items=G.shape[0], metric=metric, atkinson_epsilon=atkinson_epsilon)
+
+
+def knn_accuracy(indices: Any, labels: Any, *, query_labels: Any = None) -> float:
+    """Leave-one-out k-nearest-neighbour classification accuracy from neighbour lists.
+
+    Each query is assigned the most common label among its neighbours
+    (``indices[i]``, self already excluded); a tie goes to the tied class
+    whose first member comes earliest in the list (the nearer one). With
+    `query_labels` the queries are a separate set labelled by it.
+
+    Parameters
+    ----------
+    indices : array-like of shape (n_queries, k)
+    labels : array-like of shape (n_items,)
+        Labels of the items the indices point at (int codes or any hashable values).
+    query_labels : array-like of shape (n_queries,), optional
+        The truth for each query; default ``labels`` (queries are the items).
+
+    Returns
+    -------
+    float
+        Share of queries whose vote equals their label.
+    """
+    ind = np.asarray(indices, dtype=np.int64)
+    codes, inverse = np.unique(np.asarray(labels), return_inverse=True)
+    item_codes = inverse.ravel()
+    truth = item_codes if query_labels is None else np.searchsorted(codes, np.asarray(query_labels))
+    if ind.ndim != 2 or truth.shape[0] != ind.shape[0]:
+        raise ValueError(
+            f"indices has shape {ind.shape} but there are {truth.shape[0]} query labels; give one label per query row."
+        )
+    votes = item_codes[ind]  # (n_queries, k)
+    n_classes = codes.size
+    counts = np.zeros((ind.shape[0], n_classes), dtype=np.int64)
+    np.add.at(counts, (np.repeat(np.arange(ind.shape[0]), ind.shape[1]), votes.ravel()), 1)
+    best = counts.max(axis=1, keepdims=True)
+    tied = counts == best
+    # Among tied classes, the one whose earliest vote is nearest wins.
+    first_position = np.full((ind.shape[0], n_classes), ind.shape[1], dtype=np.int64)
+    rows = np.repeat(np.arange(ind.shape[0]), ind.shape[1])
+    positions = np.tile(np.arange(ind.shape[1]), ind.shape[0])
+    np.minimum.at(first_position, (rows, votes.ravel()), positions)
+    first_position[~tied] = ind.shape[1] + 1
+    predicted = np.argmin(first_position, axis=1)
+    return float(np.mean(predicted == truth))
