@@ -29,6 +29,7 @@ st.set_page_config(page_title="RepLens", page_icon=":material/center_focus_stron
 pages = [
     st.Page("app_pages/explore.py", title="Explore", icon=":material/scatter_plot:", default=True),
     st.Page("app_pages/collapse.py", title="Neural collapse", icon=":material/hub:"),
+    st.Page("app_pages/hubness.py", title="Hubness", icon=":material/share:"),
     st.Page("app_pages/data.py", title="Data", icon=":material/dataset:"),
 ]
 navigation = st.navigation(pages)

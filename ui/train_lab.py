@@ -149,6 +149,6 @@ def try_this() -> None:
                 "the sidebar; then open the **Collapse** tab. Compare two runs by switching the sidebar's dataset.")
     for i, (preset, text) in enumerate(GUIDE, start=1):
         cols = st.columns([0.25, 0.75])
-        if cols[0].button(f"{i}. Train '{preset}'", key=f"lab_try_{preset}", use_container_width=True):
+        if cols[0].button(f"{i}. Train '{preset}'", key=f"lab_try_{preset}", width="stretch"):
             train_and_add(PRESETS[preset], f"try {i} · {preset}")
         cols[1].markdown(text)

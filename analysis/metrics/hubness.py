@@ -20,6 +20,9 @@ from analysis.validation import check_matrix
 
 __all__ = [
     "Hubness",
+    "distance_to_centre",
+    "iid_gaussian_skewness",
+    "reverse_neighbours",
     "hubness",
     "hubness_between",
     "hubness_from_neighbors",
@@ -342,3 +345,52 @@ def knn_accuracy(indices: Any, labels: Any, *, query_labels: Any = None) -> floa
     first_position[~tied] = ind.shape[1] + 1
     predicted = np.argmin(first_position, axis=1)
     return float(np.mean(predicted == truth))
+
+
+def reverse_neighbours(indices: Any, item: int) -> tuple[np.ndarray, np.ndarray]:
+    """Queries whose neighbour list contains `item`, and its rank (1 = nearest) in each list."""
+    ind = np.asarray(indices)
+    rows, positions = np.nonzero(ind == int(item))
+    return rows.astype(np.int64), (positions + 1).astype(np.int64)
+
+
+def distance_to_centre(X: Any, *, metric: str = "euclidean") -> np.ndarray:
+    """Each row's distance to the data mean (cosine: to the mean direction of the unit rows).
+
+    Radovanovic et al. (2010) explain hubs by centrality: in high dimensions
+    the points nearest the data mean are near everyone, so N_k falls with
+    this distance.
+    """
+    arr = np.asarray(check_matrix(X, action="measuring centrality"), dtype=np.float64)
+    if metric == "cosine":
+        unit = arr / np.linalg.norm(arr, axis=1, keepdims=True)
+        centre = unit.mean(axis=0)
+        norm = np.linalg.norm(centre)
+        if norm == 0:
+            raise ValueError("the unit rows average to zero: there is no mean direction to measure from.")
+        return 1.0 - unit @ (centre / norm)
+    return np.linalg.norm(arr - arr.mean(axis=0), axis=1)
+
+
+def iid_gaussian_skewness(dimensions: Any, *, n_samples: int = 2000, k: int = 10, n_repeats: int = 5,
+                          seed: int = 0) -> np.ndarray:
+    """Skewness of N_k for i.i.d. standard Gaussian points, per dimension and repeat.
+
+    The demonstration of Radovanovic et al. (2010, Fig. 1): the skewness
+    rises with d. At high d one sample is noisy (a single large hub moves
+    the third moment), so each dimension gets `n_repeats` seeded samples.
+
+    Returns
+    -------
+    ndarray of shape (len(dimensions), n_repeats)
+        NaN where N_k happened to be constant.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.full((len(dimensions), int(n_repeats)), np.nan)
+    for i, d in enumerate(dimensions):
+        for r in range(int(n_repeats)):
+            X = rng.standard_normal((int(n_samples), int(d))).astype(np.float32)
+            value = hubness(X, k=k).skewness
+            if value is not None:
+                out[i, r] = value
+    return out

@@ -12,6 +12,13 @@ from analysis.views.collapse import (
     imbalance_panel,
     nc_over_training,
 )
+from analysis.views.hubness import (
+    centrality_scatter,
+    hubness_scatter,
+    k_occurrence_charts,
+    reduction_bars,
+    skewness_vs_dimension,
+)
 from analysis.views.scatter import ColorSpec, animated_scatter, embedding_scatter
 
 __all__ = [
@@ -26,4 +33,9 @@ __all__ = [
     "gram_comparison",
     "imbalance_panel",
     "nc_over_training",
+    "centrality_scatter",
+    "hubness_scatter",
+    "k_occurrence_charts",
+    "reduction_bars",
+    "skewness_vs_dimension",
 ]

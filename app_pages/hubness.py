@@ -1,0 +1,34 @@
+"""Hubness: k-occurrence diagnostics, hubs on the projection, reductions, and a teaching demo."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import cache, hubness, state
+
+view = state.current_view()
+emb = view.embedding
+st.title("Hubness")
+st.caption("In high dimensions a few points (hubs) are among the k nearest neighbours of very many others, while "
+           "many (antihubs) are nobody's neighbour — Radovanovic, Nanopoulos & Ivanovic (2010). It hurts "
+           "retrieval and kNN classification.")
+
+controls = st.columns([2, 1, 1])
+k = controls[0].slider("Neighbours k", 1, min(50, emb.n_samples - 1), min(10, emb.n_samples - 1), key="hub_k")
+metric = controls[1].radio("Distance", ["euclidean", "cosine"], horizontal=True, key="hub_metric")
+method = controls[2].selectbox("Projection", ["PCA", "UMAP"], key="hub_projection")
+
+tabs = st.tabs(["Hubness", "Reduction", "Teaching demo", "Formulas"])
+with tabs[2]:
+    hubness.teaching_demo()
+with tabs[3]:
+    hubness.explain()
+try:
+    with st.spinner(f"Computing {method} of {emb.n_samples:,} points…"):
+        proj = cache.projection(view.data_key, emb.X, method.lower(), 2, emb.labels)
+    with tabs[0]:
+        hubness.main_view(view, proj, k, metric)
+    with tabs[1]:
+        hubness.reduction_view(view, proj, k, metric)
+except ValueError as exc:
+    st.error(f"Cannot measure hubness on this dataset: {exc}")
