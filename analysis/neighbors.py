@@ -717,6 +717,11 @@ def kneighbors_between(
                     f"(rows {_first_rows(zero)}). Drop them or use metric='euclidean'."
                 )
             arr /= norms[:, None]
+    if metric == "euclidean":
+        # Centre both sets on the database mean (distances do not change): far
+        # from the origin, float32 scores x.y - |y|^2/2 cancel and pick wrong candidates.
+        centre = D64.mean(axis=0)
+        Q64, D64 = Q64 - centre, D64 - centre
     D32 = D64.astype(np.float32)
     half_sq = 0.5 * np.einsum("ij,ij->i", D32, D32)
     n_candidates = min(D.shape[0], int(k) + 8)

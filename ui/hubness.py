@@ -112,18 +112,22 @@ def verdict(result: Hubness) -> str:
             "are nobody's neighbour. Try a reduction below.")
 
 
-def _scatter(view: View, proj: Projection, k_occurrence: np.ndarray, hubs: np.ndarray, antihubs: np.ndarray,
-             indices: np.ndarray, key: str, focus: int | None) -> int | None:
-    """Draw the projection; return the point the user clicked (or the focus kept)."""
-    emb = view.embedding
-    rows = cache.draw_rows(view.data_key, emb.n_samples)
-    reverse = None if focus is None else reverse_neighbours(indices, focus)[0]
-    fig = hubness_scatter(proj.coords, k_occurrence, draw_rows=rows, hubs=hubs, antihubs=antihubs,
-                          hover=explore.hover_text(emb, rows), focus_row=focus, reverse_neighbours=reverse,
-                          uirevision=key)
-    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points",), config=PLOT_CONFIG)
-    _, clicked = explore.selected_rows(event.selection if event else None, proj.coords)
-    return clicked if clicked is not None else focus
+def _chosen_point(chart_key: str, pick_key: str, coords: np.ndarray, default: int, n_samples: int) -> int:
+    """The point to inspect: a new click in the chart wins, else the picker's value.
+
+    Read before drawing either widget: the chart keeps its selection across
+    reruns, so only a click that differs from the last one seen counts.
+    """
+    event = st.session_state.get(chart_key)
+    _, clicked = explore.selected_rows(event.selection if event else None, coords)
+    seen_key = f"{chart_key}|last_click"
+    if clicked is not None and clicked != st.session_state.get(seen_key):
+        st.session_state[seen_key] = clicked
+        st.session_state[pick_key] = int(clicked)
+    current = st.session_state.get(pick_key, default)
+    if not (isinstance(current, int) and 0 <= current < n_samples):
+        st.session_state[pick_key] = current = default
+    return int(current)
 
 
 def main_view(view: View, proj: Projection, k: int, metric: str) -> None:
@@ -135,29 +139,29 @@ def main_view(view: View, proj: Projection, k: int, metric: str) -> None:
     cards(result)
     st.plotly_chart(k_occurrence_charts(result.k_occurrence, k), key="hub_charts", config=PLOT_CONFIG)
     st.subheader("Where the hubs are")
-    top = np.argsort(result.k_occurrence)[::-1][:50]
-    focus_key = f"hub_focus|{view.data_key}|{k}|{metric}"
-    focus = st.session_state.get(focus_key, int(top[0]))
+    top = [int(r) for r in np.argsort(result.k_occurrence, kind="stable")[::-1][:50]]
+    chart_key = f"hub_scatter|{view.data_key}"
+    pick_key = f"hub_pick|{view.data_key}|{k}|{metric}"
+    focus = _chosen_point(chart_key, pick_key, proj.coords, top[0], emb.n_samples)
+    options = top if focus in top else [focus, *top]  # a clicked point joins the 50 largest hubs
     left, right = st.columns([1.5, 1])
-    with left:
-        clicked = _scatter(view, proj, result.k_occurrence, result.hubs, result.antihubs, indices,
-                           f"hub_scatter|{view.data_key}", focus)
-        st.caption("Colour = log(1 + N_k). Red rings: hubs; grey crosses: antihubs. Click a point to see who lists it.")
-    if clicked is not None and clicked != focus:
-        st.session_state[focus_key] = focus = int(clicked)
     with right:
-        choice = st.selectbox("Point", top.tolist() if focus in top else [focus, *top.tolist()],
-                              index=(top.tolist() if focus in top else [focus, *top.tolist()]).index(focus),
-                              format_func=lambda r: f"id {r} · N_k = {result.k_occurrence[r]}",
-                              key=f"hub_pick|{view.data_key}|{k}|{metric}",
-                              help="The 50 largest hubs; or click any point in the chart.")
-        if choice != focus:
-            st.session_state[focus_key] = focus = int(choice)
+        st.selectbox("Point", options, key=pick_key, format_func=lambda r: f"id {r} · N_k = {result.k_occurrence[r]}",
+                     help="The 50 largest hubs; or click any point in the chart.")
         rows, ranks = reverse_neighbours(indices, focus)
         st.markdown(f"**id {focus}** is in the k-NN list of **{rows.size}** points (mean k = {k}).")
         if rows.size:
             st.dataframe(explore.rows_table(emb, rows, extra={"its rank there": ranks}), hide_index=True,
                          height=300, width="stretch")
+    with left:
+        draw = cache.draw_rows(view.data_key, emb.n_samples)
+        fig = hubness_scatter(proj.coords, result.k_occurrence, draw_rows=draw, hubs=result.hubs,
+                              antihubs=result.antihubs, hover=explore.hover_text(emb, draw), focus_row=focus,
+                              reverse_neighbours=rows, uirevision=chart_key)
+        st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                        config=PLOT_CONFIG)
+        st.caption("Colour = log(1 + N_k). Red rings: hubs; grey crosses: antihubs; yellow: the points whose "
+                   "k-NN lists contain the chosen point (star). Click a point to choose it.")
     st.subheader("Why are there hubs?")
     distance = centrality(view.data_key, emb.X, metric)
     rho = None if result.skewness is None else float(spearmanr(distance, result.k_occurrence).statistic)

@@ -326,7 +326,13 @@ def knn_accuracy(indices: Any, labels: Any, *, query_labels: Any = None) -> floa
     ind = np.asarray(indices, dtype=np.int64)
     codes, inverse = np.unique(np.asarray(labels), return_inverse=True)
     item_codes = inverse.ravel()
-    truth = item_codes if query_labels is None else np.searchsorted(codes, np.asarray(query_labels))
+    if query_labels is None:
+        truth = item_codes
+    else:
+        # A query label no item has can never be predicted: code -1, never equal to a vote.
+        query = np.asarray(query_labels)
+        position = np.clip(np.searchsorted(codes, query), 0, codes.size - 1)
+        truth = np.where(codes[position] == query, position, -1)
     if ind.ndim != 2 or truth.shape[0] != ind.shape[0]:
         raise ValueError(
             f"indices has shape {ind.shape} but there are {truth.shape[0]} query labels; give one label per query row."

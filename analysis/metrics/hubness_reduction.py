@@ -131,6 +131,17 @@ def _mp_empiric_graph(cand_idx: np.ndarray, cand_dist: np.ndarray, n: int) -> np
     return out
 
 
+def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator with x/0 = inf for x > 0 and 0/0 = 0.
+
+    A zero local scale comes from duplicated points: a duplicate pair is as
+    close as can be (0), anything else is infinitely far on that scale.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = numerator / denominator
+    return np.where(denominator > 0, ratio, np.where(numerator > 0, np.inf, 0.0))
+
+
 def _local_stats(cand_dist: np.ndarray, k_scale: int) -> tuple[np.ndarray, np.ndarray]:
     """(distance to the k_scale-th neighbour, mean distance to the k_scale nearest)."""
     return cand_dist[:, k_scale - 1], cand_dist[:, :k_scale].mean(axis=1)
@@ -157,13 +168,9 @@ def _secondary_on_graph(
             d, mean[cand_idx], std[cand_idx])
     kth, mean_k = _local_stats(d, k_scale)
     if method == "local_scaling":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scaled = d**2 / (kth[:, None] * kth[cand_idx])
-        return 1.0 - np.exp(-np.where(np.isfinite(scaled), scaled, np.inf))
+        return 1.0 - np.exp(-_safe_ratio(d**2, kth[:, None] * kth[cand_idx]))
     if method == "nicdm":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = d / np.sqrt(mean_k[:, None] * mean_k[cand_idx])
-        return np.where(np.isfinite(out), out, np.inf)
+        return _safe_ratio(d, np.sqrt(mean_k[:, None] * mean_k[cand_idx]))
     if method == "csls":
         return 2.0 * d - mean_k[:, None] - mean_k[cand_idx]
     # dis_sim_local on squared euclidean distances (of unit vectors for cosine).
@@ -220,6 +227,8 @@ def secondary_distance_matrix(X: Any, method: str, *, metric: str = "euclidean",
     arr = check_matrix(X, min_samples=3, action="reducing hubness")
     _check_method(method, metric)
     n = arr.shape[0]
+    if method not in ("mutual_proximity", "mp_gaussian"):  # the others use a local scale
+        _check_positive("k_scale", k_scale, n)
     D = _pairwise(arr, metric)
     np.fill_diagonal(D, np.inf)
     order = np.argsort(D, axis=1, kind="stable")[:, : n - 1]
@@ -238,9 +247,9 @@ def secondary_distance_matrix(X: Any, method: str, *, metric: str = "euclidean",
     else:
         kth, mean_k = _local_stats(sorted_d, k_scale)
         if method == "local_scaling":
-            out = 1.0 - np.exp(-(D**2) / np.outer(kth, kth))
+            out = 1.0 - np.exp(-_safe_ratio(D**2, np.outer(kth, kth)))
         elif method == "nicdm":
-            out = D / np.sqrt(np.outer(mean_k, mean_k))
+            out = _safe_ratio(D, np.sqrt(np.outer(mean_k, mean_k)))
         elif method == "csls":
             out = 2.0 * D - mean_k[:, None] - mean_k[None, :]
         else:
@@ -261,8 +270,10 @@ def exact_reduction(X: Any, method: str, *, k: int = 10, metric: str = "euclidea
     proximity's are counts) are broken by the primary distance, as on the graph.
     """
     arr = check_matrix(X, min_samples=3, action="reducing hubness")
+    _check_positive("k", k, arr.shape[0])
     secondary = secondary_distance_matrix(arr, method, metric=metric, k_scale=k_scale)
     primary = _pairwise(arr, metric)
+    np.fill_diagonal(primary, np.inf)  # self last even where every secondary distance is inf
     order = np.lexsort((primary, secondary), axis=1)[:, :k]
     return order.astype(np.int64), np.take_along_axis(secondary, order, axis=1)
 
@@ -277,17 +288,25 @@ def _check_method(method: str, metric: str) -> None:
         raise ValueError(f"metric must be one of {METRICS}; got {metric!r}.")
 
 
-def _candidate_graph(X: np.ndarray, k: int, k_scale: int, n_candidates: int | None, metric: str):
+def _check_positive(name: str, value: Any, n: int) -> int:
+    """An integer in [1, n - 1] (a neighbourhood size among the n - 1 other points)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} must be a positive integer.")
+    if value >= n:
+        raise ValueError(f"{name}={value} must be smaller than the number of points ({n}). Use {name} <= {n - 1}.")
+    return int(value)
+
+
+def _candidate_graph(X: np.ndarray, k: int, k_scale: int, n_candidates: int | None, metric: str,
+                     uses_scale: bool):
     n = X.shape[0]
-    for name, value in (("k", k), ("k_scale", k_scale)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    if k >= n:
-        raise ValueError(f"k={k} must be smaller than the number of points ({n}). Use k <= {n - 1}.")
-    c = max(int(k), int(k_scale), min(100, 5 * int(k))) if n_candidates is None else int(n_candidates)
+    k = _check_positive("k", k, n)
+    # Mutual proximity has no local scale: its default need not fit a tiny n.
+    scale = _check_positive("k_scale", k_scale, n) if uses_scale else 1
+    c = max(k, scale, min(100, 5 * k)) if n_candidates is None else int(n_candidates)
     c = min(c, n - 1)
-    if c < max(k, k_scale):
-        raise ValueError(f"n_candidates={c} must be at least k={k} and k_scale={k_scale} (and < n).")
+    if c < max(k, scale):
+        raise ValueError(f"n_candidates={c} must be at least k={k} and k_scale={scale} (and < n).")
     if np.all(X == X[0]):
         raise ValueError("X holds identical rows only: every distance is 0 and neighbours are undefined.")
     return c, kneighbors(X, c, metric=metric)
@@ -307,7 +326,8 @@ def compare_reductions(
     arr = check_matrix(X, min_samples=3, action="reducing hubness")
     for method in methods:
         _check_method(method, metric)
-    c, (cand_dist, cand_idx) = _candidate_graph(arr, k, k_scale, n_candidates, metric)
+    uses_scale = any(m not in ("mutual_proximity", "mp_gaussian") for m in methods)
+    c, (cand_dist, cand_idx) = _candidate_graph(arr, k, k_scale, n_candidates, metric, uses_scale)
     before = hubness_from_neighbors(cand_idx[:, :k], n_items=arr.shape[0], metric=metric)
     if labels is not None and np.asarray(labels).shape != (arr.shape[0],):
         raise ValueError(f"labels must have shape ({arr.shape[0]},), one per row of X; got {np.shape(labels)}.")

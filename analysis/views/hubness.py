@@ -87,7 +87,9 @@ def hubness_scatter(
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size:
             fig.add_trace(_marker_trace(coords, rows, None, name=name, marker=marker))
-    fig.update_layout(legend=dict(orientation="h", y=1.06, x=0))
+    # Zoom, not lasso: in Plotly's lasso mode a click selects nothing, and
+    # choosing a point by clicking is what this chart is for.
+    fig.update_layout(legend=dict(orientation="h", y=1.06, x=0), dragmode="zoom")
     return fig
 
 

@@ -23,7 +23,8 @@ from tests.e2e.latency import MISSED, lasso_latencies, make_large_npy, upload
 
 pytestmark = pytest.mark.e2e
 
-PAGES = [("", "Explore", "explore"), ("collapse", "Neural collapse", "collapse"), ("data", "Data", "data")]
+PAGES = [("", "Explore", "explore"), ("collapse", "Neural collapse", "collapse"),
+         ("hubness", "Hubness", "hubness"), ("data", "Data", "data")]
 
 
 def _no_exception(page) -> None:
@@ -163,3 +164,52 @@ def test_collapse_page_trains_a_model_and_shows_it(page, server) -> None:
     page.get_by_role("tab", name="Collapse").click()
     _no_exception(page)
     screenshot(page, "collapse-trained")
+
+
+def test_hubness_page_tabs_in_the_browser(page, server) -> None:
+    open_page(page, server, "hubness")
+    page.get_by_role("heading", name="Hubness", level=1).wait_for()
+    page.locator('[data-testid="stMetricLabel"]').first.wait_for()
+    wait_idle(page)
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    assert any(label.startswith("Skewness of N_k") for label in labels)
+    # Who lists the chosen hub: a table of its reverse neighbours.
+    page.get_by_text("is in the k-NN list of", exact=False).first.wait_for()
+    page.get_by_role("tab", name="Reduction").click()
+    page.get_by_text("Show the projection after", exact=False).wait_for()
+    page.get_by_role("tab", name="Teaching demo").click()
+    page.get_by_text("Try this.", exact=False).wait_for()
+    _no_exception(page)
+    page.get_by_role("tab", name="Hubness", exact=True).click()
+    screenshot(page, "hubness-main")
+
+
+def test_clicking_a_point_on_the_hubness_map_chooses_it(page, server) -> None:
+    open_page(page, server, "hubness")
+    page.get_by_text("is in the k-NN list of", exact=False).first.wait_for()
+    wait_idle(page)
+    page.wait_for_timeout(1500)
+    before = page.get_by_text("is in the k-NN list of", exact=False).first.inner_text()
+    # Near a marker of the N_k-coloured trace (the second chart): hover first and
+    # read the id Plotly shows, then click there; that point must become the chosen one.
+    target = page.evaluate(
+        """() => {
+            const gd = document.querySelectorAll('.js-plotly-plot')[1];
+            const trace = gd._fullData.find(t => t.marker && t.marker.colorscale && t.customdata);
+            const i = Math.floor(trace.x.length / 3);
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            const box = gd.getBoundingClientRect();
+            return {x: box.left + xa._offset + xa.d2p(trace.x[i]), y: box.top + ya._offset + ya.d2p(trace.y[i])};
+        }"""
+    )
+    page.mouse.move(target["x"], target["y"], steps=4)
+    label = page.locator(".hoverlayer .hovertext").first
+    label.wait_for(timeout=10_000)
+    hovered = int(label.inner_text().split()[1])
+    page.mouse.click(target["x"], target["y"])
+    page.wait_for_function(
+        "id => [...document.querySelectorAll('p')].some(p => p.innerText.startsWith('id ' + id + ' is in the k-NN list'))",
+        arg=hovered, timeout=15_000,
+    )
+    assert not before.startswith(f"id {hovered} ")
+    _no_exception(page)

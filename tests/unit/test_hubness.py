@@ -366,7 +366,7 @@ def test_knn_accuracy_with_query_labels() -> None:
 
 
 def test_knn_accuracy_query_label_absent_from_items_is_never_right() -> None:
-    # BUG (left failing on purpose, see the report): a query whose label does not
+    # Regression (found by this test, since fixed): a query whose label does not
     # occur among the item labels can never be classified correctly, so the
     # accuracy here must be 0. knn_accuracy maps query labels with
     # np.searchsorted(codes, query_labels), which sends the unknown "w" to the
