@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -205,7 +206,7 @@ def test_clicking_a_point_on_the_hubness_map_chooses_it(page, server) -> None:
     page.mouse.move(target["x"], target["y"], steps=4)
     label = page.locator(".hoverlayer .hovertext").first
     label.wait_for(timeout=10_000)
-    hovered = int(label.inner_text().split()[1])
+    hovered = int(re.match(r"id (\d+)", label.text_content()).group(1))
     page.mouse.click(target["x"], target["y"])
     page.wait_for_function(
         "id => [...document.querySelectorAll('p')].some(p => p.innerText.startsWith('id ' + id + ' is in the k-NN list'))",
