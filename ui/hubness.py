@@ -11,6 +11,7 @@ from analysis.metrics.hubness import (
     Hubness,
     distance_to_centre,
     hubness,
+    hubness_between,
     iid_gaussian_skewness,
     reverse_neighbours,
 )
@@ -170,6 +171,38 @@ def main_view(view: View, proj: Projection, k: int, metric: str) -> None:
     st.caption("In high dimensions distances concentrate, and points near the data mean are a little closer to "
                "everyone: they become hubs (Radovanovic et al. 2010), which shows as a negative ρ. In clustered data "
                "(a classifier's classes) hubs sit at the centre of their own cluster instead, and ρ can be positive.")
+    two_sets(view, k, metric)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def between(data_key: str, _queries: np.ndarray, _gallery: np.ndarray, k: int, metric: str) -> Hubness:
+    return hubness_between(_queries, _gallery, k=k, metric=metric)
+
+
+def two_sets(view: View, k: int, metric: str) -> None:
+    """Query-to-gallery hubness between two metadata splits (e.g. test queries, train gallery)."""
+    emb = view.embedding
+    if emb.metadata is None or "split" not in emb.metadata.columns:
+        return
+    split = emb.metadata["split"].cast(pl.Utf8).to_numpy()
+    names = sorted(set(split))
+    if len(names) < 2:
+        return
+    st.subheader("Two sets: queries against a gallery")
+    cols = st.columns(2)
+    query = cols[0].selectbox("Queries", names, index=names.index("test") if "test" in names else 0,
+                              key="hub_query_split")
+    gallery = cols[1].selectbox("Gallery", [n for n in names if n != query], key="hub_gallery_split")
+    q_rows, g_rows = np.flatnonzero(split == query), np.flatnonzero(split == gallery)
+    if k > g_rows.size:
+        st.info(f"k = {k} exceeds the {g_rows.size} gallery points; lower k.")
+        return
+    result = between(f"{view.data_key}|{query}>{gallery}", emb.X[q_rows], emb.X[g_rows], k, metric)
+    st.markdown(f"How often each of the {g_rows.size:,} **{gallery}** points is among the {k} nearest "
+                f"{gallery} points of a **{query}** query ({q_rows.size:,} queries; mean N_k = "
+                f"{k * q_rows.size / g_rows.size:.2f}). Retrieval hubs are returned for everything; antihubs "
+                "are never retrieved.")
+    cards(result)
 
 
 def reduction_view(view: View, proj: Projection, k: int, metric: str) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from analysis.metrics import hubness
-from analysis.metrics.hubness import reverse_neighbours
+from analysis.metrics.hubness import hubness_between, reverse_neighbours
 from analysis.neighbors import kneighbors
 
 TIMEOUT = 180
@@ -26,7 +26,11 @@ def _hubness_page(**preset: object) -> AppTest:
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """The first card of each label (the two-set section repeats them further down)."""
+    shown: dict[str, str] = {}
+    for m in at.metric:
+        shown.setdefault(m.label, m.value)
+    return shown
 
 
 def test_cards_match_the_library_for_the_sidebar_choice() -> None:
@@ -97,3 +101,13 @@ def test_identical_rows_give_a_clear_error_not_a_crash() -> None:
     at.switch_page(PAGE).run()
     assert not at.exception
     assert at.error and "identical rows" in at.error[0].value
+
+
+def test_two_sets_measure_test_queries_against_the_train_gallery() -> None:
+    at = _hubness_page()
+    emb = at.session_state["view"].embedding
+    split = emb.metadata["split"].to_numpy()
+    expected = hubness_between(emb.X[split == "test"], emb.X[split == "train"], k=10)
+    assert "Two sets: queries against a gallery" in [s.value for s in at.subheader]
+    skews = [m.value for m in at.metric if m.label == "Skewness of N_k"]
+    assert skews[-1] == f"{expected.skewness:.3g}"
