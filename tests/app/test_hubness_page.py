@@ -44,7 +44,7 @@ def test_cards_match_the_library_for_the_sidebar_choice() -> None:
     assert shown["Robin Hood index"] == f"{expected.robin_hood:.3g}"
     assert shown["Antihubs"] == f"{expected.antihub_occurrence:.1%}"
     assert shown["Hubs / antihubs"] == f"{expected.hubs.size:,} / {expected.antihubs.size:,}"
-    assert [s.value for s in at.subheader] == ["Where the hubs are", "Why are there hubs?"]
+    assert [s.value for s in at.subheader][:2] == ["Where the hubs are", "Why are there hubs?"]
     assert len(at.latex) >= 7  # every index with its formula
 
 
