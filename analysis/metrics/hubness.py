@@ -9,12 +9,13 @@ excluded, duplicates too), and is cheap on top of the search.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.stats import skew
 
+from analysis.metrics._result import MetricResult
 from analysis.neighbors import kneighbors, kneighbors_between
 from analysis.validation import check_matrix
 
@@ -33,7 +34,7 @@ METRICS = ("euclidean", "cosine")
 
 
 @dataclass(frozen=True, eq=False)
-class Hubness:
+class Hubness(MetricResult):
     """Result of :func:`hubness` (scores are Python floats).
 
     Attributes
@@ -83,24 +84,9 @@ class Hubness:
     n_queries: int
     notes: tuple[str, ...] = ()
 
-    SCALARS = ("skewness", "robin_hood", "gini", "atkinson", "groupie_ratio", "antihub_occurrence",
+    SCALARS: ClassVar[tuple[str, ...]] = ("skewness", "robin_hood", "gini", "atkinson", "groupie_ratio", "antihub_occurrence",
                "hub_occurrence")
 
-    def scalars(self) -> dict[str, float | None]:
-        """The headline numbers only."""
-        return {name: getattr(self, name) for name in self.SCALARS}
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (arrays become lists)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, np.ndarray):
-                value = value.tolist()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
 
 
 def _check_k_and_metric(k: Any, metric: str, n_items: int) -> int:

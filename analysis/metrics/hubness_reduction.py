@@ -26,6 +26,7 @@ import numba
 import numpy as np
 from scipy.special import ndtr
 
+from analysis.metrics._result import MetricResult
 from analysis.metrics.hubness import METRICS, Hubness, hubness_from_neighbors, knn_accuracy
 from analysis.neighbors import kneighbors
 from analysis.validation import check_matrix
@@ -51,7 +52,7 @@ METHOD_NAMES = {
 
 
 @dataclass(frozen=True, eq=False)
-class HubnessReduction:
+class HubnessReduction(MetricResult):
     """Result of :func:`reduce_hubness`.
 
     Attributes
@@ -80,13 +81,6 @@ class HubnessReduction:
     knn_accuracy: float | None
     knn_accuracy_before: float | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method, "k": self.k, "k_scale": self.k_scale, "n_candidates": self.n_candidates,
-            "indices": self.indices.tolist(), "secondary_distances": self.secondary_distances.tolist(),
-            "hubness": self.hubness.to_dict(), "hubness_before": self.hubness_before.to_dict(),
-            "knn_accuracy": self.knn_accuracy, "knn_accuracy_before": self.knn_accuracy_before,
-        }
 
 
 # --------------------------------------------------------------------------- graph versions

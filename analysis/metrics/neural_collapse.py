@@ -10,12 +10,13 @@ million rows work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from analysis.metrics._result import MetricResult
 from analysis.metrics.class_statistics import (
     ClassStatistics,
     ClassStatisticsAccumulator,
@@ -27,7 +28,7 @@ __all__ = ["NeuralCollapse", "check_class_labels", "check_classifier", "neural_c
 
 
 @dataclass(frozen=True, eq=False)
-class NeuralCollapse:
+class NeuralCollapse(MetricResult):
     """Result of :func:`neural_collapse` (all floats are Python floats).
 
     Attributes
@@ -107,23 +108,12 @@ class NeuralCollapse:
     n_features: int
     n_classes: int
 
-    SCALARS = (
+    SCALARS: ClassVar[tuple[str, ...]] = (
         "nc1", "nc1_trace_quotient", "cdnv", "nc2_equinorm", "nc2_equiangular",
         "nc2_max_angle", "etf_distance", "orthogonal_frame_distance",
         "size_norm_spearman", "nc3", "nc4", "ncc_accuracy",
     )  # fmt: skip
 
-    def scalars(self) -> dict[str, float | None]:
-        """The scalar metrics only (one row of a layer x checkpoint table)."""
-        return {name: getattr(self, name) for name in self.SCALARS}
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (arrays become lists)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.tolist() if isinstance(value, np.ndarray) else value
-        return out
 
 
 def simplex_etf_gram(n_classes: int) -> np.ndarray:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,35 +9,23 @@ from streamlit.testing.v1 import AppTest
 from analysis.metrics import neural_collapse
 from analysis.metrics.collapse_table import collapse_inputs, split_rows
 from analysis.models import PRESETS
+from tests.app.pages import metric_cards, npy_bytes, open_page
 
-TIMEOUT = 180
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "app_pages/collapse.py"
 
 
 def _collapse_page(**preset: object) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in preset.items():
-        at.session_state[key] = value
-    at.run()
-    return at.switch_page(PAGE).run()
+    return open_page(PAGE, **preset)
 
 
-def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def _npy(X: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, X)
-    return buf.getvalue()
+_metrics = metric_cards
 
 
 def _upload_embedding(at: AppTest, X: np.ndarray, labels: np.ndarray | None) -> AppTest:
     at.switch_page("app_pages/data.py").run()
-    at.file_uploader(key="upload_main").set_value(("feats.npy", _npy(X), "application/octet-stream"))
+    at.file_uploader(key="upload_main").set_value(("feats.npy", npy_bytes(X), "application/octet-stream"))
     if labels is not None:
-        at.file_uploader(key="upload_labels").set_value(("labels.npy", _npy(labels), "application/octet-stream"))
+        at.file_uploader(key="upload_labels").set_value(("labels.npy", npy_bytes(labels), "application/octet-stream"))
     at.button[0].click()
     at.run()
     return at.switch_page(PAGE).run()
@@ -101,20 +86,20 @@ def test_embedding_with_labels_and_a_classifier() -> None:
     assert _metrics(at)["NC3"] == "—"
     # A classifier of the wrong width: a clear error, and the page still shows the metrics.
     uploader = at.file_uploader(key=f"nc_classifier_{at.session_state['view'].data_key}")
-    uploader.set_value(("w.npy", _npy(rng.normal(size=(3, 4))), "application/octet-stream")).run()
+    uploader.set_value(("w.npy", npy_bytes(rng.normal(size=(3, 4))), "application/octet-stream")).run()
     assert at.error and "shape (n_classes, 6)" in at.error[0].value
     assert _metrics(at)["NC1"] == f"{expected.nc1:.3g}"
     # The right classifier enables NC3 and NC4.
     W = means - means.mean(axis=0)
     uploader = at.file_uploader(key=f"nc_classifier_{at.session_state['view'].data_key}")
-    uploader.set_value(("w.npy", _npy(W), "application/octet-stream")).run()
+    uploader.set_value(("w.npy", npy_bytes(W), "application/octet-stream")).run()
     assert not at.error
     with_head = neural_collapse(X, labels, classifier=W)
     assert _metrics(at)["NC3"] == f"{with_head.nc3:.3g}"
     assert _metrics(at)["NC4"] == f"{with_head.nc4:.3g}"
     # A later bad file (too few classes for the labels) is refused and keeps the good classifier.
     uploader = at.file_uploader(key=f"nc_classifier_{at.session_state['view'].data_key}")
-    uploader.set_value(("w2.npy", _npy(W[:2]), "application/octet-stream")).run()
+    uploader.set_value(("w2.npy", npy_bytes(W[:2]), "application/octet-stream")).run()
     assert at.error and "w2.npy" in at.error[0].value and "only 2 classes" in at.error[0].value
     assert _metrics(at)["NC3"] == f"{with_head.nc3:.3g}"
 

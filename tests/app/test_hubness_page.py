@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from analysis.metrics import hubness
 from analysis.metrics.hubness import hubness_between, reverse_neighbours
 from analysis.neighbors import kneighbors
+from tests.app.pages import metric_cards, npy_bytes, open_page
 
-TIMEOUT = 180
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGE = "app_pages/hubness.py"
 
 
 def _hubness_page(**preset: object) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in preset.items():
-        at.session_state[key] = value
-    at.run()
-    return at.switch_page(PAGE).run()
+    return open_page(PAGE, **preset)
 
 
-def _metrics(at: AppTest) -> dict[str, str]:
-    """The first card of each label (the two-set section repeats them further down)."""
-    shown: dict[str, str] = {}
-    for m in at.metric:
-        shown.setdefault(m.label, m.value)
-    return shown
+_metrics = metric_cards
 
 
 def test_cards_match_the_library_for_the_sidebar_choice() -> None:
@@ -93,9 +80,8 @@ def test_teaching_demo_reports_the_chosen_dimension() -> None:
 def test_identical_rows_give_a_clear_error_not_a_crash() -> None:
     at = _hubness_page()
     at.switch_page("app_pages/data.py").run()
-    buf = io.BytesIO()
-    np.save(buf, np.ones((20, 4), dtype=np.float32))
-    at.file_uploader(key="upload_main").set_value(("same.npy", buf.getvalue(), "application/octet-stream"))
+    at.file_uploader(key="upload_main").set_value(("same.npy", npy_bytes(np.ones((20, 4), dtype=np.float32)),
+                                                   "application/octet-stream"))
     at.button[0].click()
     at.run()
     at.switch_page(PAGE).run()

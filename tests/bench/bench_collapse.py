@@ -34,7 +34,6 @@ This file is a script, not a pytest module (no ``test_`` prefix).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -52,6 +51,7 @@ if __package__ in (None, ""):
 from analysis.data import load_run  # noqa: E402
 from analysis.metrics import neural_collapse  # noqa: E402
 from analysis.metrics.collapse_table import neural_collapse_table  # noqa: E402
+from tests.bench.common import script_main  # noqa: E402
 
 D, C = 512, 100
 IN_MEMORY_N, MAPPED_N = 100_000, 1_000_000
@@ -249,14 +249,7 @@ def report(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small synthetic sizes")
-    args = parser.parse_args(argv)
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
-    rows = report(quick=args.quick)
-    failed = [r for r in rows if r["ok"] is False]
-    print(f"load average {os.getloadavg()[0]:.2f} at end; {len(failed)} FAIL")
-    return 1 if failed else 0
+    return script_main(report, __doc__.split("\n")[0], "small synthetic sizes", argv)
 
 
 if __name__ == "__main__":

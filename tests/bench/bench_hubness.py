@@ -26,7 +26,6 @@ This file is a script, not a pytest module (no ``test_`` prefix).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -45,6 +44,7 @@ from analysis.metrics.hubness_reduction import (  # noqa: E402
     _secondary_on_graph,
 )
 from analysis.neighbors import kneighbors, n_threads  # noqa: E402
+from tests.bench.common import script_main  # noqa: E402
 
 K = 10
 K_SCALE = 5
@@ -136,14 +136,7 @@ def report(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="n = 20,000 for both parts")
-    args = parser.parse_args(argv)
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
-    rows = report(quick=args.quick)
-    failed = [r for r in rows if r["ok"] is False]
-    print(f"load average {os.getloadavg()[0]:.2f} at end; {len(failed)} FAIL")
-    return 1 if failed else 0
+    return script_main(report, __doc__.split("\n")[0], "n = 20,000 for both parts", argv)
 
 
 if __name__ == "__main__":
