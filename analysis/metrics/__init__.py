@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from analysis.metrics.hubness import hubness
 from analysis.metrics.hubness_reduction import reduce_hubness
+from analysis.metrics.intrinsic_dimension import intrinsic_dimension
+from analysis.metrics.isotropy import isotropy
 from analysis.metrics.neural_collapse import neural_collapse
-from analysis.metrics.spectrum import effective_rank
+from analysis.metrics.spectrum import covariance_spectrum, effective_rank
+from analysis.metrics.sphere import alignment, uniformity
 
 __all__ = [
+    "alignment",
+    "covariance_spectrum",
     "effective_rank",
     "hubness",
+    "intrinsic_dimension",
+    "isotropy",
     "neural_collapse",
     "reduce_hubness",
+    "uniformity",
 ]

@@ -9,7 +9,86 @@ import numpy as np
 
 from analysis.validation import check_matrix
 
-__all__ = ["EffectiveRank", "effective_rank"]
+__all__ = ["CovarianceSpectrum", "EffectiveRank", "covariance_spectrum", "effective_rank"]
+
+# Above this many elements the SVD's float64 copy of X is replaced by a
+# streamed d x d Gram matrix (one float64 block at a time).
+_SVD_MAX_ELEMENTS = 20_000_000
+_GRAM_BLOCK_ROWS = 65_536
+
+
+@dataclass(frozen=True, eq=False)
+class CovarianceSpectrum:
+    """Result of :func:`covariance_spectrum`.
+
+    Attributes
+    ----------
+    eigenvalues : ndarray of shape (n_features,)
+        Covariance eigenvalues (population, divided by n), descending, clipped at 0.
+    explained_variance_ratio : ndarray of shape (n_features,)
+        ``eigenvalues / eigenvalues.sum()``.
+    cumulative : ndarray of shape (n_features,)
+        Running sum of the ratios (ends at 1).
+    n_samples, n_features : int
+    """
+
+    eigenvalues: np.ndarray
+    explained_variance_ratio: np.ndarray
+    cumulative: np.ndarray
+    n_samples: int
+    n_features: int
+
+    def components_for(self, share: float) -> int:
+        """Fewest leading directions explaining at least `share` of the variance."""
+        return int(np.searchsorted(self.cumulative, share - 1e-12) + 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"eigenvalues": self.eigenvalues.tolist(),
+                "explained_variance_ratio": self.explained_variance_ratio.tolist(),
+                "cumulative": self.cumulative.tolist(), "n_samples": self.n_samples,
+                "n_features": self.n_features}
+
+
+def _gram(arr: np.ndarray, *, center: bool) -> tuple[np.ndarray, int]:
+    """Sum of x x^T over rows (centred on the column means when `center`), float64, streamed."""
+    n, d = arr.shape
+    shift = np.zeros(d)
+    if center:
+        for start in range(0, n, _GRAM_BLOCK_ROWS):
+            shift += np.asarray(arr[start : start + _GRAM_BLOCK_ROWS], dtype=np.float64).sum(axis=0)
+        shift /= n
+    gram = np.zeros((d, d))
+    for start in range(0, n, _GRAM_BLOCK_ROWS):
+        block = np.array(arr[start : start + _GRAM_BLOCK_ROWS], dtype=np.float64)
+        block -= shift
+        gram += block.T @ block
+    return 0.5 * (gram + gram.T), n
+
+
+def covariance_spectrum(X: Any) -> CovarianceSpectrum:
+    """Eigen-spectrum of the covariance of X and the explained variance of each direction.
+
+    .. math::  \\Sigma = \\frac{1}{n} \\sum_i (x_i - \\bar x)(x_i - \\bar x)^\\top, \\qquad
+               r_j = \\lambda_j / \\sum_l \\lambda_l
+
+    (PCA's explained variance ratios). Streamed over row blocks in float64,
+    so a memory-mapped array is never copied whole.
+
+    Raises
+    ------
+    ValueError
+        For input that is not a finite 2-D real array, or rows that are all identical.
+    """
+    arr = check_matrix(X, action="computing the covariance spectrum")
+    gram, n = _gram(arr, center=True)
+    eigenvalues = np.clip(np.linalg.eigvalsh(gram)[::-1] / n, 0.0, None)
+    total = eigenvalues.sum()
+    if not total > 0:
+        raise ValueError("X has identical rows: its covariance is zero and the spectrum is empty.")
+    ratio = eigenvalues / total
+    return CovarianceSpectrum(eigenvalues=eigenvalues, explained_variance_ratio=ratio,
+                              cumulative=np.minimum(np.cumsum(ratio), 1.0), n_samples=int(n),
+                              n_features=int(arr.shape[1]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,10 +188,19 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
     4.0
     """
     arr = check_matrix(X, action="computing the effective rank")
-    data = np.array(arr, dtype=np.float64, copy=True)
-    if center:
-        data -= data.mean(axis=0)
-    singular_values = np.linalg.svd(data, compute_uv=False)
+    if arr.size <= _SVD_MAX_ELEMENTS:
+        data = np.array(arr, dtype=np.float64, copy=True)
+        if center:
+            data -= data.mean(axis=0)
+        singular_values = np.linalg.svd(data, compute_uv=False)
+        data_shape = data.shape
+    else:
+        # Large X (a million rows): singular values are the square roots of the
+        # Gram matrix's eigenvalues, accumulated block by block without a copy of X.
+        gram, _ = _gram(arr, center=center)
+        eigenvalues = np.clip(np.linalg.eigvalsh(gram)[::-1], 0.0, None)
+        singular_values = np.sqrt(eigenvalues)
+        data_shape = arr.shape
     sigma_max = float(singular_values[0]) if singular_values.size else 0.0
     if not sigma_max > 0.0:
         if center:
@@ -124,7 +212,11 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
         raise ValueError(
             "X is all zero; the effective rank is undefined. Pass a matrix with a non-zero entry."
         )
-    tolerance = max(data.shape) * np.finfo(np.float64).eps * sigma_max
+    tolerance = max(data_shape) * np.finfo(np.float64).eps * sigma_max
+    if arr.size > _SVD_MAX_ELEMENTS:
+        # Squaring loses half the digits: rounding noise in the Gram matrix
+        # shows up as singular values up to sqrt(eps) * sigma_max.
+        tolerance = max(tolerance, np.sqrt(max(data_shape) * np.finfo(np.float64).eps) * sigma_max)
     singular_values = np.where(singular_values > tolerance, singular_values, 0.0)
     p = singular_values / singular_values.sum()
     nonzero = p[p > 0]  # 0 log 0 = 0
