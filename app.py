@@ -30,6 +30,7 @@ pages = [
     st.Page("app_pages/explore.py", title="Explore", icon=":material/scatter_plot:", default=True),
     st.Page("app_pages/collapse.py", title="Neural collapse", icon=":material/hub:"),
     st.Page("app_pages/hubness.py", title="Hubness", icon=":material/share:"),
+    st.Page("app_pages/geometry.py", title="Sphere & spectrum", icon=":material/language:"),
     st.Page("app_pages/data.py", title="Data", icon=":material/dataset:"),
 ]
 navigation = st.navigation(pages)

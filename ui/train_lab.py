@@ -8,10 +8,13 @@ run joins the session's datasets and becomes the sidebar's choice.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import streamlit as st
 
+from analysis.data import Run
 from analysis.models.collapse_lab import DATASETS, PRESETS, CollapseLabConfig, train_collapse_lab
 from analysis.models.mlp import ACTIVATIONS, LOSSES, LR_SCHEDULES, OPTIMIZERS, MLPConfig
 from ui.state import Source, add_upload, bytes_key
@@ -55,15 +58,18 @@ def _config_from_widgets() -> CollapseLabConfig:
                              separation=float(s["lab_separation"]), mlp=mlp)
 
 
-def train_and_add(config: CollapseLabConfig, label: str) -> None:
-    """Train with a progress bar, add the run to the session's datasets and select it."""
+def train_and_add(config: Any, label: str, trainer: Callable[..., Run] = train_collapse_lab) -> None:
+    """Train with a progress bar, add the run to the session's datasets and select it.
+
+    `trainer(config, progress=..., name=...)` is any lab's trainer (collapse, contrastive).
+    """
     bar = st.progress(0.0, text="Starting… (Stop, top right, cancels)")
 
     def progress(fraction: float, message: str) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
-    run = train_collapse_lab(config, progress=progress, name=label)
-    key = bytes_key("trained", json.dumps(config.to_dict(), sort_keys=True))
+    run = trainer(config, progress=progress, name=label)
+    key = bytes_key("trained", json.dumps(config.to_dict(), sort_keys=True, default=str))
     add_upload(Source(key=key, label=f"{label} (trained)", origin="trained", run=run))
     st.session_state["lab_last_trained"] = f"{label}: {run.task}"
     st.rerun()  # the sidebar picks the new run up before the page draws

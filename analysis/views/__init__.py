@@ -12,6 +12,7 @@ from analysis.views.collapse import (
     imbalance_panel,
     nc_over_training,
 )
+from analysis.views.geometry import alignment_uniformity_plane, spectrum_chart, sphere_animation
 from analysis.views.hubness import (
     centrality_scatter,
     hubness_scatter,
@@ -38,4 +39,7 @@ __all__ = [
     "k_occurrence_charts",
     "reduction_bars",
     "skewness_vs_dimension",
+    "alignment_uniformity_plane",
+    "spectrum_chart",
+    "sphere_animation",
 ]

@@ -1,0 +1,87 @@
+"""Sphere, isotropy and spectrum metrics over a whole Run: one row per (layer, checkpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import polars as pl
+
+from analysis.data.schema import Run
+from analysis.metrics.collapse_table import split_rows
+from analysis.metrics.intrinsic_dimension import intrinsic_dimension
+from analysis.metrics.isotropy import isotropy
+from analysis.metrics.spectrum import effective_rank
+from analysis.metrics.sphere import alignment, uniformity
+
+__all__ = ["GEOMETRY_COLUMNS", "geometry_row", "geometry_table"]
+
+ProgressFn = Callable[[float, str], None]
+
+GEOMETRY_COLUMNS = (
+    "uniformity", "uniform_reference", "alignment", "iso_score", "mean_cosine", "effective_rank",
+    "intrinsic_dimension", "n_features",
+)  # fmt: skip
+
+
+def geometry_row(X: np.ndarray, labels: np.ndarray | None) -> dict[str, float | None]:
+    """Every geometry number of one embedding (alignment over same-class pairs, None without labels)."""
+    uni = uniformity(X)
+    iso = isotropy(X)
+    aligned = None
+    if labels is not None:
+        try:
+            aligned = alignment(X, labels=labels).value
+        except ValueError:  # no class with two samples: no positive pair
+            aligned = None
+    try:
+        dimension = intrinsic_dimension(X).dimension
+    except ValueError:  # too few distinct points
+        dimension = None
+    return {
+        "uniformity": uni.value, "uniform_reference": uni.uniform_reference, "alignment": aligned,
+        "iso_score": iso.iso_score, "mean_cosine": iso.mean_cosine, "effective_rank": effective_rank(X).effective_rank,
+        "intrinsic_dimension": dimension, "n_features": float(X.shape[1]),
+    }
+
+
+def geometry_table(
+    run: Run,
+    *,
+    split: str | None = None,
+    layers: Sequence[str] | None = None,
+    steps: Sequence[int] | None = None,
+    progress: ProgressFn | None = None,
+) -> pl.DataFrame:
+    """Uniformity, alignment (same-class pairs), isotropy, effective rank and TwoNN dimension per layer and step.
+
+    Parameters
+    ----------
+    run : Run
+    split : str or None, default=None
+        Rows of one metadata split, or all rows.
+    layers, steps : sequence, optional
+    progress : callable (fraction, message) -> None, optional
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``layer``, ``step``, then `GEOMETRY_COLUMNS` (null where undefined).
+    """
+    rows = split_rows(run, split)
+    layers = list(run.layers if layers is None else layers)
+    steps = [int(s) for s in (run.steps if steps is None else steps)]
+    labels = run.labels if rows is None or run.labels is None else run.labels[rows]
+    records = []
+    total = len(layers) * len(steps)
+    for i, layer in enumerate(layers):
+        for j, step in enumerate(steps):
+            X = np.asarray(run.activations[(layer, step)], dtype=np.float32)
+            if rows is not None:
+                X = X[rows]
+            records.append({"layer": layer, "step": step} | geometry_row(X, labels))
+            if progress is not None:
+                done = i * len(steps) + j + 1
+                progress(done / total, f"{layer} · step {step} ({done}/{total})")
+    schema = {"layer": pl.Utf8, "step": pl.Int64} | {name: pl.Float64 for name in GEOMETRY_COLUMNS}
+    return pl.DataFrame(records, schema=schema, orient="row")

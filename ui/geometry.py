@@ -1,0 +1,181 @@
+"""Sphere & spectrum page: cached metrics and sections (alignment, uniformity, isotropy, spectrum)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import streamlit as st
+
+from analysis.data import Embedding, Run
+from analysis.metrics import covariance_spectrum
+from analysis.metrics.collapse_table import split_rows
+from analysis.metrics.geometry_table import geometry_row, geometry_table
+from analysis.metrics.spectrum import CovarianceSpectrum
+from analysis.views import alignment_uniformity_plane, spectrum_chart, sphere_animation
+from ui.state import ALL_SPLITS, View, sources
+from ui.train_lab import train_and_add
+
+PLOT_CONFIG = {"displaylogo": False}
+
+# Metric -> (card label, one-line meaning, LaTeX).
+MEANINGS: dict[str, tuple[str, str, str]] = {
+    "uniformity": ("Uniformity", "How evenly the unit-normalised points cover the sphere: lower (more negative) "
+                   "is more uniform, 0 means all points coincide (Wang & Isola 2020).",
+                   r"\log \tfrac{2}{n(n-1)}\sum_{i<j} e^{-2\|\hat x_i-\hat x_j\|^2}"),
+    "alignment": ("Alignment (same class)", "Mean squared distance between unit vectors of the same class: "
+                  "0 when each class is a single point.", r"\mathbb{E}_{y_i=y_j}\|\hat x_i-\hat x_j\|^2"),
+    "iso_score": ("IsoScore", "Share of dimensions the variance really uses, in [0, 1]: (k−1)/(d−1) when it "
+                  "fills k of d directions equally (Rudman et al. 2022).",
+                  r"\iota=\tfrac{d\,\phi-1}{d-1},\ \phi=\tfrac{(d-\delta^2(d-\sqrt d))^2}{d^2}"),
+    "mean_cosine": ("Mean cosine", "Average cosine between two points: near 0 when directions spread out, "
+                    "near 1 when everything sits in a narrow cone (anisotropy, Ethayarajh 2019).",
+                    r"\tfrac{1}{n(n-1)}\sum_{i\ne j}\cos(x_i,x_j)"),
+    "effective_rank": ("Effective rank", "How many directions the centred cloud spreads over: exp of the "
+                       "entropy of the normalised singular values (Roy & Vetterli 2007; RankMe).",
+                       r"\exp\big(-\textstyle\sum_i p_i\log p_i\big),\ p_i=\sigma_i/\sum_j\sigma_j"),
+    "intrinsic_dimension": ("Intrinsic dimension (TwoNN)", "Dimension of the surface the points lie on, from "
+                            "the ratio of each point's two nearest-neighbour distances (Facco et al. 2017).",
+                            r"\hat d = n \big/ \textstyle\sum_i \log(r_{2,i}/r_{1,i})"),
+}
+CARDS = ("uniformity", "alignment", "iso_score", "mean_cosine", "effective_rank", "intrinsic_dimension")
+
+
+@st.cache_data(max_entries=16, show_spinner="Measuring every checkpoint of this layer…")
+def layer_table(source_key: str, _run: Run, layer: str, split: str | None) -> pl.DataFrame:
+    return geometry_table(_run, split=split, layers=[layer])
+
+
+@st.cache_data(max_entries=16, show_spinner="Measuring…")
+def embedding_row(data_key: str, _emb: Embedding) -> dict:
+    return geometry_row(_emb.X, _emb.labels)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def spectrum(data_key: str, _X: np.ndarray) -> CovarianceSpectrum:
+    return covariance_spectrum(_X)
+
+
+def _split(view: View) -> str | None:
+    return None if view.split == ALL_SPLITS else view.split
+
+
+def cards(row: dict) -> None:
+    cols = st.columns(len(CARDS))
+    for col, name in zip(cols, CARDS, strict=False):
+        label, meaning, _ = MEANINGS[name]
+        value = row.get(name)
+        shown = "—" if value is None else f"{value:.3g}"
+        extra = ""
+        if name == "uniformity":
+            extra = f" Uniform points on the same sphere: {row['uniform_reference']:.3f}."
+        if name in ("effective_rank", "intrinsic_dimension"):
+            extra = f" Out of d = {int(row['n_features'])}."
+        col.metric(label, shown, help=meaning + extra)
+    st.caption(f"Uniform points on this sphere (d = {int(row['n_features'])}) would score "
+               f"{row['uniform_reference']:.3f} on uniformity; effective rank and intrinsic dimension are out of "
+               f"d = {int(row['n_features'])}.")
+
+
+def plane(view: View, run: Run) -> None:
+    """The alignment-uniformity plane for this layer, with other runs' same-named layer overlaid."""
+    own = layer_table(view.source.key, run, view.layer, _split(view))
+    trajectories = {f"{view.source.label} · {view.layer}": (own["step"].to_list(), own["uniformity"].to_list(),
+                                                             own["alignment"].to_list())}
+    others = {k: s for k, s in sources().items() if s.is_run and k != view.source.key
+              and view.layer in s.run.layers and s.run.labels is not None}
+    chosen = st.multiselect("Overlay other runs (same layer name)", list(others),
+                            format_func=lambda k: others[k].label, key="geo_overlay")
+    for key in chosen:
+        other = others[key]
+        tab = layer_table(key, other.run, view.layer, None)
+        trajectories[f"{other.label} · {view.layer}"] = (tab["step"].to_list(), tab["uniformity"].to_list(),
+                                                         tab["alignment"].to_list())
+    reference = float(own["uniform_reference"][0])
+    st.plotly_chart(alignment_uniformity_plane(trajectories, uniform_reference=reference), key="geo_plane",
+                    config=PLOT_CONFIG)
+    st.caption("Alignment here is over pairs of the same class (the labels stand in for augmented views); the "
+               "big marker is the last checkpoint. Contrastive training moves down-left: classes tighten while "
+               "the whole set spreads over the sphere.")
+
+
+def sphere_view(view: View, run: Run) -> None:
+    """Points on the circle or sphere under a checkpoint slider, when the layer is 2-D or 3-D."""
+    d = run.layer_dim(view.layer)
+    if d not in (2, 3):
+        st.info(f"Layer {view.layer} has d = {d}: points are drawn on the circle or sphere for 2-D and 3-D layers, "
+                "such as the contrastive lab's embeddings (Try this tab).")
+        return
+    rows = split_rows(run, _split(view))
+    frames = []
+    for step in run.steps:
+        X = np.asarray(run.activations[(view.layer, step)], dtype=np.float64)
+        X = X if rows is None else X[rows]
+        frames.append(X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12))
+    labels = None if run.labels is None else (run.labels if rows is None else run.labels[rows])
+    fig = sphere_animation(np.stack(frames).astype(np.float32), labels, list(run.steps), run.label_names,
+                           start_index=run.steps.index(view.step))
+    st.plotly_chart(fig, key="geo_sphere", config=PLOT_CONFIG)
+
+
+def spectrum_view(view: View, run: Run | None) -> None:
+    """Explained variance per direction at a few checkpoints, with effective rank and dimension beside d."""
+    if run is None:
+        result = spectrum(view.data_key, view.embedding.X)
+        spectra = {"embedding": result}
+        row = embedding_row(view.data_key, view.embedding)
+        numbers = {"embedding": (row["effective_rank"], row["intrinsic_dimension"])}
+    else:
+        picks = sorted({run.steps[0], run.steps[len(run.steps) // 2], run.steps[-1], view.step})
+        rows = split_rows(run, _split(view))
+        table = layer_table(view.source.key, run, view.layer, _split(view))
+        spectra, numbers = {}, {}
+        for step in picks:
+            X = run.activations[(view.layer, step)]
+            X = X if rows is None else X[rows]
+            label = f"step {step:,}"
+            spectra[label] = spectrum(f"{view.source.key}|{view.layer}|{step}|{view.split}",
+                                      np.asarray(X, dtype=np.float32))
+            cell = table.filter(pl.col("step") == step).to_dicts()[0]
+            numbers[label] = (cell["effective_rank"], cell["intrinsic_dimension"])
+    st.plotly_chart(spectrum_chart({k: v.explained_variance_ratio for k, v in spectra.items()}),
+                    key="geo_spectrum", config=PLOT_CONFIG)
+    d = next(iter(spectra.values())).n_features
+    st.dataframe(pl.DataFrame({
+        "": list(spectra),
+        "d": [d] * len(spectra),
+        "effective rank": [numbers[k][0] for k in spectra],
+        "intrinsic dimension (TwoNN)": [numbers[k][1] for k in spectra],
+        "directions for 90 % of variance": [v.components_for(0.9) for v in spectra.values()],
+    }), hide_index=True, width="stretch")
+    st.caption("A falling effective rank over training is dimensional collapse; an intrinsic dimension far "
+               "below d means the points lie on a thin surface inside the space.")
+
+
+def explain() -> None:
+    for label, meaning, formula in MEANINGS.values():
+        st.markdown(f"**{label}** — {meaning}")
+        st.latex(formula)
+    st.markdown("**Partition-function isotropy** (Mu & Viswanath 2018) — min over max of "
+                "Z(c) = Σ exp(c·x) over the eigenvectors c of XᵀX: 1 is isotropic.")
+    st.caption("Uniform-sphere reference: log E exp(−t‖x−y‖²) for x, y uniform on S^(d−1) is "
+               "−2t + log ₀F₁(; d/2; t²) (a Bessel function), −2t + 2t²/d for large d.")
+
+
+def try_this() -> None:
+    """Train the contrastive presets from the sidebar-less page: each joins the dataset picker."""
+    from analysis.models.contrastive import CONTRASTIVE_PRESETS, train_contrastive
+
+    st.markdown("Train a small encoder with a contrastive loss (NT-Xent) on augmented digits, onto the circle or "
+                "the sphere. Each run joins the sidebar's Dataset; open the **Geometry** tab and press Play.")
+    guide = {
+        "circle": "The reference: classes become arcs on the circle and uniformity falls.",
+        "sphere": "The same on the 2-sphere (3-D): drag to rotate.",
+        "low temperature": "A low temperature sharpens the negatives' push: more uniform, less aligned.",
+        "high temperature": "A high temperature softens it: better aligned, less uniform.",
+        "no negatives": "Only the alignment term: every point collapses to one spot (uniformity → 0).",
+    }
+    for i, (name, config) in enumerate(CONTRASTIVE_PRESETS.items(), start=1):
+        cols = st.columns([0.25, 0.75])
+        if cols[0].button(f"{i}. Train '{name}'", key=f"geo_try_{name}", width="stretch"):
+            train_and_add(config, f"contrastive · {name}", trainer=train_contrastive)
+        cols[1].markdown(guide.get(name, ""))
