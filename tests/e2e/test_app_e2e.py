@@ -25,7 +25,8 @@ from tests.e2e.latency import MISSED, lasso_latencies, make_large_npy, upload
 pytestmark = pytest.mark.e2e
 
 PAGES = [("", "Explore", "explore"), ("collapse", "Neural collapse", "collapse"),
-         ("hubness", "Hubness", "hubness"), ("data", "Data", "data")]
+         ("hubness", "Hubness", "hubness"), ("geometry", "Sphere & spectrum", "geometry"),
+         ("data", "Data", "data")]
 
 
 def _no_exception(page) -> None:

@@ -1,0 +1,74 @@
+"""AppTest: the sphere & spectrum page on the sample, on a 2-D run, on an upload, and its presets."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from analysis.data import Run
+from analysis.metrics.geometry_table import geometry_row
+from analysis.models.contrastive import CONTRASTIVE_PRESETS
+from tests.app.pages import metric_cards, npy_bytes, open_page
+from ui.state import Source
+
+PAGE = "app_pages/geometry.py"
+
+
+def test_cards_match_the_library_for_the_sidebar_choice() -> None:
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Sphere & spectrum"
+    view = at.session_state["view"]
+    expected = geometry_row(view.embedding.X, view.embedding.labels)
+    shown = metric_cards(at)
+    assert shown["Uniformity"] == f"{expected['uniformity']:.3g}"
+    assert shown["IsoScore"] == f"{expected['iso_score']:.3g}"
+    assert shown["Effective rank"] == f"{expected['effective_rank']:.3g}"
+    # A 32-D layer is not drawn on a sphere: the page says why.
+    assert any("d = 32" in i.value for i in at.info)
+    # The spectrum tab lists effective rank and intrinsic dimension beside d for several checkpoints.
+    table = next(df.value for df in at.dataframe if "effective rank" in df.value.columns)
+    assert len(table) >= 3 and (table["d"] == 32).all()
+
+
+def _two_d_run() -> Run:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    angles = {0: rng.uniform(0, 2 * np.pi, 60), 5: labels * 2.1 + rng.normal(0, 0.1, 60)}
+    acts = {("embedding", s): np.c_[np.cos(a), np.sin(a)].astype(np.float32) for s, a in angles.items()}
+    return Run(activations=acts, layers=("embedding",), steps=(0, 5), labels=labels,
+               label_names=("a", "b", "c"), metadata=pl.DataFrame({"id": np.arange(60)}), name="circle")
+
+
+def test_a_two_dimensional_layer_is_drawn_on_the_circle() -> None:
+    source = Source(key="test:circle", label="circle run", origin="upload", run=_two_d_run())
+    at = open_page(PAGE, uploads={source.key: source}, source_key=source.key)
+    assert not at.exception, at.exception
+    assert not any("points are drawn on the circle" in i.value for i in at.info)
+    # Classes gathered into three arcs: same-class alignment falls from step 0 to 5.
+    shown = metric_cards(at)
+    step5 = geometry_row(source.run.activations[("embedding", 5)], source.run.labels)
+    assert shown["Alignment (same class)"] == f"{step5['alignment']:.3g}"
+    step0 = geometry_row(source.run.activations[("embedding", 0)], source.run.labels)
+    assert step5["alignment"] < step0["alignment"]
+
+
+def test_an_uploaded_embedding_gets_the_cards() -> None:
+    at = open_page(PAGE)
+    at.switch_page("app_pages/data.py").run()
+    X = np.random.default_rng(1).normal(size=(200, 6)).astype(np.float32)
+    at.file_uploader(key="upload_main").set_value(("v.npy", npy_bytes(X), "application/octet-stream"))
+    at.button[0].click()
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    shown = metric_cards(at)
+    assert shown["Uniformity"] == f"{geometry_row(X, None)['uniformity']:.3g}"
+    assert shown["Alignment (same class)"] == "—"  # no labels, no positive pairs
+
+
+def test_try_this_offers_every_contrastive_preset() -> None:
+    at = open_page(PAGE)
+    labels = [b.label for b in at.button if b.key and b.key.startswith("geo_try_")]
+    assert len(labels) == len(CONTRASTIVE_PRESETS)
+    assert all(any(f"'{name}'" in label for label in labels) for name in CONTRASTIVE_PRESETS)
