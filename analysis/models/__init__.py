@@ -11,6 +11,17 @@ from analysis.models.collapse_lab import (
     long_tail_subsample,
     train_collapse_lab,
 )
+from analysis.models.contrastive import (
+    CONTRASTIVE_DATASETS,
+    CONTRASTIVE_PRESETS,
+    ContrastiveConfig,
+    ContrastiveEncoder,
+    alignment_uniformity,
+    augment_images,
+    nt_xent_loss,
+    shift_images,
+    train_contrastive,
+)
 from analysis.models.mlp import (
     LOSSES,
     LR_SCHEDULES,
@@ -24,14 +35,20 @@ from analysis.models.mlp import (
 )
 
 __all__ = [
+    "CONTRASTIVE_DATASETS",
+    "CONTRASTIVE_PRESETS",
     "DATASETS",
     "DEFAULT_LAB_MLP",
     "LOSSES",
     "LR_SCHEDULES",
     "PRESETS",
     "CollapseLabConfig",
+    "ContrastiveConfig",
+    "ContrastiveEncoder",
     "MLPClassifier",
     "MLPConfig",
+    "alignment_uniformity",
+    "augment_images",
     "checkpoint_steps",
     "digits_dataset",
     "flip_labels",
@@ -39,7 +56,10 @@ __all__ = [
     "long_tail_counts",
     "long_tail_subsample",
     "lr_factor",
+    "nt_xent_loss",
+    "shift_images",
     "simplex_etf",
     "train_collapse_lab",
+    "train_contrastive",
     "train_mlp",
 ]

@@ -97,9 +97,12 @@ class ContrastiveConfig:
     """What `train_contrastive` trains and how.
 
     The defaults (the ``"circle"`` preset) train the digits onto the unit
-    circle in about 10-20 s on one CPU thread: uniformity falls well below
-    its starting value while alignment stays small, and the ten classes
-    spread into arcs around the circle.
+    circle in about 15 s on one CPU thread (1,200 steps): from a nearly
+    collapsed start the train uniformity falls from -0.09 to -1.53 (a
+    perfectly uniform circle gives -1.58) while the alignment stays near 0.2,
+    and the classes spread into arcs around the circle (circular std 13-40
+    degrees for most digits; 1, 8 and 9 wider; 5-NN test accuracy on the
+    circle 0.52, chance 0.10).
 
     Parameters
     ----------
@@ -120,7 +123,7 @@ class ContrastiveConfig:
     batch_size : int, default=256
         Samples per step (>= 2); each gives two views, so every view has
         ``2 * batch_size - 2`` negatives.
-    epochs : int, default=60
+    epochs : int, default=200
     lr : float, default=3e-3
         Peak learning rate of AdamW, decayed to zero by a cosine schedule.
     weight_decay : float, default=1e-4
@@ -128,13 +131,13 @@ class ContrastiveConfig:
         False keeps only the positive (alignment) term of the loss,
         ``-mean cos(z1, z2) / tau``: with nothing pushing points apart the
         encoder maps every sample to the same point (collapse).
-    noise_std : float, default=0.15
+    noise_std : float, default=0.1
         Std of the Gaussian noise added to every pixel (pixels in [0, 1]; for
         the mixture, in feature units).
     max_shift : int, default=1
         Largest shift, in pixels, in each of x and y (digits only; each view
         draws its own shifts uniformly in ``-max_shift..max_shift``).
-    mask_prob : float, default=0.2
+    mask_prob : float, default=0.1
         Probability that a pixel (feature) is set to 0, independently.
     seed : int, default=0
         Seeds the initialisation, batch order and augmentations.
@@ -151,13 +154,13 @@ class ContrastiveConfig:
     activation: str = "relu"
     temperature: float = 0.5
     batch_size: int = 256
-    epochs: int = 60
+    epochs: int = 200
     lr: float = 3e-3
     weight_decay: float = 1e-4
     negatives: bool = True
-    noise_std: float = 0.15
+    noise_std: float = 0.1
     max_shift: int = 1
-    mask_prob: float = 0.2
+    mask_prob: float = 0.1
     seed: int = 0
     data_seed: int = 0
     n_checkpoints: int = 12
@@ -457,6 +460,17 @@ def alignment_uniformity(
 
 # --- presets ---------------------------------------------------------------------------
 
+# Measured on the digits, seed 0, one CPU thread (2-core machine), final checkpoint,
+# train curves (alignment alpha=2, uniformity t=2), kNN = 5-NN test accuracy on the
+# embedding, probe = logistic regression test accuracy on the "hidden" layer:
+#   preset            time   alignment      uniformity       kNN    probe
+#   circle            15 s   0.10 -> 0.21   -0.09 -> -1.53   0.52   0.86
+#   sphere            12 s   1.00 -> 0.16   -0.86 -> -2.03   0.77   0.90
+#   low temperature   13 s   0.10 -> 0.09   -0.09 -> -1.27   0.56   0.88
+#   high temperature  20 s   0.10 -> 0.19   -0.09 -> -1.48   0.47   0.83
+#   no negatives      16 s   0.10 -> 0.00   -0.09 -> -0.00   0.12   0.84
+# On the circle tau = 0.1 keeps views tighter (alignment 0.09) but leaves the
+# points less uniform (mean pairwise cosine 0.21 against 0.01 at tau = 0.5).
 CONTRASTIVE_PRESETS: dict[str, ContrastiveConfig] = {
     "circle": ContrastiveConfig(),
     "sphere": ContrastiveConfig(out_dim=3),
@@ -686,7 +700,7 @@ def _train(
             idx = order[start : start + batch]
             x = X_tr[idx]
             if idx.numel() < 2:
-                # A lone sample has no negatives; its views still advance the stream.
+                # A batch of one has no negatives: use a full batch from this epoch instead.
                 idx = order[:batch]
                 x = X_tr[idx]
             v1 = augment_images(x, generator=view_rng, **augment)
