@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 
-SAMPLE_NAMES = ("digits_mlp",)
+SAMPLE_NAMES = ("digits_mlp", "digits_contrastive")
 
 # tanh rather than ReLU: with the same budget its last hidden layer collapses
 # much further (NC1 about 0.03 against 0.2 with ReLU), which is what the sample
@@ -245,6 +245,29 @@ def _save_atomically(run: Run, path: Path) -> None:
         os.replace(staged, path)
 
 
+def _build_digits_contrastive(*, quick: bool, progress: ProgressFn | None) -> Run:
+    """The contrastive lab's default run (NT-Xent onto the circle), activations stored as float16."""
+    from dataclasses import replace
+
+    from analysis.models.contrastive import ContrastiveConfig, train_contrastive
+
+    config = ContrastiveConfig()
+    if quick:
+        config = replace(config, epochs=3, n_checkpoints=4)
+    run = train_contrastive(config, progress=progress, name="digits_contrastive")
+    for key, arr in run.activations.items():
+        run.activations[key], _ = to_float16(arr, name=f"activations {key}")
+    logger.info("digits_contrastive: final uniformity %.3f, alignment %.3f.",
+                run.curves["uniformity"][-1], run.curves["alignment"][-1])
+    return run
+
+
+_BUILDERS: dict[str, Callable[..., Run]] = {
+    "digits_mlp": _build_digits_mlp,
+    "digits_contrastive": _build_digits_contrastive,
+}
+
+
 def generate_samples(
     out_dir: str | os.PathLike = "sample_data",
     *,
@@ -291,7 +314,7 @@ def generate_samples(
     n = len(SAMPLE_NAMES)
     for i, name in enumerate(SAMPLE_NAMES):
         with torch_threads(1):
-            run = _build_digits_mlp(quick=quick, progress=scaled(i / n, (i + 0.95) / n))
+            run = _BUILDERS[name](quick=quick, progress=scaled(i / n, (i + 0.95) / n))
         path = out / f"{name}.safetensors"
         _save_atomically(run, path)
         written.append(path)

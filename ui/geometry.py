@@ -167,12 +167,18 @@ def try_this() -> None:
 
     st.markdown("Train a small encoder with a contrastive loss (NT-Xent) on augmented digits, onto the circle or "
                 "the sphere. Each run joins the sidebar's Dataset; open the **Geometry** tab and press Play.")
+    # Each claim measured on the preset (analysis/models/contrastive.py records the numbers).
     guide = {
-        "circle": "The reference: classes become arcs on the circle and uniformity falls.",
-        "sphere": "The same on the 2-sphere (3-D): drag to rotate.",
-        "low temperature": "A low temperature sharpens the negatives' push: more uniform, less aligned.",
-        "high temperature": "A high temperature softens it: better aligned, less uniform.",
-        "no negatives": "Only the alignment term: every point collapses to one spot (uniformity → 0).",
+        "circle": "The reference (also shipped as the digits_contrastive sample): uniformity falls from −0.09 to "
+                  "−1.53, close to the −1.58 of perfectly uniform points on the circle, and digits form arcs.",
+        "sphere": "The same onto the 2-sphere (3-D, drag to rotate): uniformity −2.03 against −2.08 for uniform "
+                  "points, and classes separate better than on the circle.",
+        "low temperature": "τ = 0.1: each sample's two views end closer (alignment 0.09 against 0.21) but the "
+                           "points spread less evenly (uniformity −1.27): compare both runs in the plane.",
+        "high temperature": "τ = 2: softer negatives; on this small model the run ends near the reference "
+                            "(alignment 0.19, uniformity −1.48).",
+        "no negatives": "Only the alignment term: every point collapses to one spot (alignment and uniformity both "
+                        "0), the failure the negatives exist to prevent.",
     }
     for i, (name, config) in enumerate(CONTRASTIVE_PRESETS.items(), start=1):
         cols = st.columns([0.25, 0.75])

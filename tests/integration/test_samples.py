@@ -29,7 +29,8 @@ def test_quick_generation_is_byte_for_byte_deterministic(tmp_path: Path) -> None
     threads = torch.get_num_threads()
     first = generate_samples(tmp_path / "a", quick=True)
     second = generate_samples(tmp_path / "b", quick=True)
-    assert [p.name for p in first] == [p.name for p in second] == ["digits_mlp.safetensors"]
+    assert [p.name for p in first] == [p.name for p in second] == [
+        "digits_mlp.safetensors", "digits_contrastive.safetensors"]
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes()
         assert a.with_suffix(".parquet").is_file()
@@ -45,9 +46,15 @@ def test_quick_generation_is_byte_for_byte_deterministic(tmp_path: Path) -> None
     again = generate_samples(tmp_path / "a", quick=True)
     assert again[0].read_bytes() == second[0].read_bytes()
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "digits_contrastive.parquet",
+        "digits_contrastive.safetensors",
         "digits_mlp.parquet",
         "digits_mlp.safetensors",
     ]
+    contrastive = load_run(first[1])
+    assert contrastive.layer_dim("embedding") == 2
+    norms = np.linalg.norm(contrastive.activations[("embedding", contrastive.steps[-1])].astype(np.float32), axis=1)
+    assert np.allclose(norms, 1.0, atol=2e-3)  # unit rows, to float16 precision
 
 
 def test_generation_progress(tmp_path: Path) -> None:
@@ -76,7 +83,7 @@ def test_ensure_samples_generates_only_when_missing(
 
     monkeypatch.setattr(samples, "generate_samples", quick_generate)
     paths = ensure_samples()
-    assert paths == {"digits_mlp": tmp_path / "digits_mlp.safetensors"}
+    assert paths == {name: tmp_path / f"{name}.safetensors" for name in ("digits_mlp", "digits_contrastive")}
     assert calls == [tmp_path]
     assert is_run_file(paths["digits_mlp"])
     ensure_samples()
