@@ -76,26 +76,45 @@ def cards(row: dict) -> None:
                f"d = {int(row['n_features'])}.")
 
 
+def _trajectory(source_key: str, run: Run, layer: str, split: str | None) -> tuple[list, list, list, str]:
+    """(steps, uniformity, alignment, what the alignment is) of one layer over training.
+
+    A contrastive run records Wang & Isola's alignment of augmented views in its
+    curves (for its output layer): use it there. Elsewhere positive pairs are
+    pairs of the same class.
+    """
+    curves = run.curves
+    if layer == run.layers[-1] and {"alignment", "uniformity", "step"} <= set(curves):
+        # The curves have a point per epoch: keep the checkpoints, one marker each.
+        wanted = set(run.steps)
+        keep = [i for i, step in enumerate(curves["step"]) if int(step) in wanted]
+        keep = [i for n, i in enumerate(keep) if n == 0 or curves["step"][i] != curves["step"][keep[n - 1]]]
+        return ([int(curves["step"][i]) for i in keep], [curves["uniformity"][i] for i in keep],
+                [curves["alignment"][i] for i in keep], "augmented views")
+    table = layer_table(source_key, run, layer, split)
+    return table["step"].to_list(), table["uniformity"].to_list(), table["alignment"].to_list(), "same-class pairs"
+
+
 def plane(view: View, run: Run) -> None:
     """The alignment-uniformity plane for this layer, with other runs' same-named layer overlaid."""
-    own = layer_table(view.source.key, run, view.layer, _split(view))
-    trajectories = {f"{view.source.label} · {view.layer}": (own["step"].to_list(), own["uniformity"].to_list(),
-                                                             own["alignment"].to_list())}
+    steps, uni, ali, kind = _trajectory(view.source.key, run, view.layer, _split(view))
+    trajectories = {f"{view.source.label} · {view.layer}": (steps, uni, ali)}
+    kinds = {kind}
     others = {k: s for k, s in sources().items() if s.is_run and k != view.source.key
               and view.layer in s.run.layers and s.run.labels is not None}
     chosen = st.multiselect("Overlay other runs (same layer name)", list(others),
                             format_func=lambda k: others[k].label, key="geo_overlay")
     for key in chosen:
         other = others[key]
-        tab = layer_table(key, other.run, view.layer, None)
-        trajectories[f"{other.label} · {view.layer}"] = (tab["step"].to_list(), tab["uniformity"].to_list(),
-                                                         tab["alignment"].to_list())
-    reference = float(own["uniform_reference"][0])
+        o_steps, o_uni, o_ali, o_kind = _trajectory(key, other.run, view.layer, None)
+        trajectories[f"{other.label} · {view.layer}"] = (o_steps, o_uni, o_ali)
+        kinds.add(o_kind)
+    reference = float(layer_table(view.source.key, run, view.layer, _split(view))["uniform_reference"][0])
     st.plotly_chart(alignment_uniformity_plane(trajectories, uniform_reference=reference), key="geo_plane",
                     config=PLOT_CONFIG)
-    st.caption("Alignment here is over pairs of the same class (the labels stand in for augmented views); the "
-               "big marker is the last checkpoint. Contrastive training moves down-left: classes tighten while "
-               "the whole set spreads over the sphere.")
+    st.caption(f"Positive pairs: {' and '.join(sorted(kinds))}. The big marker is the last checkpoint. "
+               "Contrastive training moves left (more uniform) while keeping positives close (low); "
+               "a run without negatives collapses to (0, 0).")
 
 
 def sphere_view(view: View, run: Run) -> None:

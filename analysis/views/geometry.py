@@ -83,6 +83,9 @@ def sphere_animation(coords: np.ndarray, labels: np.ndarray | None, steps: Seque
                      height: int = 520) -> go.Figure:
     """Unit embeddings on the circle (2-D) or sphere (3-D), one frame per checkpoint, coloured by class.
 
+    On the circle each point gets a fixed radial jitter of up to 6 % (display only), so that
+    the density of overlapping points shows.
+
     coords : ndarray of shape (n_frames, n_points, 2 or 3), rows already unit length.
     """
     dims = coords.shape[2]
@@ -90,8 +93,12 @@ def sphere_animation(coords: np.ndarray, labels: np.ndarray | None, steps: Seque
     colours = [category_color(int(c)) for c in codes]
     label_text = escape_all([(names[c] if names is not None and c < len(names) else str(c)) for c in codes])
 
+    # On the circle every point sits on one line, so overlapping classes hide
+    # each other: a small fixed radial jitter (display only) shows the density.
+    jitter = 1.0 + np.random.default_rng(0).uniform(-0.06, 0.06, size=(coords.shape[1], 1)) if dims == 2 else 1.0
+
     def trace(i: int) -> go.Scatter | go.Scatter3d:
-        c = coords[i]
+        c = coords[i] * jitter
         common = dict(mode="markers", marker=dict(size=5 if dims == 2 else 3, color=colours, opacity=0.7),
                       text=label_text, hovertemplate="class %{text}<extra></extra>")
         if dims == 2:

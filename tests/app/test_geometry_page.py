@@ -72,3 +72,17 @@ def test_try_this_offers_every_contrastive_preset() -> None:
     labels = [b.label for b in at.button if b.key and b.key.startswith("geo_try_")]
     assert len(labels) == len(CONTRASTIVE_PRESETS)
     assert all(any(f"'{name}'" in label for label in labels) for name in CONTRASTIVE_PRESETS)
+
+
+def test_the_contrastive_sample_uses_augmented_views_on_the_circle() -> None:
+    at = open_page(PAGE)
+    at.sidebar.selectbox(key="source_key").select_index(1).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    view = at.session_state["view"]
+    assert "contrastive" in view.source.label and view.layer == "embedding"
+    assert not any("points are drawn on the circle" in i.value for i in at.info)  # 2-D: drawn
+    assert any(c.value.startswith("Positive pairs: augmented views") for c in at.caption)
+    # Uniformity near the uniform circle's value, far below the collapsed 0.
+    shown = metric_cards(at)
+    assert -1.6 < float(shown["Uniformity"]) < -1.3
