@@ -30,6 +30,9 @@ MEANINGS: dict[str, tuple[str, str, str]] = {
     "mean_cosine": ("Mean cosine", "Average cosine between two points: near 0 when directions spread out, "
                     "near 1 when everything sits in a narrow cone (anisotropy, Ethayarajh 2019).",
                     r"\tfrac{1}{n(n-1)}\sum_{i\ne j}\cos(x_i,x_j)"),
+    "partition_isotropy": ("Partition isotropy", "Mu & Viswanath (2018): min over max of Z(c) = Σ exp(c·x) over "
+                           "the principal directions c; 1 when no direction dominates, near 0 for a dominant "
+                           "common direction.", r"\min_c Z(c)\,/\,\max_c Z(c),\ Z(c)=\textstyle\sum_i e^{c^\top x_i}"),
     "effective_rank": ("Effective rank", "How many directions the centred cloud spreads over: exp of the "
                        "entropy of the normalised singular values (Roy & Vetterli 2007; RankMe).",
                        r"\exp\big(-\textstyle\sum_i p_i\log p_i\big),\ p_i=\sigma_i/\sum_j\sigma_j"),
@@ -37,7 +40,8 @@ MEANINGS: dict[str, tuple[str, str, str]] = {
                             "the ratio of each point's two nearest-neighbour distances (Facco et al. 2017).",
                             r"\hat d = n \big/ \textstyle\sum_i \log(r_{2,i}/r_{1,i})"),
 }
-CARDS = ("uniformity", "alignment", "iso_score", "mean_cosine", "effective_rank", "intrinsic_dimension")
+CARDS = ("uniformity", "alignment", "iso_score", "mean_cosine", "partition_isotropy", "effective_rank",
+         "intrinsic_dimension")
 
 
 @st.cache_data(max_entries=16, show_spinner="Measuring every checkpoint of this layer…")
@@ -174,8 +178,6 @@ def explain() -> None:
     for label, meaning, formula in MEANINGS.values():
         st.markdown(f"**{label}** — {meaning}")
         st.latex(formula)
-    st.markdown("**Partition-function isotropy** (Mu & Viswanath 2018) — min over max of "
-                "Z(c) = Σ exp(c·x) over the eigenvectors c of XᵀX: 1 is isotropic.")
     st.caption("Uniform-sphere reference: log E exp(−t‖x−y‖²) for x, y uniform on S^(d−1) is "
                "−2t + log ₀F₁(; d/2; t²) (a Bessel function), −2t + 2t²/d for large d.")
 

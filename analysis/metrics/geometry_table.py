@@ -19,7 +19,8 @@ __all__ = ["GEOMETRY_COLUMNS", "geometry_row", "geometry_table"]
 ProgressFn = Callable[[float, str], None]
 
 GEOMETRY_COLUMNS = (
-    "uniformity", "uniform_reference", "alignment", "iso_score", "mean_cosine", "effective_rank",
+    "uniformity", "uniform_reference", "alignment", "iso_score", "mean_cosine", "partition_isotropy",
+    "effective_rank",
     "intrinsic_dimension", "n_features",
 )  # fmt: skip
 
@@ -40,7 +41,8 @@ def geometry_row(X: np.ndarray, labels: np.ndarray | None) -> dict[str, float | 
         dimension = None
     return {
         "uniformity": uni.value, "uniform_reference": uni.uniform_reference, "alignment": aligned,
-        "iso_score": iso.iso_score, "mean_cosine": iso.mean_cosine, "effective_rank": effective_rank(X).effective_rank,
+        "iso_score": iso.iso_score, "mean_cosine": iso.mean_cosine,
+        "partition_isotropy": iso.partition_isotropy, "effective_rank": effective_rank(X).effective_rank,
         "intrinsic_dimension": dimension, "n_features": float(X.shape[1]),
     }
 

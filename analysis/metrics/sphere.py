@@ -109,30 +109,49 @@ def uniform_sphere_uniformity(n_features: int, *, t: float = 2.0) -> float:
     return -kappa + math.log(float(hyp0f1(d / 2.0, kappa**2 / 4.0)))
 
 
-def _exact_pair_sum(U: np.ndarray, t: float) -> tuple[float, float]:
-    """(log of sum over i<j of exp(-t ||u_i - u_j||^2), pair count), blocked, in float64.
+def _combine(log_a: float, log_b: float) -> float:
+    """log(e^a + e^b) without overflow or underflow."""
+    if log_a == -math.inf:
+        return log_b
+    high, low = max(log_a, log_b), min(log_a, log_b)
+    return high + math.log1p(math.exp(low - high))
 
-    exp(-t (2 - 2c)) lies in [e^{-4t}, 1], so summing the exponentials
-    directly cannot overflow; the log is taken once at the end.
+
+def _block_logsumexp(log_terms: np.ndarray) -> float:
+    if log_terms.size == 0:
+        return -math.inf
+    peak = float(log_terms.max())
+    return peak + math.log(float(np.exp(log_terms - peak).sum()))
+
+
+def _exact_pair_sum(U: np.ndarray, t: float) -> tuple[float, float]:
+    """(log of sum over i<j of exp(-t ||u_i - u_j||^2), pair count), blocked log-sum-exp in float64.
+
+    Each term's log is -t ||u_i - u_j||^2 = 2t (cos - 1); summing with a
+    running maximum keeps large t (all terms tiny) from underflowing to log(0).
     """
     n = U.shape[0]
-    total = 0.0
+    log_total = -math.inf
     for start in range(0, n, _BLOCK_ROWS):
         stop = min(start + _BLOCK_ROWS, n)
-        cos = U[start:stop] @ U[start:].T  # this block against itself and every later row
-        values = np.exp(2.0 * t * (cos - 1.0))
-        # Pairs i < j only: the strict upper triangle of the block's own square.
-        total += float(np.triu(values[:, : stop - start], k=1).sum()) + float(values[:, stop - start :].sum())
-    pairs = n * (n - 1) / 2
-    return math.log(total), pairs
+        log_terms = 2.0 * t * (U[start:stop] @ U[start:].T - 1.0)  # this block against itself and later rows
+        inside = stop - start
+        upper = log_terms[:, :inside][np.triu_indices(inside, k=1)]  # pairs i < j within the block
+        log_total = _combine(log_total, _block_logsumexp(upper))
+        log_total = _combine(log_total, _block_logsumexp(log_terms[:, inside:]))
+    return log_total, n * (n - 1) / 2
 
 
 def _sampled_pairs(X: np.ndarray, norms: np.ndarray, t: float, *, target_se: float, max_pairs: int,
                    seed: int) -> tuple[float, float, int]:
-    """Estimate from random pairs i != j until the standard error is below `target_se`."""
+    """Estimate from random pairs i != j until the standard error is below `target_se`.
+
+    Works on log terms 2t (cos - 1), rescaled by their maximum, so large t cannot
+    underflow; the standard error of log(mean) is the delta method's sd / (sqrt(N) mean).
+    """
     n = X.shape[0]
     rng = np.random.default_rng(seed)
-    values: list[np.ndarray] = []
+    log_terms: list[np.ndarray] = []
     drawn = 0
     batch = 200_000
     while True:
@@ -140,13 +159,15 @@ def _sampled_pairs(X: np.ndarray, norms: np.ndarray, t: float, *, target_se: flo
         j = rng.integers(0, n - 1, size=batch)
         j += j >= i  # uniform over j != i
         cos = np.einsum("ij,ij->i", X[i], X[j], dtype=np.float64) / (norms[i] * norms[j])
-        values.append(np.exp(-2.0 * t + 2.0 * t * cos))
+        log_terms.append(2.0 * t * (cos - 1.0))
         drawn += batch
-        allv = np.concatenate(values)
-        mean = allv.mean()
-        se = allv.std(ddof=1) / (math.sqrt(allv.size) * mean)  # delta method for log(mean)
+        logs = np.concatenate(log_terms)
+        peak = float(logs.max())
+        scaled = np.exp(logs - peak)
+        mean = float(scaled.mean())
+        se = float(scaled.std(ddof=1) / (math.sqrt(scaled.size) * mean))
         if se < target_se or drawn >= max_pairs:
-            return math.log(mean), float(se), drawn
+            return peak + math.log(mean), se, drawn
 
 
 def uniformity(

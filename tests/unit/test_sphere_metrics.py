@@ -317,3 +317,13 @@ def test_alignment_bad_input():
         alignment(np.array([[1.0, np.nan], [0.0, 1.0]]), np.eye(2))
     with pytest.raises(ValueError, match="NaN"):
         alignment(np.eye(2), np.array([[1.0, np.inf], [0.0, 1.0]]))
+
+
+def test_large_t_does_not_underflow() -> None:
+    # Antipodal pair at t = 300: the only term is exp(-1200), far below float64's
+    # smallest number; the log-sum-exp must still return -4t = -1200 exactly.
+    assert uniformity(np.array([[1.0, 0.0], [-1.0, 0.0]]), t=300).value == pytest.approx(-1200.0)
+    far = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
+    # Terms e^-1600 (d^2 = 4) and twice e^-800 (d^2 = 2): log((2 e^-800 + e^-1600) / 3) = -800 + log(2/3).
+    expected = -800.0 + np.log(2.0 / 3.0)
+    assert np.isfinite(uniformity(far, t=400).value) and uniformity(far, t=400).value == pytest.approx(expected)
