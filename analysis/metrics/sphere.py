@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import hyp0f1
+from scipy.special import gammaln, hyp0f1, ive
 
 from analysis.metrics._result import MetricResult
 from analysis.validation import check_matrix, first_rows
@@ -103,10 +103,14 @@ def uniform_sphere_uniformity(n_features: int, *, t: float = 2.0) -> float:
     kappa = 2.0 * t
     if d > 1000:
         return -kappa + kappa**2 / (2.0 * d)
-    # Gamma(d/2) (k/2)^{1-d/2} I_{d/2-1}(k) is the confluent limit function
-    # 0F1(; d/2; k^2/4): scipy evaluates it without the Bessel factor's
-    # underflow at large order.
-    return -kappa + math.log(float(hyp0f1(d / 2.0, kappa**2 / 4.0)))
+    # The scaled Bessel function ive(nu, k) = I_nu(k) e^{-k} keeps large t finite;
+    # at large order nu (high d) it underflows to 0, and the same quantity as the
+    # confluent limit function 0F1(; d/2; t^2) (scipy's hyp0f1) is used instead.
+    nu = d / 2.0 - 1.0
+    scaled = float(ive(nu, kappa))
+    if scaled > 0:
+        return float(gammaln(d / 2.0)) + (1.0 - d / 2.0) * math.log(t) + math.log(scaled)
+    return -kappa + math.log(float(hyp0f1(d / 2.0, t * t)))
 
 
 def _combine(log_a: float, log_b: float) -> float:
