@@ -215,3 +215,20 @@ def test_clicking_a_point_on_the_hubness_map_chooses_it(page, server) -> None:
     )
     assert not before.startswith(f"id {hovered} ")
     _no_exception(page)
+
+
+def test_contrastive_sample_on_the_circle_in_the_browser(page, server) -> None:
+    open_page(page, server, "geometry")
+    page.get_by_role("heading", name="Sphere & spectrum", level=1).wait_for()
+    dataset = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+    dataset.click()
+    page.get_by_role("option", name="digits_contrastive (sample)").click()
+    page.get_by_text("Positive pairs: augmented views", exact=False).wait_for(timeout=60_000)
+    wait_idle(page)
+    # The circle animates over checkpoints.
+    page.get_by_text("▶ Play").first.click()
+    page.wait_for_timeout(1500)
+    _no_exception(page)
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    assert any(label.startswith("Uniformity") for label in labels)
+    screenshot(page, "geometry-contrastive")
