@@ -182,6 +182,41 @@ def explain() -> None:
                "−2t + log ₀F₁(; d/2; t²) (a Bessel function), −2t + 2t²/d for large d.")
 
 
+def train_form() -> None:
+    """The contrastive lab's controls: sphere, temperature, batch size, negatives, augmentations, epochs, seed."""
+    from dataclasses import replace
+
+    from analysis.models.contrastive import ContrastiveConfig, train_contrastive
+
+    with st.form("geo_lab_form"):
+        cols = st.columns(4)
+        out_dim = cols[0].radio("Onto", [2, 3], format_func=lambda d: "circle" if d == 2 else "sphere",
+                                horizontal=True, key="geo_lab_dim")
+        temperature = cols[1].select_slider("Temperature τ", [0.05, 0.1, 0.2, 0.5, 1.0, 2.0], value=0.5,
+                                            key="geo_lab_tau")
+        batch = cols[2].select_slider("Batch size", [32, 64, 128, 256, 512], value=256, key="geo_lab_batch",
+                                      help="Pairs per step: each view's negatives are the other 2B − 2 views.")
+        negatives = cols[3].toggle("Negatives", value=True, key="geo_lab_negatives",
+                                   help="Off: only the alignment term, which collapses every point together.")
+        more = st.columns(4)
+        epochs = more[0].number_input("Epochs", 5, 1000, 200, step=25, key="geo_lab_epochs")
+        noise = more[1].slider("Pixel noise", 0.0, 0.5, 0.1, 0.05, key="geo_lab_noise")
+        mask = more[2].slider("Pixel masking", 0.0, 0.5, 0.1, 0.05, key="geo_lab_mask")
+        seed = more[3].number_input("Seed", 0, 2**31 - 1, 0, key="geo_lab_seed")
+        submitted = st.form_submit_button("Train", type="primary", icon=":material/model_training:")
+    if submitted:
+        try:
+            config = replace(ContrastiveConfig(), out_dim=int(out_dim), temperature=float(temperature),
+                             batch_size=int(batch), negatives=bool(negatives), epochs=int(epochs),
+                             noise_std=float(noise), mask_prob=float(mask), seed=int(seed))
+        except ValueError as exc:
+            st.error(str(exc))
+            return
+        shape = "circle" if out_dim == 2 else "sphere"
+        train_and_add(config, f"contrastive · {shape} τ={temperature:g} B={batch}"
+                      + ("" if negatives else " no negatives"), trainer=train_contrastive)
+
+
 def try_this() -> None:
     """Train the contrastive presets from the sidebar-less page: each joins the dataset picker."""
     from analysis.models.contrastive import CONTRASTIVE_PRESETS, train_contrastive
@@ -206,3 +241,5 @@ def try_this() -> None:
         if cols[0].button(f"{i}. Train '{name}'", key=f"geo_try_{name}", width="stretch"):
             train_and_add(config, f"contrastive · {name}", trainer=train_contrastive)
         cols[1].markdown(guide.get(name, ""))
+    st.subheader("Your own run")
+    train_form()

@@ -86,3 +86,14 @@ def test_the_contrastive_sample_uses_augmented_views_on_the_circle() -> None:
     # Uniformity near the uniform circle's value, far below the collapsed 0.
     shown = metric_cards(at)
     assert -1.6 < float(shown["Uniformity"]) < -1.3
+
+
+def test_the_lab_form_trains_and_selects_a_run() -> None:
+    at = open_page(PAGE)
+    at.number_input(key="geo_lab_epochs").set_value(5)
+    at.toggle(key="geo_lab_negatives").set_value(False)
+    at.button(key="FormSubmitter:geo_lab_form-Train").click().run()
+    assert not at.exception, at.exception
+    view = at.session_state["view"]
+    assert view.source.origin == "trained" and "no negatives" in view.source.label
+    assert view.layer == "embedding" and view.source.run.layer_dim("embedding") == 2
