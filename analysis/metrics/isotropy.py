@@ -10,7 +10,6 @@ import numpy as np
 from scipy.special import logsumexp
 
 from analysis.metrics._result import MetricResult
-from analysis.metrics.spectrum import covariance_spectrum
 from analysis.validation import check_matrix, first_rows
 
 __all__ = ["Isotropy", "iso_score", "isotropy"]
@@ -79,6 +78,8 @@ def isotropy(X: Any) -> Isotropy:
 
     Notes
     -----
+    One pass over row blocks accumulates the unit-row sum, the sum and
+    the second moment (float64); a second computes the partition function.
     IsoScore uses the covariance eigenvalues (the data are centred, so it
     is translation invariant); it is invariant to rotation and to a global
     scale. The mean cosine is exact in O(n d): ``(||sum u||^2 - n) / (n (n-1))``
@@ -97,9 +98,10 @@ def isotropy(X: Any) -> Isotropy:
     n, d = arr.shape
     if d < 2:
         raise ValueError("isotropy needs at least 2 features; a line has no directions to compare.")
-    spectrum = covariance_spectrum(arr)
-    score = iso_score(spectrum.eigenvalues)
-    summed = np.zeros(d)
+    # One pass for the unit-row sum (mean cosine), the sum and the second moment
+    # (covariance for IsoScore, eigenvectors for the partition function).
+    unit_sum = np.zeros(d)
+    total = np.zeros(d)
     second = np.zeros((d, d))
     for start in range(0, n, 65_536):
         block = np.asarray(arr[start : start + 65_536], dtype=np.float64)
@@ -109,9 +111,16 @@ def isotropy(X: Any) -> Isotropy:
             raise ValueError(
                 f"X has all-zero rows (first: {first_rows(zero + start)}); their cosine is undefined. Drop them."
             )
-        summed += (block / norms[:, None]).sum(axis=0)
+        unit_sum += (block / norms[:, None]).sum(axis=0)
+        total += block.sum(axis=0)
         second += block.T @ block
-    mean_cosine = (float(summed @ summed) - n) / (n * (n - 1))
+    mean = total / n
+    covariance = second / n - np.outer(mean, mean)
+    variances = np.clip(np.linalg.eigvalsh(0.5 * (covariance + covariance.T)), 0.0, None)
+    if not variances.sum() > 0:
+        raise ValueError("X has identical rows: its covariance is zero and isotropy is undefined.")
+    score = iso_score(variances)
+    mean_cosine = (float(unit_sum @ unit_sum) - n) / (n * (n - 1))
     # Mu & Viswanath: Z(c) over the eigenvectors of X^T X (uncentred), via log-sum-exp.
     _, vectors = np.linalg.eigh(second)
     log_z = np.empty(d)
