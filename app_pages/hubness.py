@@ -24,6 +24,7 @@ with tabs[2]:
 with tabs[3]:
     hubness.explain()
 try:
+    hubness.scores(view.data_key, emb.X, k, metric)  # validates the data before any projection (cached)
     with st.spinner(f"Computing {method} of {emb.n_samples:,} points…"):
         proj = cache.projection(view.data_key, emb.X, method.lower(), 2, emb.labels)
     with tabs[0]:
