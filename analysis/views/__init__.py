@@ -21,6 +21,13 @@ from analysis.views.hubness import (
     skewness_vs_dimension,
 )
 from analysis.views.scatter import ColorSpec, animated_scatter, embedding_scatter
+from analysis.views.superposition import (
+    feature_arrows,
+    feature_dimensionality_plot,
+    gram_and_bias,
+    overlap_histograms,
+    phase_diagram_heatmap,
+)
 
 __all__ = [
     "ColorSpec",
@@ -42,4 +49,9 @@ __all__ = [
     "alignment_uniformity_plane",
     "spectrum_chart",
     "sphere_animation",
+    "feature_arrows",
+    "feature_dimensionality_plot",
+    "gram_and_bias",
+    "overlap_histograms",
+    "phase_diagram_heatmap",
 ]
