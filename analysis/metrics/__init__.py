@@ -15,6 +15,7 @@ from analysis.metrics.isotropy import isotropy
 from analysis.metrics.neural_collapse import neural_collapse
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
 from analysis.metrics.sphere import alignment, uniformity
+from analysis.metrics.superposition import superposition_geometry
 
 __all__ = [
     "alignment",
@@ -25,5 +26,6 @@ __all__ = [
     "isotropy",
     "neural_collapse",
     "reduce_hubness",
+    "superposition_geometry",
     "uniformity",
 ]
