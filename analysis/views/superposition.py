@@ -124,7 +124,9 @@ def feature_dimensionality_plot(feature_probability: Sequence[float], dimensiona
     return fig
 
 
-PHASE_COLOURS = {"ignore second": "#9AA0AE", "dedicated": ACCENT, "antipodal": "#E4572E"}
+# Keys are analysis.models.toy_superposition.PHASE_LABELS (views never import models).
+PHASE_COLOURS = {"ignore second": "#9AA0AE", "dedicated to second": ACCENT, "antipodal": "#E4572E",
+                 "other": "#F2C14E"}
 
 
 def phase_diagram_heatmap(feature_probability: Sequence[float], relative_importance: Sequence[float],

@@ -56,11 +56,11 @@ def test_dimensionality_plot_has_every_sticky_guide() -> None:
 
 
 def test_phase_heatmap_codes_each_phase_and_escapes_nothing_unknown() -> None:
-    phases = np.array([["ignore second", "antipodal"], ["dedicated", "antipodal"]])
+    phases = np.array([["ignore second", "antipodal"], ["dedicated to second", "antipodal"]])
     fig = phase_diagram_heatmap([1.0, 0.01], [0.5, 2.0], phases)
     order = list(PHASE_COLOURS)
     assert np.asarray(fig.data[0].z).tolist() == [[order.index("ignore second"), order.index("antipodal")],
-                                                  [order.index("dedicated"), order.index("antipodal")]]
+                                                  [order.index("dedicated to second"), order.index("antipodal")]]
     assert list(fig.data[0].colorbar.ticktext) == order
 
 
@@ -68,3 +68,9 @@ def test_overlap_histograms_mark_the_random_expectation() -> None:
     fig = overlap_histograms(np.array([0.1, 0.2, 0.3]), 0.25, np.array([0.4, 0.5]))
     assert fig.layout.shapes[0].x0 == pytest.approx(0.25)
     assert len(fig.data) == 2
+
+
+def test_phase_colours_cover_every_label_the_trainer_can_give() -> None:
+    from analysis.models.toy_superposition import PHASE_LABELS
+
+    assert list(PHASE_COLOURS) == list(PHASE_LABELS)
