@@ -89,13 +89,13 @@ def gram_and_bias(W_features: np.ndarray, bias: np.ndarray, *, feature_names: Se
     fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=["WᵀW", "bias b"],
                         horizontal_spacing=0.12)
     fig.add_trace(go.Heatmap(z=gram.astype(np.float32), x=names, y=names, zmin=-limit, zmax=limit,
-                             colorscale="RdBu_r", colorbar=dict(thickness=12, x=0.52),
+                             colorscale="RdBu_r", colorbar=dict(thickness=10, x=0.56, len=0.9),
                              hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>"), row=1, col=1)
     b = np.asarray(bias, dtype=np.float64)
     fig.add_trace(go.Bar(x=b, y=names, orientation="h", marker_color=[ACCENT if v >= 0 else "#E4572E" for v in b],
                          hovertemplate="%{y}: %{x:.3f}<extra></extra>"), row=1, col=2)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
-    fig.update_yaxes(autorange="reversed", row=1, col=2)
+    fig.update_yaxes(autorange="reversed", showticklabels=False, row=1, col=2)  # same order as the heatmap
     base_layout(fig, height=height)
     fig.update_layout(showlegend=False, margin=dict(t=40))
     return fig
@@ -118,9 +118,11 @@ def feature_dimensionality_plot(feature_probability: Sequence[float], dimensiona
                                  marker=dict(size=9, color=category_color(j), opacity=0.8),
                                  hovertemplate=f"feature {j}<br>1 − S = %{{x:.3g}}: D = %{{y:.3f}}<extra></extra>"))
     base_layout(fig, height=height, title="Feature dimensionality against sparsity")
-    fig.update_layout(xaxis=dict(type="log", title="feature probability 1 − S (right = dense)"),
+    # Reversed: sparser to the right, as on the arrows' slider and in the paper.
+    fig.update_layout(xaxis=dict(type="log", autorange="reversed", dtick=1,
+                                 title="feature probability 1 − S (right = sparser)"),
                       yaxis=dict(title="D_i (dimensions per feature)", range=[-0.05, 1.1]),
-                      legend=dict(orientation="h", y=-0.2, x=0))
+                      legend=dict(orientation="h", y=-0.2, x=0), margin=dict(r=50))
     return fig
 
 

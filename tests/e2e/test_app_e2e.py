@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 PAGES = [("", "Explore", "explore"), ("collapse", "Neural collapse", "collapse"),
          ("hubness", "Hubness", "hubness"), ("geometry", "Sphere & spectrum", "geometry"),
-         ("data", "Data", "data")]
+         ("superposition", "Superposition", "superposition"), ("data", "Data", "data")]
 
 
 def _no_exception(page) -> None:

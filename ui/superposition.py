@@ -1,0 +1,151 @@
+"""Superposition page: the toy-model sweep, the phase diagram, and uploaded weight matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from analysis.data.weights import list_weight_tensors, load_weight_matrix
+from analysis.metrics import superposition_geometry
+from analysis.metrics.superposition import SuperpositionGeometry
+from analysis.views import (
+    feature_arrows,
+    feature_dimensionality_plot,
+    gram_and_bias,
+    overlap_histograms,
+    phase_diagram_heatmap,
+)
+from ui.state import bytes_key
+
+PLOT_CONFIG = {"displaylogo": False}
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def sweep(n_features: int, n_hidden: int, steps: int, seed: int, decay: float):
+    """A toy-model sweep over the default sparsities (cache_resource: arrays, never mutated)."""
+    from dataclasses import replace
+
+    from analysis.models.toy_superposition import ToyModelConfig, train_toy_models
+
+    bar = st.progress(0.0, text="Training one model per sparsity, all in one batched computation…")
+    config = replace(ToyModelConfig(), n_features=n_features, n_hidden=n_hidden, steps=steps, seed=seed,
+                     importance_decay=decay)
+    result = train_toy_models(config, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+    bar.empty()
+    return result
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def phases(size: int, seed: int):
+    from analysis.models.toy_superposition import phase_diagram
+
+    bar = st.progress(0.0, text="Training every cell of the grid at once…")
+    result = phase_diagram(size, size, seed=seed, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+    bar.empty()
+    return result
+
+
+def toy_model() -> None:
+    """Sweep controls, feature arrows under a sparsity slider, W^T W and bias, and D_i against sparsity."""
+    cols = st.columns(4)
+    n = cols[0].slider("Features n", 2, 8, 5, key="sup_n")
+    m = cols[1].radio("Hidden m", [2, 3], horizontal=True, key="sup_m")
+    decay = cols[2].select_slider("Importance decay", [0.7, 0.8, 0.9, 1.0], value=0.9, key="sup_decay",
+                                  help="I_i = decay^i: feature 0 matters most.")
+    seed = cols[3].number_input("Seed", 0, 1000, 0, key="sup_seed")
+    result = sweep(int(n), int(m), 10_000, int(seed), float(decay))
+    W = result.final_W_features  # (instances, n, m)
+    probability = result.feature_probabilities
+    labels = [f"1 − S = {p:.2g}" for p in probability]
+    st.plotly_chart(feature_arrows(W, labels, start_index=len(labels) - 1, slider_prefix=""),
+                    key="sup_arrows", config=PLOT_CONFIG)
+    st.caption(f"Each arrow is one feature's direction W_i in the {m}-D hidden space (colour = feature, 0 the most "
+               "important). Drag the slider from dense (left) to sparse (right): the two most important features "
+               "first, then antipodal pairs, then all of them in superposition.")
+    geometry = [superposition_geometry(w) for w in W]
+    left, right = st.columns([1, 1])
+    with left:
+        choice = st.select_slider("Instance", list(range(len(labels))), value=len(labels) - 1,
+                                  format_func=lambda i: labels[i], key="sup_instance")
+        st.plotly_chart(gram_and_bias(W[choice], result.b[-1][choice]), key="sup_gram", config=PLOT_CONFIG)
+        g = geometry[choice]
+        st.caption(f"{labels[choice]}: dimensions per feature {g.dimensions_per_feature:.2f}; D_i = "
+                   + ", ".join(f"{d:.2f}" for d in g.feature_dimensionality))
+    with right:
+        D = np.stack([g.feature_dimensionality for g in geometry])
+        st.plotly_chart(feature_dimensionality_plot(probability, D), key="sup_dims", config=PLOT_CONFIG)
+    st.caption(f"{len(labels)} models of n = {n} features into m = {m} dimensions trained together in "
+               f"{result.seconds:.0f} s (10,000 AdamW steps each, batch 1,024).")
+
+
+def phase_view() -> None:
+    """The n = 2, m = 1 phase diagram, trained on request."""
+    st.markdown("Two features, one dimension. For each feature probability (x) and importance of feature 2 "
+                "relative to feature 1 (y), train the model (4 seeds, best kept) and record what it does.")
+    size = st.select_slider("Grid", [6, 9, 12], value=12, key="sup_phase_size")
+    if st.button("Compute the phase diagram", key="sup_phase_go", icon=":material/grid_on:") or \
+            st.session_state.get("sup_phase_done") == size:
+        diagram = phases(int(size), 0)
+        st.session_state["sup_phase_done"] = size
+        st.plotly_chart(phase_diagram_heatmap(diagram.feature_probabilities, diagram.relative_importances,
+                                              diagram.label_grid().T), key="sup_phase", config=PLOT_CONFIG)
+        st.caption("Dense features: only the more important one is kept. As features get sparser an antipodal "
+                   "pair (both on one line, opposite signs) wins around equal importance, then everywhere.")
+
+
+def weights_view() -> None:
+    """Any uploaded weight matrix: overlaps against random directions and the D_i histogram."""
+    file = st.file_uploader("A weight matrix: .safetensors, state-dict .pt/.pth, or .npy",
+                            type=["safetensors", "pt", "pth", "npy"], key="sup_weights")
+    if file is None:
+        st.info("Upload a model's weights to measure how its features overlap (e.g. a Linear layer's weight).")
+        return
+    data = file.getvalue()
+    try:
+        tensors = _listing(bytes_key("weights", data), data, file.name)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    cols = st.columns([2, 1])
+    key = cols[0].selectbox("Tensor", list(tensors), format_func=lambda k: f"{k}  {tensors[k]}", key="sup_tensor")
+    features = cols[1].radio("Features are its", ["rows", "columns"], horizontal=True, key="sup_axis")
+    try:
+        result = _measure(bytes_key("weights", data, key, features), data, file.name, key, features)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    c = st.columns(4)
+    c[0].metric("Features", f"{result.n_features:,}")
+    c[1].metric("Dimensions per feature", f"{result.dimensions_per_feature:.3g}",
+                help="m / ‖W‖²_F: below 1 means more features than dimensions' worth of norm.")
+    c[2].metric("Mean squared overlap", "—" if result.mean_squared_overlap is None else
+                f"{result.mean_squared_overlap:.3g}", help="Mean (Ŵ_i · Ŵ_j)² over feature pairs.")
+    c[3].metric("Random directions", f"{result.random_overlap_expectation:.3g}", help="1/d for random directions.")
+    st.plotly_chart(overlap_histograms(result.squared_overlaps, result.random_overlap_expectation,
+                                       result.feature_dimensionality), key="sup_overlaps", config=PLOT_CONFIG)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _listing(cache_key: str, _data: bytes, name: str) -> dict[str, tuple[int, ...]]:
+    return list_weight_tensors(_data, name)
+
+
+@st.cache_data(max_entries=8, show_spinner="Measuring feature overlaps…")
+def _measure(cache_key: str, _data: bytes, name: str, key: str, features: str) -> SuperpositionGeometry:
+    return superposition_geometry(load_weight_matrix(_data, name, key), features=features)
+
+
+def try_this() -> None:
+    st.markdown(
+        "**The paper's figures, step by step** (Elhage et al. 2022, *Toy Models of Superposition*).\n\n"
+        "1. **Toy model** tab, slider at the left (dense): only the two most important features have arrows, at "
+        "right angles; the other three are dropped (D_i = 1, 1, 0, 0, 0).\n"
+        "2. Move right: around 1 − S ≈ 0.5 features pair up **antipodally** (D_i ≈ 1/2).\n"
+        "3. At the right end (sparse) all five arrows form a **pentagon** and every D_i sits near 2/5: the "
+        "dimensionality plot shows the points settling on the sticky fractions.\n"
+        "4. Set m = 3 to see features share a 3-D space (look for triangles and tetrahedra: 2/3 and 3/4).\n"
+        "5. **Phase diagram** tab: see where a second, less important feature is ignored, gets the dimension, "
+        "or is stored antipodally.\n"
+        "6. **Weights** tab: upload a real layer and compare its squared overlaps with the 1/d of random "
+        "directions."
+    )
