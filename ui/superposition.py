@@ -8,6 +8,7 @@ import streamlit as st
 from analysis.data.weights import list_weight_tensors, load_weight_matrix
 from analysis.metrics import superposition_geometry
 from analysis.metrics.superposition import SuperpositionGeometry
+from analysis.models.toy_superposition import theoretical_phases
 from analysis.views import (
     feature_arrows,
     feature_dimensionality_plot,
@@ -87,10 +88,16 @@ def phase_view() -> None:
             st.session_state.get("sup_phase_done") == size:
         diagram = phases(int(size), 0)
         st.session_state["sup_phase_done"] = size
-        st.plotly_chart(phase_diagram_heatmap(diagram.feature_probabilities, diagram.relative_importances,
-                                              diagram.label_grid().T), key="sup_phase", config=PLOT_CONFIG)
-        st.caption("Dense features: only the more important one is kept. As features get sparser an antipodal "
-                   "pair (both on one line, opposite signs) wins around equal importance, then everywhere.")
+        probs, importances = diagram.feature_probabilities, diagram.relative_importances
+        fine_p = np.geomspace(probs.min(), probs.max(), 120)
+        fine_r = np.geomspace(importances.min(), importances.max(), 120)
+        theory = (fine_p, fine_r, theoretical_phases(fine_p, fine_r))
+        st.plotly_chart(phase_diagram_heatmap(probs, importances, diagram.label_grid().T, theory=theory),
+                        key="sup_phase", config=PLOT_CONFIG)
+        st.caption("Cells: what training found. Black lines: the closed-form boundaries between the three "
+                   "candidates' expected losses (ignore: r(p/3 − p²/4), dedicated: p/3 − p²/4, antipodal with "
+                   "zero bias: (1 + r)p²/6). Dense features keep only the more important one; sparser, the "
+                   "antipodal pair wins, first around equal importance, then everywhere.")
 
 
 def weights_view() -> None:

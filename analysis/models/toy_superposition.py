@@ -56,6 +56,7 @@ __all__ = [
     "ToySweep",
     "classify_two_feature_model",
     "phase_diagram",
+    "theoretical_phases",
     "train_toy_models",
 ]
 
@@ -697,6 +698,41 @@ def _eval_losses(
     h = x @ Wf  # (N, E, m)
     out = np.maximum(h @ Wf.transpose(0, 2, 1) + b.astype(np.float64)[:, None, :], 0.0)
     return (importance[:, None, :] * (x - out) ** 2).sum(-1).mean(-1)
+
+
+def theoretical_phases(feature_probability: Any, relative_importance: Any) -> np.ndarray:
+    """Closed-form phase of the n = 2, m = 1 toy model: the candidate with the lowest expected loss.
+
+    With I_1 = 1, I_2 = r, p = 1 - S and x_i = 0 with probability S, else
+    uniform on [0, 1] (so E x = p/2, E x^2 = p/3), the three candidate
+    solutions have expected importance-weighted loss:
+
+    - ignore second, W = (1, 0), feature 2 predicted by its best constant
+      (the bias, E x_2 = p/2): ``r (p/3 - p^2/4)`` (its variance);
+    - dedicated to second: ``p/3 - p^2/4`` by symmetry;
+    - antipodal, W = (1, -1), b = 0: exact whenever one feature is active;
+      when both are (probability p^2) each output loses the smaller input,
+      ``E min(u, v)^2 = 1/6``, so ``(1 + r) p^2 / 6``.
+
+    The antipodal loss uses b = 0, an upper bound (a small negative bias can
+    do slightly better), so the boundary is conservative. This is the
+    analysis of Elhage et al. (2022, "Phase change") for these candidates.
+
+    Parameters
+    ----------
+    feature_probability : array-like of shape (n_p,)
+    relative_importance : array-like of shape (n_r,)
+
+    Returns
+    -------
+    ndarray of shape (n_r, n_p), int
+        Codes into `PHASE_LABELS` (0 ignore second, 1 dedicated to second, 2 antipodal).
+    """
+    p = np.asarray(feature_probability, dtype=np.float64)[None, :]
+    r = np.asarray(relative_importance, dtype=np.float64)[:, None]
+    variance = p / 3.0 - p**2 / 4.0
+    losses = np.stack(np.broadcast_arrays(r * variance, variance, (1.0 + r) * p**2 / 6.0))
+    return np.argmin(losses, axis=0).astype(np.int64)
 
 
 def phase_diagram(

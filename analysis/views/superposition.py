@@ -132,10 +132,13 @@ PHASE_COLOURS = {"ignore second": "#9AA0AE", "dedicated to second": ACCENT, "ant
 
 
 def phase_diagram_heatmap(feature_probability: Sequence[float], relative_importance: Sequence[float],
-                          phases: np.ndarray, *, height: int = 420) -> go.Figure:
+                          phases: np.ndarray, *, theory: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                          height: int = 420) -> go.Figure:
     """Which solution each (sparsity, relative importance) cell found, as in the paper's phase diagram.
 
     phases : array of shape (n_importances, n_sparsities) of phase names (keys of `PHASE_COLOURS`).
+    theory : optional (feature probabilities, importances, integer phase codes of shape
+        (n_importances, n_probabilities)) on a finer grid; its region boundaries are drawn as black lines.
     """
     labels = np.asarray(phases, dtype=object)
     order = list(PHASE_COLOURS)
@@ -150,6 +153,12 @@ def phase_diagram_heatmap(feature_probability: Sequence[float], relative_importa
             "1 − S = %{x:.3g}, importance ratio %{y:.3g}: %{text}<extra></extra>"),
         colorbar=dict(tickvals=list(range(len(order))), ticktext=order, thickness=12),
     ))
+    if theory is not None:
+        t_p, t_r, codes_theory = theory
+        fig.add_trace(go.Contour(x=np.asarray(t_p, dtype=np.float64), y=np.asarray(t_r, dtype=np.float64),
+                                 z=np.asarray(codes_theory, dtype=np.float64), showscale=False, hoverinfo="skip",
+                                 contours=dict(coloring="none", start=0.5, end=len(order) - 1.5, size=1),
+                                 line=dict(color="#111", width=2), name="theory"))
     base_layout(fig, height=height, title="What the model does with the second feature (n = 2, m = 1)")
     fig.update_layout(xaxis=dict(type="log", title="feature probability 1 − S"),
                       yaxis=dict(type="log", title="relative importance of feature 2"))
