@@ -32,7 +32,7 @@ def test_symmetry_swaps_ignore_and_dedicated() -> None:
     p = np.geomspace(0.01, 1, 30)
     r = np.geomspace(0.1, 10, 30)  # symmetric around 1 (r = 1 itself, a tie, is not on it)
     grid = theoretical_phases(p, r)
-    mirrored = theoretical_phases(p, 1 / r)[::-1]
+    mirrored = theoretical_phases(p, 1 / r)  # row i: importance 1/r_i
     swap = {IGNORE: DEDICATED, DEDICATED: IGNORE, ANTIPODAL: ANTIPODAL}
     assert np.array_equal(grid, np.vectorize(swap.get)(mirrored))
 
