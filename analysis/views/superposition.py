@@ -160,8 +160,9 @@ def phase_diagram_heatmap(feature_probability: Sequence[float], relative_importa
                                  contours=dict(coloring="none", start=0.5, end=len(order) - 1.5, size=1),
                                  line=dict(color="#111", width=2), name="theory"))
     base_layout(fig, height=height, title="What the model does with the second feature (n = 2, m = 1)")
-    fig.update_layout(xaxis=dict(type="log", title="feature probability 1 − S"),
-                      yaxis=dict(type="log", title="relative importance of feature 2"))
+    fig.update_layout(xaxis=dict(type="log", dtick=1, autorange="reversed",
+                                 title="feature probability 1 − S (right = sparser)"),
+                      yaxis=dict(type="log", dtick=1, title="relative importance of feature 2"))
     return fig
 
 
