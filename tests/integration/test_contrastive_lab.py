@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from analysis.data import Run
+from analysis.metrics import uniformity as library_uniformity
 from analysis.models import (
     CONTRASTIVE_PRESETS,
     ContrastiveConfig,
@@ -254,6 +255,8 @@ def test_run_curves(run: Run) -> None:
     Z = torch.from_numpy(run.embedding("embedding", run.steps[-1]).X[train])
     _, uniform = alignment_uniformity(Z, Z, Z)
     assert uniform == pytest.approx(curves["uniformity"][-1], abs=1e-4)
+    # ... and the library metric (float64, exact over all pairs) agrees with the trainer's torch version.
+    assert library_uniformity(Z.numpy()).value == pytest.approx(curves["uniformity"][-1], abs=1e-4)
     # Training lowered the loss on the fixed evaluation views.
     assert curves["train_loss"][-1] < curves["train_loss"][0]
 
