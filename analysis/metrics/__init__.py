@@ -8,6 +8,7 @@ within the list), so ``from analysis.metrics import <name>`` keeps working.
 
 from __future__ import annotations
 
+from analysis.metrics.codebook import codebook_usage
 from analysis.metrics.hubness import hubness
 from analysis.metrics.hubness_reduction import reduce_hubness
 from analysis.metrics.intrinsic_dimension import intrinsic_dimension
@@ -19,6 +20,7 @@ from analysis.metrics.superposition import superposition_geometry
 
 __all__ = [
     "alignment",
+    "codebook_usage",
     "covariance_spectrum",
     "effective_rank",
     "hubness",

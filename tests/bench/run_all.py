@@ -16,7 +16,14 @@ def main() -> None:
     parser.add_argument("--skip-browser", action="store_true", help="skip the headless-Chromium latency")
     args = parser.parse_args()
 
-    from tests.bench import bench_collapse, bench_geometry, bench_hubness, bench_knn, bench_load
+    from tests.bench import (
+        bench_codebook,
+        bench_collapse,
+        bench_geometry,
+        bench_hubness,
+        bench_knn,
+        bench_load,
+    )
 
     print("== exact kNN (analysis.neighbors.kneighbors) ==", flush=True)
     print(f"float32 matmul peak (numpy sgemm, median of 5): {bench_knn.matmul_gflops():.1f} GFLOP/s")
@@ -29,6 +36,7 @@ def main() -> None:
     bench_collapse.report(quick=args.quick)
     bench_hubness.report(quick=args.quick)
     bench_geometry.report(quick=args.quick)
+    bench_codebook.report(quick=args.quick)
     if not args.skip_browser:
         from tests.bench import bench_browser
 
