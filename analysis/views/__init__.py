@@ -5,6 +5,12 @@ from analysis.views.charts import (
     norm_histogram,
     training_curves,
 )
+from analysis.views.codebook import (
+    code_label_heatmap,
+    code_usage_rank,
+    digit_gallery,
+    usage_over_training,
+)
 from analysis.views.collapse import (
     class_means_animation,
     collapse_heatmap,
@@ -54,4 +60,8 @@ __all__ = [
     "gram_and_bias",
     "overlap_histograms",
     "phase_diagram_heatmap",
+    "code_label_heatmap",
+    "code_usage_rank",
+    "digit_gallery",
+    "usage_over_training",
 ]
