@@ -44,6 +44,13 @@ from analysis.models.toy_superposition import (
     phase_diagram,
     train_toy_models,
 )
+from analysis.models.vq import (
+    VQ_PRESETS,
+    VQAutoencoder,
+    VQConfig,
+    code_usage,
+    train_vq,
+)
 
 __all__ = [
     "CONTRASTIVE_DATASETS",
@@ -56,6 +63,7 @@ __all__ = [
     "PHASE_LABELS",
     "PRESETS",
     "TOY_LR_SCHEDULES",
+    "VQ_PRESETS",
     "CollapseLabConfig",
     "ContrastiveConfig",
     "ContrastiveEncoder",
@@ -64,10 +72,13 @@ __all__ = [
     "PhaseDiagram",
     "ToyModelConfig",
     "ToySweep",
+    "VQAutoencoder",
+    "VQConfig",
     "alignment_uniformity",
     "augment_images",
     "checkpoint_steps",
     "classify_two_feature_model",
+    "code_usage",
     "digits_dataset",
     "flip_labels",
     "gaussian_mixture_dataset",
@@ -82,4 +93,5 @@ __all__ = [
     "train_contrastive",
     "train_mlp",
     "train_toy_models",
+    "train_vq",
 ]

@@ -271,3 +271,11 @@ def animated_scatter(
         ],
     )
     return fig
+
+
+def add_points(fig: go.Figure, coords: np.ndarray, rows: np.ndarray, *, name: str, marker: dict) -> go.Figure:
+    """Overlay chosen rows of a projection as one more marker layer (e.g. codebook entries)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.size:
+        fig.add_trace(_marker_trace(coords, rows, None, name=escape(name), marker=marker))
+    return fig
