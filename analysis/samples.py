@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 
-SAMPLE_NAMES = ("digits_mlp", "digits_contrastive")
+SAMPLE_NAMES = ("digits_mlp", "digits_contrastive", "digits_vq_plain", "digits_vq_remedies")
 
 # tanh rather than ReLU: with the same budget its last hidden layer collapses
 # much further (NC1 about 0.03 against 0.2 with ReLU), which is what the sample
@@ -262,9 +262,32 @@ def _build_digits_contrastive(*, quick: bool, progress: ProgressFn | None) -> Ru
     return run
 
 
+def _build_vq(preset: str) -> Callable[..., Run]:
+    """The VQ lab's preset as a sample (activations stored as float16)."""
+
+    def build(*, quick: bool, progress: ProgressFn | None) -> Run:
+        from dataclasses import replace
+
+        from analysis.models.vq import VQ_PRESETS, train_vq
+
+        config = VQ_PRESETS[preset]
+        if quick:
+            config = replace(config, epochs=2, n_checkpoints=3)
+        run = train_vq(config, progress=progress, name=f"digits_vq_{preset.replace(' ', '_')}")
+        for key, arr in run.activations.items():
+            run.activations[key], _ = to_float16(arr, name=f"activations {key}")
+        logger.info("VQ %s: perplexity %.1f, dead fraction %.2f.", preset, run.curves["perplexity"][-1],
+                    run.curves["dead_fraction"][-1])
+        return run
+
+    return build
+
+
 _BUILDERS: dict[str, Callable[..., Run]] = {
     "digits_mlp": _build_digits_mlp,
     "digits_contrastive": _build_digits_contrastive,
+    "digits_vq_plain": _build_vq("plain"),
+    "digits_vq_remedies": _build_vq("all remedies"),
 }
 
 

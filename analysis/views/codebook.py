@@ -44,11 +44,10 @@ def usage_over_training(curves_by_run: Mapping[str, tuple[Sequence[float], Seque
                                  line=dict(color=colour, width=2)), row=1, col=1)
         fig.add_trace(go.Scatter(x=x, y=list(dead), mode="lines", name=escape(name), legendgroup=name,
                                  showlegend=False, line=dict(color=colour, width=2)), row=1, col=2)
-    if codebook_size:
-        fig.add_hline(y=codebook_size, line=dict(color="#999", dash="dot"), row=1, col=1,
-                      annotation_text=f"K = {codebook_size}", annotation_position="bottom right")
+    if codebook_size:  # the ceiling: every code used equally
+        fig.layout.annotations[0].text = f"Perplexity exp(H) (K = {codebook_size:,})"
     fig.update_xaxes(type="log", dtick=1, title="optimiser step")
-    fig.update_yaxes(type="log", dtick=1, row=1, col=1)
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=2)
     base_layout(fig, height=height)
     fig.update_layout(margin=dict(t=40), legend=dict(orientation="h", y=-0.3, x=0))

@@ -60,7 +60,8 @@ def test_explore_is_the_default_page_with_the_sample_loaded() -> None:
 
 
 @pytest.mark.parametrize("page", ["app_pages/explore.py", "app_pages/collapse.py", "app_pages/hubness.py",
-                                  "app_pages/geometry.py", "app_pages/superposition.py", "app_pages/data.py"])
+                                  "app_pages/geometry.py", "app_pages/superposition.py",
+                                  "app_pages/codebook.py", "app_pages/data.py"])
 def test_every_page_renders_without_error(page: str) -> None:
     at = _app()
     at.switch_page(page).run()

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.e2e
 
 PAGES = [("", "Explore", "explore"), ("collapse", "Neural collapse", "collapse"),
          ("hubness", "Hubness", "hubness"), ("geometry", "Sphere & spectrum", "geometry"),
-         ("superposition", "Superposition", "superposition"), ("data", "Data", "data")]
+         ("superposition", "Superposition", "superposition"),
+         ("codebook", "Codebook usage", "codebook"), ("data", "Data", "data")]
 
 
 def _no_exception(page) -> None:
@@ -233,3 +234,17 @@ def test_contrastive_sample_on_the_circle_in_the_browser(page, server) -> None:
     page.get_by_text("▶ Play").first.click()
     page.wait_for_timeout(1500)
     _no_exception(page)
+
+
+def test_vq_sample_codes_in_the_browser(page, server) -> None:
+    open_page(page, server, "codebook")
+    page.get_by_role("heading", name="Codebook usage", level=1).wait_for()
+    dataset = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+    dataset.click()
+    page.get_by_role("option", name="digits_vq_plain (sample)").click()
+    page.get_by_text("Codes among the encoder outputs", exact=False).wait_for(timeout=60_000)
+    wait_idle(page)
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    assert any(label.startswith("Perplexity") for label in labels)
+    _no_exception(page)
+    screenshot(page, "codebook-plain")

@@ -30,7 +30,8 @@ def test_quick_generation_is_byte_for_byte_deterministic(tmp_path: Path) -> None
     first = generate_samples(tmp_path / "a", quick=True)
     second = generate_samples(tmp_path / "b", quick=True)
     assert [p.name for p in first] == [p.name for p in second] == [
-        "digits_mlp.safetensors", "digits_contrastive.safetensors"]
+        "digits_mlp.safetensors", "digits_contrastive.safetensors", "digits_vq_plain.safetensors",
+        "digits_vq_remedies.safetensors"]
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes()
         assert a.with_suffix(".parquet").is_file()
@@ -45,12 +46,8 @@ def test_quick_generation_is_byte_for_byte_deterministic(tmp_path: Path) -> None
     # leaving no staging folders behind.
     again = generate_samples(tmp_path / "a", quick=True)
     assert again[0].read_bytes() == second[0].read_bytes()
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
-        "digits_contrastive.parquet",
-        "digits_contrastive.safetensors",
-        "digits_mlp.parquet",
-        "digits_mlp.safetensors",
-    ]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+        f"{name}.{suffix}" for name in samples.SAMPLE_NAMES for suffix in ("parquet", "safetensors"))
     contrastive = load_run(first[1])
     assert contrastive.layer_dim("embedding") == 2
     norms = np.linalg.norm(contrastive.activations[("embedding", contrastive.steps[-1])].astype(np.float32), axis=1)
@@ -83,7 +80,7 @@ def test_ensure_samples_generates_only_when_missing(
 
     monkeypatch.setattr(samples, "generate_samples", quick_generate)
     paths = ensure_samples()
-    assert paths == {name: tmp_path / f"{name}.safetensors" for name in ("digits_mlp", "digits_contrastive")}
+    assert paths == {name: tmp_path / f"{name}.safetensors" for name in samples.SAMPLE_NAMES}
     assert calls == [tmp_path]
     assert is_run_file(paths["digits_mlp"])
     ensure_samples()
@@ -155,3 +152,19 @@ def test_shipped_sample_is_trained_past_zero_error(shipped_path: Path) -> None:
 def test_shipped_size_is_small(shipped_path: Path) -> None:
     total = shipped_path.stat().st_size + shipped_path.with_suffix(".parquet").stat().st_size
     assert total < MAX_SHIPPED_BYTES
+
+
+def test_shipped_vq_pair_shows_the_contrast() -> None:
+    # The pair: plain VQ uses a small part of its K = 256 codes, the remedies most of them.
+    from analysis.metrics import codebook_usage
+
+    usage = {}
+    for name in ("digits_vq_plain", "digits_vq_remedies"):
+        run = load_run(sample_paths()[name])
+        last = run.steps[-1]
+        train = (run.metadata["split"] == "train").to_numpy()
+        codes = run.codes[("encoder", last)][train]
+        usage[name] = codebook_usage(codes, codebook_size=run.codebooks[("encoder", last)].shape[0])
+    assert usage["digits_vq_plain"].utilization < 0.3
+    assert usage["digits_vq_remedies"].utilization > 0.9
+    assert usage["digits_vq_remedies"].perplexity > 4 * usage["digits_vq_plain"].perplexity

@@ -1,0 +1,25 @@
+"""Codebook usage: how many VQ codes a model really uses, which ones, for what, and the remedies."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import codebook, state
+
+view = state.current_view()
+run = view.source.run
+st.title("Codebook usage")
+st.caption("Vector-quantised models often use only a small part of their codebook: most codes die. See how many "
+           "codes a model uses, which ones, for which inputs, and which remedy helps (van den Oord et al. 2017).")
+
+tabs = st.tabs(["Usage", "Try this"])
+with tabs[1]:
+    codebook.try_this()
+with tabs[0]:
+    try:
+        if run is not None and run.codes:
+            codebook.run_view(view, run)
+        else:
+            codebook.upload_view()
+    except ValueError as exc:
+        st.error(f"Cannot measure codebook usage here: {exc}")
