@@ -10,7 +10,7 @@ import numpy as np
 
 from analysis.metrics._result import MetricResult
 
-__all__ = ["CodebookUsage", "codebook_usage"]
+__all__ = ["CodebookUsage", "codebook_usage", "codebook_usage_table"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,3 +193,40 @@ def codebook_usage(
         quantization_error=quantization_error,
         dead_code_distance=dead_distance,
     )
+
+
+def codebook_usage_table(run: Any, *, split: str | None = None) -> Any:
+    """Codebook usage for every (layer, checkpoint) of a Run that has codes.
+
+    Parameters
+    ----------
+    run : analysis.data.Run
+        With ``codes[(layer, step)]``; ``codebooks`` give K (else the largest code + 1).
+    split : str, optional
+        Rows of one metadata split ("train", "test"); default all rows.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``layer``, ``step``, ``codebook_size``, then ``CodebookUsage.SCALARS``.
+    """
+    import polars as pl
+
+    from analysis.metrics.collapse_table import split_rows
+
+    if not run.codes:
+        raise ValueError("this run has no VQ codes; codebook usage needs codes[(layer, step)].")
+    rows = split_rows(run, split)
+    records = []
+    for (layer, step), codes in sorted(run.codes.items(), key=lambda item: (run.layers.index(item[0][0])
+                                                                             if item[0][0] in run.layers else 0,
+                                                                             item[0][1])):
+        codebook = run.codebooks.get((layer, step))
+        selected = np.asarray(codes) if rows is None else np.asarray(codes)[rows]
+        K = int(codebook.shape[0]) if codebook is not None else int(np.asarray(codes).max()) + 1
+        labels = None if run.labels is None else (run.labels if rows is None else run.labels[rows])
+        result = codebook_usage(selected, codebook_size=K, labels=labels)
+        records.append({"layer": layer, "step": int(step), "codebook_size": K} | result.scalars())
+    schema = {"layer": pl.Utf8, "step": pl.Int64, "codebook_size": pl.Int64} | {
+        name: pl.Float64 for name in CodebookUsage.SCALARS}
+    return pl.DataFrame(records, schema=schema, orient="row")

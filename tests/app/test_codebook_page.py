@@ -66,3 +66,9 @@ def test_try_this_offers_every_vq_preset() -> None:
     at = open_page(PAGE)
     labels = [b.label for b in at.button if b.key and b.key.startswith("vq_try_")]
     assert len(labels) == len(VQ_PRESETS)
+
+
+def test_every_preset_has_a_guide_line() -> None:
+    from ui.codebook import GUIDE
+
+    assert set(GUIDE) == set(VQ_PRESETS)

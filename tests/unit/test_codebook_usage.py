@@ -86,3 +86,24 @@ def test_to_dict_is_json() -> None:
 def test_bad_input(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         codebook_usage(kwargs.pop("codes"), **kwargs)
+
+
+def test_run_table_one_row_per_layer_and_checkpoint() -> None:
+    import polars as pl
+
+    from analysis.data import Run
+    from analysis.metrics.codebook import codebook_usage_table
+
+    labels = np.array([0, 0, 1, 1])
+    run = Run(activations={("enc", s): np.zeros((4, 2), dtype=np.float32) for s in (0, 5)}, layers=("enc",),
+              steps=(0, 5), labels=labels, metadata=pl.DataFrame({"split": ["train", "train", "test", "test"]}),
+              codes={("enc", 0): np.array([0, 0, 0, 0]), ("enc", 5): np.array([0, 1, 2, 3])},
+              codebooks={("enc", s): np.zeros((8, 2)) for s in (0, 5)})
+    table = codebook_usage_table(run)
+    assert table.select("step", "codebook_size").rows() == [(0, 8), (5, 8)]
+    assert table["perplexity"].to_list() == pytest.approx([1.0, 4.0])
+    assert table["utilization"].to_list() == pytest.approx([1 / 8, 4 / 8])
+    train = codebook_usage_table(run, split="train")
+    assert train["perplexity"].to_list() == pytest.approx([1.0, 2.0])
+    with pytest.raises(ValueError, match="no VQ codes"):
+        codebook_usage_table(Run(activations={("enc", 0): np.zeros((2, 2))}, layers=("enc",), steps=(0,)))
