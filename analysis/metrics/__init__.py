@@ -11,6 +11,7 @@ from __future__ import annotations
 from analysis.metrics.codebook import codebook_usage
 from analysis.metrics.hubness import hubness
 from analysis.metrics.hubness_reduction import reduce_hubness
+from analysis.metrics.information import information_plane_point
 from analysis.metrics.intrinsic_dimension import intrinsic_dimension
 from analysis.metrics.isotropy import isotropy
 from analysis.metrics.neural_collapse import neural_collapse
@@ -24,6 +25,7 @@ __all__ = [
     "covariance_spectrum",
     "effective_rank",
     "hubness",
+    "information_plane_point",
     "intrinsic_dimension",
     "isotropy",
     "neural_collapse",
