@@ -19,6 +19,7 @@ from analysis.neighbors import kneighbors_of
 from analysis.projection import Projection, project, project_sequence
 from analysis.views import ColorSpec
 from ui import explore
+from ui.widgets import progress_bar
 
 # Above this many points the scatter draws a random subsample over a density
 # image of all rows: the browser's selection cost grows with drawn points
@@ -39,10 +40,7 @@ def projection_over_steps(sequence_key: str, _load_steps: Callable[[], list[np.n
 
     `_load_steps` builds the per-checkpoint arrays only on a cache miss.
     """
-    bar = st.progress(0.0, text="Projecting checkpoints…")
-
-    def progress(fraction: float, message: str) -> None:
-        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+    bar, progress = progress_bar("Projecting checkpoints…")
 
     projections = project_sequence(_load_steps(), method=method, n_components=2, labels=_labels,
                                    seed=seed, progress=progress)

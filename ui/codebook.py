@@ -22,8 +22,8 @@ from analysis.views import (
 from analysis.views.scatter import ColorSpec, add_points
 from ui.state import View, sources
 from ui.train_lab import train_and_add
+from ui.widgets import PLOT_CONFIG
 
-PLOT_CONFIG = {"displaylogo": False}
 MEANINGS = {
     "perplexity": ("Perplexity", "exp(entropy) of code use: how many codes the model effectively uses."),
     "utilization": ("Codes used", "Share of the K codes used at least once."),

@@ -29,8 +29,7 @@ from analysis.views import (
     nc_over_training,
 )
 from ui.state import ALL_SPLITS, View, bytes_key
-
-PLOT_CONFIG = {"displaylogo": False}
+from ui.widgets import PLOT_CONFIG, formulas
 
 # Metric -> (card label, one-line meaning, LaTeX). The page shows all three.
 MEANINGS: dict[str, tuple[str, str, str]] = {
@@ -254,9 +253,7 @@ def explain() -> None:
     st.markdown(r"Notation: class means $\mu_c$, their mean $\mu_G$, $M=[\mu_c-\mu_G]_c$ (d × C), "
                 r"$\Sigma_W=\frac1n\sum_i(x_i-\mu_{y_i})(x_i-\mu_{y_i})^\top$, $\Sigma_B=\frac1C MM^\top$, "
                 r"classifier $W$ (C × d). Computed in float64; $\Sigma_B^{+}$ keeps its top C−1 eigenpairs.")
-    for label, meaning, formula in MEANINGS.values():
-        st.markdown(f"**{label}** — {meaning}")
-        st.latex(formula)
+    formulas(MEANINGS)
     st.caption("Papyan, Han & Donoho (2020), PNAS 117(40); Tirer, Huang & Niles-Weed (2023); Galanti et al. "
                "(2022); Dang et al. (2023); Fang et al. (2021).")
 

@@ -14,8 +14,7 @@ from analysis.metrics.spectrum import CovarianceSpectrum
 from analysis.views import alignment_uniformity_plane, spectrum_chart, sphere_animation
 from ui.state import ALL_SPLITS, View, sources
 from ui.train_lab import train_and_add
-
-PLOT_CONFIG = {"displaylogo": False}
+from ui.widgets import PLOT_CONFIG, formulas
 
 # Metric -> (card label, one-line meaning, LaTeX).
 MEANINGS: dict[str, tuple[str, str, str]] = {
@@ -175,9 +174,7 @@ def spectrum_view(view: View, run: Run | None) -> None:
 
 
 def explain() -> None:
-    for label, meaning, formula in MEANINGS.values():
-        st.markdown(f"**{label}** — {meaning}")
-        st.latex(formula)
+    formulas(MEANINGS)
     st.caption("Uniform-sphere reference: log E exp(−t‖x−y‖²) for x, y uniform on S^(d−1) is "
                "−2t + log ₀F₁(; d/2; t²) (a Bessel function), −2t + 2t²/d for large d.")
 

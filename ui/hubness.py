@@ -31,8 +31,8 @@ from analysis.views import (
 )
 from ui import cache, explore
 from ui.state import View
+from ui.widgets import PLOT_CONFIG, formulas
 
-PLOT_CONFIG = {"displaylogo": False}
 DEMO_DIMENSIONS = (2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 # Metric -> (card label, one-line meaning, LaTeX).
@@ -271,8 +271,6 @@ def demo_sample(d: int) -> Hubness:
 
 
 def explain() -> None:
-    for label, meaning, formula in MEANINGS.values():
-        st.markdown(f"**{label}** — {meaning}")
-        st.latex(formula)
+    formulas(MEANINGS)
     st.caption("N_k(x) counts the points whose k nearest neighbours (self excluded) include x; its mean is k. "
                "Radovanovic et al. (2010); Feldbauer & Flexer (2019); Schnitzer et al. (2012).")

@@ -17,8 +17,7 @@ from analysis.views import (
     phase_diagram_heatmap,
 )
 from ui.state import bytes_key
-
-PLOT_CONFIG = {"displaylogo": False}
+from ui.widgets import PLOT_CONFIG, progress_bar
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -28,10 +27,10 @@ def sweep(n_features: int, n_hidden: int, steps: int, seed: int, decay: float):
 
     from analysis.models.toy_superposition import ToyModelConfig, train_toy_models
 
-    bar = st.progress(0.0, text="Training one model per sparsity, all in one batched computation…")
+    bar, update = progress_bar("Training one model per sparsity, all in one batched computation…")
     config = replace(ToyModelConfig(), n_features=n_features, n_hidden=n_hidden, steps=steps, seed=seed,
                      importance_decay=decay)
-    result = train_toy_models(config, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+    result = train_toy_models(config, progress=update)
     bar.empty()
     return result
 
@@ -40,8 +39,8 @@ def sweep(n_features: int, n_hidden: int, steps: int, seed: int, decay: float):
 def phases(size: int, seed: int):
     from analysis.models.toy_superposition import phase_diagram
 
-    bar = st.progress(0.0, text="Training every cell of the grid at once…")
-    result = phase_diagram(size, size, seed=seed, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+    bar, update = progress_bar("Training every cell of the grid at once…")
+    result = phase_diagram(size, size, seed=seed, progress=update)
     bar.empty()
     return result
 

@@ -18,6 +18,7 @@ from analysis.data import Run
 from analysis.models.collapse_lab import DATASETS, PRESETS, CollapseLabConfig, train_collapse_lab
 from analysis.models.mlp import ACTIVATIONS, LOSSES, LR_SCHEDULES, OPTIMIZERS, MLPConfig
 from ui.state import Source, add_upload, bytes_key
+from ui.widgets import progress_bar
 
 _PRESET_KEY = "lab_preset"
 _DATASET_LABELS = {"digits": "Digits (8×8, 10 classes)", "gaussian_mixture": "Gaussian mixture (synthetic)"}
@@ -63,11 +64,7 @@ def train_and_add(config: Any, label: str, trainer: Callable[..., Run] = train_c
 
     `trainer(config, progress=..., name=...)` is any lab's trainer (collapse, contrastive).
     """
-    bar = st.progress(0.0, text="Starting… (Stop, top right, cancels)")
-
-    def progress(fraction: float, message: str) -> None:
-        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
-
+    _, progress = progress_bar("Starting… (Stop, top right, cancels)")
     run = trainer(config, progress=progress, name=label)
     key = bytes_key("trained", json.dumps(config.to_dict(), sort_keys=True, default=str))
     add_upload(Source(key=key, label=f"{label} (trained)", origin="trained", run=run))

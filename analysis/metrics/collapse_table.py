@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import polars as pl
@@ -10,7 +10,7 @@ import polars as pl
 from analysis.data.schema import Run
 from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
 
-__all__ = ["collapse_inputs", "neural_collapse_table", "split_rows"]
+__all__ = ["collapse_inputs", "layer_step_cells", "neural_collapse_table", "split_rows"]
 
 ProgressFn = Callable[[float, str], None]
 
@@ -29,6 +29,25 @@ def split_rows(run: Run, split: str | None) -> np.ndarray | None:
             "Pass one of those, or split=None for all rows."
         )
     return np.flatnonzero((run.metadata["split"].cast(pl.Utf8) == split).to_numpy())
+
+
+def layer_step_cells(
+    run: Run,
+    layers: Sequence[str] | None,
+    steps: Sequence[int] | None,
+    progress: ProgressFn | None,
+) -> Iterator[tuple[str, int]]:
+    """Every (layer, step) of a per-cell table, in layer then step order, reporting progress after each."""
+    layers = list(run.layers if layers is None else layers)
+    steps = [int(s) for s in (run.steps if steps is None else steps)]
+    total = len(layers) * len(steps)
+    done = 0
+    for layer in layers:
+        for step in steps:
+            yield layer, step
+            done += 1
+            if progress is not None:
+                progress(done / total, f"{layer} · step {step} ({done}/{total})")
 
 
 def collapse_inputs(run: Run, layer: str, step: int, rows: np.ndarray | None) -> dict:
@@ -89,20 +108,13 @@ def neural_collapse_table(
         the last layer). Rows ordered by layer (input to output) then step.
     """
     rows = split_rows(run, split)
-    layers = list(run.layers if layers is None else layers)
-    steps = [int(s) for s in (run.steps if steps is None else steps)]
     records = []
-    total = len(layers) * len(steps)
-    for i, layer in enumerate(layers):
-        for j, step in enumerate(steps):
-            result = neural_collapse(**collapse_inputs(run, layer, step, rows))
-            records.append(
-                {"layer": layer, "step": step, "split": split or "all", "n_samples": result.n_samples}
-                | result.scalars()
-            )
-            if progress is not None:
-                done = i * len(steps) + j + 1
-                progress(done / total, f"{layer} · step {step} ({done}/{total})")
+    for layer, step in layer_step_cells(run, layers, steps, progress):
+        result = neural_collapse(**collapse_inputs(run, layer, step, rows))
+        records.append(
+            {"layer": layer, "step": step, "split": split or "all", "n_samples": result.n_samples}
+            | result.scalars()
+        )
     schema = {"layer": pl.Utf8, "step": pl.Int64, "split": pl.Utf8, "n_samples": pl.Int64} | {
         name: pl.Float64 for name in NeuralCollapse.SCALARS
     }

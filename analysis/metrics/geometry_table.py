@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from analysis.data.schema import Run
-from analysis.metrics.collapse_table import split_rows
+from analysis.metrics.collapse_table import layer_step_cells, split_rows
 from analysis.metrics.intrinsic_dimension import intrinsic_dimension
 from analysis.metrics.isotropy import isotropy
 from analysis.metrics.spectrum import effective_rank
@@ -71,19 +71,12 @@ def geometry_table(
         Columns ``layer``, ``step``, then `GEOMETRY_COLUMNS` (null where undefined).
     """
     rows = split_rows(run, split)
-    layers = list(run.layers if layers is None else layers)
-    steps = [int(s) for s in (run.steps if steps is None else steps)]
     labels = run.labels if rows is None or run.labels is None else run.labels[rows]
     records = []
-    total = len(layers) * len(steps)
-    for i, layer in enumerate(layers):
-        for j, step in enumerate(steps):
-            X = np.asarray(run.activations[(layer, step)], dtype=np.float32)
-            if rows is not None:
-                X = X[rows]
-            records.append({"layer": layer, "step": step} | geometry_row(X, labels))
-            if progress is not None:
-                done = i * len(steps) + j + 1
-                progress(done / total, f"{layer} · step {step} ({done}/{total})")
+    for layer, step in layer_step_cells(run, layers, steps, progress):
+        X = np.asarray(run.activations[(layer, step)], dtype=np.float32)
+        if rows is not None:
+            X = X[rows]
+        records.append({"layer": layer, "step": step} | geometry_row(X, labels))
     schema = {"layer": pl.Utf8, "step": pl.Int64} | {name: pl.Float64 for name in GEOMETRY_COLUMNS}
     return pl.DataFrame(records, schema=schema, orient="row")

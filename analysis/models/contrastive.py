@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from analysis.data.schema import Run
+from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 from analysis.models.mlp import (
     ACTIVATIONS,
@@ -681,9 +682,7 @@ def _train(
             curves["step"].append(float(step))
         model.train(was_training)
 
-    def report(fraction: float, message: str) -> None:
-        if progress is not None:
-            progress(min(max(float(fraction), 0.0), 1.0), message)
+    report = clamped_progress(progress)
 
     evaluate(0, checkpoint=True)
     report(0.0, f"Initialised {config.describe()}; {total_steps} steps planned.")

@@ -42,6 +42,7 @@ from torch import nn
 
 from analysis.capture import record_activations
 from analysis.data.schema import Run
+from analysis.models._progress import clamped_progress
 
 __all__ = [
     "ACTIVATIONS",
@@ -651,9 +652,7 @@ def train_mlp(
         )
         add_curve_point(step, acts["__logits__"])
 
-    def report(fraction: float, message: str) -> None:
-        if progress is not None:
-            progress(min(max(float(fraction), 0.0), 1.0), message)
+    report = clamped_progress(progress)
 
     record(0)
     report(0.0, f"Initialised {config.describe()}; {total_steps} steps planned.")

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 
 __all__ = [
@@ -476,9 +477,7 @@ def train_toy_models(
     # depend on how its draws are chunked, so this does not change the result.
     chunk = int(max(1, min(64, _DRAW_BUFFER_BYTES // (4 * N * B * n))))
 
-    def report(fraction: float, message: str) -> None:
-        if progress is not None:
-            progress(min(max(float(fraction), 0.0), 1.0), message)
+    report = clamped_progress(progress)
 
     started = time.perf_counter()
     with torch_threads(1):

@@ -57,6 +57,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from analysis.data.schema import Run
+from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 from analysis.models.mlp import ProgressFn, StopFn, checkpoint_steps, digits_dataset
 
@@ -552,9 +553,7 @@ def _train(
             curves["dead_fraction"].append(dead)
         model.train()
 
-    def report(fraction: float, message: str) -> None:
-        if progress is not None:
-            progress(min(max(float(fraction), 0.0), 1.0), message)
+    report = clamped_progress(progress)
 
     evaluate(0, checkpoint=True)
     report(0.0, f"Initialised {config.describe()}; {total_steps} steps planned.")

@@ -76,3 +76,9 @@ def attach_and_load(page, path: Path) -> None:
     )
     wait_idle(page)
     page.get_by_role("button", name="Load", exact=True).click()
+
+
+def choose_dataset(page, label: str) -> None:
+    """Pick a dataset in the sidebar's picker by its shown label."""
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=label).click()

@@ -14,6 +14,7 @@ from tests.e2e.helpers import (
     ARTIFACTS,
     attach_and_load,
     chart_box,
+    choose_dataset,
     draw_lasso,
     open_page,
     screenshot,
@@ -221,9 +222,7 @@ def test_clicking_a_point_on_the_hubness_map_chooses_it(page, server) -> None:
 def test_contrastive_sample_on_the_circle_in_the_browser(page, server) -> None:
     open_page(page, server, "geometry")
     page.get_by_role("heading", name="Sphere & spectrum", level=1).wait_for()
-    dataset = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
-    dataset.click()
-    page.get_by_role("option", name="digits_contrastive (sample)").click()
+    choose_dataset(page, "digits_contrastive (sample)")
     page.get_by_text("Positive pairs: augmented views", exact=False).wait_for(timeout=60_000)
     wait_idle(page)
     page.wait_for_timeout(1000)
@@ -239,9 +238,7 @@ def test_contrastive_sample_on_the_circle_in_the_browser(page, server) -> None:
 def test_vq_sample_codes_in_the_browser(page, server) -> None:
     open_page(page, server, "codebook")
     page.get_by_role("heading", name="Codebook usage", level=1).wait_for()
-    dataset = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
-    dataset.click()
-    page.get_by_role("option", name="digits_vq_plain (sample)").click()
+    choose_dataset(page, "digits_vq_plain (sample)")
     page.get_by_text("Codes among the encoder outputs", exact=False).wait_for(timeout=60_000)
     wait_idle(page)
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
