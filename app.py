@@ -33,6 +33,7 @@ pages = [
     st.Page("app_pages/geometry.py", title="Sphere & spectrum", icon=":material/language:"),
     st.Page("app_pages/superposition.py", title="Superposition", icon=":material/stacks:"),
     st.Page("app_pages/codebook.py", title="Codebook usage", icon=":material/view_module:"),
+    st.Page("app_pages/information.py", title="Information plane", icon=":material/timeline:"),
     st.Page("app_pages/data.py", title="Data", icon=":material/dataset:"),
 ]
 navigation = st.navigation(pages)

@@ -13,6 +13,16 @@ Shipped runs
     last hidden layer moves towards neural collapse. Ten log-spaced
     checkpoints from initialisation; hidden activations of all 1,797 samples
     stored as float16; logits and classifier weights as float32.
+
+``digits_contrastive``, ``digits_vq_plain``, ``digits_vq_remedies``
+    The contrastive and VQ labs' default runs (see ``sample_data/README.md``).
+
+``ib_tanh``, ``ib_relu``
+    The 12-bit information-bottleneck network (tanh or ReLU) of
+    `analysis.models.information_lab`. A full run is ~14 MB while the network
+    has 294 parameters, so these ship as their checkpoint weights
+    (``<name>.weights.safetensors``, tracked) and the run files are replayed
+    from them in a second on first use (git-ignored).
 """
 
 from __future__ import annotations
@@ -46,13 +56,16 @@ __all__ = [
     "main",
     "sample_dir",
     "sample_paths",
+    "weights_path",
 ]
 
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 
-SAMPLE_NAMES = ("digits_mlp", "digits_contrastive", "digits_vq_plain", "digits_vq_remedies")
+SAMPLE_NAMES = ("digits_mlp", "digits_contrastive", "digits_vq_plain", "digits_vq_remedies", "ib_tanh", "ib_relu")
+# Samples shipped as checkpoint weights and replayed (name -> the lab preset).
+_REPLAYED_SAMPLES = {"ib_tanh": "tanh", "ib_relu": "relu"}
 
 # tanh rather than ReLU: with the same budget its last hidden layer collapses
 # much further (NC1 about 0.03 against 0.2 with ReLU), which is what the sample
@@ -133,7 +146,8 @@ def ensure_samples(*, progress: ProgressFn | None = None) -> dict[str, Path]:
         missing = [name for name, p in paths.items() if not _is_complete(p)]
         if missing:
             logger.info("Sample runs missing (%s); generating them.", ", ".join(missing))
-            generate_samples(sample_dir(), progress=progress)
+            # Replayed samples come back from their shipped weights in a second.
+            generate_samples(sample_dir(), progress=progress, names=missing, retrain=False)
     return paths
 
 
@@ -283,6 +297,42 @@ def _build_vq(preset: str) -> Callable[..., Run]:
     return build
 
 
+def weights_path(name: str, out_dir: str | os.PathLike | None = None) -> Path:
+    """Where a replayed sample's checkpoint weights live (``<name>.weights.safetensors``)."""
+    return Path(sample_dir() if out_dir is None else out_dir) / f"{name}.weights.safetensors"
+
+
+def _replayed_sample(name: str, out: Path, *, quick: bool, retrain: bool, progress: ProgressFn | None) -> Run:
+    """A 12-bit lab sample: train and store its weights (unless kept), then replay the run from them.
+
+    The run always comes from the stored weights, so a freshly trained sample
+    and one replayed from the shipped weights are the same bytes.
+    """
+    from dataclasses import replace
+
+    from analysis.models.information_lab import (
+        INFORMATION_PRESETS,
+        load_information_weights,
+        replay_information_run,
+        save_information_weights,
+        train_information_lab_with_weights,
+    )
+
+    path = weights_path(name, out)
+    if retrain or not path.is_file():
+        config = INFORMATION_PRESETS[_REPLAYED_SAMPLES[name]]
+        if quick:
+            config = replace(config, epochs=5, n_checkpoints=4)
+        run, weights = train_information_lab_with_weights(config, progress=progress, name=name)
+        save_information_weights(path, weights, config, run.curves, name)
+        path.chmod(0o644)
+    weights, config, curves, stored_name = load_information_weights(path)
+    run = replay_information_run(weights, config, curves, name=stored_name or name)
+    logger.info("%s: replayed %d checkpoints from %s; final train acc %.4f, test acc %.4f.", name,
+                len(run.steps), path.name, run.curves["train_acc"][-1], run.curves["test_acc"][-1])
+    return run
+
+
 _BUILDERS: dict[str, Callable[..., Run]] = {
     "digits_mlp": _build_digits_mlp,
     "digits_contrastive": _build_digits_contrastive,
@@ -296,6 +346,8 @@ def generate_samples(
     *,
     quick: bool = False,
     progress: ProgressFn | None = None,
+    names: Sequence[str] | None = None,
+    retrain: bool = True,
 ) -> list[Path]:
     """Train and write the sample runs into `out_dir`.
 
@@ -308,6 +360,11 @@ def generate_samples(
         layers, seconds instead of the full run.
     progress : callable (fraction, message) -> None, optional
         Non-decreasing fractions in [0, 1], last 1.0.
+    names : sequence of str, optional
+        Only these samples (default all of `SAMPLE_NAMES`).
+    retrain : bool, default=True
+        Retrain the replayed samples (``ib_*``) and rewrite their weights; with
+        False, existing weights in `out_dir` are replayed without training.
 
     Returns
     -------
@@ -334,10 +391,18 @@ def generate_samples(
             return None
         return lambda fraction, message: progress(lo + (hi - lo) * fraction, message)
 
-    n = len(SAMPLE_NAMES)
-    for i, name in enumerate(SAMPLE_NAMES):
+    chosen = list(SAMPLE_NAMES if names is None else names)
+    unknown = [name for name in chosen if name not in SAMPLE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown sample names {unknown}; the samples are {SAMPLE_NAMES}.")
+    n = len(chosen)
+    for i, name in enumerate(chosen):
         with torch_threads(1):
-            run = _BUILDERS[name](quick=quick, progress=scaled(i / n, (i + 0.95) / n))
+            if name in _REPLAYED_SAMPLES:
+                run = _replayed_sample(name, out, quick=quick, retrain=retrain,
+                                       progress=scaled(i / n, (i + 0.95) / n))
+            else:
+                run = _BUILDERS[name](quick=quick, progress=scaled(i / n, (i + 0.95) / n))
         path = out / f"{name}.safetensors"
         _save_atomically(run, path)
         written.append(path)
@@ -372,10 +437,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     total = 0
     for path in paths:
-        for file in (path, path.with_suffix(".parquet")):
+        replayed = path.stem in _REPLAYED_SAMPLES
+        files = [weights_path(path.stem, path.parent)] if replayed else [path, path.with_suffix(".parquet")]
+        for file in files:
             size = file.stat().st_size
             total += size
             print(f"{file}  {format_bytes(size)}")
+        if replayed:
+            print(f"  (replayed into {path.name} + .parquet on first use, not shipped)")
     print(f"Total shipped size: {format_bytes(total)} ({total:,} bytes); took {elapsed:.1f} s.")
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import streamlit as st
@@ -59,15 +59,22 @@ def _config_from_widgets() -> CollapseLabConfig:
                              separation=float(s["lab_separation"]), mlp=mlp)
 
 
-def train_and_add(config: Any, label: str, trainer: Callable[..., Run] = train_collapse_lab) -> None:
+def train_and_add(config: Any, label: str, trainer: Callable[..., Run] = train_collapse_lab, *,
+                  pending_key: str | None = None) -> None:
     """Train with a progress bar, add the run to the session's datasets and select it.
 
     `trainer(config, progress=..., name=...)` is any lab's trainer (collapse, contrastive).
+    With `pending_key`, the new run's source key is also left in
+    ``st.session_state[pending_key]`` for a page's own run picker to pick up
+    before it draws (its widget cannot be changed once drawn in this run).
     """
     _, progress = progress_bar("Starting… (Stop, top right, cancels)")
     run = trainer(config, progress=progress, name=label)
-    key = bytes_key("trained", json.dumps(config.to_dict(), sort_keys=True, default=str))
+    params = config.to_dict() if hasattr(config, "to_dict") else asdict(config)
+    key = bytes_key("trained", json.dumps(params, sort_keys=True, default=str))
     add_upload(Source(key=key, label=f"{label} (trained)", origin="trained", run=run))
+    if pending_key is not None:
+        st.session_state[pending_key] = key
     st.session_state["lab_last_trained"] = f"{label}: {run.task}"
     st.rerun()  # the sidebar picks the new run up before the page draws
 

@@ -14,6 +14,7 @@ from analysis.metrics.hubness_reduction import reduce_hubness
 from analysis.metrics.information import information_plane_point
 from analysis.metrics.intrinsic_dimension import intrinsic_dimension
 from analysis.metrics.isotropy import isotropy
+from analysis.metrics.ksg import ksg_mutual_information
 from analysis.metrics.neural_collapse import neural_collapse
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
 from analysis.metrics.sphere import alignment, uniformity
@@ -28,6 +29,7 @@ __all__ = [
     "information_plane_point",
     "intrinsic_dimension",
     "isotropy",
+    "ksg_mutual_information",
     "neural_collapse",
     "reduce_hubness",
     "superposition_geometry",

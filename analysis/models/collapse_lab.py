@@ -43,6 +43,7 @@ import numpy as np
 import polars as pl
 
 from analysis.data.schema import Run
+from analysis.models._checks import is_int
 from analysis.models._threads import torch_threads
 from analysis.models.mlp import MLPConfig, ProgressFn, StopFn, digits_dataset, train_mlp
 from analysis.samples import digits_mlp_config
@@ -67,10 +68,6 @@ DATASETS = ("digits", "gaussian_mixture")
 # the last (2.5 -> 0.030), NC3 from 0.97 to 0.077 and the ETF distance from
 # 0.89 to 0.60. tanh beats ReLU here (NC1 ~0.03 vs ~0.2).
 DEFAULT_LAB_MLP = digits_mlp_config()
-
-
-def _is_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
 
 
 def _check_fraction(value: Any, *, name: str, low_inclusive: bool) -> float:
@@ -162,11 +159,11 @@ def gaussian_mixture_dataset(
         ("n_features", n_features, 1),
         ("n_per_class", n_per_class, 2),
     ):
-        if not _is_int(value) or value < low:
+        if not is_int(value) or value < low:
             raise ValueError(
                 f"gaussian_mixture_dataset: {name} must be an integer >= {low}; got {value!r}."
             )
-    if not _is_int(seed):
+    if not is_int(seed):
         raise ValueError(f"gaussian_mixture_dataset: seed must be an integer; got {seed!r}.")
     try:
         sep = float(separation)
@@ -406,7 +403,7 @@ class CollapseLabConfig:
         object.__setattr__(self, "test_size", share)
         for name, low in (("n_classes", 2), ("n_features", 1), ("n_per_class", 2)):
             value = getattr(self, name)
-            if not _is_int(value) or value < low:
+            if not is_int(value) or value < low:
                 raise ValueError(
                     f"CollapseLabConfig.{name} must be an integer >= {low}; got {value!r}."
                 )
@@ -420,7 +417,7 @@ class CollapseLabConfig:
                 f"class centres in noise std units); got {self.separation!r}."
             )
         object.__setattr__(self, "separation", sep)
-        if not _is_int(self.data_seed):
+        if not is_int(self.data_seed):
             raise ValueError(f"CollapseLabConfig.data_seed must be an integer; got {self.data_seed!r}.")
         if not isinstance(self.mlp, MLPConfig):
             raise ValueError(

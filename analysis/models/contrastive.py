@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from analysis.data.schema import Run
+from analysis.models._checks import is_int
 from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 from analysis.models.mlp import (
@@ -75,10 +76,6 @@ CONTRASTIVE_DATASETS = ("digits", "gaussian_mixture")
 
 # The digits are 8x8 images; shifts need this shape.
 _DIGIT_SHAPE = (8, 8)
-
-
-def _is_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
 
 
 def _as_float(value: Any) -> float:
@@ -172,13 +169,13 @@ class ContrastiveConfig:
                 f"ContrastiveConfig.dataset must be one of {CONTRASTIVE_DATASETS}; "
                 f"got {self.dataset!r}."
             )
-        if not _is_int(self.out_dim) or self.out_dim < 2:
+        if not is_int(self.out_dim) or self.out_dim < 2:
             raise ValueError(
                 "ContrastiveConfig.out_dim must be an integer >= 2 (2 = the circle, "
                 f"3 = the sphere); got {self.out_dim!r}."
             )
         sizes = self.hidden_sizes
-        if _is_int(sizes):
+        if is_int(sizes):
             sizes = (sizes,)
         try:
             sizes = tuple(int(s) for s in sizes)
@@ -205,12 +202,12 @@ class ContrastiveConfig:
                 f"got {self.temperature!r}."
             )
         object.__setattr__(self, "temperature", tau)
-        if not _is_int(self.batch_size) or self.batch_size < 2:
+        if not is_int(self.batch_size) or self.batch_size < 2:
             raise ValueError(
                 "ContrastiveConfig.batch_size must be an integer >= 2 (a view needs other "
                 f"samples of its batch as negatives); got {self.batch_size!r}."
             )
-        if not _is_int(self.epochs) or self.epochs < 1:
+        if not is_int(self.epochs) or self.epochs < 1:
             raise ValueError(f"ContrastiveConfig.epochs must be a positive integer; got {self.epochs!r}.")
         lr = _as_float(self.lr)
         if not (math.isfinite(lr) and lr > 0):
@@ -230,7 +227,7 @@ class ContrastiveConfig:
                 f"got {self.mask_prob!r}."
             )
         object.__setattr__(self, "mask_prob", mask)
-        if not _is_int(self.max_shift) or not 0 <= self.max_shift < min(_DIGIT_SHAPE):
+        if not is_int(self.max_shift) or not 0 <= self.max_shift < min(_DIGIT_SHAPE):
             raise ValueError(
                 "ContrastiveConfig.max_shift must be an integer pixel count in "
                 f"0..{min(_DIGIT_SHAPE) - 1}; got {self.max_shift!r}."
@@ -246,11 +243,11 @@ class ContrastiveConfig:
             )
         object.__setattr__(self, "negatives", bool(self.negatives))
         for name in ("seed", "data_seed"):
-            if not _is_int(getattr(self, name)):
+            if not is_int(getattr(self, name)):
                 raise ValueError(
                     f"ContrastiveConfig.{name} must be an integer; got {getattr(self, name)!r}."
                 )
-        if not _is_int(self.n_checkpoints) or self.n_checkpoints < 2:
+        if not is_int(self.n_checkpoints) or self.n_checkpoints < 2:
             raise ValueError(
                 "ContrastiveConfig.n_checkpoints must be an integer >= 2 (initialisation and "
                 f"the last step); got {self.n_checkpoints!r}."

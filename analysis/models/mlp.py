@@ -458,6 +458,7 @@ def train_mlp(
     extra_metadata: pl.DataFrame | None = None,
     task: str | None = None,
     name: str = "",
+    on_checkpoint: Callable[[int, nn.Module], None] | None = None,
 ) -> Run:
     """Train an `MLPClassifier` (cross-entropy or MSE loss) and record it as a `Run`.
 
@@ -501,6 +502,12 @@ def train_mlp(
         Description stored in the run; default built from the config and sizes.
     name : str, default=""
         Name stored in the run.
+    on_checkpoint : callable (step, model) -> None, optional
+        Called at every recorded checkpoint (step 0 and an early-stop step
+        included), right after that checkpoint's activations, logits and
+        classifier are recorded, with the step and the model (e.g. to copy
+        its weights); it must not modify the model or its training flag.
+        None (the default) changes nothing.
 
     Returns
     -------
@@ -643,6 +650,8 @@ def train_mlp(
         )
         recorded.append(step)
         add_curve_point(step, logits[step])
+        if on_checkpoint is not None:
+            on_checkpoint(step, model)
 
     def evaluate(step: int) -> None:
         if curves["step"] and curves["step"][-1] == step:

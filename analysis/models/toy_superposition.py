@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.models._checks import is_int
 from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 
@@ -79,10 +80,6 @@ _EVAL_SAMPLES = 4096
 
 
 # --- validation ------------------------------------------------------------------------
-
-
-def _is_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
 
 
 def _positive_float(value: Any, *, name: str) -> float:
@@ -202,12 +199,12 @@ class ToyModelConfig:
             ("instances_per_setting", 1),
         ):
             value = getattr(self, name)
-            if not _is_int(value) or value < low:
+            if not is_int(value) or value < low:
                 raise ValueError(
                     f"ToyModelConfig.{name} must be an integer >= {low}; got {value!r}."
                 )
             object.__setattr__(self, name, int(value))
-        if not _is_int(self.seed):
+        if not is_int(self.seed):
             raise ValueError(f"ToyModelConfig.seed must be an integer; got {self.seed!r}.")
         object.__setattr__(self, "seed", int(self.seed))
         if isinstance(self.sparsities, (str, bytes)) or not isinstance(self.sparsities, Sequence):
@@ -801,9 +798,9 @@ def phase_diagram(
         ("n_importances", n_importances),
         ("restarts", restarts),
     ):
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"phase_diagram: {name} must be an integer >= 1; got {value!r}.")
-    if not _is_int(seed):
+    if not is_int(seed):
         raise ValueError(f"phase_diagram: seed must be an integer; got {seed!r}.")
     ranges = {}
     for name, pair in (

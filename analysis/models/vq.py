@@ -57,6 +57,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from analysis.data.schema import Run
+from analysis.models._checks import is_int
 from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 from analysis.models.mlp import ProgressFn, StopFn, checkpoint_steps, digits_dataset
@@ -70,10 +71,6 @@ __all__ = [
 ]
 
 
-def _is_int(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
-
-
 def _as_float(value: Any) -> float:
     if isinstance(value, bool):
         return math.nan
@@ -84,7 +81,7 @@ def _as_float(value: Any) -> float:
 
 
 def _positive_sizes(value: Any, name: str) -> tuple[int, ...]:
-    sizes = (value,) if _is_int(value) else value
+    sizes = (value,) if is_int(value) else value
     try:
         sizes = tuple(int(s) for s in sizes)
     except (TypeError, ValueError):
@@ -177,11 +174,11 @@ class VQConfig:
     n_checkpoints: int = 10
 
     def __post_init__(self) -> None:
-        if not _is_int(self.codebook_size) or self.codebook_size < 2:
+        if not is_int(self.codebook_size) or self.codebook_size < 2:
             raise ValueError(
                 f"VQConfig.codebook_size must be an integer >= 2; got {self.codebook_size!r}."
             )
-        if not _is_int(self.code_dim) or self.code_dim < 1:
+        if not is_int(self.code_dim) or self.code_dim < 1:
             raise ValueError(f"VQConfig.code_dim must be a positive integer; got {self.code_dim!r}.")
         object.__setattr__(self, "hidden_sizes", _positive_sizes(self.hidden_sizes, "hidden_sizes"))
         beta = _as_float(self.beta)
@@ -203,26 +200,26 @@ class VQConfig:
         if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"VQConfig.ema_eps must be a positive number; got {self.ema_eps!r}.")
         object.__setattr__(self, "ema_eps", eps)
-        if not _is_int(self.restart_every) or self.restart_every < 1:
+        if not is_int(self.restart_every) or self.restart_every < 1:
             raise ValueError(
                 f"VQConfig.restart_every must be a positive integer (steps); got {self.restart_every!r}."
             )
-        if self.lookup_dim is not None and (not _is_int(self.lookup_dim) or self.lookup_dim < 1):
+        if self.lookup_dim is not None and (not is_int(self.lookup_dim) or self.lookup_dim < 1):
             raise ValueError(
                 f"VQConfig.lookup_dim must be None or a positive integer; got {self.lookup_dim!r}."
             )
-        if not _is_int(self.epochs) or self.epochs < 1:
+        if not is_int(self.epochs) or self.epochs < 1:
             raise ValueError(f"VQConfig.epochs must be a positive integer; got {self.epochs!r}.")
-        if not _is_int(self.batch_size) or self.batch_size < 1:
+        if not is_int(self.batch_size) or self.batch_size < 1:
             raise ValueError(f"VQConfig.batch_size must be a positive integer; got {self.batch_size!r}.")
         lr = _as_float(self.lr)
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"VQConfig.lr must be a positive number; got {self.lr!r}.")
         object.__setattr__(self, "lr", lr)
         for name in ("seed", "data_seed"):
-            if not _is_int(getattr(self, name)):
+            if not is_int(getattr(self, name)):
                 raise ValueError(f"VQConfig.{name} must be an integer; got {getattr(self, name)!r}.")
-        if not _is_int(self.n_checkpoints) or self.n_checkpoints < 2:
+        if not is_int(self.n_checkpoints) or self.n_checkpoints < 2:
             raise ValueError(
                 "VQConfig.n_checkpoints must be an integer >= 2 (initialisation and the last "
                 f"step); got {self.n_checkpoints!r}."

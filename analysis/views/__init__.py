@@ -26,6 +26,12 @@ from analysis.views.hubness import (
     reduction_bars,
     skewness_vs_dimension,
 )
+from analysis.views.information import (
+    accuracy_curves,
+    information_curves,
+    information_plane_figure,
+    validation_figure,
+)
 from analysis.views.scatter import ColorSpec, animated_scatter, embedding_scatter
 from analysis.views.superposition import (
     feature_arrows,
@@ -55,6 +61,10 @@ __all__ = [
     "alignment_uniformity_plane",
     "spectrum_chart",
     "sphere_animation",
+    "accuracy_curves",
+    "information_curves",
+    "information_plane_figure",
+    "validation_figure",
     "feature_arrows",
     "feature_dimensionality_plot",
     "gram_and_bias",

@@ -8,7 +8,6 @@ This file is a script, not a pytest module (no ``test_`` prefix).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from analysis.metrics import codebook_usage  # noqa: E402
-from tests.bench.common import script_main  # noqa: E402
+from tests.bench.common import print_rows, script_main  # noqa: E402
 
 TARGET_SECONDS = 1.0
 
@@ -38,13 +37,8 @@ def run(quick: bool = False) -> list[dict]:
 
 def report(quick: bool = False) -> list[dict]:
     """Print this benchmark's section of `make bench`; return its rows."""
-    print(f"\n== codebook usage (analysis.metrics.codebook_usage); load average {os.getloadavg()[0]:.2f} ==",
-          flush=True)
     rows = run(quick=quick)
-    print(f"{'case':<34} {'seconds':>8}  {'target':<8} result  detail")
-    for r in rows:
-        verdict = "—" if r["ok"] is None else ("PASS" if r["ok"] else "FAIL")
-        print(f"{r['case']:<34} {r['seconds']:8.3f}  {r['target']:<8} {verdict:<6}  {r['detail']}", flush=True)
+    print_rows("codebook usage (analysis.metrics.codebook_usage)", rows, case_width=34)
     return rows
 
 

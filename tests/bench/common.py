@@ -18,3 +18,13 @@ def script_main(report: Callable[..., list[dict]], description: str, quick_help:
     failed = [r for r in rows if r["ok"] is False]
     print(f"load average {os.getloadavg()[0]:.2f} at end; {len(failed)} FAIL")
     return 1 if failed else 0
+
+
+def print_rows(title: str, rows: list[dict], *, case_width: int = 34) -> None:
+    """One benchmark section: a title with the load average, then case, seconds, target, verdict, detail."""
+    print(f"\n== {title}; load average {os.getloadavg()[0]:.2f} ==", flush=True)
+    print(f"{'case':<{case_width}} {'seconds':>8}  {'target':<8} result  detail")
+    for r in rows:
+        verdict = "—" if r["ok"] is None else ("PASS" if r["ok"] else "FAIL")
+        print(f"{r['case']:<{case_width}} {r['seconds']:8.3f}  {r['target']:<8} {verdict:<6}  {r['detail']}",
+              flush=True)

@@ -21,6 +21,7 @@ def main() -> None:
         bench_collapse,
         bench_geometry,
         bench_hubness,
+        bench_information,
         bench_knn,
         bench_load,
     )
@@ -37,6 +38,7 @@ def main() -> None:
     bench_hubness.report(quick=args.quick)
     bench_geometry.report(quick=args.quick)
     bench_codebook.report(quick=args.quick)
+    bench_information.report(quick=args.quick)
     if not args.skip_browser:
         from tests.bench import bench_browser
 

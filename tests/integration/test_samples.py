@@ -31,7 +31,7 @@ def test_quick_generation_is_byte_for_byte_deterministic(tmp_path: Path) -> None
     second = generate_samples(tmp_path / "b", quick=True)
     assert [p.name for p in first] == [p.name for p in second] == [
         "digits_mlp.safetensors", "digits_contrastive.safetensors", "digits_vq_plain.safetensors",
-        "digits_vq_remedies.safetensors"]
+        "digits_vq_remedies.safetensors", "ib_tanh.safetensors", "ib_relu.safetensors"]
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes()
         assert a.with_suffix(".parquet").is_file()
@@ -47,7 +47,11 @@ def test_quick_generation_is_byte_for_byte_deterministic(tmp_path: Path) -> None
     again = generate_samples(tmp_path / "a", quick=True)
     assert again[0].read_bytes() == second[0].read_bytes()
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
-        f"{name}.{suffix}" for name in samples.SAMPLE_NAMES for suffix in ("parquet", "safetensors"))
+        [f"{name}.{suffix}" for name in samples.SAMPLE_NAMES for suffix in ("parquet", "safetensors")]
+        + ["ib_tanh.weights.safetensors", "ib_relu.weights.safetensors"])
+    for name in ("ib_tanh", "ib_relu"):  # the shipped part is deterministic too
+        assert (tmp_path / "a" / f"{name}.weights.safetensors").read_bytes() == (
+            tmp_path / "b" / f"{name}.weights.safetensors").read_bytes()
     contrastive = load_run(first[1])
     assert contrastive.layer_dim("embedding") == 2
     norms = np.linalg.norm(contrastive.activations[("embedding", contrastive.steps[-1])].astype(np.float32), axis=1)
@@ -88,6 +92,49 @@ def test_ensure_samples_generates_only_when_missing(
     paths["digits_mlp"].write_bytes(b"not a run")
     ensure_samples()
     assert len(calls) == 2 and is_run_file(paths["digits_mlp"])
+
+
+def test_replayed_samples_come_back_from_their_weights_without_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import analysis.models.information_lab as lab
+
+    trained = generate_samples(tmp_path, quick=True, names=["ib_tanh"])
+    original = trained[0].read_bytes()
+    trained[0].unlink()
+    trained[0].with_suffix(".parquet").unlink()
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a replayed sample was retrained")
+
+    monkeypatch.setattr(lab, "train_information_lab_with_weights", no_training)
+    monkeypatch.setenv("REPLENS_SAMPLE_DIR", str(tmp_path))
+    monkeypatch.setattr(samples, "SAMPLE_NAMES", ("ib_tanh",))
+    ensure_samples()
+    assert trained[0].read_bytes() == original  # the same run, from the weights alone
+    with pytest.raises(AssertionError, match="retrained"):
+        generate_samples(tmp_path, quick=True, names=["ib_tanh"])  # retrain=True does train
+    with pytest.raises(ValueError, match="unknown sample names"):
+        generate_samples(tmp_path, names=["nope"])
+
+
+def test_shipped_12_bit_runs_show_both_sides_of_the_debate() -> None:
+    # tanh compresses its deepest hidden layer under 30-bin binning; ReLU does not (module docstring
+    # of analysis.models.information_lab has the measured table).
+    from analysis.metrics.information_table import information_plane_table
+
+    deepest = {}
+    for name in ("ib_tanh", "ib_relu"):
+        weights = samples.weights_path(name)
+        assert weights.is_file() and weights.stat().st_size < 400_000  # tracked in git: keep it small
+        run = load_run(sample_paths()[name])
+        assert run.n_samples == 4096 and len(run.steps) == 30
+        assert run.curves["train_acc"][-1] == 1.0 and run.curves["test_acc"][-1] > 0.98
+        table = information_plane_table(run, layers=["hidden5"], include_output=False)
+        deepest[name] = table["i_xt"].to_numpy()
+    tanh, relu = deepest["ib_tanh"], deepest["ib_relu"]
+    assert tanh.max() - tanh[-1] > 3.0  # compression: 6.3 -> 1.3 bits
+    assert relu[-1] >= relu.max() - 0.05  # no compression: still at its peak
 
 
 def test_to_float16_guards() -> None:
@@ -150,8 +197,11 @@ def test_shipped_sample_is_trained_past_zero_error(shipped_path: Path) -> None:
 
 
 def test_shipped_size_is_small(shipped_path: Path) -> None:
-    total = shipped_path.stat().st_size + shipped_path.with_suffix(".parquet").stat().st_size
-    assert total < MAX_SHIPPED_BYTES
+    # Everything shipped in sample_data/, i.e. all but the runs replayed from weights on first use.
+    replayed = {f"{name}.{suffix}" for name in ("ib_tanh", "ib_relu") for suffix in ("safetensors", "parquet")}
+    shipped = [p for p in shipped_path.parent.iterdir() if p.is_file() and p.name not in replayed]
+    assert {"digits_mlp.safetensors", "ib_tanh.weights.safetensors"} <= {p.name for p in shipped}
+    assert sum(p.stat().st_size for p in shipped) < MAX_SHIPPED_BYTES
 
 
 def test_shipped_vq_pair_shows_the_contrast() -> None:

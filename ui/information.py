@@ -1,0 +1,259 @@
+"""Information-plane page: estimator controls, trajectories per run, the estimator check and the 12-bit lab."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import streamlit as st
+
+from analysis.data import Run
+from analysis.metrics.information_table import RANGE_MODES, information_plane_table
+from analysis.metrics.information_validation import EstimatorSettings, estimator_validation
+from analysis.views.information import (
+    accuracy_curves,
+    information_curves,
+    information_plane_figure,
+    validation_figure,
+)
+from ui.state import Source, sources
+from ui.train_lab import train_and_add
+from ui.widgets import PLOT_CONFIG, progress_bar
+
+ESTIMATOR_LABELS = {"binning": "Binning", "kde": "KDE upper bound", "ksg": "KSG (k nearest neighbours)"}
+RANGE_LABELS = {"run": "layer's range over all checkpoints", "checkpoint": "each checkpoint's own range"}
+NOISE_VARIANCES = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0)
+SHIPPED_PAIR = ("ib_tanh", "ib_relu")
+ACTIVATION_NAMES = {"tanh": "tanh", "relu": "ReLU"}
+MAX_RUNS = 3
+_RUNS_KEY = "ip_runs"
+_PENDING_RUN = "_ip_pending_run"
+
+
+def labelled_runs() -> dict[str, Source]:
+    """Every loaded run with labels: the information plane needs I(T;Y)."""
+    return {k: s for k, s in sources().items() if s.is_run and s.run.labels is not None}
+
+
+def _default_runs(runs: dict[str, Source], sidebar_key: str) -> list[str]:
+    """The shipped tanh / ReLU pair when loaded, else the sidebar's run, else the first labelled run."""
+    pair = [k for name in SHIPPED_PAIR for k, s in runs.items() if s.run.name == name]
+    if pair:
+        return pair
+    return [sidebar_key] if sidebar_key in runs else list(runs)[:1]
+
+
+def run_picker(runs: dict[str, Source], sidebar_key: str) -> list[str]:
+    """Up to three runs side by side; a run just trained on this page joins them."""
+    if _RUNS_KEY not in st.session_state or any(k not in runs for k in st.session_state[_RUNS_KEY]):
+        st.session_state[_RUNS_KEY] = _default_runs(runs, sidebar_key)
+    pending = st.session_state.pop(_PENDING_RUN, None)
+    if pending in runs and pending not in st.session_state[_RUNS_KEY]:
+        st.session_state[_RUNS_KEY] = [*st.session_state[_RUNS_KEY], pending][-MAX_RUNS:]
+    return st.multiselect("Runs, side by side", list(runs), key=_RUNS_KEY, max_selections=MAX_RUNS,
+                          format_func=lambda k: runs[k].label,
+                          help="Any run with labels works; the shipped ib_tanh and ib_relu are the 12-bit task "
+                               "of Shwartz-Ziv & Tishby with tanh and ReLU units.")
+
+
+def estimator_controls() -> tuple[EstimatorSettings, str]:
+    """The estimator and its settings (shared by the plane and the estimator check)."""
+    cols = st.columns([1.3, 1, 1, 1])
+    estimator = cols[0].radio("Estimator", list(ESTIMATOR_LABELS), key="ip_estimator",
+                              format_func=ESTIMATOR_LABELS.get, horizontal=False)
+    range_mode, n_bins, bin_width, noise, k = "run", 30, None, 0.1, 3
+    if estimator == "binning":
+        kind = cols[1].radio("Bins", ["count", "width"], key="ip_bin_kind",
+                             format_func=lambda x: "fixed number" if x == "count" else "fixed width")
+        if kind == "count":
+            n_bins = cols[2].slider("Number of bins", 2, 100, 30, key="ip_bins",
+                                    help="Shwartz-Ziv & Tishby used 30 bins over [-1, 1] for tanh units.")
+        else:
+            bin_width = cols[2].number_input("Bin width", 0.001, 10.0, 0.1, format="%.3f", key="ip_width",
+                                             help="Fixed-width bins suit unbounded units such as ReLU "
+                                                  "(Saxe et al. 2018).")
+        range_mode = cols[3].radio("Bins cover", RANGE_MODES, key="ip_range", format_func=RANGE_LABELS.get,
+                                   help="Values outside the range go to the edge bins.")
+    else:
+        noise = cols[1].select_slider("Noise variance", NOISE_VARIANCES, value=0.1, key="ip_noise",
+                                      help="Both estimators measure the layer plus Gaussian noise of this variance "
+                                           "(Saxe et al. used 0.1).")
+        if estimator == "ksg":
+            k = cols[2].slider("Neighbours k", 1, 10, 3, key="ip_k",
+                               help="Kraskov et al. recommend k = 2 to 4.")
+    settings = EstimatorSettings(estimator=estimator, n_bins=int(n_bins), bin_width=bin_width,
+                                 noise_variance=float(noise), k=int(k))
+    return settings, range_mode
+
+
+def describe(settings: EstimatorSettings, range_mode: str) -> str:
+    """The estimator's settings in words."""
+    if settings.estimator == "binning":
+        bins = f"{settings.n_bins} bins" if settings.bin_width is None else f"bins {settings.bin_width:g} wide"
+        return f"{bins} per unit over the {RANGE_LABELS[range_mode]}"
+    k = f", k = {settings.k}" if settings.estimator == "ksg" else ""
+    return f"noise variance {settings.noise_variance:g}{k}"
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def plane_table(source_key: str, _run: Run, settings: EstimatorSettings, range_mode: str) -> pl.DataFrame:
+    bar, progress = progress_bar(f"{ESTIMATOR_LABELS[settings.estimator]}: every layer and checkpoint…")
+    table = information_plane_table(_run, estimator=settings.estimator, n_bins=settings.n_bins,
+                                    bin_width=settings.bin_width, range_mode=range_mode,
+                                    noise_variance=settings.noise_variance, k=settings.k, progress=progress)
+    bar.empty()
+    return table
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def validation_table(settings: EstimatorSettings) -> pl.DataFrame:
+    bar, progress = progress_bar("Estimating every validation case…")
+    table = estimator_validation(settings, progress=progress)
+    bar.empty()
+    return table
+
+
+def plane_view(view_key: str) -> tuple[EstimatorSettings, str]:
+    """The information plane of the chosen runs, I against time, and accuracy."""
+    runs = labelled_runs()
+    if not runs:
+        st.info("No loaded run has labels. Train the 12-bit network in the **Train** tab.")
+        return estimator_controls()
+    chosen = run_picker(runs, view_key)
+    settings, range_mode = estimator_controls()
+    if not chosen:
+        st.info("Pick at least one run above.")
+        return settings, range_mode
+    tables = {runs[k].label: plane_table(k, runs[k].run, settings, range_mode) for k in chosen}
+    st.plotly_chart(information_plane_figure(tables), key="ip_plane", config=PLOT_CONFIG)
+    st.caption(f"{ESTIMATOR_LABELS[settings.estimator]}, {describe(settings, range_mode)}. Each path is one layer "
+               "(hidden layers, then the softmax output), from initialisation (dark markers) to the end of training "
+               "(yellow). Up = more about the label; left = less about the input (compression).")
+    _saturation_notes(runs, chosen, tables)
+    st.plotly_chart(information_curves(tables), key="ip_curves", config=PLOT_CONFIG)
+    curves = {runs[k].label: runs[k].run.curves for k in chosen if runs[k].run.curves.get("train_acc")}
+    if curves:
+        st.plotly_chart(accuracy_curves(curves), key="ip_accuracy", config=PLOT_CONFIG)
+    with st.expander("The numbers"):
+        st.dataframe(pl.concat([t.with_columns(pl.lit(name).alias("run")) for name, t in tables.items()]),
+                     hide_index=True)
+    return settings, range_mode
+
+
+def _saturation_notes(runs: dict[str, Source], chosen: list[str], tables: dict[str, pl.DataFrame]) -> None:
+    """Say when I(X;T) sits at its ceiling log2(n): the estimate then cannot show compression."""
+    lines = []
+    for key in chosen:
+        source = runs[key]
+        ceiling = math.log2(source.run.n_samples)
+        stuck = tables[source.label].filter(pl.col("i_xt") > ceiling - 0.05)["layer"].unique().to_list()
+        if stuck:
+            lines.append(f"{source.label}: {', '.join(sorted(stuck))}")
+    if lines:
+        st.info(f"At log2(n), the most n inputs can give (every input in its own bin or kernel), I(X;T) cannot show "
+                f"compression: {'; '.join(lines)}. Fewer bins or more noise make room.")
+
+
+def validation_view(settings: EstimatorSettings) -> None:
+    """Estimate against truth on the Gaussian and bit cases, for the settings chosen on the first tab."""
+    st.markdown(f"**{ESTIMATOR_LABELS[settings.estimator]}** with the settings of the first tab, on cases whose "
+                "mutual information is known exactly: a Gaussian layer T = X with X ~ N(0, I_d) and label "
+                "y = [X₁ > 0], and d fair bits with y = the first bit, each at n = 256, 1,024 and 4,096 "
+                "samples and d = 1, 2, 5, 10.")
+    table = validation_table(settings)
+    st.plotly_chart(validation_figure(table), key="ip_validation", config=PLOT_CONFIG)
+    worst = table.sort(pl.col("error").abs(), descending=True).row(0, named=True)
+    st.caption(f"Largest error: {worst['error']:+.2f} bits on {worst['quantity']} of the {worst['family']} case "
+               f"(n = {worst['n']:,}, d = {worst['d']}; truth {worst['truth']:.2f}). Points below the diagonal "
+               "underestimate: no sample-based estimate exceeds log2(n) bits.")
+    st.markdown(_TRUTH_NOTE[settings.estimator])
+    with st.expander("The numbers"):
+        st.dataframe(table, hide_index=True)
+
+
+_TRUTH_NOTE = {
+    "binning": "For binning the truth is I(X; binned T) = H(binned T), exact from the normal CDF over bins spanning "
+               "±4 standard deviations. The plug-in estimate falls short once the bins outnumber the samples "
+               "(d = 5 and 10 here): I(X;T) is then about log2(n), whatever the layer does.",
+    "kde": "The truth is I(X; T + noise) = d/2 · log2(1 + 1/σ²). The KDE estimate is an upper bound "
+           "(Kolchinsky & Tracey 2017): about 0.65 bits per dimension too high at σ² = 0.1 in one dimension, and "
+           "capped at log2(n) in many dimensions.",
+    "ksg": "The truth is I(X; T + noise) = d/2 · log2(1 + 1/σ²). KSG is nearly unbiased in one or two "
+           "dimensions and underestimates more and more as d and the information grow (Kraskov et al. 2004; "
+           "Gao et al. 2015).",
+}
+
+
+def train_view() -> None:
+    """The 12-bit lab: tanh or ReLU, the shipped defaults or your own settings."""
+    from analysis.models.information_lab import INFORMATION_PRESETS
+
+    st.markdown("The task of Shwartz-Ziv & Tishby (2017): all 4,096 inputs of 12 bits, a label that is a "
+                "symmetric function of the bits, and a 12-10-7-5-4-3-2 network trained with Adam, recording "
+                "every layer on every input at log-spaced epochs. The trained run joins the plot above.")
+    done = st.session_state.pop("lab_last_trained", None)
+    if done:
+        st.success(f"Trained — {done}. It now shows on the **Information plane** tab.")
+    cols = st.columns(len(INFORMATION_PRESETS))
+    for col, (name, config) in zip(cols, INFORMATION_PRESETS.items(), strict=True):
+        if col.button(f"Train the {ACTIVATION_NAMES.get(name, name)} network (about 30 s)", key=f"ip_train_{name}",
+                      width="stretch",
+                      help=config.describe()):
+            _train(config, f"12-bit · {name}")
+    with st.form("ip_form"):
+        base = INFORMATION_PRESETS["tanh"]
+        row = st.columns(4)
+        activation = row[0].selectbox("Activation", list(INFORMATION_PRESETS), key="ip_lab_activation",
+                                      format_func=lambda a: ACTIVATION_NAMES.get(a, a))
+        epochs = row[1].number_input("Epochs", 10, 20_000, int(base.epochs), step=100, key="ip_lab_epochs")
+        lr = row[2].number_input("Learning rate", 1e-5, 1.0, float(base.lr), format="%.4f", key="ip_lab_lr")
+        seed = row[3].number_input("Seed", 0, 2**31 - 1, int(base.seed), key="ip_lab_seed")
+        row = st.columns(4)
+        batch = row[0].number_input("Batch size", 8, 4096, int(base.batch_size), key="ip_lab_batch")
+        fraction = row[1].slider("Training share of the inputs", 0.05, 0.95, float(base.train_fraction), 0.05,
+                                 key="ip_lab_fraction")
+        checkpoints = row[2].number_input("Checkpoints", 2, 60, int(base.n_checkpoints), key="ip_lab_checkpoints")
+        submitted = st.form_submit_button("Train", type="primary", icon=":material/model_training:")
+    if submitted:
+        from dataclasses import replace
+
+        try:
+            config = replace(base, activation=activation, epochs=int(epochs), lr=float(lr), seed=int(seed),
+                             batch_size=int(batch), train_fraction=float(fraction),
+                             n_checkpoints=int(checkpoints))
+        except ValueError as exc:
+            st.error(str(exc))
+            return
+        _train(config, f"12-bit · {activation}, {int(epochs)} epochs")
+
+
+def _train(config: object, label: str) -> None:
+    from analysis.models.information_lab import train_information_lab
+
+    train_and_add(config, label, trainer=train_information_lab, pending_key=_PENDING_RUN)
+
+
+DEBATE = """
+**What the plot is about.** Tishby's information bottleneck asks a layer T to keep what matters about the label Y
+while forgetting the rest of the input X. Each layer is a point (I(X;T), I(T;Y)); training moves it.
+
+**Shwartz-Ziv & Tishby (2017)** trained tanh networks on this 12-bit task, binned each layer into 30 bins and saw
+two phases: a short *fitting* phase in which I(T;Y) and I(X;T) both rise, then a long *compression* phase in which
+I(X;T) falls while the training error barely changes. They tied compression to the noise of stochastic gradient
+descent and to generalisation.
+
+**Saxe et al. (2018)** found that compression comes from the saturation of tanh units: binned saturated units fall
+into few bins. Networks with ReLU units, which do not saturate, showed no compression under the same binning or
+under the KDE estimate; full-batch gradient descent (no SGD noise) compressed too; and networks generalised well
+with or without compression.
+
+**Why estimators matter.** A deterministic network with continuous inputs has infinite I(X;T); any finite number
+is a property of the estimator (Goldfeld et al. 2019; Amjad & Geiger 2019). Binning measures how many bins the
+inputs occupy, KDE and KSG measure the layer with added noise. The 12-bit task has only 4,096 inputs, so
+I(X;T) is at most 12 bits. Compare runs under one estimator setting, and check that setting's bias on the
+**Estimator check** tab before reading a trend as a law.
+
+References: R. Shwartz-Ziv and N. Tishby, arXiv:1703.00810 (2017); A. M. Saxe et al., ICLR 2018; A. Kolchinsky
+and B. D. Tracey, Entropy 19(7), 2017; A. Kraskov, H. Stögbauer and P. Grassberger, Phys. Rev. E 69, 2004;
+Z. Goldfeld et al., ICML 2019; R. A. Amjad and B. C. Geiger, IEEE TPAMI 2019.
+"""
