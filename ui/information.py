@@ -50,10 +50,13 @@ def run_picker(runs: dict[str, Source], sidebar_key: str) -> list[str]:
     pending = st.session_state.pop(_PENDING_RUN, None)
     if pending in runs and pending not in st.session_state[_RUNS_KEY]:
         st.session_state[_RUNS_KEY] = [*st.session_state[_RUNS_KEY], pending][-MAX_RUNS:]
-    return st.multiselect("Runs, side by side", list(runs), key=_RUNS_KEY, max_selections=MAX_RUNS,
-                          format_func=lambda k: runs[k].label,
-                          help="Any run with labels works; the shipped ib_tanh and ib_relu are the 12-bit task "
-                               "of Shwartz-Ziv & Tishby with tanh and ReLU units.")
+    chosen = st.multiselect("Runs, side by side", list(runs), key=_RUNS_KEY, max_selections=MAX_RUNS,
+                            format_func=lambda k: runs[k].label,
+                            help="Any run with labels works; the shipped ib_tanh and ib_relu are the 12-bit task "
+                                 "of Shwartz-Ziv & Tishby with tanh and ReLU units.")
+    st.caption("Every layer, every checkpoint and every input of each run: the sidebar's layer, checkpoint and "
+               "split do not apply here.")
+    return chosen
 
 
 def estimator_controls() -> tuple[EstimatorSettings, str]:

@@ -126,7 +126,9 @@ def _kde_log_row_sums(T: np.ndarray, codes: np.ndarray, n_classes: int, variance
     starts = range(0, T.shape[0], _KDE_BLOCK_ROWS)
     with ThreadPoolExecutor(max_workers=max(1, min(len(starts), os.cpu_count() or 1))) as pool:
         list(pool.map(block, starts))
-    return np.log(total), np.log(own)
+    # Each sum holds K_ii = 1 exactly in exact arithmetic; float32 rounding of the self-distance
+    # could leave it a hair below, and the bound a hair above log n.
+    return np.log(np.maximum(total, 1.0)), np.log(np.maximum(own, 1.0))
 
 
 def information_plane_point(

@@ -47,8 +47,12 @@ def information_plane_figure(tables: Mapping[str, pl.DataFrame], *, height: int 
     fig = make_subplots(rows=1, cols=max(len(names), 1), shared_xaxes=True, shared_yaxes=True,
                         subplot_titles=[escape(n) for n in names], horizontal_spacing=0.04)
     all_log = np.concatenate([_log_time(_time(t)[0]) for t in tables.values()]) if names else np.zeros(1)
+    low, high = float(all_log.min()), float(all_log.max())
     tick_values, tick_text = _log_ticks(all_log)
+    tick_values, tick_text = zip(*[(v, s) for v, s in zip(tick_values, tick_text, strict=True)
+                                    if low - 1e-9 <= v <= high + 1e-9], strict=True) if high > low else ([low], ["0"])
     time_name = _time(next(iter(tables.values())))[1] if names else "epoch"
+    layer_colours: dict[str, str] = {}
     for col, name in enumerate(names, start=1):
         table = tables[name]
         t, unit = _time(table)
@@ -56,10 +60,10 @@ def information_plane_figure(tables: Mapping[str, pl.DataFrame], *, height: int 
         for i, layer in enumerate(table["layer"].unique(maintain_order=True)):
             rows = (table["layer"] == layer).to_numpy()
             part = table.filter(pl.col("layer") == layer)
-            colour = CATEGORY_COLORS[i % len(CATEGORY_COLORS)]
+            colour = layer_colours.setdefault(layer, CATEGORY_COLORS[i % len(CATEGORY_COLORS)])
             fig.add_trace(go.Scatter(
                 x=part["i_xt"].to_numpy(), y=part["i_ty"].to_numpy(), mode="lines+markers",
-                name=escape(layer), legendgroup=layer, showlegend=(col == 1),
+                name=escape(layer), legendgroup=layer, showlegend=False,
                 line=dict(color=colour, width=2),
                 marker=dict(size=8, color=log_t[rows], coloraxis="coloraxis", line=dict(width=1.5, color=colour)),
                 customdata=np.column_stack([t[rows], part["step"].to_numpy()]),
@@ -68,14 +72,18 @@ def information_plane_figure(tables: Mapping[str, pl.DataFrame], *, height: int 
                                f"{escape(name)}</extra>"),
             ), row=1, col=col)
         fig.update_xaxes(title_text="I(X;T), bits", row=1, col=col)
+    for layer, colour in layer_colours.items():  # legend entries in the line colour (markers show time)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=escape(layer), legendgroup=layer,
+                                 line=dict(color=colour, width=3)), row=1, col=1)
     fig.update_yaxes(title_text="I(T;Y), bits", row=1, col=1)
+    fig.update_xaxes(matches="x")  # shared_xaxes links columns only within a column: share across runs too
     base_layout(fig, height=height)
     fig.update_layout(
         margin=dict(t=40),
         legend=dict(orientation="h", y=-0.18, x=0, title=dict(text="layer (line colour)")),
-        coloraxis=dict(colorscale=_EPOCH_SCALE, cmin=min(tick_values), cmax=max(tick_values),
-                       colorbar=dict(title=dict(text=f"{time_name}<br>(markers)"), tickvals=tick_values,
-                                     ticktext=tick_text, thickness=14)),
+        coloraxis=dict(colorscale=_EPOCH_SCALE, cmin=low, cmax=high,
+                       colorbar=dict(title=dict(text=f"{time_name}<br>(markers)"), tickvals=list(tick_values),
+                                     ticktext=list(tick_text), thickness=14)),
     )
     return fig
 

@@ -245,3 +245,51 @@ def test_vq_sample_codes_in_the_browser(page, server) -> None:
     assert any(label.startswith("Perplexity") for label in labels)
     _no_exception(page)
     screenshot(page, "codebook-plain")
+
+
+def test_information_plane_in_the_browser(page, server) -> None:
+    open_page(page, server, "information")
+    page.get_by_role("heading", name="Information plane", level=1).wait_for()
+    # The first load replays the 12-bit samples and bins every layer: wait for the chart's markers.
+    plane = page.locator(".js-plotly-plot").first
+    plane.locator(".scatterlayer .trace .points path").first.wait_for(state="attached", timeout=90_000)
+    wait_idle(page)
+    page.wait_for_timeout(1000)
+    _no_exception(page)
+    titles = plane.locator(".annotation-text")
+    titles.filter(has_text="ib_relu (sample)").wait_for(state="attached")
+    assert sorted(titles.all_text_contents()) == ["ib_relu (sample)", "ib_tanh (sample)"]
+    # Hover the tanh run's hidden5 marker of largest I(X;T) (the peak before compression, away from
+    # the other paths) at its data coordinates; its label shows that marker's numbers.
+    target = page.evaluate(
+        """() => {
+            const gd = document.querySelectorAll('.js-plotly-plot')[0];
+            const trace = gd._fullData.find(t => t.name === 'hidden5' && t.xaxis === 'x');
+            const xs = Array.from(trace.x), ys = Array.from(trace.y);
+            const i = xs.indexOf(Math.max(...xs));
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            const box = gd.getBoundingClientRect();
+            return {x: box.left + xa._offset + xa.d2p(xs[i]), y: box.top + ya._offset + ya.d2p(ys[i]),
+                    i_xt: xs[i], i_ty: ys[i]};
+        }"""
+    )
+    assert target["i_xt"] > 5.0  # the peak of tanh's hidden5 before it compresses
+    page.mouse.move(target["x"] - 40, target["y"] + 40)
+    page.mouse.move(target["x"], target["y"], steps=4)
+    label = page.locator(".hoverlayer .hovertext").filter(has_text="hidden5")
+    label.first.wait_for(timeout=10_000)
+    text = label.first.text_content()
+    assert "I(X;T) =" in text and "bits" in text, text
+    assert f"I(X;T) = {target['i_xt']:.3f} bits" in text, text
+    assert f"I(T;Y) = {target['i_ty']:.3f} bits" in text and "ib_tanh (sample)" in text, text
+    screenshot(page, "information-plane")
+    page.mouse.move(5, 5)
+    page.get_by_role("tab", name="Estimator check", exact=True).click()
+    page.get_by_text("Largest error:", exact=False).wait_for()
+    validation = page.locator('[role="tabpanel"]:visible .js-plotly-plot')
+    validation.first.wait_for(state="visible")
+    validation.first.locator(".scatterlayer .trace .points path").first.wait_for(state="attached")
+    assert "estimate vs truth" in " ".join(validation.first.locator(".annotation-text").all_text_contents())
+    wait_idle(page)
+    _no_exception(page)
+    screenshot(page, "information-estimator-check")

@@ -1,0 +1,309 @@
+"""AppTest: the information-plane page on the shipped 12-bit runs, its estimators, its check and its lab."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.data import Run, load_run
+from analysis.metrics.information_table import information_plane_table
+from analysis.metrics.information_validation import EstimatorSettings, estimator_validation
+from analysis.samples import sample_paths
+from tests.app.pages import open_page
+
+PAGE = "app_pages/information.py"
+LAYERS = ["hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "output"]
+TANH, RELU = "ib_tanh (sample)", "ib_relu (sample)"
+
+
+def _sample(name: str) -> Run:
+    return load_run(sample_paths()[name])
+
+
+def _array(value: object) -> np.ndarray:
+    """A Plotly JSON array: a plain list, or plotly 6's {"dtype", "bdata"[, "shape"]} typed array."""
+    if isinstance(value, dict):
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if shape is not None:
+            dims = [int(s) for s in str(shape).split(",")] if not isinstance(shape, list) else shape
+            arr = arr.reshape(dims)
+        return arr.astype(float)
+    return np.asarray(value, dtype=float)
+
+
+def _chart(at: AppTest, key: str) -> dict | None:
+    """The JSON spec of the Plotly chart with this key, or None when the page did not draw it."""
+    for chart in at.get("plotly_chart"):
+        if chart.proto.id.endswith(f"-{key}"):
+            return json.loads(chart.proto.spec)
+    return None
+
+
+def _plane_traces(at: AppTest) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """(run label, layer) -> (I(X;T), I(T;Y)) of each path on the plane chart."""
+    spec = _chart(at, "ip_plane")
+    assert spec is not None, "no information-plane chart"
+    out = {}
+    for trace in spec["data"]:
+        if "hovertemplate" not in trace:
+            continue  # a legend-only entry (the layer's line colour), no data
+        run_label = trace["hovertemplate"].split("<extra>")[1].split("</extra>")[0]
+        out[(run_label, trace["name"])] = (_array(trace["x"]), _array(trace["y"]))
+    return out
+
+
+def _layer(table: pl.DataFrame, layer: str) -> tuple[np.ndarray, np.ndarray]:
+    part = table.filter(pl.col("layer") == layer).sort("step")
+    return part["i_xt"].to_numpy(), part["i_ty"].to_numpy()
+
+
+def _assert_layer_matches(shown: tuple[np.ndarray, np.ndarray], table: pl.DataFrame, layer: str) -> None:
+    x, y = _layer(table, layer)
+    assert shown[0] == pytest.approx(x, abs=1e-9)
+    assert shown[1] == pytest.approx(y, abs=1e-9)
+
+
+def _largest_error_caption(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Largest error:"))
+
+
+def _expected_largest_error(settings: EstimatorSettings) -> str:
+    table = estimator_validation(settings)
+    worst = table.sort(pl.col("error").abs(), descending=True).row(0, named=True)
+    return (f"Largest error: {worst['error']:+.2f} bits on {worst['quantity']} of the {worst['family']} case "
+            f"(n = {worst['n']:,}, d = {worst['d']}; truth {worst['truth']:.2f}).")
+
+
+def test_default_view_draws_both_shipped_runs_with_binning() -> None:
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Information plane"
+    picker = at.multiselect(key="ip_runs")
+    chosen_labels = [picker.options[i] for i in picker.indices]
+    assert chosen_labels == [TANH, RELU]
+    assert at.radio(key="ip_estimator").value == "binning"
+    traces = _plane_traces(at)
+    legend = [t for t in _chart(at, "ip_plane")["data"] if "hovertemplate" not in t]
+    assert len(traces) == 12 and [t["name"] for t in legend] == list(LAYERS)  # one legend entry per layer
+    assert set(traces) == {(run, layer) for run in (TANH, RELU) for layer in LAYERS}
+    # Two panels, titled by run.
+    titles = [a["text"] for a in _chart(at, "ip_plane")["layout"]["annotations"]]
+    assert titles == [TANH, RELU]
+    tanh_table = information_plane_table(_sample("ib_tanh"), estimator="binning")
+    relu_table = information_plane_table(_sample("ib_relu"), estimator="binning")
+    for layer in LAYERS:
+        _assert_layer_matches(traces[(TANH, layer)], tanh_table, layer)
+        _assert_layer_matches(traces[(RELU, layer)], relu_table, layer)
+    # Compression in tanh's last hidden layer, none in ReLU's (Saxe et al.).
+    tanh_x = traces[(TANH, "hidden5")][0]
+    assert tanh_x.max() - tanh_x[-1] > 2.0
+    relu_x = traces[(RELU, "hidden5")][0]
+    assert relu_x[-1] >= relu_x.max() - 0.05
+    # The 12-bit runs have 4,096 inputs: no estimate beyond 12 bits; hidden1 of tanh sits at the ceiling.
+    assert max(float(x.max()) for x, _ in traces.values()) <= 12.0 + 1e-9
+    note = next(i.value for i in at.info if i.value.startswith("At log2(n)"))
+    assert f"{TANH}: hidden1" in note
+    # I against time (two rows per run) and the accuracy curves of both runs.
+    assert len(_chart(at, "ip_curves")["data"]) == 24
+    accuracy = [t["name"] for t in _chart(at, "ip_accuracy")["data"]]
+    assert accuracy == [f"{TANH} · train", f"{TANH} · test", f"{RELU} · train", f"{RELU} · test"]
+    assert any(c.value.startswith("Binning, 30 bins per unit over the layer's range over all checkpoints")
+               for c in at.caption)
+
+
+def test_run_panels_share_the_information_axes() -> None:
+    # Regression: make_subplots(rows=1, shared_xaxes=True) links x axes only within a column, so each
+    # run's I(X;T) axis ranged on its own ([0, 12.81] vs [-0.87, 12.87] bits in the browser).
+    at = open_page(PAGE)
+    layout = _chart(at, "ip_plane")["layout"]
+    assert layout["yaxis2"].get("matches") == "y"
+    assert layout["xaxis2"].get("matches") == "x", layout["xaxis2"]
+
+
+def test_kde_and_ksg_match_direct_estimates_and_differ_from_binning() -> None:
+    at = open_page(PAGE)
+    picker = at.multiselect(key="ip_runs")
+    tanh_key = picker.value[0]
+    binned = _plane_traces(at)[(TANH, "hidden5")]
+    # One run only: the noisy estimators take ~10-30 s on a 12-bit run.
+    picker.set_value([tanh_key])
+    at.radio(key="ip_estimator").set_value("kde").run()
+    assert not at.exception, at.exception
+    traces = _plane_traces(at)
+    assert set(traces) == {(TANH, layer) for layer in LAYERS}
+    run = _sample("ib_tanh")
+    kde = information_plane_table(run, estimator="kde", noise_variance=0.1, layers=["hidden5"])
+    for layer in ("hidden5", "output"):
+        _assert_layer_matches(traces[(TANH, layer)], kde, layer)
+    assert not np.allclose(traces[(TANH, "hidden5")][0], binned[0])
+    assert any(c.value.startswith("KDE upper bound, noise variance 0.1.") for c in at.caption)
+    assert _largest_error_caption(at).startswith(_expected_largest_error(EstimatorSettings(estimator="kde")))
+    # KSG's settings are chosen with no run picked (nothing to estimate), then the run comes back.
+    at.multiselect(key="ip_runs").set_value([])
+    at.radio(key="ip_estimator").set_value("ksg").run()
+    assert any("Pick at least one run" in i.value for i in at.info)
+    at.select_slider(key="ip_noise").set_value(1.0)
+    at.slider(key="ip_k").set_value(5).run()
+    at.multiselect(key="ip_runs").set_value([tanh_key]).run()
+    assert not at.exception, at.exception
+    traces = _plane_traces(at)
+    ksg = information_plane_table(run, estimator="ksg", noise_variance=1.0, k=5, layers=["hidden5"])
+    for layer in ("hidden5", "output"):
+        _assert_layer_matches(traces[(TANH, layer)], ksg, layer)
+    default_ksg = information_plane_table(run, estimator="ksg", layers=["hidden5"], include_output=False)
+    assert not np.allclose(traces[(TANH, "hidden5")][0], _layer(default_ksg, "hidden5")[0])
+    assert not np.allclose(traces[(TANH, "hidden5")][0], _layer(kde, "hidden5")[0])
+    assert any(c.value.startswith("KSG (k nearest neighbours), noise variance 1, k = 5.") for c in at.caption)
+    settings = EstimatorSettings(estimator="ksg", noise_variance=1.0, k=5)
+    assert _largest_error_caption(at).startswith(_expected_largest_error(settings))
+
+
+def test_bin_count_width_and_range_mode_reach_the_table() -> None:
+    at = open_page(PAGE)
+    at.multiselect(key="ip_runs").set_value(at.multiselect(key="ip_runs").value[:1])
+    at.slider(key="ip_bins").set_value(8).run()
+    run = _sample("ib_tanh")
+    tables = {"count": information_plane_table(run, n_bins=8)}
+    _assert_layer_matches(_plane_traces(at)[(TANH, "hidden5")], tables["count"], "hidden5")
+    _assert_layer_matches(_plane_traces(at)[(TANH, "hidden3")], tables["count"], "hidden3")
+    at.radio(key="ip_bin_kind").set_value("width").run()
+    at.number_input(key="ip_width").set_value(0.25).run()
+    assert not at.exception, at.exception
+    tables["width"] = information_plane_table(run, bin_width=0.25)
+    for layer in ("hidden3", "hidden5", "output"):
+        _assert_layer_matches(_plane_traces(at)[(TANH, layer)], tables["width"], layer)
+    assert any(c.value.startswith("Binning, bins 0.25 wide per unit") for c in at.caption)
+    at.radio(key="ip_range").set_value("checkpoint").run()
+    assert not at.exception, at.exception
+    tables["checkpoint"] = information_plane_table(run, bin_width=0.25, range_mode="checkpoint")
+    for layer in ("hidden3", "hidden5", "output"):
+        _assert_layer_matches(_plane_traces(at)[(TANH, layer)], tables["checkpoint"], layer)
+    assert any("each checkpoint's own range" in c.value for c in at.caption)
+    # Each setting changed what the page shows.
+    shown = [_layer(t, "hidden5")[0] for t in tables.values()]
+    assert not np.allclose(shown[0], shown[1]) and not np.allclose(shown[1], shown[2])
+    # The estimator check follows the first tab's bins.
+    expected = _expected_largest_error(EstimatorSettings(estimator="binning", bin_width=0.25))
+    assert _largest_error_caption(at).startswith(expected)
+
+
+def test_estimator_check_tab_reports_the_largest_error() -> None:
+    at = open_page(PAGE)
+    assert _chart(at, "ip_validation") is not None
+    spec = _chart(at, "ip_validation")
+    table = estimator_validation(EstimatorSettings())
+    assert [a["text"] for a in spec["layout"]["annotations"]] == ["I(X;T): estimate vs truth",
+                                                                  "I(T;Y): estimate vs truth"]
+    # Every validation case is a marker (the dashed diagonals excluded).
+    markers = sum(len(_array(t["x"])) for t in spec["data"] if t["name"] != "exact")
+    assert markers == table.height
+    caption = _largest_error_caption(at)
+    assert caption.startswith(_expected_largest_error(EstimatorSettings()))
+    worst = table.sort(pl.col("error").abs(), descending=True).row(0, named=True)
+    assert f"{worst['error']:+.2f} bits" in caption and abs(worst["error"]) > 1.0
+    # With fewer bins the largest error changes and the caption follows.
+    at.slider(key="ip_bins").set_value(4).run()
+    expected = _expected_largest_error(EstimatorSettings(n_bins=4))
+    assert _largest_error_caption(at).startswith(expected) and expected != _expected_largest_error(EstimatorSettings())
+    assert any("For binning the truth is" in m.value for m in at.markdown)
+
+
+def test_a_labelled_run_of_another_size_shows_its_log2_n_ceiling() -> None:
+    at = open_page(PAGE)
+    digits_key = at.session_state["view"].source.key  # the sidebar's default: digits_mlp
+    assert at.session_state["view"].source.label == "digits_mlp (sample)"
+    at.multiselect(key="ip_runs").set_value([digits_key]).run()
+    assert not at.exception, at.exception
+    run = _sample("digits_mlp")
+    assert run.n_samples == 1797
+    ceiling = math.log2(1797)
+    assert ceiling == pytest.approx(10.81, abs=0.005)
+    table = information_plane_table(run)
+    traces = _plane_traces(at)
+    assert {layer for _, layer in traces} == {*run.layers, "output"}
+    for layer in run.layers:
+        _assert_layer_matches(traces[("digits_mlp (sample)", layer)], table, layer)
+    assert max(float(x.max()) for x, _ in traces.values()) <= ceiling + 1e-9
+    stuck = sorted(table.filter(pl.col("i_xt") > ceiling - 0.05)["layer"].unique().to_list())
+    assert stuck, "the digits MLP's wide layers should reach log2(n) with 30 bins"
+    note = next(i.value for i in at.info if i.value.startswith("At log2(n)"))
+    assert f"digits_mlp (sample): {', '.join(stuck)}." in note
+    assert TANH not in note
+
+
+def test_no_run_picked_asks_for_one() -> None:
+    at = open_page(PAGE)
+    at.multiselect(key="ip_runs").set_value([]).run()
+    assert not at.exception, at.exception
+    assert any(i.value.startswith("Pick at least one run") for i in at.info)
+    assert _chart(at, "ip_plane") is None and _chart(at, "ip_curves") is None
+    # The other tabs still work without a run.
+    assert _chart(at, "ip_validation") is not None
+
+
+def test_training_from_the_form_adds_the_run_to_the_plane() -> None:
+    at = open_page(PAGE)
+    assert [b.label for b in at.button if b.key in ("ip_train_tanh", "ip_train_relu")] == [
+        "Train the tanh network (about 30 s)", "Train the ReLU network (about 30 s)"]
+    before = list(at.multiselect(key="ip_runs").value)
+    at.number_input(key="ip_lab_epochs").set_value(20)
+    at.number_input(key="ip_lab_checkpoints").set_value(5)
+    at.selectbox(key="ip_lab_activation").set_value("relu")
+    at.button(key="FormSubmitter:ip_form-Train").click().run()
+    assert not at.exception, at.exception
+    assert not at.error
+    label = "12-bit · relu, 20 epochs (trained)"
+    uploads = at.session_state["uploads"]
+    trained = [k for k, s in uploads.items() if s.label == label]
+    assert len(trained) == 1, [s.label for s in uploads.values()]
+    key = trained[0]
+    assert label in at.sidebar.selectbox(key="source_key").options
+    assert list(at.multiselect(key="ip_runs").value) == [*before, key]
+    assert any(s.value.startswith("Trained — 12-bit · relu, 20 epochs") for s in at.success)
+    run = uploads[key].run
+    assert len(run.steps) == 5 and run.n_samples == 4096
+    traces = _plane_traces(at)
+    assert len(traces) == 18
+    table = information_plane_table(run)
+    for layer in LAYERS:
+        _assert_layer_matches(traces[(label, layer)], table, layer)
+    # The pending run was consumed: the next rerun keeps the same selection.
+    at.run()
+    assert list(at.multiselect(key="ip_runs").value) == [*before, key]
+    assert "_ip_pending_run" not in at.session_state
+
+
+def test_extreme_form_values_within_the_widget_bounds_still_train() -> None:
+    # InformationLabConfig rejects bad activations, hidden sizes, lr <= 0, batch/epochs < 1, fractions
+    # outside (0, 1) and < 2 checkpoints; the form's bounds reach none of these, so no st.error case is
+    # reachable. The corners of the bounds (more checkpoints than steps, a batch larger than the
+    # training split) must train.
+    at = open_page(PAGE)
+    at.number_input(key="ip_lab_epochs").set_value(10)
+    at.number_input(key="ip_lab_checkpoints").set_value(60)
+    at.number_input(key="ip_lab_batch").set_value(4096)
+    at.slider(key="ip_lab_fraction").set_value(0.05)
+    at.button(key="FormSubmitter:ip_form-Train").click().run()
+    assert not at.exception, at.exception
+    assert not at.error
+    new = [s for s in at.session_state["uploads"].values() if s.label == "12-bit · tanh, 10 epochs (trained)"]
+    assert len(new) == 1
+    # 10 epochs of one batch each: 11 checkpoints, initialisation included.
+    assert len(new[0].run.steps) == 11
+    assert len(_plane_traces(at)) == 18
+
+
+def test_the_debate_tab_cites_both_sides() -> None:
+    at = open_page(PAGE)
+    debate = next(m.value for m in at.markdown if m.value.startswith("**What the plot is about.**"))
+    assert "**Shwartz-Ziv & Tishby (2017)**" in debate and "**Saxe et al. (2018)**" in debate
+    assert "R. Shwartz-Ziv and N. Tishby, arXiv:1703.00810 (2017)" in debate
+    assert "A. M. Saxe et al., ICLR 2018" in debate
+    assert [t.label for t in at.tabs] == ["Information plane", "Estimator check", "Train", "The debate"]
