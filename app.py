@@ -34,6 +34,8 @@ pages = [
     st.Page("app_pages/superposition.py", title="Superposition", icon=":material/stacks:"),
     st.Page("app_pages/codebook.py", title="Codebook usage", icon=":material/view_module:"),
     st.Page("app_pages/information.py", title="Information plane", icon=":material/timeline:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("app_pages/report.py", title="Report", icon=":material/summarize:"),
     st.Page("app_pages/data.py", title="Data", icon=":material/dataset:"),
 ]
 navigation = st.navigation(pages)

@@ -16,12 +16,23 @@ from analysis.metrics.intrinsic_dimension import intrinsic_dimension
 from analysis.metrics.isotropy import isotropy
 from analysis.metrics.ksg import ksg_mutual_information
 from analysis.metrics.neural_collapse import neural_collapse
+from analysis.metrics.similarity import (
+    choose_anchors,
+    cka_matrix,
+    knn_agreement,
+    linear_cka,
+    procrustes_distance,
+    rbf_cka,
+    relative_representation,
+)
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
 from analysis.metrics.sphere import alignment, uniformity
 from analysis.metrics.superposition import superposition_geometry
 
 __all__ = [
     "alignment",
+    "choose_anchors",
+    "cka_matrix",
     "codebook_usage",
     "covariance_spectrum",
     "effective_rank",
@@ -29,9 +40,14 @@ __all__ = [
     "information_plane_point",
     "intrinsic_dimension",
     "isotropy",
+    "knn_agreement",
     "ksg_mutual_information",
+    "linear_cka",
     "neural_collapse",
+    "procrustes_distance",
+    "rbf_cka",
     "reduce_hubness",
+    "relative_representation",
     "superposition_geometry",
     "uniformity",
 ]

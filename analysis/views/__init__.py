@@ -18,6 +18,7 @@ from analysis.views.collapse import (
     imbalance_panel,
     nc_over_training,
 )
+from analysis.views.compare import cka_heatmap
 from analysis.views.geometry import alignment_uniformity_plane, spectrum_chart, sphere_animation
 from analysis.views.hubness import (
     centrality_scatter,
@@ -31,6 +32,14 @@ from analysis.views.information import (
     information_curves,
     information_plane_figure,
     validation_figure,
+)
+from analysis.views.report import (
+    class_summary_chart,
+    code_usage_chart,
+    cumulative_spectrum_chart,
+    k_occurrence_comparison,
+    report_figures,
+    report_html,
 )
 from analysis.views.scatter import ColorSpec, animated_scatter, embedding_scatter
 from analysis.views.superposition import (
@@ -48,6 +57,7 @@ __all__ = [
     "class_size_bars",
     "norm_histogram",
     "training_curves",
+    "cka_heatmap",
     "class_means_animation",
     "collapse_heatmap",
     "gram_comparison",
@@ -74,4 +84,10 @@ __all__ = [
     "code_usage_rank",
     "digit_gallery",
     "usage_over_training",
+    "class_summary_chart",
+    "code_usage_chart",
+    "cumulative_spectrum_chart",
+    "k_occurrence_comparison",
+    "report_figures",
+    "report_html",
 ]

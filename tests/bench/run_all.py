@@ -24,6 +24,7 @@ def main() -> None:
         bench_information,
         bench_knn,
         bench_load,
+        bench_similarity,
     )
 
     print("== exact kNN (analysis.neighbors.kneighbors) ==", flush=True)
@@ -39,6 +40,7 @@ def main() -> None:
     bench_geometry.report(quick=args.quick)
     bench_codebook.report(quick=args.quick)
     bench_information.report(quick=args.quick)
+    bench_similarity.report(quick=args.quick)
     if not args.skip_browser:
         from tests.bench import bench_browser
 

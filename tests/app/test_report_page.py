@@ -1,0 +1,35 @@
+"""AppTest: the Report page diagnoses the sidebar's embedding, links each finding, and exports HTML and JSON."""
+
+from __future__ import annotations
+
+import json
+
+from analysis.report import diagnose
+from tests.app.pages import metric_cards, open_page
+
+PAGE = "app_pages/report.py"
+
+
+def test_report_of_the_sample_matches_the_library_and_exports() -> None:
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    view = at.session_state["view"]
+    expected = diagnose(view.embedding)
+    counts = expected.verdict_counts()
+    cards = metric_cards(at)
+    for verdict in ("problem", "warning", "info", "good"):
+        label = verdict.capitalize() + ("s" if counts.get(verdict, 0) != 1 else "")
+        assert cards[label] == str(counts.get(verdict, 0)), (label, cards)
+    shown = " ".join(m.value for m in at.markdown)
+    for finding in expected.findings:
+        assert finding.title in shown
+    downloads = [b for b in at.get("download_button")]
+    assert len(downloads) == 2
+
+
+def test_report_json_is_valid_for_the_shown_report() -> None:
+    at = open_page(PAGE)
+    report = diagnose(at.session_state["view"].embedding)
+    data = json.loads(report.to_json())
+    assert data["n_samples"] == at.session_state["view"].embedding.n_samples
+    assert {f["key"] for f in data["findings"]} == {f.key for f in report.findings}

@@ -1,0 +1,79 @@
+"""Report page: every diagnostic of the sidebar's embedding as one dashboard, with HTML and JSON export."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analysis.data import Embedding
+from analysis.report import Report, diagnose
+from ui.state import View
+from ui.widgets import progress_bar
+
+# Reports on up to this many rows run as soon as the page opens; larger ones wait for the button.
+AUTO_ROWS = 20_000
+BADGES = {"problem": ":red-background[problem]", "warning": ":orange-background[warning]",
+          "good": ":green-background[good]", "info": ":blue-background[info]"}
+PAGES = {"hubness": ("app_pages/hubness.py", "Hubness"), "geometry": ("app_pages/geometry.py", "Sphere & spectrum"),
+         "collapse": ("app_pages/collapse.py", "Neural collapse"), "codebook": ("app_pages/codebook.py",
+                                                                             "Codebook usage"),
+         "explore": ("app_pages/explore.py", "Explore"), "information": ("app_pages/information.py",
+                                                                         "Information plane")}
+ORDER = ("problem", "warning", "info", "good")
+
+
+def _plain(text: str) -> str:
+    """Text shown as written: underscores and asterisks (N_k, 2*k) are not Markdown emphasis here."""
+    return text.replace("\\", "\\\\").replace("_", "\\_").replace("*", "\\*").replace("$", "\\$")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def report_for(data_key: str, _emb: Embedding, source: str) -> Report:
+    bar, progress = progress_bar("Measuring every diagnostic…")
+    report = diagnose(_emb, progress=progress, source=source)
+    bar.empty()
+    return report
+
+
+@st.cache_data(max_entries=8, show_spinner="Writing the HTML report…")
+def html_for(data_key: str, _report: Report) -> str:
+    return _report.to_html()
+
+
+def report_view(view: View) -> None:
+    emb = view.embedding
+    source = view.source.label + (f" · {view.layer} · step {view.step:,}" if view.layer is not None else "")
+    st.markdown(f"**{source}**: {emb.n_samples:,} samples × {emb.n_features:,} features"
+                + (f", {emb.n_classes} classes." if emb.labels is not None else ", no labels."))
+    if emb.n_samples > AUTO_ROWS and not st.session_state.get(f"report_go|{view.data_key}"):
+        if st.button(f"Diagnose all {emb.n_samples:,} rows (exact neighbours: about a minute at 50,000 × 768)",
+                     key="report_go", type="primary"):
+            st.session_state[f"report_go|{view.data_key}"] = True
+            st.rerun()
+        return
+    try:
+        report = report_for(view.data_key, emb, source)
+    except ValueError as exc:
+        st.error(f"Cannot diagnose this embedding: {exc}")
+        return
+    counts = {v: sum(f.verdict == v for f in report.findings) for v in ORDER}
+    cols = st.columns(len(ORDER) + 1)
+    for col, verdict in zip(cols, ORDER, strict=False):
+        col.metric(verdict.capitalize() + ("s" if counts[verdict] != 1 else ""), counts[verdict])
+    cols[-1].metric("Time", f"{report.seconds:.1f} s")
+    for verdict in ORDER:
+        for finding in (f for f in report.findings if f.verdict == verdict):
+            with st.container(border=True):
+                head = st.columns([0.75, 0.25])
+                head[0].markdown(f"{BADGES[finding.verdict]} **{finding.title}**")
+                target = PAGES.get(finding.page)
+                if target is not None:
+                    head[1].page_link(target[0], label=f"Open {target[1]}", icon=":material/arrow_forward:")
+                st.markdown(_plain(finding.reason))
+                if finding.baseline_note:
+                    st.caption(finding.baseline_note)
+    left, right = st.columns(2)
+    left.download_button("Download the report (HTML, opens offline)", html_for(view.data_key, report),
+                         file_name="replens_report.html", mime="text/html", key="report_html",
+                         icon=":material/download:")
+    right.download_button("Download the numbers (JSON)", report.to_json(), file_name="replens_report.json",
+                          mime="application/json", key="report_json", icon=":material/data_object:")
