@@ -24,6 +24,7 @@ def main() -> None:
         bench_information,
         bench_knn,
         bench_load,
+        bench_report,
         bench_similarity,
     )
 
@@ -41,6 +42,7 @@ def main() -> None:
     bench_codebook.report(quick=args.quick)
     bench_information.report(quick=args.quick)
     bench_similarity.report(quick=args.quick)
+    bench_report.report(quick=args.quick)
     if not args.skip_browser:
         from tests.bench import bench_browser
 
