@@ -14,6 +14,7 @@ from analysis.metrics.similarity import NeighborAgreement, choose_anchors, cka_m
 from analysis.neighbors import kneighbors
 from analysis.views import ColorSpec, cka_heatmap, embedding_scatter
 from ui import cache
+from ui.explore import selected_rows
 from ui.state import Source, View, sources
 from ui.widgets import PLOT_CONFIG, progress_bar
 
@@ -132,8 +133,6 @@ def side_by_side(view: View) -> None:
                                                   height=430, uirevision="cmp_a"),
                                 key="cmp_side_a", on_select="rerun", selection_mode=("lasso", "box"),
                                 config=PLOT_CONFIG)
-    from ui.explore import selected_rows
-
     selected, _ = selected_rows(event.selection if event else None, coords_a)
     with right:
         st.markdown(f"**B:** {name_b}")
