@@ -134,7 +134,7 @@ from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
 from analysis.metrics.spectrum import CovarianceSpectrum, covariance_spectrum, effective_rank
 from analysis.metrics.sphere import uniformity
 from analysis.neighbors import kneighbors
-from analysis.validation import check_matrix
+from analysis.validation import check_matrix, row_norms
 
 __all__ = [
     "PAGES",
@@ -388,15 +388,6 @@ def _unit_rows(X: np.ndarray) -> np.ndarray:
     return arr / np.linalg.norm(arr, axis=1, keepdims=True)
 
 
-def _row_norms(X: np.ndarray) -> np.ndarray:
-    norms = np.empty(X.shape[0])
-    step = max(1, (1 << 22) // max(1, X.shape[1]))
-    for start in range(0, X.shape[0], step):
-        block = np.asarray(X[start : start + step], dtype=np.float64)
-        norms[start : start + block.shape[0]] = np.sqrt(np.einsum("ij,ij->i", block, block))
-    return norms
-
-
 def _norm_cv(norms: np.ndarray) -> float | None:
     mean = float(norms.mean())
     return float(norms.std() / mean) if mean > 0 else None
@@ -433,7 +424,7 @@ def _gaussian_baseline(n: int, d: int, k_search: int, k: int, metric: str, seed:
     spectrum = covariance_spectrum(G)
     baseline = _GaussianBaseline(
         hubness=hub, twonn=twonn, effective_rank=erank, spectrum=spectrum.explained_variance_ratio,
-        iso_score=iso_score(spectrum.eigenvalues) if d >= 2 else None, norm_cv=float(_norm_cv(_row_norms(G)) or 0.0),
+        iso_score=iso_score(spectrum.eigenvalues) if d >= 2 else None, norm_cv=float(_norm_cv(row_norms(G)) or 0.0),
         seconds=time.perf_counter() - started,
     )
     _BASELINE_CACHE[key] = baseline
@@ -926,7 +917,7 @@ def diagnose(
     # 1. data quality
     stages.start("data checks", 0.0, "Checking rows: duplicates, zero rows, norms")
     summary = summarize_embedding(emb)
-    norms = _row_norms(X)
+    norms = row_norms(X)
     nonzero = norms > 0
     norm_cv = _norm_cv(norms)
     metrics["data"] = {key: summary[key] for key in ("n_duplicate_rows", "n_zero_rows", "norm_min", "norm_mean",

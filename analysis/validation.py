@@ -65,3 +65,17 @@ def check_matrix(X: object, *, name: str = "X", min_samples: int = 1, action: st
                 f"Drop or impute these rows before {action}."
             )
     return arr
+
+
+# Rows per float64 block of `row_norms`: about 32 MiB whatever the width.
+_NORM_BLOCK_ELEMENTS = 1 << 22
+
+
+def row_norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean norm of every row, in float64, a block of rows at a time (a memory map is never copied whole)."""
+    norms = np.empty(X.shape[0])
+    step = max(1, _NORM_BLOCK_ELEMENTS // max(1, X.shape[1]))
+    for start in range(0, X.shape[0], step):
+        block = np.asarray(X[start : start + step], dtype=np.float64)
+        norms[start : start + block.shape[0]] = np.sqrt(np.einsum("ij,ij->i", block, block))
+    return norms

@@ -34,7 +34,7 @@ from scipy.stats import hypergeom
 from analysis.data.limits import format_bytes, memory_budget_bytes
 from analysis.metrics._result import MetricResult
 from analysis.neighbors import kneighbors
-from analysis.validation import check_matrix, first_rows
+from analysis.validation import check_matrix, first_rows, row_norms
 
 __all__ = [
     "NeighborAgreement",
@@ -743,15 +743,6 @@ def procrustes_distance(X: Any, Y: Any) -> float:
 # --------------------------------------------------------------------------- relative representations
 
 
-def _row_norms(arr: np.ndarray) -> np.ndarray:
-    norms = np.empty(arr.shape[0])
-    step = max(1, _CHUNK_ELEMENTS // arr.shape[1])
-    for start in range(0, arr.shape[0], step):
-        block = np.asarray(arr[start : start + step], dtype=np.float64)
-        norms[start : start + block.shape[0]] = np.sqrt(np.einsum("ij,ij->i", block, block))
-    return norms
-
-
 def relative_representation(X: Any, anchors: Any) -> np.ndarray:
     """Cosine similarity of every sample to every anchor (Moschella et al. 2023).
 
@@ -804,12 +795,12 @@ def relative_representation(X: Any, anchors: Any) -> np.ndarray:
             f"anchors must live in the space of X: X has {x.shape[1]} features but anchors has "
             f"{a.shape[1]}. Take the anchors from the same representation, e.g. anchors = X[ids]."
         )
-    anchor_norms = _row_norms(a)
+    anchor_norms = row_norms(a)
     zero = np.flatnonzero(anchor_norms == 0)
     if zero.size:
         raise ValueError(f"anchors has {zero.size} all-zero rows (first: {first_rows(zero)}), which have no "
                          "direction to compare with. Choose other anchors.")
-    norms = _row_norms(x)
+    norms = row_norms(x)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
         raise ValueError(f"X has {zero.size} all-zero rows (first: {first_rows(zero)}), whose cosine to any "
@@ -1045,7 +1036,7 @@ def knn_agreement(X: Any, Y: Any, *, k: int = 10, metric: str = "euclidean") -> 
             raise ValueError(f"{name} holds {n} identical rows: every distance is 0, so nearest "
                              "neighbours are undefined. Pass varied data.")
         if metric == "cosine":
-            zero = np.flatnonzero(_row_norms(arr) == 0)
+            zero = np.flatnonzero(row_norms(arr) == 0)
             if zero.size:
                 raise ValueError(f"{name} has {zero.size} all-zero rows (first: {first_rows(zero)}), which "
                                  "have no cosine distance. Drop them or use metric='euclidean'.")
