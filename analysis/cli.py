@@ -7,6 +7,9 @@
     replens report FILE [--labels FILE|COLUMN] [--layer L --step S] [--k 10]
                    [--html OUT] [--json OUT]
                              every diagnostic of one embedding, with verdicts
+    replens compare A B [--layer L --step S] [--layer-b L --step-b S] [--labels ...]
+                   [--html OUT] [--json OUT]
+                             how alike two representations of the same inputs are
 
 Subcommands are registered in `build_parser` by one ``_add_<name>_parser``
 function each; commands that read an embedding share `load_cli_embedding`
@@ -106,6 +109,7 @@ def load_cli_embedding(
     step: int | None = None,
     key: str | None = None,
     pooling: str | None = None,
+    flags: tuple[str, str] = ("--layer", "--step"),
 ) -> tuple[Any, Any, int | None]:
     """Read FILE for a command: (Embedding, VQ codes or None, codebook size or None).
 
@@ -113,7 +117,8 @@ def load_cli_embedding(
     the last layer and the last step, said on stderr), its labels and, when
     the run has them, that cell's codes. Any other file goes through
     `analysis.data.load_embedding`. `labels` names a labels file, else a
-    column of the table (or of the run's metadata). Raises `CliError` /
+    column of the table (or of the run's metadata). `flags` names the options
+    that choose the layer and step, for the note. Raises `CliError` /
     ValueError with a message that names the problem.
     """
     from analysis.data import is_run_file, load_embedding, load_run
@@ -137,7 +142,7 @@ def load_cli_embedding(
             step = run.steps[-1] if step is None else step
             _note(f"{file.name} is a run with layers {', '.join(run.layers)} and steps "
                   f"{', '.join(str(s) for s in run.steps)}; using layer {layer!r} at step {step} "
-                  "(pass --layer and --step to choose).")
+                  f"(pass {flags[0]} and {flags[1]} to choose).")
         emb = run.embedding(layer, int(step))
         if labels is not None:
             # The loaders' own labels reader and encoder: the same formats and messages as load_embedding.
@@ -165,6 +170,17 @@ def load_cli_embedding(
     return emb, None, None
 
 
+def _write_outputs(outputs: list[tuple[str | None, Any]]) -> None:
+    """Write each (path, render) pair whose path is set, all or nothing: every text is rendered and every
+    folder checked before the first file is written, so bad input leaves no half of the output behind."""
+    texts = [(Path(out), render()) for out, render in outputs if out]
+    for out, _ in texts:
+        if not out.parent.is_dir():
+            raise CliError(f"{out}: the folder {out.parent} does not exist; create it or write elsewhere.")
+    for out, text in texts:
+        out.write_text(text, encoding="utf-8")
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import diagnose
 
@@ -178,9 +194,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
               + (f", {emb.n_classes} classes" if emb.labels is not None else ", no labels"))
         report = diagnose(emb, codes=codes, codebook_size=codebook_size, k=args.k, metric=args.metric,
                           seed=args.seed, progress=None if args.quiet else _stderr_progress)
-        for out, write in ((args.json, report.to_json), (args.html, report.to_html)):
-            if out:
-                write(out)
+        _write_outputs([(args.json, lambda: report.to_json() + "\n"), (args.html, report.to_html)])
     except (ValueError, OSError) as exc:
         _note(f"report: {exc}")
         return EXIT_BAD_INPUT
@@ -216,6 +230,113 @@ def _add_report_parser(sub: Any) -> None:
     report.set_defaults(func=_cmd_report)
 
 
+def _run_layers(path: str, step: int | None) -> dict[str, Any] | None:
+    """Every layer of a run file at `step` (default: the last), or None for any other file."""
+    from analysis.data import is_run_file, load_run
+
+    file = Path(path)
+    if file.suffix.lower() != ".safetensors" or not is_run_file(file):
+        return None
+    run = load_run(file)
+    step = run.steps[-1] if step is None else int(step)
+    return {layer: run.activations[(layer, step)] for layer in run.layers}
+
+
+def _b_layer_and_step(args: argparse.Namespace) -> tuple[str | None, int | None]:
+    """B's layer and step: --layer-b / --step-b, else A's --layer / --step where B's run has them, else None
+    (B's last). Each is decided on its own, so ``--layer hidden --step-b 0`` compares hidden at the end with
+    hidden at step 0."""
+    from analysis.data import is_run_file, load_run
+
+    layer, step = args.layer_b, args.step_b
+    file = Path(args.b)
+    if (layer is None and args.layer is not None) or (step is None and args.step is not None):
+        if file.suffix.lower() == ".safetensors" and file.is_file() and is_run_file(file):
+            run = load_run(file)
+            if layer is None and args.layer in run.layers:
+                layer = args.layer
+            if step is None and args.step is not None and int(args.step) in run.steps:
+                step = int(args.step)
+    return layer, step
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from analysis.comparison import compare
+
+    if not args.html and not args.json:
+        _note("compare: give --html OUT and/or --json OUT (where to write the comparison).")
+        return EXIT_BAD_INPUT
+    try:
+        emb_a, _, _ = load_cli_embedding(args.a, labels=args.labels, layer=args.layer, step=args.step,
+                                         key=args.key, pooling=args.pooling)
+        layer_b, step_b = _b_layer_and_step(args)
+        emb_b, _, _ = load_cli_embedding(args.b, layer=layer_b, step=step_b, key=args.key_b or args.key,
+                                         pooling=args.pooling, flags=("--layer-b", "--step-b"))
+        for side, emb in (("A", emb_a), ("B", emb_b)):
+            _note(f"{side} = {emb.name}: {emb.n_samples:,} samples x {emb.n_features:,} features")
+        layers_a = _run_layers(args.a, args.step)
+        layers_b = _run_layers(args.b, step_b)
+        both_runs = layers_a is not None and layers_b is not None
+        result = compare(emb_a, emb_b, k=args.k, metric=args.metric, seed=args.seed,
+                         layers_a=layers_a if both_runs else None, layers_b=layers_b if both_runs else None,
+                         progress=None if args.quiet else _stderr_progress)
+        _write_outputs([(args.json, lambda: result.to_json() + "\n"), (args.html, result.to_html)])
+    except (ValueError, OSError) as exc:
+        _note(f"compare: {exc}")
+        return EXIT_BAD_INPUT
+    m = result.metrics
+    print(f"linear CKA          {m['linear_cka']:.4f}  (B's rows shuffled: {m['linear_cka_shuffled']:.4f})")
+    print(f"debiased CKA        {m['linear_cka_debiased']:.4f}")
+    print(f"RBF CKA             {m['rbf_cka']:.4f}  (on {m['rbf_rows']:,} rows)")
+    print(f"Procrustes distance {m['procrustes_distance']:.4f}  (shuffled: {m['procrustes_shuffled']:.4f})")
+    print(f"k-NN Jaccard        {m['knn_jaccard']:.4f}  (chance: {m['knn_chance']:.4f}, k = {m['k']})")
+    relative = "—" if m["relative_cosine"] is None else f"{m['relative_cosine']:.4f}"
+    print(f"relative cosine     {relative}  ({m['n_anchors']} anchors, {m['relative_rows']:,} non-zero rows)"
+          + ("" if m["absolute_cosine"] is None else f"; absolute cosine {m['absolute_cosine']:.4f}"))
+    if m["stitching"]:
+        st = m["stitching"]
+        print(f"stitching accuracy  A->A {st['accuracy_same']:.3f}, A->B absolute "
+              f"{st['accuracy_stitched_absolute']:.3f}, relative {st['accuracy_stitched_relative']:.3f}")
+    if result.layers:
+        print(f"layer x layer CKA   {len(result.layers['rows'])} x {len(result.layers['columns'])} in the HTML/JSON")
+    print(f"({result.seconds:.1f} s)")
+    for out in (args.json, args.html):
+        if out:
+            print(f"wrote {out}")
+    return 0
+
+
+def _add_compare_parser(sub: Any) -> None:
+    cmp = sub.add_parser(
+        "compare", help="how alike two representations of the same inputs are, as HTML and/or JSON",
+        description="Compare two representations of the same inputs (two layers, checkpoints, seeds or models; "
+                    "row i of each is the same input): linear CKA (plain, debiased), RBF CKA, Procrustes "
+                    "distance, k-NN agreement, relative representations and, with labels and equal widths, "
+                    "zero-shot stitching. Two run files also give the layer x layer CKA matrix. "
+                    "Progress goes to stderr.")
+    cmp.add_argument("a", help="first embedding or RepLens run")
+    cmp.add_argument("b", help="second embedding or run (the same inputs in the same order); may be the same run "
+                               "file as A with another --layer-b or --step-b")
+    cmp.add_argument("--labels", metavar="FILE|COLUMN",
+                     help="labels of the rows (a file, or a column of A's table / run metadata); default: A's "
+                          "or B's own")
+    cmp.add_argument("--layer", help="run files: A's layer (default: the last); also B's unless --layer-b")
+    cmp.add_argument("--step", type=int, help="run files: A's checkpoint (default: the last); also B's unless "
+                                              "--step-b")
+    cmp.add_argument("--layer-b", help="run files: B's layer")
+    cmp.add_argument("--step-b", type=int, help="run files: B's checkpoint")
+    cmp.add_argument("--key", help="containers (.npz, .safetensors, .pt): the array to use in A (and B)")
+    cmp.add_argument("--key-b", help="containers: the array to use in B, if it differs")
+    cmp.add_argument("--pooling", choices=("mean", "last", "flatten"), help="3-D activations: how to pool tokens")
+    cmp.add_argument("--k", type=int, default=10, help="neighbours for the k-NN agreement (default: 10)")
+    cmp.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the references and subsamples (default: 0)")
+    cmp.add_argument("--html", metavar="OUT", help="write a self-contained HTML page here")
+    cmp.add_argument("--json", metavar="OUT", help="write the numbers as JSON here")
+    cmp.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    cmp.set_defaults(func=_cmd_compare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replens", description="Look inside a neural network's latent space.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=int, default=8501)
     app.set_defaults(func=_cmd_app)
     _add_report_parser(sub)
+    _add_compare_parser(sub)
     return parser
 
 

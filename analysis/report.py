@@ -117,13 +117,14 @@ import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from analysis._export import Stages, json_safe
 from analysis.data.inspect import summarize_embedding
 from analysis.data.schema import Embedding, encode_labels
 from analysis.metrics.codebook import codebook_usage
@@ -290,7 +291,7 @@ class Report:
         ``findings`` (list of `Finding.to_dict`), ``metrics``, ``timings``
         and ``series`` (the figure data, compact).
         """
-        return _json_safe({
+        return json_safe({
             "format": REPORT_FORMAT,
             "source": self.source,
             "n_samples": self.n_samples,
@@ -319,23 +320,6 @@ class Report:
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
-
-
-def _json_safe(value: Any) -> Any:
-    """Python scalars, lists and dicts only; NaN and Inf become None."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return [_json_safe(v) for v in value.tolist()]
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool) or value is None or isinstance(value, str | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return str(value)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -577,6 +561,9 @@ def _isotropy_finding(mean_cosine: float, score: float, base_iso: float | None) 
         verdict, reason = "info", f"Mean cosine {mean_cosine:.2f}: a common direction shifts every vector a little."
     else:
         verdict, reason = "good", f"Mean cosine {mean_cosine:.2f}: directions spread around the origin."
+    if base_iso is not None and score < 0.5 * base_iso:
+        # A different question from the mean cosine: how evenly the variance spreads over directions.
+        extra += " That low IsoScore means the variance uses few directions; see the spectrum and effective rank."
     return Finding("isotropy", "Isotropy (mean cosine)", mean_cosine, 0.0,
                    "0 for directions symmetric about the origin (e.g. i.i.d. Gaussian)", verdict, reason + extra,
                    "geometry")
@@ -736,27 +723,6 @@ def _codebook_findings(usage: Any, base: Any, assumed: bool) -> list[Finding]:
 # ------------------------------------------------------------------------------ diagnose
 
 
-class _Stages:
-    """Progress and per-stage timing."""
-
-    def __init__(self, progress: ProgressFn | None) -> None:
-        self.progress = progress
-        self.timings: dict[str, float] = {}
-        self._name: str | None = None
-        self._started = 0.0
-
-    def start(self, name: str, fraction: float, message: str) -> None:
-        self.stop()
-        self._name, self._started = name, time.perf_counter()
-        if self.progress is not None:
-            self.progress(float(fraction), message)
-
-    def stop(self) -> None:
-        if self._name is not None:
-            self.timings[self._name] = self.timings.get(self._name, 0.0) + time.perf_counter() - self._started
-            self._name = None
-
-
 @dataclass(frozen=True)
 class _Neighbours:
     hubness: Hubness | None
@@ -767,7 +733,7 @@ class _Neighbours:
 
 
 def _neighbour_stage(X: np.ndarray, k: int, k_search: int, metric: str, nonzero: np.ndarray, n_distinct: int,
-                     stages: _Stages) -> _Neighbours:
+                     stages: Stages) -> _Neighbours:
     """Hubness and TwoNN from one kNN search (TwoNN falls back to its own search when rows repeat)."""
     n = X.shape[0]
     try:
@@ -909,7 +875,7 @@ def diagnose(
             f"Pass more rows or a smaller k (at most {max(1, n - 1)})."
         )
     check_matrix(X, name=emb.name or "embedding", action="running the report")
-    stages = _Stages(progress)
+    stages = Stages(progress)
     findings: list[Finding] = []
     metrics: dict[str, Any] = {"settings": {"k": k, "metric": metric, "seed": int(seed)}}
     series: dict[str, Any] = {"k": k}

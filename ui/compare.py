@@ -15,10 +15,11 @@ from analysis.neighbors import kneighbors
 from analysis.views import ColorSpec, cka_heatmap, embedding_scatter
 from ui import cache
 from ui.explore import selected_rows
-from ui.state import Source, View, sources
+from ui.state import Source, View, add_upload, sources
 from ui.widgets import PLOT_CONFIG, progress_bar
 
 CKA_MODES = ("Layers of one run", "Two runs", "Checkpoints of one layer")
+_PENDING_PAIR = "_cmp_pending_pair"
 NEIGHBOURS = 10
 
 
@@ -48,7 +49,10 @@ def cka_view(view: View) -> None:
     if not runs:
         st.info("CKA compares the layers or checkpoints of a run: pick or train a run first.")
         return
-    top = st.columns([1.4, 1, 1])
+    pair = st.session_state.pop(_PENDING_PAIR, None)
+    if pair and all(k in runs for k in pair):  # a pair just trained: show it (set before the pickers are drawn)
+        st.session_state.update(cmp_mode="Two runs", cmp_run_a=pair[0], cmp_run_b=pair[1])
+    top = st.columns([2.4, 0.9, 1])
     mode = top[0].radio("Compare", CKA_MODES, key="cmp_mode", horizontal=True)
     debiased = top[1].toggle("Debiased CKA", key="cmp_debiased",
                              help="The unbiased HSIC estimator: near 0 for unrelated representations even with few "
@@ -57,42 +61,74 @@ def cka_view(view: View) -> None:
     default = keys.index(view.source.key) if view.source.key in runs else 0
     key_a = top[2].selectbox("Run", keys, index=default, key="cmp_run_a", format_func=lambda k: runs[k].label)
     run_a = runs[key_a].run
-    kind = "debiased" if debiased else "biased"
+    train_pair = False
     if mode == "Layers of one run":
         step = st.select_slider("Checkpoint", list(run_a.steps), value=run_a.steps[-1], key="cmp_step",
                                 format_func=_step_label)
-        values = _cka(f"{key_a}|layers|{step}|{kind}", _layer_reps(run_a, step), None, debiased)
-        fig = cka_heatmap(values, run_a.layers, run_a.layers, title=f"Linear CKA between layers ({_step_label(step)})",
-                          row_title="layer", column_title="layer")
+        cache_key, reps_a, reps_b = f"{key_a}|layers|{step}", _layer_reps(run_a, step), None
+        rows = columns = list(run_a.layers)
+        title, row_title, column_title = f"between layers ({_step_label(step)})", "layer", "layer"
         caption = ("Neighbouring layers are similar; a block of high CKA is a stretch of the network that changes "
                    "the representation little (Kornblith et al. 2019).")
     elif mode == "Two runs":
         others = [k for k in keys if k != key_a and runs[k].run.n_samples == run_a.n_samples]
         if not others:
-            st.info(f"No other loaded run has the same {run_a.n_samples:,} inputs. Train one on the Neural collapse "
-                    "page (e.g. the same preset with another seed) and come back.")
+            st.info(f"No other loaded run has the same {run_a.n_samples:,} inputs. Train two seeds of one network "
+                    "here, or train a run on the Neural collapse page and come back.")
+            _train_seed_pair_button()
             return
         key_b = st.selectbox("Second run (same inputs)", others, key="cmp_run_b", format_func=lambda k: runs[k].label)
         run_b = runs[key_b].run
         step_a, step_b = run_a.steps[-1], run_b.steps[-1]
-        values = _cka(f"{key_a}|{key_b}|{step_a}|{step_b}|{kind}", _layer_reps(run_a, step_a),
-                      _layer_reps(run_b, step_b), debiased)
-        fig = cka_heatmap(values, run_a.layers, run_b.layers, title="Linear CKA between the layers of two runs "
-                          "(last checkpoints)", row_title=runs[key_a].label, column_title=runs[key_b].label)
+        cache_key = f"{key_a}|{key_b}|{step_a}|{step_b}"
+        reps_a, reps_b = _layer_reps(run_a, step_a), _layer_reps(run_b, step_b)
+        rows, columns = list(run_a.layers), list(run_b.layers)
+        title, row_title, column_title = ("between the layers of two runs (last checkpoints)", runs[key_a].label,
+                                          runs[key_b].label)
         caption = ("For two seeds of one network the diagonal is high: corresponding layers learn similar "
                    "representations up to rotation, even though their coordinates differ.")
+        train_pair = True
     else:
         layer = st.selectbox("Layer", list(run_a.layers), index=len(run_a.layers) - 1, key="cmp_layer")
-        reps = [np.asarray(run_a.activations[(layer, s)], dtype=np.float32) for s in run_a.steps]
-        values = _cka(f"{key_a}|steps|{layer}|{kind}", reps, None, debiased)
-        names = [_step_label(s) for s in run_a.steps]
-        fig = cka_heatmap(values, names, names, title=f"Linear CKA between checkpoints of {layer}",
-                          row_title="checkpoint", column_title="checkpoint")
+        cache_key = f"{key_a}|steps|{layer}"
+        reps_a = [np.asarray(run_a.activations[(layer, s)], dtype=np.float32) for s in run_a.steps]
+        reps_b = None
+        rows = columns = [_step_label(s) for s in run_a.steps]
+        title, row_title, column_title = f"between checkpoints of {layer}", "checkpoint", "checkpoint"
+        caption = "How fast the layer settles: the last column is each checkpoint's CKA with the final one."
+    values = _cka(f"{cache_key}|{'debiased' if debiased else 'biased'}", reps_a, reps_b, debiased)
+    other = _cka(f"{cache_key}|{'biased' if debiased else 'debiased'}", reps_a, reps_b, not debiased)
+    if mode == "Checkpoints of one layer":
         settled = next((s for s, v in zip(run_a.steps, values[:, -1], strict=True) if v >= 0.95), None)
-        caption = ("How fast the layer settles: the last column is each checkpoint's CKA with the final one. "
-                   + (f"It passes 0.95 at {_step_label(settled)}." if settled is not None else ""))
+        caption += f" It passes 0.95 at {_step_label(settled)}." if settled is not None else ""
+    name = "Debiased linear CKA" if debiased else "Linear CKA"
+    fig = cka_heatmap(values, rows, columns, title=f"{name} {title}", row_title=row_title, column_title=column_title)
     st.plotly_chart(fig, key="cmp_cka", config=PLOT_CONFIG)
-    st.caption(caption)
+    gap = float(np.max(np.abs(values - other)))
+    n, widest = run_a.n_samples, max(r.shape[1] for r in [*reps_a, *(reps_b or [])])
+    st.caption(f"{caption} Plain and debiased CKA differ here by at most {gap:.3f}: "
+               + ("with many samples per feature the bias is small; it grows when there are few samples for many "
+                  "features." if gap < 0.05 else f"with {n:,} samples for up to {widest:,} features the plain "
+                                                   "estimate is inflated; the debiased one is not."))
+    if train_pair:
+        _train_seed_pair_button()
+
+
+def _train_seed_pair_button() -> None:
+    """Train seeds 0 and 1 of the small digits MLP, add both to the datasets and compare them."""
+    if not st.button("Train two seeds of a digits MLP (64-64-32, 60 epochs, about 2 s)", key="cmp_train_pair",
+                     icon=":material/model_training:"):
+        return
+    keys = []
+    with st.spinner("Training seeds 0 and 1…"):
+        for seed in (0, 1):
+            run = replace(_seed_run(seed), name=f"digits MLP seed {seed}")
+            key = f"trained:digits-mlp-60-seed-{seed}"
+            add_upload(Source(key=key, label=f"digits MLP · seed {seed} (trained)", origin="trained", run=run),
+                       select=False)
+            keys.append(key)
+    st.session_state[_PENDING_PAIR] = tuple(keys)
+    st.rerun()
 
 
 @st.cache_data(max_entries=8, show_spinner="Finding both spaces' nearest neighbours…")
@@ -137,7 +173,8 @@ def side_by_side(view: View) -> None:
     with right:
         st.markdown(f"**B:** {name_b}")
         st.plotly_chart(embedding_scatter(coords_b, draw_rows=np.arange(A.n_samples), color=colour, height=430,
-                                          highlight_rows=selected if selected.size else None, uirevision="cmp_b"),
+                                          highlight_rows=selected if selected.size else None, uirevision="cmp_b",
+                                          highlight_name="selected in A"),
                         key="cmp_side_b", config=PLOT_CONFIG)
     agreement, nn_a, nn_b = _neighbours(f"{view.data_key}|{key_b}|{layer_b}|{step_b}", A.X, B)
     st.caption(f"PCA of each space. Lasso or box-select points in A: they are ringed in B. Mean Jaccard of the "

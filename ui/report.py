@@ -11,14 +11,16 @@ from ui.widgets import progress_bar
 
 # Reports on up to this many rows run as soon as the page opens; larger ones wait for the button.
 AUTO_ROWS = 20_000
-BADGES = {"problem": ":red-background[problem]", "warning": ":orange-background[warning]",
-          "good": ":green-background[good]", "info": ":blue-background[info]"}
+# Badges carry an icon and a word as well as a colour, so the verdict reads without colour vision.
+BADGES = {"problem": ":red-badge[:material/error: PROBLEM]", "warning": ":orange-badge[:material/warning: WARNING]",
+          "good": ":green-badge[:material/check_circle: GOOD]", "info": ":blue-badge[:material/info: NOTE]"}
 PAGES = {"hubness": ("app_pages/hubness.py", "Hubness"), "geometry": ("app_pages/geometry.py", "Sphere & spectrum"),
          "collapse": ("app_pages/collapse.py", "Neural collapse"), "codebook": ("app_pages/codebook.py",
                                                                              "Codebook usage"),
          "explore": ("app_pages/explore.py", "Explore"), "information": ("app_pages/information.py",
                                                                          "Information plane")}
 ORDER = ("problem", "warning", "info", "good")
+COUNT_LABELS = {"problem": "Problems", "warning": "Warnings", "info": "Notes", "good": "Good"}
 
 
 def _plain(text: str) -> str:
@@ -55,10 +57,10 @@ def report_view(view: View) -> None:
     except ValueError as exc:
         st.error(f"Cannot diagnose this embedding: {exc}")
         return
-    counts = {v: sum(f.verdict == v for f in report.findings) for v in ORDER}
+    counts = report.verdict_counts()
     cols = st.columns(len(ORDER) + 1)
     for col, verdict in zip(cols, ORDER, strict=False):
-        col.metric(verdict.capitalize() + ("s" if counts[verdict] != 1 else ""), counts[verdict])
+        col.metric(COUNT_LABELS[verdict], counts[verdict])
     cols[-1].metric("Time", f"{report.seconds:.1f} s")
     for verdict in ORDER:
         for finding in (f for f in report.findings if f.verdict == verdict):
@@ -70,7 +72,7 @@ def report_view(view: View) -> None:
                     head[1].page_link(target[0], label=f"Open {target[1]}", icon=":material/arrow_forward:")
                 st.markdown(_plain(finding.reason))
                 if finding.baseline_note:
-                    st.caption(finding.baseline_note)
+                    st.caption(_plain(f"Baseline: {finding.baseline_note}"))
     left, right = st.columns(2)
     left.download_button("Download the report (HTML, opens offline)", html_for(view.data_key, report),
                          file_name="replens_report.html", mime="text/html", key="report_html",

@@ -67,9 +67,11 @@ def sources() -> dict[str, Source]:
     return {**_sample_sources(), **uploads}
 
 
-def add_upload(source: Source) -> None:
-    """Register an uploaded dataset and make it the active one."""
+def add_upload(source: Source, *, select: bool = True) -> None:
+    """Register an uploaded (or trained) dataset; with `select`, make it the sidebar's active one."""
     st.session_state.setdefault("uploads", {})[source.key] = source
+    if not select:
+        return
     # The sidebar's widget already exists in this run, so its key cannot be set
     # now; the sidebar applies the pending choice before drawing it next run.
     st.session_state[_PENDING_SOURCE] = source.key

@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from analysis.metrics._result import MetricResult
 from analysis.metrics.similarity import linear_cka, relative_representation
 
-__all__ = ["SeedAgreement", "seed_agreement"]
+__all__ = ["SeedAgreement", "row_cosines", "seed_agreement"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +55,9 @@ class SeedAgreement(MetricResult):
     )  # fmt: skip
 
 
-def _row_cosines(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+def row_cosines(A: Any, B: Any) -> np.ndarray:
+    """cos(a_i, b_i) for each row i (0 where either row is zero), in float64."""
+    A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
     norms = np.linalg.norm(A, axis=1) * np.linalg.norm(B, axis=1)
     return np.einsum("ij,ij->i", A, B) / np.where(norms > 0, norms, 1.0)
 
@@ -103,8 +105,8 @@ def seed_agreement(X_a: Any, X_b: Any, labels: Any, *, anchors: Any, train_rows:
     rel_a = relative_representation(A, A[anchor_rows])
     rel_b = relative_representation(B, B[anchor_rows])
     return SeedAgreement(
-        absolute_cosine=float(_row_cosines(A, B).mean()),
-        relative_cosine=float(_row_cosines(rel_a, rel_b).mean()),
+        absolute_cosine=float(row_cosines(A, B).mean()),
+        relative_cosine=float(row_cosines(rel_a, rel_b).mean()),
         linear_cka=float(linear_cka(A, B)),
         accuracy_same=_stitched_accuracy(A[train], y[train], A[test], y[test]),
         accuracy_stitched_absolute=_stitched_accuracy(A[train], y[train], B[test], y[test]),

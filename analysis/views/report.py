@@ -9,16 +9,14 @@ names, reasons that quote them) is HTML-escaped. The figures are drawn from
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from analysis.views.html_page import esc, figure_section, format_number, standalone_page
 from analysis.views.style import ACCENT, base_layout, category_color, escape_all
 
 __all__ = [
@@ -37,12 +35,11 @@ HUB_COLOUR = "#E4572E"
 VERDICT_STYLE: dict[str, tuple[str, str, str, str]] = {
     "problem": ("PROBLEM", "\u2716", "#FFFFFF", "#B42318"),
     "warning": ("WARNING", "!", "#1F2430", "#FDB022"),
-    "info": ("INFO", "i", "#FFFFFF", "#1D5FBF"),
+    "info": ("NOTE", "i", "#FFFFFF", "#1D5FBF"),
     "good": ("GOOD", "\u2714", "#FFFFFF", "#067647"),
 }
 PAGE_TITLES = {"hubness": "Hubness", "geometry": "Sphere & spectrum", "collapse": "Neural collapse",
                "codebook": "Codebook usage", "explore": "Explore", "information": "Information plane"}
-PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 def k_occurrence_comparison(histogram: Mapping[str, Sequence[int]], k: int,
@@ -65,7 +62,7 @@ def k_occurrence_comparison(histogram: Mapping[str, Sequence[int]], k: int,
         fig.add_annotation(x=x, y=0.97, xref="x", yref="paper", text=text, showarrow=False, xanchor="left",
                            xshift=3, font=dict(color=colour, size=12))
     base_layout(fig, height=height, title=title)
-    fig.update_layout(xaxis=dict(title="N_k (times in someone's k-NN list)"), yaxis=dict(title="points", type="log"),
+    fig.update_layout(xaxis=dict(title="N_k (times in someone's k-NN list)"), yaxis=dict(title="points", type="log", dtick=1),
                       barmode="overlay", bargap=0.05, legend=dict(orientation="h", y=-0.2, x=0))
     return fig
 
@@ -85,7 +82,7 @@ def cumulative_spectrum_chart(ratio: Sequence[float], baseline: Sequence[float] 
     fig.add_hline(y=0.9, line=dict(color="#555", dash="dot"), annotation_text="90%",
                   annotation_position="bottom right")
     base_layout(fig, height=height, title=title)
-    fig.update_layout(xaxis=dict(title="number of principal directions", type="log"),
+    fig.update_layout(xaxis=dict(title="number of principal directions", type="log", dtick=1),
                       yaxis=dict(title="share of variance", range=[0, 1.02], tickformat=".0%"),
                       legend=dict(orientation="h", y=-0.2, x=0))
     return fig
@@ -147,42 +144,10 @@ def report_figures(report) -> dict[str, go.Figure]:
     return figures
 
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1F2430; margin: 0;
-       background: #F7F8FA; }
-main { max-width: 1180px; margin: 0 auto; padding: 24px; }
-h1 { font-size: 1.6em; margin: 0 0 4px 0; }
-h2 { font-size: 1.2em; margin: 28px 0 8px 0; }
-.meta { color: #4A5060; margin: 0 0 12px 0; }
-.summary span { margin-right: 14px; }
-table { border-collapse: collapse; width: 100%; background: #FFFFFF; }
-th, td { text-align: left; vertical-align: top; padding: 8px 10px; border-bottom: 1px solid #E3E6EC; }
-th { background: #EEF0F4; font-weight: 600; }
-td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
-.badge { display: inline-block; min-width: 92px; padding: 2px 8px; border-radius: 10px; font-weight: 700;
-         font-size: 0.82em; letter-spacing: 0.03em; }
-.note { color: #5B6170; font-size: 0.88em; }
-.figure { background: #FFFFFF; margin: 10px 0; padding: 6px; border: 1px solid #E3E6EC; }
-pre { background: #FFFFFF; border: 1px solid #E3E6EC; padding: 10px; overflow-x: auto; font-size: 0.82em; }
-"""
-
-
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-        return f"{value:.3g}"
-    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-
-
 def _badge(verdict: str) -> str:
     label, symbol, colour, background = VERDICT_STYLE.get(verdict, (verdict.upper(), "?", "#000", "#DDD"))
     return (f'<span class="badge" style="color:{colour};background:{background}">'
-            f'{_esc(symbol)} {_esc(label)}</span>')
+            f'{esc(symbol)} {esc(label)}</span>')
 
 
 def _findings_table(findings) -> str:
@@ -192,11 +157,11 @@ def _findings_table(findings) -> str:
         rows.append(
             "<tr>"
             f"<td>{_badge(f.verdict)}</td>"
-            f"<td><strong>{_esc(f.title)}</strong><br><span class=\"note\">app page: {_esc(page)}</span></td>"
-            f"<td class=\"num\">{_esc(_number(f.value))}</td>"
-            f"<td class=\"num\">{_esc(_number(f.baseline))}</td>"
-            f"<td>{_esc(f.reason)}"
-            + (f"<br><span class=\"note\">Baseline: {_esc(f.baseline_note)}</span>" if f.baseline_note else "")
+            f"<td><strong>{esc(f.title)}</strong><br><span class=\"note\">app page: {esc(page)}</span></td>"
+            f"<td class=\"num\">{esc(format_number(f.value))}</td>"
+            f"<td class=\"num\">{esc(format_number(f.baseline))}</td>"
+            f"<td>{esc(f.reason)}"
+            + (f"<br><span class=\"note\">Baseline: {esc(f.baseline_note)}</span>" if f.baseline_note else "")
             + "</td></tr>"
         )
     return ("<table><thead><tr><th>Verdict</th><th>Finding</th><th>Value</th><th>Baseline</th><th>Why</th>"
@@ -240,19 +205,11 @@ def report_html(report, figures: Mapping[str, go.Figure] | None = None) -> str:
         f"<span>{_badge(v)} {counts[v]}</span>" for v in ("problem", "warning", "info", "good"))
     settings = report.metrics.get("settings", {})
     classes = f"{report.n_classes} classes" if report.n_classes else "no labels"
-    meta = (f"{report.n_samples:,} samples &middot; {report.n_features:,} features &middot; {_esc(classes)} "
-            f"&middot; k = {_esc(settings.get('k', ''))}, {_esc(settings.get('metric', ''))} distance, "
-            f"seed {_esc(settings.get('seed', ''))} &middot; computed in {report.seconds:.1f} s")
+    meta = (f"{report.n_samples:,} samples &middot; {report.n_features:,} features &middot; {esc(classes)} "
+            f"&middot; k = {esc(settings.get('k', ''))}, {esc(settings.get('metric', ''))} distance, "
+            f"seed {esc(settings.get('seed', ''))} &middot; computed in {report.seconds:.1f} s")
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>RepLens report: {_esc(report.source)}</title>",
-        f"<style>{_CSS}</style>",
-        # plotly.js once, inline: the page never fetches anything.
-        f'<script type="text/javascript">{get_plotlyjs()}</script>',
-        "</head><body><main>",
-        f"<h1>RepLens report: {_esc(report.source)}</h1>",
+        f"<h1>RepLens report: {esc(report.source)}</h1>",
         f'<p class="meta">{meta}</p>',
         f'<p class="summary">{summary}</p>',
         "<h2>Findings</h2>",
@@ -262,16 +219,12 @@ def report_html(report, figures: Mapping[str, go.Figure] | None = None) -> str:
         parts.append("<h2>Figures</h2>")
     for name, fig in figures.items():
         title, caption = _FIGURE_TEXT.get(name, (name, ""))
-        div = pio.to_html(fig, include_plotlyjs=False, full_html=False, config=PLOT_CONFIG,
-                          div_id=f"figure-{_esc(name)}")
-        parts.append(f'<section class="figure"><h3>{_esc(title)}</h3><p class="note">{_esc(caption)}</p>'
-                     f"{div}</section>")
+        parts.append(figure_section(name, fig, title, caption))
     metrics_text = json.dumps(report.to_dict()["metrics"], indent=2, allow_nan=False, ensure_ascii=False)
     parts += [
         "<h2>All numbers</h2>",
-        f"<details><summary>Raw metrics (JSON)</summary><pre>{_esc(metrics_text)}</pre></details>",
+        f"<details><summary>Raw metrics (JSON)</summary><pre>{esc(metrics_text)}</pre></details>",
         '<p class="note">Made by RepLens. Verdicts, thresholds and baselines are documented in '
         "analysis/report.py.</p>",
-        "</main></body></html>",
     ]
-    return "\n".join(parts)
+    return standalone_page(f"RepLens report: {report.source}", parts)

@@ -94,6 +94,7 @@ def embedding_scatter(
     marker_size: float = 5.0,
     height: int = 620,
     uirevision: str = "explore",
+    highlight_name: str = "neighbours",
 ) -> go.Figure:
     """Scatter of a 2-D or 3-D projection.
 
@@ -110,7 +111,7 @@ def embedding_scatter(
     density : bool
         Draw a density image of all rows under the markers (2-D only).
     highlight_rows, focus_row
-        Rows ringed as neighbours, and the chosen point.
+        Rows ringed (named `highlight_name` in the legend), and the chosen point.
     """
     dims = coords.shape[1]
     draw_rows = np.asarray(draw_rows, dtype=np.int64)
@@ -161,7 +162,7 @@ def embedding_scatter(
     if highlight_rows is not None and len(highlight_rows):
         fig.add_trace(
             _marker_trace(
-                coords, np.asarray(highlight_rows, dtype=np.int64), None, name="neighbours",
+                coords, np.asarray(highlight_rows, dtype=np.int64), None, name=escape(highlight_name),
                 marker=dict(size=size * 2.2, color="rgba(0,0,0,0)", line=dict(color="#E4572E", width=2)),
             )
         )

@@ -65,3 +65,25 @@ def test_side_by_side_reports_neighbour_agreement() -> None:
     assert any("Mean Jaccard of the 10 nearest neighbours" in c.value for c in at.caption)
     at.selectbox(key="cmp_side_layer").set_value(at.selectbox(key="cmp_side_layer").options[-1]).run()
     assert not at.exception, at.exception
+
+
+def test_training_two_seeds_fills_the_two_run_heatmap() -> None:
+    at = open_page(PAGE)
+    at.radio(key="cmp_mode").set_value("Two runs").run()
+    assert not at.exception, at.exception
+    at.button(key="cmp_train_pair").click().run()
+    assert not at.exception, at.exception
+    uploads = at.session_state["uploads"]
+    key_a, key_b = at.session_state["cmp_run_a"], at.session_state["cmp_run_b"]
+    assert {key_a, key_b} <= set(uploads) and key_a != key_b
+    assert at.radio(key="cmp_mode").value == "Two runs"
+    run_a, run_b = uploads[key_a].run, uploads[key_b].run
+    expected = cka_matrix([run_a.activations[(la, run_a.steps[-1])] for la in run_a.layers],
+                          [run_b.activations[(la, run_b.steps[-1])] for la in run_b.layers])
+    shown = _heatmap_values(at).reshape(expected.shape)
+    np.testing.assert_allclose(shown, expected, atol=1e-9)
+    # Two seeds of one network: each layer is most like its counterpart (the diagonal dominates its row).
+    assert all(shown[i, i] == shown[i].max() for i in range(shown.shape[0])), shown
+    assert np.diag(shown).min() > 0.8
+    # The sidebar's dataset is unchanged: training the pair does not switch the whole app.
+    assert at.session_state["view"].source.key not in (key_a, key_b)

@@ -6,6 +6,7 @@ import json
 
 from analysis.report import diagnose
 from tests.app.pages import metric_cards, open_page
+from ui.report import COUNT_LABELS
 
 PAGE = "app_pages/report.py"
 
@@ -17,9 +18,8 @@ def test_report_of_the_sample_matches_the_library_and_exports() -> None:
     expected = diagnose(view.embedding)
     counts = expected.verdict_counts()
     cards = metric_cards(at)
-    for verdict in ("problem", "warning", "info", "good"):
-        label = verdict.capitalize() + ("s" if counts.get(verdict, 0) != 1 else "")
-        assert cards[label] == str(counts.get(verdict, 0)), (label, cards)
+    for verdict, label in COUNT_LABELS.items():
+        assert cards[label] == str(counts[verdict]), (label, cards)
     shown = " ".join(m.value for m in at.markdown)
     for finding in expected.findings:
         assert finding.title in shown

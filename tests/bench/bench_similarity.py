@@ -10,6 +10,9 @@ Rows (float32 Gaussian inputs, best of 3 runs):
   (45 cross products reusing 10 self-products). No target; reported.
 * ``procrustes``: ``procrustes_distance`` on the same pair as the CKA rows. Reported.
 * ``rbf CKA``: ``rbf_cka`` on the first 2,000 rows of that pair (n x n kernels). Reported.
+* ``compare``: `analysis.comparison.compare` (what ``replens compare`` runs) on the
+  10,000 x 768 pair with 10 labels, once: every measure, stitching and the
+  figures' PCA. No target; reported with its slowest stages.
 
 ``--quick`` uses 2,000 rows everywhere (targets then do not apply).
 This file is a script, not a pytest module (no ``test_`` prefix).
@@ -27,6 +30,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from analysis.comparison import compare  # noqa: E402
 from analysis.metrics import cka_matrix, linear_cka, procrustes_distance, rbf_cka  # noqa: E402
 from tests.bench.common import print_rows, script_main  # noqa: E402
 
@@ -70,6 +74,12 @@ def run(quick: bool = False) -> list[dict]:
     seconds, value = _best_of(lambda: rbf_cka(X[:m], Y[:m]))
     rows.append({"case": f"rbf CKA {m:,}x{D} pair", "seconds": seconds, "target": "-", "ok": None,
                  "detail": f"CKA {value:.4f}, sigma = 0.5 x median distance"})
+    started = time.perf_counter()
+    result = compare(X, Y, labels=rng.integers(0, 10, n))
+    seconds = time.perf_counter() - started
+    slowest = sorted(result.timings.items(), key=lambda item: -item[1])[:3]
+    rows.append({"case": f"compare {n:,}x{D} pair, 10 labels", "seconds": seconds, "target": "-", "ok": None,
+                 "detail": ", ".join(f"{name} {t:.1f} s" for name, t in slowest)})
     return rows
 
 

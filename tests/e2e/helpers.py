@@ -82,3 +82,73 @@ def choose_dataset(page, label: str) -> None:
     """Pick a dataset in the sidebar's picker by its shown label."""
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=label).click()
+
+
+_LOCAL_SCHEMES = ("data:", "blob:", "about:")
+
+
+def assert_opens_offline(browser, html_path: Path, *, min_plots: int = 1, timeout_ms: int = 30_000) -> list[str]:
+    """Open a local HTML file in a fresh browser context with the network blocked; fail on any
+    request other than the file itself (or data:/blob:/about: URLs), on any console error,
+    uncaught page error or dialog (alert/confirm/prompt: injected script), or unless `min_plots` Plotly charts have rendered. Returns the URLs requested.
+
+    Every request that is not file:/data:/blob: is aborted by a route, so an accidental CDN
+    fetch fails at once (and is reported) instead of hanging until a timeout.
+    """
+    html_path = Path(html_path).resolve()
+    own_url = html_path.as_uri()
+    requests: list[str] = []
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        context.route(
+            "**/*",
+            lambda route: route.continue_()
+            if route.request.url.startswith(("file:", "data:", "blob:"))
+            else route.abort("blockedbyclient"),
+        )
+        page = context.new_page()
+        page.on("request", lambda req: requests.append(req.url))
+        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+        page.on("console", lambda msg: errors.append(f"console.error: {msg.text}") if msg.type == "error" else None)
+        page.on("dialog", lambda dialog: (errors.append(f"dialog ({dialog.type}): {dialog.message}"), dialog.dismiss()))
+        page.goto(own_url, wait_until="load", timeout=timeout_ms)
+        try:
+            page.wait_for_function(
+                """(n) => {
+                    const plots = document.querySelectorAll('.js-plotly-plot');
+                    return plots.length >= n && [...plots].every(p => p.querySelector('svg.main-svg'));
+                }""",
+                arg=min_plots,
+                timeout=timeout_ms,
+            )
+        except Exception:  # reported below, after the requests and errors that may explain it
+            pass
+        page.wait_for_timeout(300)  # let any late console error or request surface
+        rendered = page.evaluate(
+            "() => [...document.querySelectorAll('.js-plotly-plot')]"
+            ".filter(p => p.querySelector('svg.main-svg')).length"
+        )
+    finally:
+        context.close()
+    foreign = [u for u in requests if u.split("#")[0] != own_url and not u.startswith(_LOCAL_SCHEMES)]
+    assert not foreign, f"{html_path.name} requested more than itself: {foreign}"
+    assert not errors, f"{html_path.name} logged errors: {errors}"
+    assert rendered >= min_plots, f"{html_path.name}: {rendered} Plotly charts rendered, expected >= {min_plots}"
+    return requests
+
+
+def screenshot_tall(page, name: str, *, max_height: int = 8000) -> Path:
+    """Like `screenshot`, but of the whole page: Streamlit scrolls inside its main block, so
+    `full_page` stops at the viewport. Grow the viewport to the content, shoot, restore."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], [data-testid=\"stAppViewContainer\"]')]"
+        ".map(e => e.scrollHeight), document.documentElement.scrollHeight)"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(max(int(height), size["height"]), max_height)})
+    page.wait_for_timeout(400)
+    try:
+        return screenshot(page, name)
+    finally:
+        page.set_viewport_size(size)
