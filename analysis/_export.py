@@ -1,10 +1,12 @@
-"""What the report and the comparison share: per-stage timing with progress, and JSON-safe values."""
+"""What the report and the comparison share: per-stage timing with progress, JSON-safe values, and export."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,3 +50,28 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     return str(value)
+
+
+class Exported:
+    """``to_json`` and ``to_html`` for a result that has ``to_dict()`` and ``_html()`` (its page, drawn by
+    analysis.views, which is imported only there so that the metrics never import plotly)."""
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def _html(self) -> str:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
+        """Strict JSON text (no NaN); also written to `path` when given."""
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        """One self-contained HTML page (inline plotly.js, nothing fetched); also written to `path` when given."""
+        text = self._html()
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text

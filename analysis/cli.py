@@ -181,6 +181,12 @@ def _write_outputs(outputs: list[tuple[str | None, Any]]) -> None:
         out.write_text(text, encoding="utf-8")
 
 
+def _say_written(*outputs: str | None) -> None:
+    for out in outputs:
+        if out:
+            print(f"wrote {out}")
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import diagnose
 
@@ -202,9 +208,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for finding in report.findings:
         print(f"{finding.verdict.upper():<8} {finding.title}: {finding.reason}")
     print(", ".join(f"{n} {v}" for v, n in counts.items()) + f"  ({report.seconds:.1f} s)")
-    for out in (args.json, args.html):
-        if out:
-            print(f"wrote {out}")
+    _say_written(args.json, args.html)
     return 0
 
 
@@ -300,9 +304,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if result.layers:
         print(f"layer x layer CKA   {len(result.layers['rows'])} x {len(result.layers['columns'])} in the HTML/JSON")
     print(f"({result.seconds:.1f} s)")
-    for out in (args.json, args.html):
-        if out:
-            print(f"wrote {out}")
+    _say_written(args.json, args.html)
     return 0
 
 

@@ -30,18 +30,16 @@ matrix between them is computed as well (plain and debiased).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.stats import hypergeom
 from sklearn.decomposition import PCA
 
-from analysis._export import ProgressFn, Stages, json_safe
+from analysis._export import Exported, ProgressFn, Stages, json_safe
 from analysis.data.schema import Embedding, encode_labels
 from analysis.metrics.seed_agreement import row_cosines, seed_agreement
 from analysis.metrics.similarity import (
@@ -68,7 +66,7 @@ assert RBF_ROWS <= RBF_MAX_SAMPLES
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Exported):
     """How alike two representations of the same inputs are (see `compare`).
 
     Attributes
@@ -111,21 +109,10 @@ class Comparison:
             "metrics": self.metrics, "layers": self.layers, "timings": self.timings, "series": self.series,
         })
 
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
-        """Strict JSON text (no NaN); also written to `path` when given."""
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
-        if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
-        return text
-
-    def to_html(self, path: str | Path | None = None) -> str:
-        """One self-contained HTML page (inline plotly.js, linked selection); written to `path` when given."""
+    def _html(self) -> str:
         from analysis.views.comparison import comparison_html  # plotly lives in analysis.views only
 
-        text = comparison_html(self)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return comparison_html(self)
 
 
 def _side(value: Any, name: str) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...] | None, str]:

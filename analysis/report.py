@@ -113,18 +113,16 @@ repeat, because that function drops duplicates first).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from analysis._export import Stages, json_safe
+from analysis._export import Exported, Stages, json_safe
 from analysis.data.inspect import summarize_embedding
 from analysis.data.schema import Embedding, encode_labels
 from analysis.metrics.codebook import codebook_usage
@@ -243,7 +241,7 @@ class Finding:
 
 
 @dataclass(frozen=True, eq=False)
-class Report:
+class Report(Exported):
     """Every diagnostic of one embedding (see `diagnose`).
 
     Attributes
@@ -305,21 +303,10 @@ class Report:
             "series": self.series,
         })
 
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
-        """The report as JSON text (strict: no NaN); also written to `path` when given."""
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
-        if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
-        return text
-
-    def to_html(self, path: str | Path | None = None) -> str:
-        """One self-contained HTML page (inline plotly.js, no external link); written to `path` when given."""
+    def _html(self) -> str:
         from analysis.views.report import report_html  # plotly lives in analysis.views only
 
-        text = report_html(self)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return report_html(self)
 
 
 # ------------------------------------------------------------------------------ helpers
