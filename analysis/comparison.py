@@ -22,7 +22,8 @@ value for independent random neighbour sets.
 labels), compared row by row in A and B. When A and B have the same width
 the same row's absolute cosine is given beside it, and, with labels, the
 zero-shot stitching accuracies (`seed_agreement`, on at most `STITCH_ROWS`
-rows): a classifier fitted on A applied unchanged to B.
+rows): a classifier fitted on A's training rows applied unchanged to B's
+held-out rows (the data's own "split" column when it has one, as runs do).
 
 When both sides come with several layers (two runs), the layer x layer CKA
 matrix between them is computed as well (plain and debiased).
@@ -78,7 +79,10 @@ class Comparison(Exported):
         ``rbf_cka`` (with ``rbf_rows``), ``procrustes_distance``,
         ``procrustes_shuffled``, ``knn_jaccard``, ``knn_chance``, ``k``,
         ``metric``, ``relative_cosine``, ``n_anchors``, ``absolute_cosine``
-        (None unless the widths match) and ``stitching`` (a dict, or None).
+        (None unless the widths match) and ``stitching``: None, or the three
+        accuracies with ``rows``, ``train_rows``, ``test_rows``, ``protocol``
+        ("train/test split" or "random 75/25") and ``chance`` (the majority
+        class's share of the test rows).
     layers : dict or None
         With two multi-layer sides: ``rows``, ``columns`` (layer names),
         ``cka`` and ``cka_debiased`` (matrices as nested lists).
@@ -256,7 +260,8 @@ def compare(
     metrics["stitching"] = None
     if same_width and has_classes and anchors.size:
         stages.start("stitching", 0.78, "Zero-shot stitching…")
-        metrics["stitching"] = _stitching(X, Y, np.asarray(labels), anchors, usable, rng)
+        split = _split_of(a) if _split_of(a) is not None else _split_of(b)
+        metrics["stitching"] = _stitching(X, Y, np.asarray(labels), anchors, usable, split, rng)
 
     layers = None
     if layers_a is not None and layers_b is not None:
@@ -282,16 +287,32 @@ def compare(
                       timings=stages.timings)
 
 
+def _split_of(side: Any) -> np.ndarray | None:
+    """The "split" metadata column of an Embedding (e.g. a run's train/test split), as strings, or None."""
+    metadata = getattr(side, "metadata", None)
+    if metadata is None or "split" not in metadata.columns:
+        return None
+    return np.asarray(metadata["split"].cast(str).to_list(), dtype=object)
+
+
 def _stitching(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, anchors: np.ndarray, pool: np.ndarray,
-               rng: np.random.Generator) -> dict[str, float]:
-    """`seed_agreement` on at most STITCH_ROWS rows of `pool`: 75 % to fit the probe on A, 25 % to test it on B."""
+               split: np.ndarray | None, rng: np.random.Generator) -> dict[str, Any]:
+    """`seed_agreement` on at most STITCH_ROWS rows of `pool`: the probe is fitted on A's training rows and
+    tested on A's and B's test rows. Training and test rows are the data's own "train"/"test" split when
+    it has one with both parts among the rows used (a run's held-out rows), else a seeded random 75/25."""
     rows = np.sort(rng.choice(pool, size=min(pool.size, STITCH_ROWS), replace=False))
     rows = np.union1d(rows, anchors)  # anchors index the full matrices: keep them among the rows used
-    order = rng.permutation(rows.size)
-    cut = int(0.75 * rows.size)
+    part = None if split is None else split[rows]
+    train, test = (np.flatnonzero(part == "train"), np.flatnonzero(part == "test")) if part is not None else ([], [])
+    protocol = "train/test split"
+    if len(train) == 0 or len(test) == 0:
+        order = rng.permutation(rows.size)
+        cut = int(0.75 * rows.size)
+        train, test, protocol = order[:cut], order[cut:], "random 75/25"
     position = {row: i for i, row in enumerate(rows)}
     result = seed_agreement(X[rows], Y[rows], labels[rows], anchors=[position[a] for a in anchors],
-                            train_rows=order[:cut], test_rows=order[cut:])
+                            train_rows=train, test_rows=test)
     return {"accuracy_same": result.accuracy_same, "accuracy_stitched_absolute": result.accuracy_stitched_absolute,
             "accuracy_stitched_relative": result.accuracy_stitched_relative, "rows": int(rows.size),
-            "chance": float(np.bincount(labels[rows][order[cut:]]).max() / (rows.size - cut))}
+            "train_rows": int(len(train)), "test_rows": int(len(test)), "protocol": protocol,
+            "chance": float(np.bincount(labels[rows][test]).max() / len(test))}

@@ -135,7 +135,8 @@ def _measure_rows(metrics: dict, n: int) -> list[tuple[str, float | None, float 
                      "whose axes are unrelated, even when everything above is near 1."))
     stitching = metrics.get("stitching")
     if stitching:
-        split = f"logistic regression fitted on 75 % of {stitching['rows']:,} rows of A, tested on the other 25 %"
+        split = (f"logistic regression fitted on {stitching['train_rows']:,} rows of A, tested on "
+                 f"{stitching['test_rows']:,} held-out rows ({stitching['protocol']})")
         chance = stitching["chance"]
         rows += [
             ("Probe accuracy on A", stitching["accuracy_same"], chance, f"A {split}. Reference: the majority class."),

@@ -153,10 +153,47 @@ def test_rotated_copy_stitching(rotated) -> None:
     assert st["accuracy_stitched_relative"] == st["accuracy_same"]
     assert st["accuracy_stitched_absolute"] < 0.6
     assert st["accuracy_same"] - st["accuracy_stitched_absolute"] > 0.4
-    # The majority class of a quarter of 8 balanced classes: above 1/8, far below 1.
+    # No split column: a random 75/25 of the rows. The majority class of a quarter of 8 balanced classes
+    # is above 1/8 and far below 1.
     test_rows = y.size - int(0.75 * y.size)
+    assert st["protocol"] == "random 75/25" and (st["train_rows"], st["test_rows"]) == (y.size - test_rows, test_rows)
     assert 1 / 8 <= st["chance"] < 0.5
     assert (st["chance"] * test_rows) == pytest.approx(round(st["chance"] * test_rows))
+
+
+def test_stitching_uses_the_datas_own_split() -> None:
+    """With a "split" metadata column (as in a run), the probe is fitted on the train rows only and tested on
+    the test rows only: the accuracies equal `seed_agreement` called with exactly those rows."""
+    import polars as pl
+
+    from analysis.metrics.seed_agreement import seed_agreement
+
+    A, y = _blobs(n_classes=4, per_class=30, d=16, seed=2)
+    rng = np.random.default_rng(5)
+    B = np.tanh(A @ rng.standard_normal((16, 16)) / 4) + 0.5 * rng.standard_normal(A.shape)  # related, not a copy
+    split = np.where(np.arange(y.size) % 3 == 0, "test", "train")
+    emb_a = Embedding(X=A, labels=y, label_names=("a", "b", "c", "d"), metadata=pl.DataFrame({"split": split}))
+    c = compare(emb_a, B, k=5)
+    st = c.metrics["stitching"]
+    assert st["protocol"] == "train/test split"
+    assert (st["train_rows"], st["test_rows"]) == ((split == "train").sum(), (split == "test").sum())
+    # Same anchors as compare drew (every row is usable, n <= STITCH_ROWS so rows = all rows, in order).
+    anchors = _anchor_rows(emb_a)
+    direct = seed_agreement(A.astype(np.float32), B.astype(np.float32), y, anchors=anchors,
+                            train_rows=np.flatnonzero(split == "train"), test_rows=np.flatnonzero(split == "test"))
+    assert st["accuracy_same"] == direct.accuracy_same
+    assert st["accuracy_stitched_absolute"] == direct.accuracy_stitched_absolute
+    assert st["accuracy_stitched_relative"] == direct.accuracy_stitched_relative
+    test_labels = y[split == "test"]
+    assert st["chance"] == np.bincount(test_labels).max() / test_labels.size
+
+
+def _anchor_rows(emb: Embedding) -> np.ndarray:
+    """The anchors `compare` used: per class (labels present, 4 classes <= 100 anchors), seeded with 0."""
+    from analysis.metrics.similarity import choose_anchors
+
+    return choose_anchors(emb.n_samples, method="per_class", n_anchors=min(100, emb.n_samples), labels=emb.labels,
+                          seed=0)
 
 
 def test_rotated_copy_layouts_coincide() -> None:
