@@ -260,7 +260,7 @@ def compare(
     metrics["stitching"] = None
     if same_width and has_classes and anchors.size:
         stages.start("stitching", 0.78, "Zero-shot stitching…")
-        split = _split_of(a) if _split_of(a) is not None else _split_of(b)
+        split = next((part for part in (_split_of(a), _split_of(b)) if part is not None), None)
         metrics["stitching"] = _stitching(X, Y, np.asarray(labels), anchors, usable, split, rng)
 
     layers = None
