@@ -46,7 +46,7 @@ from analysis.metrics.seed_agreement import row_cosines, seed_agreement
 from analysis.metrics.similarity import (
     RBF_MAX_SAMPLES,
     choose_anchors,
-    cka_matrix,
+    cka_matrices,
     knn_agreement,
     linear_cka,
     procrustes_distance,
@@ -141,8 +141,8 @@ def _pca_2d(X: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
 def _layer_matrix(layers_a: Mapping[str, Any], layers_b: Mapping[str, Any], stages: Stages) -> dict[str, Any]:
     reps_a, reps_b = list(layers_a.values()), list(layers_b.values())
     stages.start("layers", 0.85, f"CKA between {len(reps_a)} x {len(reps_b)} layers…")
-    return {"rows": list(layers_a), "columns": list(layers_b), "cka": cka_matrix(reps_a, reps_b),
-            "cka_debiased": cka_matrix(reps_a, reps_b, debiased=True)}
+    plain, debiased = cka_matrices(reps_a, reps_b)
+    return {"rows": list(layers_a), "columns": list(layers_b), "cka": plain, "cka_debiased": debiased}
 
 
 def compare(
@@ -223,8 +223,9 @@ def compare(
 
     stages.start("cka", 0.0, "Linear CKA…")
     shuffled = rng.permutation(n)
+    plain, debiased = cka_matrices([X], [Y])  # both estimators from one set of products
     metrics: dict[str, Any] = {
-        "linear_cka": linear_cka(X, Y), "linear_cka_debiased": linear_cka(X, Y, debiased=True),
+        "linear_cka": float(plain[0, 0]), "linear_cka_debiased": float(debiased[0, 0]),
         "linear_cka_shuffled": linear_cka(X, Y[shuffled]),
     }
     stages.start("procrustes", 0.1, "Procrustes distance…")

@@ -10,7 +10,12 @@ import streamlit as st
 
 from analysis.data import Run
 from analysis.metrics.seed_agreement import SeedAgreement, seed_agreement
-from analysis.metrics.similarity import NeighborAgreement, choose_anchors, cka_matrix, knn_agreement
+from analysis.metrics.similarity import (
+    NeighborAgreement,
+    choose_anchors,
+    cka_matrices,
+    knn_agreement,
+)
 from analysis.neighbors import kneighbors
 from analysis.views import ColorSpec, cka_heatmap, embedding_scatter
 from ui import cache
@@ -32,9 +37,10 @@ def _step_label(step: int) -> str:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _cka(key: str, _reps_a: list[np.ndarray], _reps_b: list[np.ndarray] | None, debiased: bool) -> np.ndarray:
+def _cka(key: str, _reps_a: list[np.ndarray], _reps_b: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(plain, debiased) CKA matrices: one pass serves both, so the switch never recomputes."""
     bar, progress = progress_bar("Linear CKA of every pair…")
-    values = cka_matrix(_reps_a, _reps_b, debiased=debiased, progress=progress)
+    values = cka_matrices(_reps_a, _reps_b, progress=progress)
     bar.empty()
     return values
 
@@ -96,8 +102,8 @@ def cka_view(view: View) -> None:
         rows = columns = [_step_label(s) for s in run_a.steps]
         title, row_title, column_title = f"between checkpoints of {layer}", "checkpoint", "checkpoint"
         caption = "How fast the layer settles: the last column is each checkpoint's CKA with the final one."
-    values = _cka(f"{cache_key}|{'debiased' if debiased else 'biased'}", reps_a, reps_b, debiased)
-    other = _cka(f"{cache_key}|{'biased' if debiased else 'debiased'}", reps_a, reps_b, not debiased)
+    plain, unbiased = _cka(cache_key, reps_a, reps_b)
+    values, other = (unbiased, plain) if debiased else (plain, unbiased)
     if mode == "Checkpoints of one layer":
         settled = next((s for s, v in zip(run_a.steps, values[:, -1], strict=True) if v >= 0.95), None)
         caption += f" It passes 0.95 at {_step_label(settled)}." if settled is not None else ""

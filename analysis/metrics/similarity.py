@@ -40,6 +40,7 @@ __all__ = [
     "NeighborAgreement",
     "RBF_MAX_SAMPLES",
     "choose_anchors",
+    "cka_matrices",
     "cka_matrix",
     "knn_agreement",
     "linear_cka",
@@ -480,6 +481,28 @@ def cka_matrix(
     .. [1] S. Kornblith, M. Norouzi, H. Lee and G. Hinton, "Similarity of
        neural network representations revisited", ICML 2019.
     """
+    return _cka_matrices(reps_a, reps_b, (debiased,), progress)[0]
+
+
+def cka_matrices(
+    reps_a: Sequence[Any],
+    reps_b: Sequence[Any] | None = None,
+    *,
+    progress: ProgressFn | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain and debiased linear CKA matrices at once: ``(cka_matrix(...), cka_matrix(..., debiased=True))``.
+
+    Both estimators read the same centred products (see :func:`linear_cka`),
+    so this costs one :func:`cka_matrix`, not two. Arguments, errors and
+    references as for :func:`cka_matrix`; the debiased one needs n >= 4.
+    """
+    plain, debiased = _cka_matrices(reps_a, reps_b, (False, True), progress)
+    return plain, debiased
+
+
+def _cka_matrices(reps_a: Sequence[Any], reps_b: Sequence[Any] | None, kinds: tuple[bool, ...],
+                  progress: ProgressFn | None) -> list[np.ndarray]:
+    """One CKA matrix per entry of `kinds` (False plain, True debiased), from one set of products."""
     square = reps_b is None
     groups = [("reps_a", reps_a)] + ([] if square else [("reps_b", reps_b)])
     reps: list[_Centred] = []
@@ -503,9 +526,9 @@ def cka_matrix(
                 f"{rep.name} has {rep.n} rows but {reps[0].name} has {n}: every representation must "
                 "describe the same inputs in the same order. Pass activations of the same samples."
             )
-    minimum = 4 if debiased else 2
+    minimum = 4 if any(kinds) else 2
     if n < minimum:
-        why = "debiased CKA (the unbiased HSIC divides by n(n-3))" if debiased else "CKA"
+        why = "debiased CKA (the unbiased HSIC divides by n(n-3))" if any(kinds) else "CKA"
         raise ValueError(f"{why} needs at least {minimum} samples; got {n}. Pass more rows.")
     for rep in reps:
         _refuse_constant(rep.arr, rep.name, "CKA")
@@ -515,22 +538,23 @@ def cka_matrix(
     else:
         pairs = [(i, n_a + j) for i in range(n_a) for j in range(len(reps) - n_a)]
     terms, cross = _terms_and_cross(reps, pairs, may_stack=square, progress=progress)
-    if debiased:
+    if any(kinds):
         for rep, term in zip(reps, terms, strict=True):
             _debiased_self(term, n, rep.name)
-    if square:
-        out = np.eye(n_a)
+    outs = []
+    for debiased in kinds:
+        out = np.eye(n_a) if square else np.empty((n_a, len(reps) - n_a))
         for i, j in pairs:
-            out[i, j] = out[j, i] = _cka_from_terms(cross[(i, j)], terms[i], terms[j], n, debiased=debiased,
-                                                    names=(reps[i].name, reps[j].name))
-    else:
-        out = np.empty((n_a, len(reps) - n_a))
-        for i, j in pairs:
-            out[i, j - n_a] = _cka_from_terms(cross[(i, j)], terms[i], terms[j], n, debiased=debiased,
-                                              names=(reps[i].name, reps[j].name))
+            value = _cka_from_terms(cross[(i, j)], terms[i], terms[j], n, debiased=debiased,
+                                    names=(reps[i].name, reps[j].name))
+            if square:
+                out[i, j] = out[j, i] = value
+            else:
+                out[i, j - n_a] = value
+        outs.append(out)
     if progress is not None:
-        progress(1.0, f"CKA matrix {out.shape[0]} x {out.shape[1]} done")
-    return out
+        progress(1.0, f"CKA matrix {outs[0].shape[0]} x {outs[0].shape[1]} done")
+    return outs
 
 
 # --------------------------------------------------------------------------- RBF CKA

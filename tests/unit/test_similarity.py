@@ -274,6 +274,22 @@ def test_cka_matrix_between_two_lists(n):
             assert M[i, j] == pytest.approx(_reference_cka(a[i], b[j], debiased=n >= 4), abs=1e-10)
 
 
+def test_cka_matrices_gives_both_estimators_from_one_pass(monkeypatch):
+    rng = np.random.default_rng(15)
+    a = [rng.standard_normal((90, 6)), rng.standard_normal((90, 4))]
+    b = [a[0] @ rng.standard_normal((6, 5)) + 0.2 * rng.standard_normal((90, 5)), rng.standard_normal((90, 3))]
+    for reps_b in (None, b):
+        plain, debiased = sim.cka_matrices(a, reps_b)
+        np.testing.assert_array_equal(plain, cka_matrix(a, reps_b))
+        np.testing.assert_array_equal(debiased, cka_matrix(a, reps_b, debiased=True))
+    # One set of products: the expensive step runs once for both matrices.
+    calls = []
+    original = sim._terms_and_cross
+    monkeypatch.setattr(sim, "_terms_and_cross", lambda *args, **kw: calls.append(1) or original(*args, **kw))
+    sim.cka_matrices(a, b)
+    assert len(calls) == 1
+
+
 def test_cka_matrix_reports_progress_and_single_layer():
     rng = np.random.default_rng(13)
     calls: list[tuple[float, str]] = []
