@@ -1,10 +1,11 @@
-"""The progress callback every trainer reports through."""
+"""The progress callback every trainer reports through, and the stop request it polls."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 ProgressFn = Callable[[float, str], None]
+StopFn = Callable[[], bool]  # polled between steps: True ends training early
 
 
 def clamped_progress(progress: ProgressFn | None) -> ProgressFn:

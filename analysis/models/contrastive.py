@@ -49,6 +49,7 @@ from torch import nn
 
 from analysis.data.schema import Run
 from analysis.models._checks import is_int
+from analysis.models._loop import run_epochs
 from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 from analysis.models.mlp import (
@@ -683,46 +684,30 @@ def _train(
 
     evaluate(0, checkpoint=True)
     report(0.0, f"Initialised {config.describe()}; {total_steps} steps planned.")
-    step = 0
-    stopped = False
-    last_reported = 0.0
-    model.train()
-    for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(n_train, generator=order_rng)
-        for start in range(0, n_train, batch):
-            if should_stop is not None and should_stop():
-                stopped = True
-                break
-            idx = order[start : start + batch]
-            x = X_tr[idx]
-            if idx.numel() < 2:
-                # A batch of one has no negatives: use a full batch from this epoch instead.
-                idx = order[:batch]
-                x = X_tr[idx]
-            v1 = augment_images(x, generator=view_rng, **augment)
-            v2 = augment_images(x, generator=view_rng, **augment)
-            loss = nt_xent_loss(
-                model(v1), model(v2), temperature=config.temperature, negatives=config.negatives
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            if step in planned:
-                evaluate(step, checkpoint=True)
-        if stopped:
-            break
+
+    def train_step(rows: torch.Tensor, step: int) -> None:
+        x = X_tr[rows]
+        v1 = augment_images(x, generator=view_rng, **augment)
+        v2 = augment_images(x, generator=view_rng, **augment)
+        loss = nt_xent_loss(model(v1), model(v2), temperature=config.temperature, negatives=config.negatives)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+
+    def end_epoch(step: int) -> str:
         evaluate(step, checkpoint=False)
-        fraction = step / total_steps
-        if fraction - last_reported >= 0.01 or epoch == config.epochs:
-            last_reported = fraction
-            report(
-                fraction,
-                f"Epoch {epoch}/{config.epochs} · loss {curves['train_loss'][-1]:.4f} · "
-                f"alignment {curves['alignment'][-1]:.3f} · "
-                f"uniformity {curves['uniformity'][-1]:.3f}",
-            )
+        return (f"loss {curves['train_loss'][-1]:.4f} · alignment {curves['alignment'][-1]:.3f} · "
+                f"uniformity {curves['uniformity'][-1]:.3f}")
+
+    model.train()
+    step, stopped = run_epochs(
+        epochs=config.epochs, n_train=n_train, batch_size=batch,
+        epoch_order=lambda epoch: torch.randperm(n_train, generator=order_rng), train_step=train_step,
+        planned=planned, checkpoint=lambda step: evaluate(step, checkpoint=True), end_epoch=end_epoch,
+        report=report, total_steps=total_steps, should_stop=should_stop,
+        min_batch=2,  # a batch of one has no negatives: the epoch's first full batch stands in for it
+    )
     model.eval()
     if stopped and step not in recorded:
         evaluate(step, checkpoint=True)

@@ -83,7 +83,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,7 +93,7 @@ import polars as pl
 
 from analysis.data.schema import Run
 from analysis.models._checks import is_int
-from analysis.models._progress import ProgressFn
+from analysis.models._progress import ProgressFn, StopFn
 
 if TYPE_CHECKING:  # torch is imported only to train: replay and file I/O need numpy alone.
     from torch import nn
@@ -130,7 +130,6 @@ INFORMATION_ACTIVATIONS = ("tanh", "relu")
 LABEL_NAMES = ("y=0", "y=1")
 LABEL_COLUMN = "label"
 
-StopFn = Callable[[], bool]
 # step -> [(weight (out, in), bias (out,)) for each Linear layer, hidden1 first, the head last]
 CheckpointWeights = dict[int, list[tuple[np.ndarray, np.ndarray]]]
 

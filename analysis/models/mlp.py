@@ -42,7 +42,8 @@ from torch import nn
 
 from analysis.capture import record_activations
 from analysis.data.schema import Run
-from analysis.models._progress import clamped_progress
+from analysis.models._loop import run_epochs
+from analysis.models._progress import ProgressFn, StopFn, clamped_progress
 
 __all__ = [
     "ACTIVATIONS",
@@ -63,8 +64,6 @@ OPTIMIZERS = ("adamw", "sgd")
 LR_SCHEDULES = ("cosine", "constant", "step")
 LOSSES = ("cross_entropy", "mse")
 
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -665,37 +664,26 @@ def train_mlp(
 
     record(0)
     report(0.0, f"Initialised {config.describe()}; {total_steps} steps planned.")
-    step = 0
-    stopped = False
-    last_reported = 0.0
-    model.train()
-    for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(n_train, generator=shuffle_rng)
-        for start in range(0, n_train, config.batch_size):
-            if should_stop is not None and should_stop():
-                stopped = True
-                break
-            idx = order[start : start + config.batch_size]
-            loss = loss_fn(model(X_tr_t[idx]), y_tr_t[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            if step in planned_set:
-                record(step)  # record_activations restores train mode afterwards
-        if stopped:
-            break
+
+    def train_step(rows: torch.Tensor, step: int) -> None:
+        loss = loss_fn(model(X_tr_t[rows]), y_tr_t[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+
+    def end_epoch(step: int) -> str:
         evaluate(step)
-        fraction = step / total_steps
-        # Throttled: a UI redrawing its progress bar 1,000 times costs more than training.
-        if fraction - last_reported >= 0.01 or epoch == config.epochs:
-            last_reported = fraction
-            report(
-                fraction,
-                f"Epoch {epoch}/{config.epochs} · train loss {curves['train_loss'][-1]:.4f} · "
-                f"train acc {curves['train_acc'][-1]:.3f} · test acc {curves['test_acc'][-1]:.3f}",
-            )
+        return (f"train loss {curves['train_loss'][-1]:.4f} · train acc {curves['train_acc'][-1]:.3f} · "
+                f"test acc {curves['test_acc'][-1]:.3f}")
+
+    model.train()
+    step, stopped = run_epochs(
+        epochs=config.epochs, n_train=n_train, batch_size=config.batch_size,
+        epoch_order=lambda epoch: torch.randperm(n_train, generator=shuffle_rng), train_step=train_step,
+        planned=planned_set, checkpoint=record,  # record_activations restores train mode afterwards
+        end_epoch=end_epoch, report=report, total_steps=total_steps, should_stop=should_stop,
+    )
     model.eval()
     if stopped and step not in recorded:
         record(step)

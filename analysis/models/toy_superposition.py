@@ -39,14 +39,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from analysis.models._checks import is_int
-from analysis.models._progress import clamped_progress
+from analysis.models._progress import ProgressFn, StopFn, clamped_progress
 from analysis.models._threads import torch_threads
 
 __all__ = [
@@ -62,8 +62,6 @@ __all__ = [
     "train_toy_models",
 ]
 
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
 
 TOY_LR_SCHEDULES = ("constant", "cosine")
 

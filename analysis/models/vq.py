@@ -58,6 +58,7 @@ from torch import nn
 
 from analysis.data.schema import Run
 from analysis.models._checks import is_int
+from analysis.models._loop import run_epochs
 from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 from analysis.models.mlp import ProgressFn, StopFn, checkpoint_steps, digits_dataset
@@ -554,50 +555,39 @@ def _train(
 
     evaluate(0, checkpoint=True)
     report(0.0, f"Initialised {config.describe()}; {total_steps} steps planned.")
-    step = 0
-    stopped = False
-    last_reported = 0.0
     used = torch.zeros(K, dtype=torch.bool)
-    model.train()
-    for epoch in range(1, config.epochs + 1):
-        order = orders[epoch - 1]
-        for start in range(0, n_train, batch):
-            if should_stop is not None and should_stop():
-                stopped = True
-                break
-            x = X_tr[order[start : start + batch]]
-            out = model(x)
-            z, q = out["z"], out["q"]
-            loss = F.mse_loss(out["recon"], x) + config.beta * F.mse_loss(z, q.detach())
-            if not config.ema:
-                loss = loss + F.mse_loss(z.detach(), q)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if config.ema:
-                model.ema_update(z.detach(), out["codes"])
-            used[out["codes"]] = True
-            step += 1
-            if config.restart_dead and step % config.restart_every == 0:
-                dead = torch.nonzero(~used).flatten()
-                if dead.numel():
-                    pick = torch.randint(0, z.shape[0], (dead.numel(),), generator=restart_rng)
-                    model.set_codes(dead, z.detach()[pick])
-                used.zero_()
-            if step in planned:
-                evaluate(step, checkpoint=True)
-        if stopped:
-            break
+
+    def train_step(rows: torch.Tensor, step: int) -> None:
+        x = X_tr[rows]
+        out = model(x)
+        z, q = out["z"], out["q"]
+        loss = F.mse_loss(out["recon"], x) + config.beta * F.mse_loss(z, q.detach())
+        if not config.ema:
+            loss = loss + F.mse_loss(z.detach(), q)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if config.ema:
+            model.ema_update(z.detach(), out["codes"])
+        used[out["codes"]] = True
+        if config.restart_dead and step % config.restart_every == 0:
+            dead = torch.nonzero(~used).flatten()
+            if dead.numel():
+                pick = torch.randint(0, z.shape[0], (dead.numel(),), generator=restart_rng)
+                model.set_codes(dead, z.detach()[pick])
+            used.zero_()
+
+    def end_epoch(step: int) -> str:
         evaluate(step, checkpoint=False)
-        fraction = step / total_steps
-        if fraction - last_reported >= 0.01 or epoch == config.epochs:
-            last_reported = fraction
-            report(
-                fraction,
-                f"Epoch {epoch}/{config.epochs} · test recon {curves['test_recon'][-1]:.4f} · "
-                f"perplexity {curves['perplexity'][-1]:.1f} · "
-                f"dead codes {curves['dead_fraction'][-1]:.0%}",
-            )
+        return (f"test recon {curves['test_recon'][-1]:.4f} · perplexity {curves['perplexity'][-1]:.1f} · "
+                f"dead codes {curves['dead_fraction'][-1]:.0%}")
+
+    model.train()
+    step, stopped = run_epochs(
+        epochs=config.epochs, n_train=n_train, batch_size=batch, epoch_order=lambda epoch: orders[epoch - 1],
+        train_step=train_step, planned=planned, checkpoint=lambda step: evaluate(step, checkpoint=True),
+        end_epoch=end_epoch, report=report, total_steps=total_steps, should_stop=should_stop,
+    )
     model.eval()
     if stopped and step not in recorded:
         evaluate(step, checkpoint=True)
