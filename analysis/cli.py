@@ -19,6 +19,7 @@ function each; commands that read an embedding share `load_cli_embedding`
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -101,6 +102,25 @@ def _labels_from_metadata(metadata: Any, column: str, n: int, where: str) -> Any
     return values
 
 
+@functools.lru_cache(maxsize=4)
+def _cached_run(path: str, mtime_ns: int, size: int) -> Any:
+    from analysis.data import load_run
+
+    return load_run(path)
+
+
+def _run_file(path: str | Path) -> Any:
+    """The RepLens run in `path`, or None for any other file. Opened once per command (compare reads
+    A's and B's layer and step, then every layer of each), and again only if the file changes."""
+    from analysis.data import is_run_file
+
+    file = Path(path)
+    if file.suffix.lower() != ".safetensors" or not file.is_file() or not is_run_file(file):
+        return None
+    stat = file.stat()
+    return _cached_run(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
 def load_cli_embedding(
     path: str,
     *,
@@ -121,7 +141,7 @@ def load_cli_embedding(
     that choose the layer and step, for the note. Raises `CliError` /
     ValueError with a message that names the problem.
     """
-    from analysis.data import is_run_file, load_embedding, load_run
+    from analysis.data import load_embedding
     from analysis.data.schema import Embedding
 
     file = Path(path)
@@ -130,8 +150,8 @@ def load_cli_embedding(
     if file.is_dir():
         raise CliError(f"{path}: is a directory, not a file.")
     labels_is_file = labels is not None and Path(labels).is_file()
-    if file.suffix.lower() == ".safetensors" and is_run_file(file):
-        run = load_run(file)
+    run = _run_file(file)
+    if run is not None:
         if layer is not None and layer not in run.layers:
             raise CliError(f"{file.name}: unknown layer {layer!r}; this run has {', '.join(run.layers)}.")
         if step is not None and int(step) not in run.steps:
@@ -236,12 +256,9 @@ def _add_report_parser(sub: Any) -> None:
 
 def _run_layers(path: str, step: int | None) -> dict[str, Any] | None:
     """Every layer of a run file at `step` (default: the last), or None for any other file."""
-    from analysis.data import is_run_file, load_run
-
-    file = Path(path)
-    if file.suffix.lower() != ".safetensors" or not is_run_file(file):
+    run = _run_file(path)
+    if run is None:
         return None
-    run = load_run(file)
     step = run.steps[-1] if step is None else int(step)
     return {layer: run.activations[(layer, step)] for layer in run.layers}
 
@@ -250,13 +267,10 @@ def _b_layer_and_step(args: argparse.Namespace) -> tuple[str | None, int | None]
     """B's layer and step: --layer-b / --step-b, else A's --layer / --step where B's run has them, else None
     (B's last). Each is decided on its own, so ``--layer hidden --step-b 0`` compares hidden at the end with
     hidden at step 0."""
-    from analysis.data import is_run_file, load_run
-
     layer, step = args.layer_b, args.step_b
-    file = Path(args.b)
     if (layer is None and args.layer is not None) or (step is None and args.step is not None):
-        if file.suffix.lower() == ".safetensors" and file.is_file() and is_run_file(file):
-            run = load_run(file)
+        run = _run_file(args.b)
+        if run is not None:
             if layer is None and args.layer in run.layers:
                 layer = args.layer
             if step is None and args.step is not None and int(args.step) in run.steps:

@@ -262,3 +262,21 @@ def test_unwritable_html_writes_no_json(npy_files, capsys) -> None:
     assert "no_such_dir" in line and "does not exist" in line
     # Regression: the JSON used to be written before the HTML was attempted, leaving half the output behind.
     assert not out_json.exists()
+
+
+def test_each_run_file_is_opened_once(runs, tmp_path, monkeypatch) -> None:
+    """compare reads A's and B's layer and step, then every layer of each: one load per distinct file."""
+    import analysis.data
+    from analysis import cli
+
+    one, two = runs
+    opened: list[str] = []
+    real = analysis.data.load_run
+    monkeypatch.setattr(analysis.data, "load_run", lambda path, *a, **k: opened.append(str(path)) or real(path, *a, **k))
+    cli._cached_run.cache_clear()
+    _compare_json([str(one), str(two), "--layer", "hidden", "--step", "0"], tmp_path / "two.json")
+    assert sorted(opened) == sorted([str(one.resolve()), str(two.resolve())])
+    opened.clear()
+    cli._cached_run.cache_clear()
+    _compare_json([str(one), str(one), "--step-b", "0"], tmp_path / "same.json")
+    assert opened == [str(one.resolve())]
