@@ -75,7 +75,10 @@ class NeuralCollapse(MetricResult):
         (compare with `simplex_etf_gram`).
     nc1_class_share : ndarray of shape (C,)
         Each class's share of ``nc1``, ``(n_c/n) Tr(Sigma_W,c pinv(Sigma_B)) / (C nc1)``:
-        sums to 1, or all 0 when ``nc1 = 0``.
+        sums to 1, or all 0 when the within-class spread is zero up to rounding:
+        when ``sum_i ||pinv(Sigma_B)^(1/2) (x_i - mu_c)||^2`` is at most
+        ``(d eps)^2 sum_i ||x_i||^2 ||pinv(Sigma_B)^(1/2)||_F^2`` (float64 eps), the
+        error bound of that sum, a ratio of rounding noise would be meaningless.
     class_variances : ndarray of shape (C,)
         ``E_{x in c} ||x - mu_c||^2``.
     sigma_b_rank : int
@@ -463,6 +466,7 @@ def _from_statistics(
     projected_means = means @ whitener
     half_square_norms = 0.5 * np.einsum("ij,ij->i", means, means)
     per_class_whitened = np.zeros(C)
+    square_norm_total = 0.0  # sum_i ||x_i||^2, the scale of the residuals' rounding error
     ncc_correct = 0
     disagreements = 0
     for part in iter_row_chunks(n, rows):
@@ -478,13 +482,23 @@ def _from_statistics(
             if b is not None:
                 scores += b
             disagreements += int(np.count_nonzero(nearest != np.argmax(scores, axis=1)))
+        square_norm_total += float(np.einsum("ij,ij->", chunk, chunk))
         residual = chunk @ whitener - projected_means[codes]
         per_class_whitened += np.bincount(
             codes, weights=np.einsum("ij,ij->i", residual, residual), minlength=C
         )
     share_total = per_class_whitened.sum()
-    # All zero when nothing varies within classes (nc1 = 0): no class has a share.
-    nc1_class_share = per_class_whitened / share_total if share_total > 0 else np.zeros(C)
+    # Each residual coordinate carries a float64 rounding error up to about
+    # d eps ||x_i|| ||whitener||_F, so a total below that floor is rounding noise:
+    # nothing varies within classes, and dividing by it would hand out shares of
+    # noise (e.g. [0.12, 0, 0, 0, 0.88] for a perfect ETF under some BLAS kernels).
+    rounding_floor = (stats.n_features * np.finfo(np.float64).eps) ** 2 * square_norm_total * float(
+        np.einsum("ij,ij->", whitener, whitener)
+    )
+    if share_total > rounding_floor:
+        nc1_class_share = per_class_whitened / share_total
+    else:
+        nc1_class_share = np.zeros(C)
 
     return NeuralCollapse(
         nc1=nc1,

@@ -708,3 +708,32 @@ def test_to_dict_is_json_and_scalars_match():
     json.dumps(bare.to_dict())
     with pytest.raises(AttributeError):
         result.nc1 = 0.0  # frozen
+
+
+def test_class_shares_are_zero_when_within_class_spread_is_rounding_noise():
+    # A perfect ETF whose rows of two classes moved by one ulp: the whitened
+    # within-class total is ~1e-30, at the float64 rounding floor, so the
+    # shares must be all zero rather than a 0/0 split such as [0.12, 0, 0, 0, 0.88]
+    # (what some BLAS kernels made of the exact ETF before).
+    C, d = 5, 8
+    base = np.hstack([simplex_vertices(C), np.zeros((C, d - (C - 1)))])
+    Q = ortho_group.rvs(d, random_state=7)
+    means = 3.0 * base @ Q + np.random.default_rng(7).normal(scale=10.0, size=d)
+    X, y, W, bias = _etf_case(means, [3, 1, 4, 1, 5], scale=0.01)
+    X = X.copy()
+    X[y == 0] = np.nextafter(X[y == 0], np.inf)
+    X[y == 4, :2] = np.nextafter(X[y == 4, :2], -np.inf)
+    result = neural_collapse(X, y, classifier=W, bias=bias)
+    assert result.nc1 == pytest.approx(0.0, abs=1e-10)
+    np.testing.assert_array_equal(result.nc1_class_share, np.zeros(C))
+
+
+def test_class_shares_still_split_a_tiny_but_real_spread():
+    # Within-class spread 1e-6 relative to the means is far above rounding:
+    # the shares must sum to 1 and follow the per-class spread (class 2 only).
+    means = np.array([[1.0, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) * 1e3
+    X, y, _, _ = _etf_case(means, [2, 2, 2, 2])
+    X = X.copy()
+    X[y == 2] += np.array([[1e-3, 0, 0], [-1e-3, 0, 0]])
+    result = neural_collapse(X, y)
+    np.testing.assert_allclose(result.nc1_class_share, [0, 0, 1, 0], atol=1e-12)
