@@ -25,6 +25,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from analysis.errors import CLI_ERRORS, user_message
+
+# Bad input (a file that cannot be read or measured, a wrong option) exits 2 with one line on
+# stderr in every command; 0 is success. argparse also exits 2 on a malformed command line.
 EXIT_BAD_INPUT = 2
 
 
@@ -41,15 +45,30 @@ def _format_info(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _bad_input(command: str, exc: BaseException, what: str | None) -> int:
+    """The error boundary of every command: one line on stderr, exit 2, no traceback."""
+    _note(f"{command}: {_one_line(user_message(exc, what))}")
+    return EXIT_BAD_INPUT
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from analysis.data.inspect import describe_file
 
-    info = describe_file(args.file)
-    if args.json:
+    try:
+        info = describe_file(args.file)  # reports a problem in the dict; guarded anyway
+    except CLI_ERRORS as exc:
+        info = {"ok": False, "error": user_message(exc, Path(args.file).name)}
+    if info.get("ok", True):
+        print(json.dumps(info, indent=2, default=str) if args.json else _format_info(info))
+        return 0
+    if args.json:  # scripts still get {"ok": false, "error": ...} on stdout
         print(json.dumps(info, indent=2, default=str))
-    else:
-        print(_format_info(info))
-    return 0 if info.get("ok", True) else 1
+    _note(f"info: {_one_line(str(info.get('error', 'cannot be read')))}")
+    return EXIT_BAD_INPUT
 
 
 def _cmd_samples(args: argparse.Namespace) -> int:
@@ -221,9 +240,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         report = diagnose(emb, codes=codes, codebook_size=codebook_size, k=args.k, metric=args.metric,
                           seed=args.seed, progress=None if args.quiet else _stderr_progress)
         _write_outputs([(args.json, lambda: report.to_json() + "\n"), (args.html, report.to_html)])
-    except (ValueError, OSError) as exc:
-        _note(f"report: {exc}")
-        return EXIT_BAD_INPUT
+    except CLI_ERRORS as exc:
+        labels = f" with labels {Path(args.labels).name}" if args.labels else ""
+        return _bad_input("report", exc, Path(args.file).name + labels)
     counts = report.verdict_counts()
     for finding in report.findings:
         print(f"{finding.verdict.upper():<8} {finding.title}: {finding.reason}")
@@ -299,9 +318,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                          layers_a=layers_a if both_runs else None, layers_b=layers_b if both_runs else None,
                          progress=None if args.quiet else _stderr_progress)
         _write_outputs([(args.json, lambda: result.to_json() + "\n"), (args.html, result.to_html)])
-    except (ValueError, OSError) as exc:
-        _note(f"compare: {exc}")
-        return EXIT_BAD_INPUT
+    except CLI_ERRORS as exc:
+        return _bad_input("compare", exc, f"{Path(args.a).name} and {Path(args.b).name}")
     m = result.metrics
     print(f"linear CKA          {m['linear_cka']:.4f}  (B's rows shuffled: {m['linear_cka_shuffled']:.4f})")
     print(f"debiased CKA        {m['linear_cka_debiased']:.4f}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import codebook, state
+from ui.errors import USER_ERRORS, show_error
 
 view = state.current_view()
 run = view.source.run
@@ -21,5 +22,5 @@ with tabs[0]:
             codebook.run_view(view, run)
         else:
             codebook.upload_view()
-    except ValueError as exc:
-        st.error(f"Cannot measure codebook usage here: {exc}")
+    except USER_ERRORS as exc:
+        show_error(exc, "Cannot measure codebook usage here")

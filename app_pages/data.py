@@ -8,6 +8,7 @@ import streamlit as st
 from analysis.data import SUPPORTED_FORMATS, UPLOAD_LIMIT_MB
 from analysis.views import class_size_bars, norm_histogram, training_curves
 from ui import cache, state
+from ui.errors import USER_ERRORS, show_error
 from ui.explore import rows_table
 from ui.loading import Upload, load_upload
 
@@ -41,8 +42,9 @@ if submitted:
                 labels=None if labels is None else Upload(labels.name, labels.getvalue()),
                 metadata=None if metadata is None else Upload(metadata.name, metadata.getvalue()),
                 label_column=label_column, pooling=None if pooling == "refuse" else pooling, drop_nonfinite=drop)
-        except ValueError as exc:
-            st.error(f"{exc}\n\nThe data loaded before is still active.", icon=":material/block:")
+        except USER_ERRORS as exc:
+            named = main.name + ("" if labels is None else f" with labels {labels.name}")
+            show_error(exc, what=named, kept="The data loaded before is still active.")
         else:
             state.add_upload(source)
             st.session_state["upload_notes"] = notes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import geometry, state
+from ui.errors import USER_ERRORS, show_error
 
 view = state.current_view()
 emb, run = view.embedding, view.source.run
@@ -33,5 +34,5 @@ try:
             geometry.cards(geometry.embedding_row(view.data_key, emb))
     with tabs[1]:
         geometry.spectrum_view(view, run)
-except ValueError as exc:
-    st.error(f"Cannot measure this dataset's geometry: {exc}")
+except USER_ERRORS as exc:
+    show_error(exc, "Cannot measure this dataset's geometry")

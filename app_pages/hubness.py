@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import cache, hubness, state
+from ui.errors import USER_ERRORS, show_error
 
 view = state.current_view()
 emb = view.embedding
@@ -31,5 +32,5 @@ try:
         hubness.main_view(view, proj, k, metric)
     with tabs[1]:
         hubness.reduction_view(view, proj, k, metric)
-except ValueError as exc:
-    st.error(f"Cannot measure hubness on this dataset: {exc}")
+except USER_ERRORS as exc:
+    show_error(exc, "Cannot measure hubness on this dataset")

@@ -20,6 +20,7 @@ from analysis.views import (
     usage_over_training,
 )
 from analysis.views.scatter import ColorSpec, add_points
+from ui.errors import USER_ERRORS, show_error
 from ui.state import View, sources
 from ui.train_lab import train_and_add
 from ui.widgets import PLOT_CONFIG
@@ -186,8 +187,8 @@ def upload_view() -> None:
     try:
         codes = np.load(io.BytesIO(file.getvalue()), allow_pickle=False)
         result = codebook_usage(codes, codebook_size=int(K))
-    except ValueError as exc:
-        st.error(f"{file.name}: {exc}")
+    except USER_ERRORS as exc:
+        show_error(exc, file.name, what=file.name)
         return
     cards(result)
     st.plotly_chart(code_usage_rank({file.name: result.counts}), key="code_rank_upload", config=PLOT_CONFIG)

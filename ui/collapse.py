@@ -28,6 +28,7 @@ from analysis.views import (
     imbalance_panel,
     nc_over_training,
 )
+from ui.errors import USER_ERRORS, show_error
 from ui.state import ALL_SPLITS, View, bytes_key
 from ui.widgets import PLOT_CONFIG, formulas
 
@@ -118,8 +119,9 @@ def classifier_upload(view: View) -> tuple[str, ClassifierArrays | None]:
                     check_class_labels(emb.labels, emb.n_samples,
                                        n_classes=None if weight is None else weight.shape[0])
                     store[view.data_key] = (key, arrays)
-                except ValueError as exc:
-                    st.error(f"{file.name}: {exc}")
+                except USER_ERRORS as exc:
+                    show_error(exc, file.name, what=file.name, kept="The classifier loaded before is still used."
+                               if view.data_key in store else None)
         if view.data_key in store:
             st.caption("Classifier loaded for this dataset.")
     return store.get(view.data_key, ("", None))
@@ -131,13 +133,13 @@ def measure_embedding(view: View) -> NeuralCollapse | None:
     if classifier is not None:
         try:
             return embedding_point(view.data_key, view.embedding, key, classifier)
-        except ValueError as exc:
-            st.error(f"The classifier does not fit this embedding, so it was set aside: {exc}")
+        except USER_ERRORS as exc:
+            show_error(exc, "The classifier does not fit this embedding, so it was set aside")
             st.session_state["nc_classifiers"].pop(view.data_key, None)
     try:
         return embedding_point(view.data_key, view.embedding)
-    except ValueError as exc:
-        st.error(f"Cannot measure neural collapse here: {exc}")
+    except USER_ERRORS as exc:
+        show_error(exc, "Cannot measure neural collapse here")
         return None
 
 
@@ -266,8 +268,8 @@ def run_view(view: View, run: Run, names: list[str]) -> None:
         result = run_point(view.source.key, run, view.layer, view.step, split)
         reference = (run_point(view.source.key, run, view.layer, after_init, split)
                      if after_init is not None and after_init != view.step else None)
-    except ValueError as exc:
-        st.error(f"Cannot measure neural collapse on this run: {exc}")
+    except USER_ERRORS as exc:
+        show_error(exc, "Cannot measure neural collapse on this run")
         return
     st.markdown(f"**{view.layer}** at step **{view.step:,}**, {split or 'all'} rows ({result.n_samples:,} samples, "
                 f"{result.n_classes} classes). Change layer and checkpoint in the sidebar.")

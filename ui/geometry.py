@@ -12,6 +12,7 @@ from analysis.metrics.collapse_table import split_rows
 from analysis.metrics.geometry_table import geometry_row, geometry_table
 from analysis.metrics.spectrum import CovarianceSpectrum
 from analysis.views import alignment_uniformity_plane, spectrum_chart, sphere_animation
+from ui.errors import USER_ERRORS, show_error
 from ui.state import ALL_SPLITS, View, sources
 from ui.train_lab import train_and_add
 from ui.widgets import PLOT_CONFIG, formulas
@@ -206,8 +207,8 @@ def train_form() -> None:
             config = replace(ContrastiveConfig(), out_dim=int(out_dim), temperature=float(temperature),
                              batch_size=int(batch), negatives=bool(negatives), epochs=int(epochs),
                              noise_std=float(noise), mask_prob=float(mask), seed=int(seed))
-        except ValueError as exc:
-            st.error(str(exc))
+        except USER_ERRORS as exc:
+            show_error(exc)
             return
         shape = "circle" if out_dim == 2 else "sphere"
         train_and_add(config, f"contrastive · {shape} τ={temperature:g} B={batch}"

@@ -16,6 +16,7 @@ from analysis.views.information import (
     information_plane_figure,
     validation_figure,
 )
+from ui.errors import USER_ERRORS, show_error
 from ui.state import Source, sources
 from ui.train_lab import train_and_add
 from ui.widgets import PLOT_CONFIG, progress_bar
@@ -224,8 +225,8 @@ def train_view() -> None:
             config = replace(base, activation=activation, epochs=int(epochs), lr=float(lr), seed=int(seed),
                              batch_size=int(batch), train_fraction=float(fraction),
                              n_checkpoints=int(checkpoints))
-        except ValueError as exc:
-            st.error(str(exc))
+        except USER_ERRORS as exc:
+            show_error(exc)
             return
         _train(config, f"12-bit · {activation}, {int(epochs)} epochs")
 

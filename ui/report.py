@@ -6,6 +6,7 @@ import streamlit as st
 
 from analysis.data import Embedding
 from analysis.report import Report, diagnose
+from ui.errors import USER_ERRORS, show_error
 from ui.state import View
 from ui.widgets import progress_bar
 
@@ -54,8 +55,8 @@ def report_view(view: View) -> None:
         return
     try:
         report = report_for(view.data_key, emb, source)
-    except ValueError as exc:
-        st.error(f"Cannot diagnose this embedding: {exc}")
+    except USER_ERRORS as exc:
+        show_error(exc, "Cannot diagnose this embedding")
         return
     counts = report.verdict_counts()
     cols = st.columns(len(ORDER) + 1)

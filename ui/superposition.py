@@ -16,6 +16,7 @@ from analysis.views import (
     overlap_histograms,
     phase_diagram_heatmap,
 )
+from ui.errors import USER_ERRORS, show_error
 from ui.state import bytes_key
 from ui.widgets import PLOT_CONFIG, progress_bar
 
@@ -109,16 +110,16 @@ def weights_view() -> None:
     data = file.getvalue()
     try:
         tensors = _listing(bytes_key("weights", data), data, file.name)
-    except ValueError as exc:
-        st.error(str(exc))
+    except USER_ERRORS as exc:
+        show_error(exc, file.name, what=file.name)
         return
     cols = st.columns([2, 1])
     key = cols[0].selectbox("Tensor", list(tensors), format_func=lambda k: f"{k}  {tensors[k]}", key="sup_tensor")
     features = cols[1].radio("Features are its", ["rows", "columns"], horizontal=True, key="sup_axis")
     try:
         result = _measure(bytes_key("weights", data, key, features), data, file.name, key, features)
-    except ValueError as exc:
-        st.error(str(exc))
+    except USER_ERRORS as exc:
+        show_error(exc, file.name, what=f"{file.name} ({key})")
         return
     c = st.columns(4)
     c[0].metric("Features", f"{result.n_features:,}")

@@ -15,12 +15,20 @@ def test_info_describes_a_good_file(tmp_path, capsys) -> None:
     assert info["ok"] is True and info["n"] == 40 and info["d"] == 5
 
 
-def test_info_reports_a_problem_with_exit_code_1(tmp_path, capsys) -> None:
+def test_info_reports_a_problem_like_report_does(tmp_path, capsys) -> None:
+    """Bad input: exit 2 and one line on stderr, the same contract as `replens report` and `compare`."""
     path = tmp_path / "broken.npy"
     path.write_bytes(b"not numpy at all")
-    assert main(["info", str(path)]) == 1
-    out = capsys.readouterr().out
-    assert "broken.npy" in out and "Traceback" not in out
+    assert main(["info", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("replens: info: ") and "broken.npy" in lines[0]
+    assert main(["info", str(path), "--json"]) == 2
+    captured = capsys.readouterr()
+    info = json.loads(captured.out)
+    assert info["ok"] is False and "broken.npy" in info["error"]
+    assert len(captured.err.splitlines()) == 1 and "Traceback" not in captured.err
 
 
 def test_info_describes_a_run(capsys) -> None:
