@@ -108,7 +108,7 @@ def classifier_upload(view: View) -> tuple[str, ClassifierArrays | None]:
             "'predictions'", type=["npy", "npz", "safetensors"], key=f"nc_classifier_{view.data_key}")
         if file is not None:
             data = file.getvalue()
-            key = bytes_key("classifier", data)
+            key = bytes_key("classifier", file.name, data)  # the name's extension picks the parser
             if store.get(view.data_key, ("",))[0] != key:
                 try:
                     arrays = load_classifier(data, file.name)

@@ -35,13 +35,27 @@ def _metadata_frame(upload: Upload) -> pl.DataFrame:
     raise ValueError(f"{upload.name}: metadata must be a .csv or .parquet table.")
 
 
+def upload_key(main: Upload, *, labels: Upload | None = None, metadata: Upload | None = None,
+               label_column: str | None = None, pooling: str | None = None,
+               drop_nonfinite: bool = False) -> str:
+    """The upload's identity, the root of every cache key derived from it: the bytes of each file AND
+    every choice that decides how they are parsed. A file's name picks its parser (the same bytes are
+    one label per line as labels.txt, a CSV column as labels.csv) and names the dataset."""
+
+    def part(upload: Upload | None) -> tuple[str, bytes]:
+        return ("-", b"") if upload is None else (f"+{upload.name}", upload.data)
+
+    return bytes_key("upload", *part(main), *part(labels), *part(metadata), label_column or "",
+                     pooling or "", "drop" if drop_nonfinite else "raise")
+
+
 def load_upload(main: Upload, *, labels: Upload | None = None, metadata: Upload | None = None,
                 label_column: str | None = None, pooling: str | None = None,
                 drop_nonfinite: bool = False) -> tuple[Source, list[str]]:
     """Parse an upload (embedding or RepLens run) into a Source plus notes for the user."""
     meta_frame = _metadata_frame(metadata) if metadata is not None else None
-    key = bytes_key("upload", main.data, labels.data if labels else b"", metadata.data if metadata else b"",
-                    str(label_column), str(pooling), str(drop_nonfinite))
+    key = upload_key(main, labels=labels, metadata=metadata, label_column=label_column, pooling=pooling,
+                     drop_nonfinite=drop_nonfinite)
     if main.name.lower().endswith(".safetensors") and is_run_bytes(main.data):
         run = load_run(main.data, name=main.name, metadata=meta_frame)
         return Source(key=key, label=f"{main.name} (run)", origin="upload", run=run), []

@@ -78,9 +78,13 @@ def add_upload(source: Source, *, select: bool = True) -> None:
 
 
 def bytes_key(prefix: str, *parts: bytes | str) -> str:
+    """A content key over `parts`, each length-prefixed: ("ab", "c") and ("a", "bc") differ, so bytes
+    cannot move between an upload's files (or into a name or option) and keep the key."""
     h = hashlib.blake2b(digest_size=10)
     for part in parts:
-        h.update(part if isinstance(part, bytes) else part.encode())
+        data = part if isinstance(part, bytes) else part.encode()
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
     return f"{prefix}:{h.hexdigest()}"
 
 
