@@ -21,19 +21,29 @@ from analysis.views import ColorSpec
 from ui import explore
 from ui.widgets import progress_bar
 
+# Every st.cache_data / st.cache_resource in ui/ has max_entries (a count bound per function) and a
+# ttl (a time bound), so a shared server does not keep every session's results forever (a test
+# checks both). Results derived from a session's data (uploads, trained runs, the samples' layers)
+# live an hour after they were computed: long enough for a working session, short enough that a
+# closed session's arrays leave memory (Streamlit drops an expired entry when its cache is next
+# read or written). Results of fixed inputs that every session shares (toy-model sweeps, demos,
+# the estimator check, the seed-pair models) are small and the same for everyone: a day.
+RESULTS_TTL = 3600
+SHARED_TTL = 24 * 3600
+
 # Above this many points the scatter draws a random subsample over a density
 # image of all rows: the browser's selection cost grows with drawn points
 # (measured: a 100,000-point lasso took ~2 s fully drawn, ~0.3 s this way).
 MAX_DRAWN_POINTS = 20_000
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def projection(data_key: str, _X: np.ndarray, method: str, n_components: int,
                _labels: np.ndarray | None, seed: int = 0) -> Projection:
     return project(_X, method=method, n_components=n_components, labels=_labels, seed=seed)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
 def projection_over_steps(sequence_key: str, _load_steps: Callable[[], list[np.ndarray]], method: str,
                           _labels: np.ndarray | None, seed: int = 0) -> list[np.ndarray]:
     """All checkpoints projected and Procrustes-aligned, with a progress bar.
@@ -48,29 +58,29 @@ def projection_over_steps(sequence_key: str, _load_steps: Callable[[], list[np.n
     return [p.coords for p in projections]
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def summary(data_key: str, _emb: Embedding) -> dict:
     return summarize_embedding(_emb)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def row_norms(data_key: str, _X: np.ndarray) -> np.ndarray:
     return np.linalg.norm(_X, axis=1).astype(np.float32)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def colour_spec(data_key: str, _emb: Embedding, choice: str) -> ColorSpec:
     """Point colours for a choice, built once per (data, choice), not on every selection."""
     return explore.colour_spec(_emb, choice, row_norms(data_key, _emb.X))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, ttl=RESULTS_TTL, show_spinner=False)
 def neighbours(data_key: str, _X: np.ndarray, row: int, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     distances, indices = kneighbors_of(_X, np.asarray([row]), k, metric=metric)
     return distances[0], indices[0]
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
 def draw_rows(data_key: str, n: int, max_points: int = MAX_DRAWN_POINTS, seed: int = 0) -> np.ndarray:
     """Rows to draw as markers: all of them, or a seeded random subsample."""
     if n <= max_points:

@@ -20,6 +20,7 @@ from analysis.views import (
     usage_over_training,
 )
 from analysis.views.scatter import ColorSpec, add_points
+from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View, sources
 from ui.train_lab import train_and_add
@@ -43,7 +44,7 @@ def code_layer(run: Run, view: View) -> str | None:
     return view.layer if view.layer in layers else layers[0]
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def usage(key: str, _codes: np.ndarray, K: int, _labels: np.ndarray | None, _codebook: np.ndarray | None,
           _vectors: np.ndarray | None) -> CodebookUsage:
     return codebook_usage(_codes, codebook_size=K, labels=_labels, codebook=_codebook, vectors=_vectors)
@@ -80,7 +81,7 @@ def _curves(run: Run, layer: str, source_key: str) -> tuple[list, list, list]:
     return table["step"].to_list(), table["perplexity"].to_list(), table["dead_fraction"].to_list()
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
 def _table(source_key: str, _run: Run) -> pl.DataFrame:
     return codebook_usage_table(_run)
 

@@ -28,6 +28,7 @@ from analysis.views import (
     imbalance_panel,
     nc_over_training,
 )
+from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import ALL_SPLITS, View, bytes_key
 from ui.widgets import PLOT_CONFIG, formulas
@@ -78,17 +79,17 @@ def detail_split(view: View) -> str | None:
     return "train" if "train" in run.splits() else None
 
 
-@st.cache_data(max_entries=16, show_spinner="Measuring neural collapse at every layer and checkpoint…")
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Measuring neural collapse at every layer and checkpoint…")
 def table(source_key: str, _run: Run, split: str | None) -> pl.DataFrame:
     return neural_collapse_table(_run, split=split)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, ttl=RESULTS_TTL, show_spinner=False)
 def run_point(source_key: str, _run: Run, layer: str, step: int, split: str | None) -> NeuralCollapse:
     return neural_collapse(**collapse_inputs(_run, layer, step, split_rows(_run, split)))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
 def embedding_point(data_key: str, _emb: Embedding, classifier_key: str = "",
                     _classifier: ClassifierArrays | None = None) -> NeuralCollapse:
     head = _classifier or ClassifierArrays(None, None, None)
@@ -143,7 +144,7 @@ def measure_embedding(view: View) -> NeuralCollapse | None:
         return None
 
 
-@st.cache_data(max_entries=8, show_spinner="Projecting class means at every checkpoint…")
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Projecting class means at every checkpoint…")
 def frames(source_key: str, _run: Run, layer: str, split: str | None) -> ClassMeanFrames:
     rows = split_rows(_run, split)
     labels = _run.labels if rows is None else _run.labels[rows]
@@ -155,7 +156,7 @@ def frames(source_key: str, _run: Run, layer: str, split: str | None) -> ClassMe
     return class_mean_frames(load, labels, n_frames=len(_run.steps))
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
 def embedding_frames(data_key: str, _emb: Embedding) -> ClassMeanFrames:
     return class_mean_frames([_emb.X], _emb.labels)
 

@@ -19,6 +19,7 @@ from analysis.metrics.similarity import (
 from analysis.neighbors import kneighbors
 from analysis.views import ColorSpec, cka_heatmap, embedding_scatter
 from ui import cache
+from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.explore import selected_rows
 from ui.state import Source, View, add_upload, sources
 from ui.widgets import PLOT_CONFIG, progress_bar
@@ -36,7 +37,7 @@ def _step_label(step: int) -> str:
     return "init" if step == 0 else f"step {step:,}"
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
 def _cka(key: str, _reps_a: list[np.ndarray], _reps_b: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
     """(plain, debiased) CKA matrices: one pass serves both, so the switch never recomputes."""
     bar, progress = progress_bar("Linear CKA of every pair…")
@@ -137,7 +138,7 @@ def _train_seed_pair_button() -> None:
     st.rerun()
 
 
-@st.cache_data(max_entries=8, show_spinner="Finding both spaces' nearest neighbours…")
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding both spaces' nearest neighbours…")
 def _neighbours(key: str, _A: np.ndarray, _B: np.ndarray) -> tuple[NeighborAgreement, np.ndarray, np.ndarray]:
     agreement = knn_agreement(_A, _B, k=NEIGHBOURS)
     return agreement, kneighbors(_A, NEIGHBOURS)[1], kneighbors(_B, NEIGHBOURS)[1]
@@ -200,7 +201,7 @@ def _neighbour_changes(rows: np.ndarray, nn_a: np.ndarray, nn_b: np.ndarray, jac
                          "neighbours only in B": [", ".join(map(str, x)) for x in gained]})
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@st.cache_resource(max_entries=6, ttl=SHARED_TTL, show_spinner=False)
 def _seed_run(seed: int) -> Run:
     """A small digits MLP (64-64-32, 60 epochs, about a second): the relative-representation demo's model."""
     from analysis.models.collapse_lab import PRESETS, train_collapse_lab
@@ -209,7 +210,7 @@ def _seed_run(seed: int) -> Run:
     return train_collapse_lab(replace(base, mlp=replace(base.mlp, epochs=60, n_checkpoints=2, seed=seed)))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=SHARED_TTL, show_spinner=False)
 def _agreement(seed_a: int, seed_b: int, n_anchors: int, method: str) -> SeedAgreement:
     run_a, run_b = _seed_run(seed_a), _seed_run(seed_b)
     layer, step = run_a.layers[-1], run_a.steps[-1]

@@ -13,6 +13,7 @@ import streamlit as st
 from analysis.projection import Projection
 from analysis.views import embedding_scatter
 from ui import cache, explore
+from ui.cache import RESULTS_TTL
 from ui.state import View
 
 TABLE_ROWS_SHOWN = 2_000
@@ -23,7 +24,7 @@ TABLE_ROWS_SHOWN = 2_000
 # keys in another order. Streamlit's frontend compares the spec text, takes the
 # figure for a new one and drops the user's first lasso. The same object every
 # run keeps the spec identical (the figure is never mutated after building).
-@st.cache_resource(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
 def _figure(fig_key: str, _coords, _rows, _color, _make_hover, density: bool, _highlight, focus, method: str):
     # Hover text (one string per drawn point) is built only on a miss: a
     # selection rerun must not pay for it.

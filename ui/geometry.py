@@ -12,6 +12,7 @@ from analysis.metrics.collapse_table import split_rows
 from analysis.metrics.geometry_table import geometry_row, geometry_table
 from analysis.metrics.spectrum import CovarianceSpectrum
 from analysis.views import alignment_uniformity_plane, spectrum_chart, sphere_animation
+from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import ALL_SPLITS, View, sources
 from ui.train_lab import train_and_add
@@ -44,17 +45,17 @@ CARDS = ("uniformity", "alignment", "iso_score", "mean_cosine", "partition_isotr
          "intrinsic_dimension")
 
 
-@st.cache_data(max_entries=16, show_spinner="Measuring every checkpoint of this layer…")
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Measuring every checkpoint of this layer…")
 def layer_table(source_key: str, _run: Run, layer: str, split: str | None) -> pl.DataFrame:
     return geometry_table(_run, split=split, layers=[layer])
 
 
-@st.cache_data(max_entries=16, show_spinner="Measuring…")
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Measuring…")
 def embedding_row(data_key: str, _emb: Embedding) -> dict:
     return geometry_row(_emb.X, _emb.labels)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def spectrum(data_key: str, _X: np.ndarray) -> CovarianceSpectrum:
     return covariance_spectrum(_X)
 

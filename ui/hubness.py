@@ -30,6 +30,7 @@ from analysis.views import (
     skewness_vs_dimension,
 )
 from ui import cache, explore
+from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.state import View
 from ui.widgets import PLOT_CONFIG, formulas
 
@@ -56,27 +57,27 @@ MEANINGS: dict[str, tuple[str, str, str]] = {
 CARDS = ("skewness", "robin_hood", "antihub_occurrence", "hub_occurrence", "gini")
 
 
-@st.cache_data(max_entries=16, show_spinner="Finding every point's k nearest neighbours…")
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Finding every point's k nearest neighbours…")
 def neighbours(data_key: str, _X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
     return kneighbors(_X, k, metric=metric)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
 def scores(data_key: str, _X: np.ndarray, k: int, metric: str) -> Hubness:
     return hubness(_X, k=k, metric=metric)
 
 
-@st.cache_data(max_entries=8, show_spinner="Re-ranking neighbours with every hubness reduction…")
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Re-ranking neighbours with every hubness reduction…")
 def reductions(data_key: str, _X: np.ndarray, k: int, metric: str, _labels: np.ndarray | None) -> dict[str, HubnessReduction]:
     return compare_reductions(_X, k=k, metric=metric, labels=_labels)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
 def centrality(data_key: str, _X: np.ndarray, metric: str) -> np.ndarray:
     return distance_to_centre(_X, metric=metric)
 
 
-@st.cache_data(max_entries=2, show_spinner="Sampling Gaussian points at every dimension…")
+@st.cache_data(max_entries=2, ttl=SHARED_TTL, show_spinner="Sampling Gaussian points at every dimension…")
 def demo_curve(dimensions: tuple[int, ...], n_samples: int, k: int) -> np.ndarray:
     return iid_gaussian_skewness(dimensions, n_samples=n_samples, k=k)
 
@@ -174,7 +175,7 @@ def main_view(view: View, proj: Projection, k: int, metric: str) -> None:
     two_sets(view, k, metric)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
 def between(data_key: str, _queries: np.ndarray, _gallery: np.ndarray, k: int, metric: str) -> Hubness:
     return hubness_between(_queries, _gallery, k=k, metric=metric)
 
@@ -264,7 +265,7 @@ def teaching_demo() -> None:
     )
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_data(max_entries=4, ttl=SHARED_TTL, show_spinner=False)
 def demo_sample(d: int) -> Hubness:
     X = np.random.default_rng(d).standard_normal((2000, d)).astype(np.float32)
     return hubness(X, k=10)

@@ -16,6 +16,7 @@ from analysis.views.information import (
     information_plane_figure,
     validation_figure,
 )
+from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import Source, sources
 from ui.train_lab import train_and_add
@@ -99,7 +100,7 @@ def describe(settings: EstimatorSettings, range_mode: str) -> str:
     return f"noise variance {settings.noise_variance:g}{k}"
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def plane_table(source_key: str, _run: Run, settings: EstimatorSettings, range_mode: str) -> pl.DataFrame:
     bar, progress = progress_bar(f"{ESTIMATOR_LABELS[settings.estimator]}: every layer and checkpoint…")
     table = information_plane_table(_run, estimator=settings.estimator, n_bins=settings.n_bins,
@@ -109,7 +110,7 @@ def plane_table(source_key: str, _run: Run, settings: EstimatorSettings, range_m
     return table
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=SHARED_TTL, show_spinner=False)
 def validation_table(settings: EstimatorSettings) -> pl.DataFrame:
     bar, progress = progress_bar("Estimating every validation case…")
     table = estimator_validation(settings, progress=progress)

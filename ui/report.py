@@ -6,6 +6,7 @@ import streamlit as st
 
 from analysis.data import Embedding
 from analysis.report import Report, diagnose
+from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View
 from ui.widgets import progress_bar
@@ -29,7 +30,7 @@ def _plain(text: str) -> str:
     return text.replace("\\", "\\\\").replace("_", "\\_").replace("*", "\\*").replace("$", "\\$")
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
 def report_for(data_key: str, _emb: Embedding, source: str) -> Report:
     bar, progress = progress_bar("Measuring every diagnostic…")
     report = diagnose(_emb, progress=progress, source=source)
@@ -37,7 +38,7 @@ def report_for(data_key: str, _emb: Embedding, source: str) -> Report:
     return report
 
 
-@st.cache_data(max_entries=8, show_spinner="Writing the HTML report…")
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Writing the HTML report…")
 def html_for(data_key: str, _report: Report) -> str:
     return _report.to_html()
 

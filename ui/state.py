@@ -49,7 +49,9 @@ class View:
     split: str
 
 
-@st.cache_resource(show_spinner="Preparing the shipped samples…")
+# One entry per server, no ttl: the shipped runs are memory-mapped and shared by every session, and
+# reloading them would only cost time (max_entries=1 still bounds it).
+@st.cache_resource(max_entries=1, show_spinner="Preparing the shipped samples…")
 def _sample_sources() -> dict[str, Source]:
     ensure_samples()
     sources: dict[str, Source] = {}

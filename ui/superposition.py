@@ -16,12 +16,13 @@ from analysis.views import (
     overlap_histograms,
     phase_diagram_heatmap,
 )
+from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import bytes_key
 from ui.widgets import PLOT_CONFIG, progress_bar
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=4, ttl=SHARED_TTL, show_spinner=False)
 def sweep(n_features: int, n_hidden: int, steps: int, seed: int, decay: float):
     """A toy-model sweep over the default sparsities (cache_resource: arrays, never mutated)."""
     from dataclasses import replace
@@ -36,7 +37,7 @@ def sweep(n_features: int, n_hidden: int, steps: int, seed: int, decay: float):
     return result
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
+@st.cache_resource(max_entries=2, ttl=SHARED_TTL, show_spinner=False)
 def phases(size: int, seed: int):
     from analysis.models.toy_superposition import phase_diagram
 
@@ -132,12 +133,12 @@ def weights_view() -> None:
                                        result.feature_dimensionality), key="sup_overlaps", config=PLOT_CONFIG)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
 def _listing(cache_key: str, _data: bytes, name: str) -> dict[str, tuple[int, ...]]:
     return list_weight_tensors(_data, name)
 
 
-@st.cache_data(max_entries=8, show_spinner="Measuring feature overlaps…")
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Measuring feature overlaps…")
 def _measure(cache_key: str, _data: bytes, name: str, key: str, features: str) -> SuperpositionGeometry:
     return superposition_geometry(load_weight_matrix(_data, name, key), features=features)
 
