@@ -41,6 +41,10 @@ def test_upload_limit_is_the_library_limit(config) -> None:
     assert config["server"]["maxUploadSize"] == UPLOAD_LIMIT_MB
 
 
+def test_cached_results_have_a_server_wide_ceiling(config) -> None:
+    assert config["server"]["maxCacheDataSize"].lower().endswith(("mb", "gb"))
+
+
 def test_no_usage_statistics_and_no_file_watcher(config) -> None:
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"]["fileWatcherType"] == "none"
