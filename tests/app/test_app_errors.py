@@ -93,3 +93,23 @@ def test_a_bad_classifier_upload_keeps_the_page(monkeypatch) -> None:
     assert not at.exception, at.exception
     assert at.error and "head.npy" in at.error[0].value and "nested too deeply" in at.error[0].value
     assert at.metric  # the page still measures without a classifier
+
+
+def test_real_hostile_files_show_why_and_keep_the_data() -> None:
+    """No monkeypatching: a safetensors header nested 100,000 deep, and labels beyond int64."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("app_pages/data.py").run()
+    selected = at.session_state["source_key"]
+    header = b"[" * 100_000 + b"]" * 100_000
+    _upload(at, "deep.safetensors", len(header).to_bytes(8, "little") + header)
+    assert not at.exception, at.exception
+    assert at.error and "deep.safetensors" in at.error[0].value and "still active" in at.error[0].value
+    assert at.session_state["source_key"] == selected
+    X = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    at.file_uploader(key="upload_labels").set_value(
+        ("labels.txt", (("1" * 30 + "\n") * 3 + "2\n" * 3).encode(), "text/plain"))
+    _upload(at, "vectors.npy", npy_bytes(X))
+    assert not at.exception, at.exception
+    assert at.error and "labels.txt" in at.error[0].value, [e.value for e in at.error]
+    assert at.session_state["source_key"] == selected
