@@ -27,8 +27,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-_PAGE_KB = 1024
-
 
 @dataclass(frozen=True)
 class BoundedResult:
@@ -47,20 +45,20 @@ class BoundedResult:
     value: Any = None
 
 
-def _vm_size_bytes() -> int:
+def _status_bytes(field: str) -> int:
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmSize:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmSize in /proc/self/status")  # pragma: no cover
+    raise RuntimeError(f"no {field} in /proc/self/status")  # pragma: no cover
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")  # pragma: no cover
+def _reset_peak_rss() -> None:
+    # ru_maxrss of a spawned child starts at the parent's size when it forked the
+    # spawn server (hundreds of MiB once pytest has grown); writing 5 to
+    # clear_refs resets VmHWM to the current RSS, so the peak is this call's own.
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
 
 
 def _child(target: str, args: tuple, kwargs: dict, allowance: int, preload: tuple, conn) -> None:
@@ -73,18 +71,19 @@ def _child(target: str, args: tuple, kwargs: dict, allowance: int, preload: tupl
     import numpy as np
 
     np.ones((64, 64)) @ np.ones((64, 64))
-    resource.setrlimit(resource.RLIMIT_AS, (_vm_size_bytes() + allowance, resource.RLIM_INFINITY))
-    before = _rss_bytes()
+    resource.setrlimit(resource.RLIMIT_AS, (_status_bytes("VmSize") + allowance, resource.RLIM_INFINITY))
+    _reset_peak_rss()
+    before = _status_bytes("VmRSS")
     start = time.perf_counter()
     error_type, message, value = None, "", None
     try:
         value = func(*args, **kwargs)
-        message = repr(value)[:2000]
+        message = repr(value)[:400]
     except BaseException as exc:  # noqa: BLE001 - the test inspects any failure
-        error_type, message = type(exc).__name__, str(exc)
+        error_type, message = type(exc).__name__, str(exc)[:4000]
         value = None
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _PAGE_KB
+    peak = _status_bytes("VmHWM")
     try:
         conn.send(BoundedResult(error_type, message, seconds, max(0, peak - before), None))
     finally:
