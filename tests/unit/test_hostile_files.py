@@ -1,0 +1,174 @@
+"""Hostile files (issue 15): each is refused with a clear ValueError, fast and with a bounded peak.
+
+Every hostile file is built here, small on disk. The calls that could allocate
+run in a bounded child (`tests.bounded.run_bounded`, under RLIMIT_AS) through
+`_measured` below, which reports the call's own peak resident growth.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import time
+import zipfile
+from dataclasses import dataclass
+from importlib import import_module
+
+import numpy as np
+
+# Imported here, so that the bounded child imports them before its limit is set.
+import analysis.data.classifier_io
+import analysis.data.loaders
+import analysis.data.runs
+import analysis.data.weights  # noqa: F401
+from tests.bounded import run_bounded
+
+MiB = 2**20
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(field)  # pragma: no cover
+
+
+def _measured(target: str, *args, **kwargs):
+    """Runs in the bounded child: call `target`, return (error type, message, seconds, growth).
+
+    ru_maxrss (what run_bounded reads) starts, in a spawned child, at the RSS
+    of the parent at fork time (Linux keeps the high-water mark across
+    fork+exec), so after a big pytest process it reports hundreds of MiB that
+    the call never touched. Resetting the mark (clear_refs 5) and reading VmHWM
+    measures the call alone.
+    """
+    module_name, func_name = target.split(":")
+    func = getattr(import_module(module_name), func_name)
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    before = _status_kb("VmRSS")
+    start = time.perf_counter()
+    error_type, message = None, ""
+    try:
+        func(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - the test inspects any failure
+        error_type, message = type(exc).__name__, str(exc)
+    seconds = time.perf_counter() - start
+    growth = max(0, _status_kb("VmHWM") - before)
+    # run_bounded sends back repr(value)[:2000]: keep the message short enough to survive.
+    return (error_type, message[:400], len(message), seconds, growth)
+
+
+@dataclass
+class Measured:
+    error_type: str | None
+    message: str
+    message_length: int
+    seconds: float
+    peak_rss_growth: int
+
+
+def bounded(target: str, *args, allowance_bytes: int = 768 * MiB, **kwargs) -> Measured:
+    result = run_bounded(
+        "tests.unit.test_hostile_files:_measured",
+        target,
+        *args,
+        allowance_bytes=allowance_bytes,
+        preload=("numpy", "torch"),
+        **kwargs,
+    )
+    if result.error_type is not None:  # the wrapper itself failed (e.g. MemoryError escaping)
+        return Measured(result.error_type, result.message, len(result.message), result.seconds,
+                        result.peak_rss_growth)
+    return Measured(*ast.literal_eval(result.message))
+
+
+def _report(label: str, m: Measured) -> None:
+    # Shown with pytest -s; the numbers for the issue's report.
+    print(f"\n[{label}] {m.error_type} in {m.seconds:.3f} s, peak +{m.peak_rss_growth / MiB:.1f} MiB: "
+          f"{m.message[:160]}")
+
+
+def _refused(m: Measured, *phrases: str, peak: int = 64 * MiB) -> None:
+    assert m.error_type == "ValueError", (m.error_type, m.message)
+    for phrase in phrases:
+        assert phrase in m.message, (phrase, m.message)
+    assert m.peak_rss_growth < peak, m.peak_rss_growth / MiB
+
+
+def _npz_bytes(compressed: bool = True, **arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    return buf.getvalue()
+
+
+def _deflated_npz(members: dict[str, tuple[tuple[int, ...], str]]) -> bytes:
+    """An npz of all-zero arrays written member by member (small on disk, huge inflated)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for key, (shape, dtype) in members.items():
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+            )
+            nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                fh.write(header.getvalue())
+                chunk = bytes(4 * MiB)
+                for start in range(0, nbytes, len(chunk)):
+                    fh.write(chunk[: min(len(chunk), nbytes - start)])
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- 1. classifier npz
+
+
+def test_classifier_npz_bomb_is_refused_from_the_zip_directory(monkeypatch):
+    # 256 MiB of zeros in ~1 MB: refused from the directory, before a byte is inflated.
+    monkeypatch.setenv("REPLENS_MEMORY_BUDGET", "64MB")
+    data = _deflated_npz({"weight": ((8192, 8192), "<f4")})
+    assert len(data) < 2 * MiB
+    m = bounded("analysis.data.classifier_io:load_classifier", data, "head.npz")
+    _report("classifier npz bomb", m)
+    _refused(m, "head.npz", "memory budget")
+
+
+def test_classifier_npz_total_of_members_is_bounded(monkeypatch):
+    # Each member fits the budget; together they do not.
+    monkeypatch.setenv("REPLENS_MEMORY_BUDGET", "64MB")
+    data = _deflated_npz({"weight": ((4096, 2048), "<f4"), "bias": ((6 * MiB,), "<f8")})
+    m = bounded("analysis.data.classifier_io:load_classifier", data, "two.npz")
+    _report("classifier npz total", m)
+    _refused(m, "two.npz", "memory budget")
+
+
+def test_classifier_npy_declaring_a_huge_shape_is_refused(monkeypatch):
+    monkeypatch.setenv("REPLENS_MEMORY_BUDGET", "64MB")
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (1_000_000, 100_000)}
+    )
+    m = bounded("analysis.data.classifier_io:load_classifier", header.getvalue() + b"\0" * 64,
+                "w.npy")
+    _report("classifier npy huge shape", m)
+    _refused(m, "w.npy", "memory budget")
+
+
+def test_classifier_error_lists_a_few_members_only():
+    data = _npz_bytes(False, **{f"layer{i}": np.zeros(1, np.float32) for i in range(5000)})
+    m = bounded("analysis.data.classifier_io:load_classifier", data, "many.npz")
+    _report("classifier 5000 members", m)
+    _refused(m, "many.npz", "and 4995 more", "'weight'")
+    assert m.message_length < 600
+
+
+def test_classifier_npz_reads_only_the_role_arrays():
+    weight = np.arange(12, dtype=np.float32).reshape(3, 4)
+    data = _npz_bytes(True, weight=weight, bias=np.ones(3), backbone=np.zeros((50, 50)))
+    result = analysis.data.classifier_io.load_classifier(data, "ok.npz")
+    np.testing.assert_array_equal(result.weight, weight)
+    np.testing.assert_array_equal(result.bias, np.ones(3))
