@@ -21,6 +21,7 @@ import analysis.data.classifier_io
 import analysis.data.loaders
 import analysis.data.runs
 import analysis.data.weights  # noqa: F401
+from analysis.data.formats.common import _Options, _Source
 from tests.bounded import run_bounded
 
 MiB = 2**20
@@ -172,3 +173,35 @@ def test_classifier_npz_reads_only_the_role_arrays():
     result = analysis.data.classifier_io.load_classifier(data, "ok.npz")
     np.testing.assert_array_equal(result.weight, weight)
     np.testing.assert_array_equal(result.bias, np.ones(3))
+
+
+# --------------------------------------------------------------------------- 3. npz reads
+
+
+def test_compressed_npz_member_is_inflated_with_a_peak_of_about_its_size():
+    # 64 MiB float32 member: the old single readinto() held a 64 MiB bytes copy besides it.
+    # The reader alone (the loader's NaN scan adds its own bounded temporaries).
+    data = _deflated_npz({"emb": ((4 * MiB, 4), "<f4")})
+    src = _Source(name="emb.npz", ext=".npz", size=len(data), data=data)
+    opts = _Options(None, None, None, None, None, False)
+    m = bounded("analysis.data.formats.zips:_read_npz", src, opts)
+    _report("npz 64 MiB member", m)
+    assert m.error_type is None, m.message
+    assert m.peak_rss_growth < 64 * MiB + 16 * MiB, m.peak_rss_growth / MiB
+
+
+def test_npz_members_read_together_are_bounded_by_the_budget(monkeypatch):
+    # 48 MiB embedding + 24 MiB labels: each fits a 64 MB budget, together they do not.
+    monkeypatch.setenv("REPLENS_MEMORY_BUDGET", "64MB")
+    n = 3 * MiB
+    data = _deflated_npz({"emb": ((n, 4), "<f4"), "labels": ((n,), "<i8")})
+    m = bounded("analysis.data.loaders:load_embedding", data, name="pair.npz")
+    _report("npz total of members", m)
+    _refused(m, "pair.npz", "'emb.npy'", "'labels.npy'", "memory budget")
+
+
+def test_stored_npz_upload_is_served_without_a_copy():
+    X = np.random.default_rng(0).normal(size=(1000, 16)).astype(np.float32)
+    emb = analysis.data.loaders.load_embedding(_npz_bytes(False, emb=X), name="s.npz")
+    np.testing.assert_array_equal(emb.X, X)
+    assert not emb.X.flags.owndata
