@@ -132,10 +132,12 @@ def _pt_tensors(data: Any, name: str) -> dict[str, Any]:
                 f"{name}: is a zip archive but not a torch.save file (no data.pkl). Save it with torch.save."
             )
         _check_zip_directory(zf, name, compressed_ok=False)
-        total = sum(i.file_size for i in zf.infolist())
+        # torch.load copies every storage out of the upload, which stays held beside them.
+        total = sum(i.file_size for i in zf.infolist()) + len(data)
         if total > memory_budget_bytes():
             raise ValueError(
-                f"{name}: the archive declares {format_bytes(total)}, above the memory budget of "
+                f"{name}: the archive declares {format_bytes(total)} (with the upload held in "
+                f"memory), above the memory budget of "
                 f"{format_bytes(memory_budget_bytes())}. Save only the weight matrix you need, or "
                 "raise REPLENS_MEMORY_BUDGET."
             )

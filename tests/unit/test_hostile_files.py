@@ -205,3 +205,57 @@ def test_stored_npz_upload_is_served_without_a_copy():
     emb = analysis.data.loaders.load_embedding(_npz_bytes(False, emb=X), name="s.npz")
     np.testing.assert_array_equal(emb.X, X)
     assert not emb.X.flags.owndata
+
+
+# --------------------------------------------------------------------------- 2. .pt views
+
+
+def _torch_bytes(obj) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def _expanded(rows: int, cols: int) -> bytes:
+    import torch
+
+    return _torch_bytes({"emb": torch.ones(1).expand(rows, cols)})
+
+
+def test_pt_expanded_view_is_refused_before_it_is_materialised():
+    # 4 bytes of storage viewed as 50000 x 20000 float32 (3.7 GiB, under the default
+    # 4 GiB budget): the file is ~1.5 KB.
+    data = _expanded(50_000, 20_000)
+    assert len(data) < 4096
+    m = bounded("analysis.data.loaders:load_embedding", data, name="bcast.pt")
+    _report("pt stride-0 view", m)
+    _refused(m, "bcast.pt", "tensor 'emb'", "strides (0, 0)", "contiguous().clone()")
+
+
+def test_pt_expanded_view_is_refused_by_describe_file(tmp_path):
+    path = tmp_path / "bcast.pt"
+    path.write_bytes(_expanded(8192, 4096))  # 128 MiB once copied
+    m = bounded("analysis.data.inspect:describe_file", path)
+    _report("describe_file stride-0 view", m)
+    assert m.error_type is None  # describe_file returns its errors
+    assert m.peak_rss_growth < 64 * MiB, m.peak_rss_growth / MiB
+
+
+def test_weights_pt_expanded_view_is_refused():
+    import torch
+
+    data = _torch_bytes({"fc.weight": torch.zeros(1, 1).expand(4096, 2048)})  # 64 MiB as float64
+    m = bounded("analysis.data.weights:load_weight_matrix", data, "w.pt", "fc.weight")
+    _report("weights stride-0 view", m)
+    _refused(m, "w.pt", "tensor 'fc.weight'", "contiguous().clone()")
+
+
+def test_pt_contiguous_transposed_and_sliced_tensors_still_load():
+    import torch
+
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    for tensor in (base, base.t(), base[1:3], base[:, ::2]):
+        emb = analysis.data.loaders.load_embedding(_torch_bytes({"emb": tensor}), name="ok.pt")
+        np.testing.assert_array_equal(emb.X, tensor.numpy())
