@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import ast
 import io
+import json
+import struct
 import time
 import zipfile
 from dataclasses import dataclass
 from importlib import import_module
 
 import numpy as np
+import pytest
 
 # Imported here, so that the bounded child imports them before its limit is set.
 import analysis.data.classifier_io
@@ -259,3 +262,91 @@ def test_pt_contiguous_transposed_and_sliced_tensors_still_load():
     for tensor in (base, base.t(), base[1:3], base[:, ::2]):
         emb = analysis.data.loaders.load_embedding(_torch_bytes({"emb": tensor}), name="ok.pt")
         np.testing.assert_array_equal(emb.X, tensor.numpy())
+
+
+# --------------------------------------------------------------------------- 5, 6. safetensors
+
+
+def _st(header: dict | bytes, body: bytes = b"") -> bytes:
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + body
+
+
+_ST_LOADERS = [
+    ("analysis.data.loaders:load_embedding", {"name": "h.safetensors"}),
+    ("analysis.data.runs:load_run", {"name": "h.safetensors"}),
+    ("analysis.data.classifier_io:load_classifier", {"name": "h.safetensors"}),
+    ("analysis.data.weights:list_weight_tensors", {"name": "h.safetensors"}),
+    ("analysis.data.weights:load_weight_matrix", {"name": "h.safetensors"}),
+]
+
+
+def _nested_header() -> bytes:
+    depth = 200_000  # 400 KB of brackets: json.loads raised RecursionError
+    return _st(b'{"a": ' + b"[" * depth + b"]" * depth + b"}")
+
+
+@pytest.mark.parametrize("target, kwargs", _ST_LOADERS, ids=lambda v: str(v).split(":")[-1])
+def test_deeply_nested_safetensors_header_is_a_value_error(target, kwargs):
+    module, func = target.split(":")
+    with pytest.raises(ValueError, match=r"^h\.safetensors: .*nests"):
+        getattr(import_module(module), func)(_nested_header(), **kwargs)
+
+
+def test_deeply_nested_safetensors_header_is_refused_fast_and_small():
+    m = bounded("analysis.data.loaders:load_embedding", _nested_header(), name="h.safetensors")
+    _report("nested header", m)
+    _refused(m, "h.safetensors", "nests")
+
+
+def test_deeply_nested_run_metadata_is_a_value_error():
+    inner = "[" * 100_000 + "]" * 100_000
+    data = _st({"__metadata__": {"replens": inner}, "labels": {
+        "dtype": "I64", "shape": [2], "data_offsets": [0, 16]}}, bytes(16))
+    with pytest.raises(ValueError, match=r"^run\.safetensors: the RepLens metadata is not valid"):
+        analysis.data.runs.load_run(data, name="run.safetensors")
+
+
+@pytest.mark.parametrize(
+    "shape, phrase",
+    [([2.5, 2], "2.5"), ([True, 2], "True"), ([-2, 2], "-2"), ([2.0, 2], "2.0"), (["2", 2], "'2'")],
+)
+def test_fractional_boolean_negative_shapes_are_refused(shape, phrase):
+    data = _st({"emb": {"dtype": "F32", "shape": shape, "data_offsets": [0, 16]}}, bytes(16))
+    for call in (
+        lambda: analysis.data.loaders.load_embedding(data, name="s.safetensors"),
+        lambda: analysis.data.weights.list_weight_tensors(data, "s.safetensors"),
+    ):
+        with pytest.raises(ValueError, match=r"^s\.safetensors: tensor 'emb' declares the shape") as info:
+            call()
+        assert phrase in str(info.value)
+
+
+def test_overlapping_tensor_offsets_are_refused():
+    data = _st(
+        {
+            "emb": {"dtype": "F32", "shape": [4, 2], "data_offsets": [0, 32]},
+            "labels": {"dtype": "I64", "shape": [4], "data_offsets": [8, 40]},
+        },
+        bytes(40),
+    )
+    with pytest.raises(ValueError, match=r"^o\.safetensors: tensors 'emb' and 'labels' share bytes"):
+        analysis.data.loaders.load_embedding(data, name="o.safetensors")
+
+
+def test_offsets_disagreeing_with_the_shape_or_past_the_file_are_refused():
+    short = _st({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 8]}}, bytes(16))
+    with pytest.raises(ValueError, match=r"^w\.safetensors: tensor 'w' .*span 8 bytes"):
+        analysis.data.weights.load_weight_matrix(short, "w.safetensors")
+    past = _st({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [8, 24]}}, bytes(16))
+    with pytest.raises(ValueError, match=r"^w\.safetensors: tensor 'w' .*does not fit the 16-byte"):
+        analysis.data.weights.load_weight_matrix(past, "w.safetensors")
+    offsets = _st({"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0.5, 16]}}, bytes(16))
+    with pytest.raises(ValueError, match=r"^w\.safetensors: tensor 'w' declares the data_offsets"):
+        analysis.data.weights.load_weight_matrix(offsets, "w.safetensors")
+
+
+def test_non_string_metadata_is_refused():
+    data = _st({"__metadata__": {"replens": {"layers": []}}})
+    with pytest.raises(ValueError, match=r"^m\.safetensors: .*__metadata__ entry 'replens' is not a string"):
+        analysis.data.runs.load_run(data, name="m.safetensors")
