@@ -350,3 +350,39 @@ def test_non_string_metadata_is_refused():
     data = _st({"__metadata__": {"replens": {"layers": []}}})
     with pytest.raises(ValueError, match=r"^m\.safetensors: .*__metadata__ entry 'replens' is not a string"):
         analysis.data.runs.load_run(data, name="m.safetensors")
+
+
+# --------------------------------------------------------------------------- 7. labels
+
+
+def _X(n: int = 4) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.arange(n * 2, dtype=np.float32).reshape(n, 2))
+    return buf.getvalue()
+
+
+def test_txt_labels_beyond_int64_name_the_line():
+    text = b"0\n1\n99999999999999999999999\n2\n"
+    with pytest.raises(ValueError, match=r"^y\.txt: line 3 holds the integer 9+, beyond the int64"):
+        analysis.data.loaders.load_embedding(_X(), name="x.npy", labels=text, labels_name="y.txt")
+
+
+def test_nan_text_in_a_csv_label_column_is_not_a_class():
+    csv = b"a,b,label\n1,2,cat\n3,4,nan\n5,6,dog\n7,8,NaN\n"
+    with pytest.raises(ValueError, match=r"^t\.csv: .*'nan' in 2 row\(s\) \(rows 1, 3") as info:
+        analysis.data.loaders.load_embedding(csv, name="t.csv")
+    assert "missing label" in str(info.value)
+    labels = b"label\ncat\nnan\ndog\ncat\n"
+    with pytest.raises(ValueError, match=r"'nan' in 1 row\(s\) \(rows 1,"):
+        analysis.data.loaders.load_embedding(_X(), name="x.npy", labels=labels, labels_name="l.csv")
+
+
+def test_uint64_max_label_is_beyond_int64_not_negative():
+    y = np.array([0, 1, np.iinfo(np.uint64).max, 1], dtype=np.uint64)
+    buf = io.BytesIO()
+    np.save(buf, y)
+    with pytest.raises(ValueError, match=r"code 18446744073709551615 \(row 2\), beyond the int64") as info:
+        analysis.data.loaders.load_embedding(_X(), name="x.npy", labels=buf.getvalue(), labels_name="y.npy")
+    assert "negative" not in str(info.value)
+    with pytest.raises(ValueError, match=r"beyond the int64"):
+        analysis.data.loaders.load_embedding(_X(), name="x.npy", labels=np.array([0, 1, 1e30, 2]))
