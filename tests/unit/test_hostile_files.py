@@ -386,3 +386,33 @@ def test_uint64_max_label_is_beyond_int64_not_negative():
     assert "negative" not in str(info.value)
     with pytest.raises(ValueError, match=r"beyond the int64"):
         analysis.data.loaders.load_embedding(_X(), name="x.npy", labels=np.array([0, 1, 1e30, 2]))
+
+
+# --------------------------------------------------------------------------- 4. wide tables
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_wide_table_loads_with_a_constant_number_of_schema_lookups(fmt, monkeypatch):
+    import polars as pl
+
+    cols = 4000
+    X = np.random.default_rng(0).normal(size=(20, cols)).astype(np.float32)
+    df = pl.DataFrame({f"f{i}": X[:, i] for i in range(cols)}).with_columns(
+        pl.Series("label", ["a", "b"] * 10)
+    )
+    buf = io.BytesIO()
+    df.write_csv(buf) if fmt == "csv" else df.write_parquet(buf)
+    # df.schema rebuilds the whole mapping on each access: one lookup per column was O(n^2).
+    lookups = []
+    original = pl.DataFrame.schema
+
+    def counting(self):
+        lookups.append(1)
+        return original.fget(self)
+
+    monkeypatch.setattr(pl.DataFrame, "schema", property(counting))
+    emb = analysis.data.loaders.load_embedding(buf.getvalue(), name=f"wide.{fmt}")
+    assert emb.X.shape == (20, cols)
+    np.testing.assert_array_equal(emb.X, X)
+    assert emb.label_names == ("a", "b")
+    assert len(lookups) < 10, len(lookups)
