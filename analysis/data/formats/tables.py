@@ -179,7 +179,7 @@ def _table_to_raw(
         if len(vectors) > 1:
             raise _err(
                 fname,
-                f"has several vector columns ({_names_text(vectors)}). Pass embedding_column=... "
+                f"has several vector columns [{_names_text(vectors)}]. Pass embedding_column=... "
                 "to choose one.",
             )
         if vectors:
