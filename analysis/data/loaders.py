@@ -385,7 +385,8 @@ def load_embedding_report(
         key, pooling, label_column, embedding_column, metadata_columns, labels is not None
     )
 
-    raw = reader(src, opts)
+    with _as_value_error(fname):  # what a malformed file provokes underneath, as ValueError
+        raw = reader(src, opts)
     notes = list(raw.notes)
     arr = raw.array
     original_shape = tuple(int(s) for s in arr.shape)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from analysis.data.formats.common import _shape_text
+from analysis.data.formats.guard import _as_value_error
 from analysis.data.formats.npy import _read_npy_header
 from analysis.data.formats.torch_pt import (
     _flatten_tensors,
@@ -114,7 +115,9 @@ def _pt_tensors(data: Any, name: str) -> dict[str, Any]:
 
     try:
         zf = zipfile.ZipFile(io.BytesIO(bytes(data)))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
+    ) as exc:
         raise ValueError(
             f"{name}: is not a readable zip archive ({exc}); it is truncated or corrupt. Save it again."
         ) from None
@@ -223,6 +226,11 @@ def list_weight_tensors(data: bytes, name: str) -> dict[str, tuple[int, ...]]:
     when the file is corrupt, or when it holds anything but tensors.
     """
     suffix = _suffix(name)
+    with _as_value_error(name):
+        return _list(data, name, suffix)
+
+
+def _list(data: Any, name: str, suffix: str) -> dict[str, tuple[int, ...]]:
     if suffix == "npy":
         return {NPY_KEY: tuple(int(s) for s in _npy_array(data, name).shape)}
     if suffix == "safetensors":
@@ -244,6 +252,11 @@ def load_weight_matrix(data: bytes, name: str, key: str | None = None) -> np.nda
     ``.npy``. bfloat16 and float16 are widened exactly.
     """
     suffix = _suffix(name)
+    with _as_value_error(name):
+        return _load(data, name, suffix, key)
+
+
+def _load(data: Any, name: str, suffix: str, key: str | None) -> np.ndarray:
     if suffix == "npy":
         return np.array(_npy_array(data, name), dtype=np.float64)
     if suffix == "safetensors":

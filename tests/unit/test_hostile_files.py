@@ -416,3 +416,62 @@ def test_wide_table_loads_with_a_constant_number_of_schema_lookups(fmt, monkeypa
     np.testing.assert_array_equal(emb.X, X)
     assert emb.label_names == ("a", "b")
     assert len(lookups) < 10, len(lookups)
+
+
+# --------------------------------------------------------------------------- 8. the boundary
+
+
+def _npy_with_header(text: bytes) -> bytes:
+    text = text + b" " * (-(len(text) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + bytes(64)
+
+
+def _zip_version(data: bytes, version: int) -> bytes:
+    """Set every central-directory entry's 'version needed to extract' (zipfile refuses > 6.3)."""
+    out = bytearray(data)
+    at = out.find(b"PK\x01\x02")
+    while at >= 0:
+        out[at + 6 : at + 8] = struct.pack("<H", version)
+        at = out.find(b"PK\x01\x02", at + 4)
+    return bytes(out)
+
+
+def test_npy_header_cut_inside_a_bracket_is_a_value_error():
+    data = _npy_with_header(b"{'descr': '<f4', 'fortran_order': False, 'shape': (2,")
+    for call in (
+        lambda: analysis.data.loaders.load_embedding(data, name="t.npy"),
+        lambda: analysis.data.classifier_io.load_classifier(data, "t.npy"),
+        lambda: analysis.data.weights.load_weight_matrix(data, "t.npy"),
+        lambda: analysis.data.loaders.load_embedding(_X(), name="x.npy", labels=data, labels_name="t.npy"),
+    ):
+        with pytest.raises(ValueError, match=r"^t\.npy: .*\.npy header"):
+            call()
+
+
+def test_zip_of_an_unknown_version_is_a_value_error():
+    npz = _zip_version(_npz_bytes(False, emb=np.ones((3, 2), np.float32)), 100)
+    for call in (
+        lambda: analysis.data.loaders.load_embedding(npz, name="v.npz"),
+        lambda: analysis.data.classifier_io.load_classifier(npz, "v.npz"),
+    ):
+        with pytest.raises(ValueError, match=r"^v\.npz: is not a readable zip archive"):
+            call()
+    import torch
+
+    pt = _zip_version(_torch_bytes({"w": torch.ones(2, 2)}), 100)
+    for call in (
+        lambda: analysis.data.loaders.load_embedding(pt, name="v.pt"),
+        lambda: analysis.data.weights.list_weight_tensors(pt, "v.pt"),
+    ):
+        with pytest.raises(ValueError, match=r"^v\.pt: .*not a readable zip archive"):
+            call()
+
+
+def test_the_boundary_names_the_file_for_what_a_library_raises():
+    from analysis.data.formats.guard import _as_value_error
+
+    for exc in (RecursionError(), OverflowError("big"), KeyError("k"), AttributeError("a"),
+                struct.error("short"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad")):
+        with pytest.raises(ValueError, match=r"^f\.bin: could not be read: "):
+            with _as_value_error("f.bin"):
+                raise exc

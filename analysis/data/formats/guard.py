@@ -15,6 +15,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from tokenize import TokenError
 
 from analysis.data.formats.common import _err
 
@@ -31,6 +32,8 @@ _MALFORMED = (
     EOFError,
     zipfile.BadZipFile,
     zlib.error,
+    TokenError,  # numpy's .npy header parser
+    NotImplementedError,  # zipfile, for unknown zip versions and features
 )
 
 

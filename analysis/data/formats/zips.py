@@ -39,7 +39,10 @@ _ZIP_RATIO_MIN_BYTES = _MIB
 def _open_zip(src: _Source) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(src.path if src.path is not None else io.BytesIO(src.data))  # type: ignore[arg-type]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    # NotImplementedError: zipfile's answer to unknown versions and features (a corrupt header).
+    except (
+        zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
+    ) as exc:
         raise _err(
             src.name,
             f"is not a readable zip archive ({exc}); it is truncated or corrupt. Save it again.",
@@ -135,7 +138,7 @@ def _read_zip_npy(
                     break
                 got += k
             fh.read(1)  # reach the member's end so zipfile verifies its CRC
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, NotImplementedError) as exc:
         raise _err(src.name, f"{what} is corrupt ({exc}). Save the file again.") from None
     if got < hdr.nbytes:
         raise _err(
@@ -163,7 +166,7 @@ def _npz_members(
         try:
             with zf.open(info) as fh:
                 hdr = _read_npy_header(fh, src.name, what)
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
             raise _err(src.name, f"{what} is corrupt ({exc}). Save the file again.") from None
         if hdr.offset + hdr.nbytes > info.file_size:
             raise _err(
