@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.data.formats.common import _shape_text
+from analysis.data.formats.common import _shape_text, _Source
 from analysis.data.formats.guard import _as_value_error
 from analysis.data.formats.npy import _read_npy_header
 from analysis.data.formats.torch_pt import (
@@ -25,7 +25,7 @@ from analysis.data.formats.torch_pt import (
     _tensor_to_numpy,
     _torch_kind,
 )
-from analysis.data.formats.zips import _check_zip_directory
+from analysis.data.formats.zips import _check_zip_directory, _check_zip_size
 from analysis.data.limits import format_bytes, memory_budget_bytes
 from analysis.data.safetensors_io import bf16_to_float32, parse_header, tensor_view
 
@@ -113,6 +113,7 @@ def _pt_tensors(data: Any, name: str) -> dict[str, Any]:
         )
     import zipfile
 
+    _check_zip_size(_Source(name=name, ext=".pt", size=len(data), data=data))
     try:
         zf = zipfile.ZipFile(io.BytesIO(bytes(data)))
     except (

@@ -475,3 +475,31 @@ def test_the_boundary_names_the_file_for_what_a_library_raises():
         with pytest.raises(ValueError, match=r"^f\.bin: could not be read: "):
             with _as_value_error("f.bin"):
                 raise exc
+
+
+# --------------------------------------------------------------------------- zip member count
+
+
+def _many_members(count: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(count):
+            zf.writestr(f"{i}.npy", b"")
+    return buf.getvalue()
+
+
+def test_archive_of_too_many_members_is_refused_before_zipfile_parses_it():
+    data = _many_members(70_000)  # ~6 MB; zipfile would build 70,000 ZipInfo objects
+    m = bounded("analysis.data.loaders:load_embedding", data, name="many.npz")
+    _report("npz of 70,000 members", m)
+    _refused(m, "many.npz", "70,000 members", "at most 65,535", peak=16 * MiB)
+    with pytest.raises(ValueError, match=r"^many\.pt: is a zip archive of 70,000 members"):
+        analysis.data.weights.list_weight_tensors(data, "many.pt")
+
+
+def test_a_lying_member_count_is_counted_from_the_directory():
+    data = bytearray(_many_members(70_000))
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = struct.pack("<HH", 3, 3)  # claim 3 members
+    with pytest.raises(ValueError, match=r"^lie\.npz: is a zip archive of 70,000 members"):
+        analysis.data.loaders.load_embedding(bytes(data), name="lie.npz")

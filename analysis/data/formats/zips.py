@@ -36,7 +36,41 @@ _ZIP_RATIO_MIN_BYTES = _MIB
 # ---- zip (npz, pt)
 
 
+# zipfile turns every central-directory entry into a ZipInfo (~530 bytes, ~4 us each)
+# when it opens an archive: a 1 GB upload of empty members would cost gigabytes and
+# minutes before any check ran. No npz or torch.save archive needs more members than
+# the classic zip format holds.
+_MAX_ZIP_MEMBERS = 65_535
+_MAX_ZIP_DIRECTORY = 64 * _MIB
+
+
+def _check_zip_size(src: _Source) -> None:
+    """Bound the member count from the end-of-directory record, before zipfile parses it."""
+    with src.open() as fh:
+        try:
+            end = zipfile._EndRecData(fh)  # the stdlib's own reader of the end record (zip64 too)
+        except (OSError, struct.error, EOFError, ValueError):
+            end = None
+    if not end:
+        return  # not a zip: zipfile.ZipFile says so in its own words
+    declared, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    location = end[zipfile._ECD_LOCATION]
+    if declared <= _MAX_ZIP_MEMBERS and size <= _MAX_ZIP_DIRECTORY:
+        # zipfile trusts the directory's byte size, not the count: count the entry
+        # signatures in it (an upper bound) so that a lying count is caught too.
+        start = max(0, location - size - 76)  # 76: room for the zip64 end records
+        declared = src.read_at(start, location - start).count(b"PK\x01\x02")
+    if declared > _MAX_ZIP_MEMBERS or size > _MAX_ZIP_DIRECTORY:
+        raise _err(
+            src.name,
+            f"is a zip archive of {declared:,} members ({format_bytes(size)} of directory); "
+            f"RepLens reads archives of at most {_MAX_ZIP_MEMBERS:,} members (checked before "
+            "opening it). Save only the arrays you need, or one safetensors file.",
+        )
+
+
 def _open_zip(src: _Source) -> zipfile.ZipFile:
+    _check_zip_size(src)
     try:
         return zipfile.ZipFile(src.path if src.path is not None else io.BytesIO(src.data))  # type: ignore[arg-type]
     # NotImplementedError: zipfile's answer to unknown versions and features (a corrupt header).
