@@ -66,16 +66,33 @@ _MAX_DEPTH = 4
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _INNERMOST = re.compile(rb"\[\]|\{\}")
+# About 10 values per tensor: 10 million is a million tensors; 128 bytes bounds what
+# json.loads builds per value (a key string, a dict slot, an int, a list slot).
+_MAX_VALUES = 10_000_000
+_BYTES_PER_VALUE = 128
 
 
-def _check_nesting(raw: bytes, label: str) -> None:
-    """Refuse JSON nested deeper than `_MAX_DEPTH`, before json.loads sees it.
+def _check_structure(raw: bytes, label: str) -> None:
+    """Refuse JSON nested deeper than `_MAX_DEPTH`, or of more values than the budget
+    allows json.loads to build, before json.loads sees it.
 
-    The strings are dropped and everything but brackets deleted (all in C, linear);
-    then each pass removes the innermost pairs, so `_MAX_DEPTH` passes empty any
-    header nested that deep or less. Unbalanced brackets are left to json.loads.
+    The strings are dropped (in C, linear) and the separators counted: each value costs
+    json.loads up to ~`_BYTES_PER_VALUE` of Python objects (a 100 MB header of "0," is
+    50 million of them). Then everything but brackets is deleted and each pass removes
+    the innermost pairs, so `_MAX_DEPTH` passes empty any header nested that deep or
+    less. Unbalanced brackets are left to json.loads.
     """
-    skeleton = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    bare = _JSON_STRING.sub(b"", raw)
+    values = bare.count(b",") + bare.count(b":") + 1
+    limit = min(_MAX_VALUES, memory_budget_bytes() // _BYTES_PER_VALUE)
+    if values > limit:
+        raise ValueError(
+            f"{label}: the safetensors header holds about {values:,} JSON values, more than "
+            f"the {limit:,} RepLens parses (a header needs about 10 per tensor); the file is "
+            "corrupt or hostile. Save it again with safetensors."
+        )
+    skeleton = bare.translate(None, _NOT_BRACKET)
+    del bare
     for _ in range(_MAX_DEPTH):
         skeleton, removed = _INNERMOST.subn(b"", skeleton)
         if not skeleton or not removed:
@@ -137,12 +154,12 @@ def parse_header(
             "truncated or not a safetensors file. Save it again with safetensors."
         )
     raw = bytes(buf[8 : 8 + header_len])
-    _check_nesting(raw, label)
+    _check_structure(raw, label)
     try:
         header = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{label}: the safetensors header is not valid JSON ({exc}).") from None
-    except RecursionError:  # unreachable after _check_nesting; kept as the last line of defence
+    except RecursionError:  # unreachable after _check_structure; kept as the last line of defence
         raise ValueError(f"{label}: the safetensors header nests too deeply; the file is corrupt.") from None
     del raw
     if not isinstance(header, dict):

@@ -503,3 +503,11 @@ def test_a_lying_member_count_is_counted_from_the_directory():
     data[end + 8 : end + 12] = struct.pack("<HH", 3, 3)  # claim 3 members
     with pytest.raises(ValueError, match=r"^lie\.npz: is a zip archive of 70,000 members"):
         analysis.data.loaders.load_embedding(bytes(data), name="lie.npz")
+
+
+def test_safetensors_header_of_millions_of_values_is_refused_before_parsing(monkeypatch):
+    monkeypatch.setenv("REPLENS_MEMORY_BUDGET", "64MB")
+    data = _st(b'{"a": [' + b"0," * 4_000_000 + b"0]}")  # 8 MB header, 4 million values
+    m = bounded("analysis.data.loaders:load_embedding", data, name="v.safetensors")
+    _report("header of 4 million values", m)
+    _refused(m, "v.safetensors", "JSON values", peak=32 * MiB)
