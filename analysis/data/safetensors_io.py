@@ -84,7 +84,8 @@ def _check_structure(raw: bytes, label: str) -> None:
     """
     bare = _JSON_STRING.sub(b"", raw)
     values = bare.count(b",") + bare.count(b":") + 1
-    limit = min(_MAX_VALUES, memory_budget_bytes() // _BYTES_PER_VALUE)
+    # Never below 100,000 values (~13 MB of objects): a tiny budget still reads 10,000 tensors.
+    limit = min(_MAX_VALUES, max(memory_budget_bytes() // _BYTES_PER_VALUE, 100_000))
     if values > limit:
         raise ValueError(
             f"{label}: the safetensors header holds about {values:,} JSON values, more than "
