@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.data.formats.common import _shape_text, _Source
+from analysis.data.formats.common import _shape_text, _short, _Source
 from analysis.data.formats.guard import _as_value_error
 from analysis.data.formats.npy import _read_npy_header
 from analysis.data.formats.torch_pt import (
@@ -68,7 +68,7 @@ def _usable(shape: tuple[int, ...], kind: str) -> bool:
 def _no_matrix_error(name: str, shapes: dict[str, tuple[tuple[int, ...], str]]) -> ValueError:
     if shapes:
         items = list(shapes.items())
-        found = ", ".join(f"{k!r} {_shape_text(s)} {t}" for k, (s, t) in items[:10])
+        found = ", ".join(f"{_short(k)} {_shape_text(s)} {t}" for k, (s, t) in items[:10])
         found += f", and {len(items) - 10} more" if len(items) > 10 else ""
         held = f"it holds {found}"
     else:
@@ -286,7 +286,7 @@ def _choose(
     name: str,
     everything: dict[str, tuple[tuple[int, ...], str]],
 ) -> str:
-    listing = ", ".join(f"{k!r} {_shape_text(tuple(everything[k][0]))}" for k in list(usable)[:20])
+    listing = ", ".join(f"{_short(k)} {_shape_text(tuple(everything[k][0]))}" for k in list(usable)[:20])
     listing += f", and {len(usable) - 20} more" if len(usable) > 20 else ""
     if key is None:
         if len(usable) == 1:

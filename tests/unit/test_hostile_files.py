@@ -511,3 +511,26 @@ def test_safetensors_header_of_millions_of_values_is_refused_before_parsing(monk
     m = bounded("analysis.data.loaders:load_embedding", data, name="v.safetensors")
     _report("header of 4 million values", m)
     _refused(m, "v.safetensors", "JSON values", peak=32 * MiB)
+
+
+def test_skipped_members_make_one_short_note_and_long_names_are_cut():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        with zf.open("emb.npy", "w") as fh:
+            np.save(fh, np.ones((3, 2), np.float32))
+        for i in range(100):
+            zf.writestr(f"junk{i}.txt", b"")
+    _, report = analysis.data.loaders.load_embedding_report(buf.getvalue(), name="j.npz")
+    skipped = [n for n in report.notes if n.startswith("skipped")]
+    assert len(skipped) == 1 and "... and 95 more" in skipped[0]
+    data = _npz_bytes(False, **{"x" * 10_000: np.ones((3, 2), np.float32), "y": np.ones((3, 2))})
+    with pytest.raises(ValueError, match=r"^k\.npz: has no array named") as info:
+        analysis.data.loaders.load_embedding(data, name="k.npz", key="z" * 10_000)
+    assert len(str(info.value)) < 600
+
+
+def test_a_labels_txt_of_millions_of_short_lines_is_bounded(monkeypatch):
+    monkeypatch.setenv("REPLENS_MEMORY_BUDGET", "64MB")
+    text = b"1\n" * 2_000_000  # 4 MB of text, 2 million Python strings
+    with pytest.raises(ValueError, match=r"^y\.txt: the labels file \(2,000,001 lines as text\)"):
+        analysis.data.loaders.load_embedding(_X(), name="x.npy", labels=text, labels_name="y.txt")

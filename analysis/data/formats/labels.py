@@ -80,6 +80,9 @@ def _read_labels_txt(src: _Source) -> np.ndarray:
     fname = src.name
     data = src.read_all()
     _check_utf8(data, fname)
+    # Each line becomes a Python string (~60 bytes however short): bound them up front.
+    n_lines = bytes(data).count(b"\n") + 1
+    _check_budget(fname, src.size + 64 * n_lines, f"the labels file ({n_lines:,} lines as text)")
     lines = [line.strip() for line in bytes(data).decode("utf-8-sig").splitlines()]
     while lines and not lines[-1]:
         lines.pop()
@@ -109,7 +112,8 @@ def _read_labels_csv(src: _Source) -> pl.DataFrame:
     if b"\x00" in head:
         raise _err(src.name, "is not a text file. Save the labels as CSV text.")
     _check_utf8(data, src.name)
-    rows = bytes(data).decode("utf-8-sig").splitlines()[:2]
+    # The first two lines tell a header: decode the head only, not the whole file.
+    rows = head.decode("utf-8-sig", errors="ignore").splitlines()[:2]
     first = _first_record(rows[0]) if rows else []
     second = _first_record(rows[1]) if len(rows) > 1 else []
     # One column: a header is a known label name, or text above a number.

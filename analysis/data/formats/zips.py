@@ -189,11 +189,12 @@ def _npz_members(
     """The .npy members of a checked archive and their headers; no array data is read."""
     infos: dict[str, zipfile.ZipInfo] = {}
     headers: dict[str, _NpyHeader] = {}
+    skipped: list[str] = []
     for info in zf.infolist():
         if info.is_dir():
             continue
         if not info.filename.endswith(".npy"):
-            notes.append(f"skipped {_short(info.filename)}: not a .npy member")
+            skipped.append(info.filename)
             continue
         k = info.filename[: -len(".npy")]
         what = f"array {_short(k)}"
@@ -210,6 +211,8 @@ def _npz_members(
                 "file is truncated or corrupt. Save it again.",
             )
         infos[k], headers[k] = info, hdr
+    if skipped:  # one note, however many members: the report is shown to the user
+        notes.append(f"skipped {_names_text(skipped)}: not .npy members")
     return infos, headers
 
 
