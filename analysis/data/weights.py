@@ -21,6 +21,7 @@ from analysis.data.formats.common import _shape_text, _short, _Source
 from analysis.data.formats.guard import _as_value_error
 from analysis.data.formats.npy import _read_npy_header
 from analysis.data.formats.torch_pt import (
+    _check_pickle_size,
     _flatten_tensors,
     _tensor_to_numpy,
     _torch_kind,
@@ -136,6 +137,7 @@ def _pt_tensors(data: Any, name: str) -> dict[str, Any]:
                 f"{name}: is a zip archive but not a torch.save file (no data.pkl). Save it with torch.save."
             )
         _check_zip_directory(zf, name, compressed_ok=False)
+        _check_pickle_size(zf.infolist(), name)
         # torch.load copies every storage out of the upload, which stays held beside them.
         total = sum(i.file_size for i in zf.infolist()) + len(data)
         if total > memory_budget_bytes():

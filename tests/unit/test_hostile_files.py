@@ -534,3 +534,27 @@ def test_a_labels_txt_of_millions_of_short_lines_is_bounded(monkeypatch):
     text = b"1\n" * 2_000_000  # 4 MB of text, 2 million Python strings
     with pytest.raises(ValueError, match=r"^y\.txt: the labels file \(2,000,001 lines as text\)"):
         analysis.data.loaders.load_embedding(_X(), name="x.npy", labels=text, labels_name="y.txt")
+
+
+def _pt_with_pickle(pickle_bytes: bytes) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"emb": torch.ones(3, 2)}, buf)
+    zin = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            body = zin.read(info)
+            zout.writestr(info.filename, pickle_bytes if info.filename.endswith("data.pkl") else body)
+    return out.getvalue()
+
+
+def test_pt_pickle_of_millions_of_objects_is_refused_before_unpickling():
+    # 5 MB of EMPTY_DICT opcodes: unpickling builds 64 bytes per byte (1 MB measured: 77 MB, 2.7 s).
+    data = _pt_with_pickle(b"\x80\x02](" + b"}" * (5 * MiB) + b"e.")
+    m = bounded("analysis.data.loaders:load_embedding", data, name="objs.pt")
+    _report("pt pickle of 5 million dicts", m)
+    _refused(m, "objs.pt", "data.pkl", "safetensors", peak=32 * MiB)
+    with pytest.raises(ValueError, match=r"^objs\.pt: its object structure \(data\.pkl\)"):
+        analysis.data.weights.list_weight_tensors(data, "objs.pt")

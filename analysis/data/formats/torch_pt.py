@@ -29,6 +29,25 @@ from analysis.data.limits import format_bytes
 
 # ---- torch
 
+# torch.load(weights_only=True) unpickles data.pkl in Python: each 1-byte opcode can
+# build a 64-byte object (a 1 MB pickle of empty dicts took 77 MB and 2.7 s). A dict of
+# tensors needs ~200 bytes per tensor, so 4 MiB is ~20,000 tensors.
+_MAX_PICKLE_BYTES = 4 * 1024**2
+
+
+def _check_pickle_size(infos: list[Any], fname: str) -> None:
+    """Bound data.pkl (the object structure, not the tensor data) before unpickling it."""
+    for info in infos:
+        if info.filename == "data.pkl" or info.filename.endswith("/data.pkl"):
+            if info.file_size > _MAX_PICKLE_BYTES:
+                raise _err(
+                    fname,
+                    f"its object structure (data.pkl) is {format_bytes(info.file_size)}, above "
+                    f"the {format_bytes(_MAX_PICKLE_BYTES)} a dict of tensors needs; it holds "
+                    "large non-tensor data (lists, strings) or is hostile. Save a dict of the "
+                    "tensors alone (torch.save({'embedding': X}, path)) or use safetensors.",
+                )
+
 
 def _pt_objects_error(fname: str) -> ValueError:
     return _err(
@@ -172,6 +191,7 @@ def _read_pt(src: _Source, opts: _Options) -> _Raw:
                 "is a zip archive but not a torch.save file (no data.pkl). Save it with torch.save.",
             )
         _check_zip_directory(zf, src.name, compressed_ok=False)
+        _check_pickle_size(zf.infolist(), src.name)
         # torch.load copies every storage out of an upload (a file is memory-mapped):
         # the copies and the upload held beside them must fit the budget together.
         total = sum(i.file_size for i in zf.infolist())
