@@ -76,13 +76,17 @@ class Measured:
     peak_rss_growth: int
 
 
-def bounded(target: str, *args, allowance_bytes: int = 768 * MiB, **kwargs) -> Measured:
+def bounded(
+    target: str, *args, allowance_bytes: int = 768 * MiB, torch: bool = False, **kwargs
+) -> Measured:
+    """`target(*args, **kwargs)` in a bounded child; `torch` preloads torch (for .pt files:
+    importing it after the limit fails, and it makes every child seconds slower)."""
     result = run_bounded(
         "tests.unit.test_hostile_files:_measured",
         target,
         *args,
         allowance_bytes=allowance_bytes,
-        preload=("numpy", "torch"),
+        preload=("numpy", "torch") if torch else ("numpy",),
         **kwargs,
     )
     if result.error_type is not None:  # the wrapper itself failed (e.g. MemoryError escaping)
@@ -232,7 +236,7 @@ def test_pt_expanded_view_is_refused_before_it_is_materialised():
     # 4 GiB budget): the file is ~1.5 KB.
     data = _expanded(50_000, 20_000)
     assert len(data) < 4096
-    m = bounded("analysis.data.loaders:load_embedding", data, name="bcast.pt")
+    m = bounded("analysis.data.loaders:load_embedding", data, name="bcast.pt", torch=True)
     _report("pt stride-0 view", m)
     _refused(m, "bcast.pt", "tensor 'emb'", "strides (0, 0)", "contiguous().clone()")
 
@@ -240,7 +244,7 @@ def test_pt_expanded_view_is_refused_before_it_is_materialised():
 def test_pt_expanded_view_is_refused_by_describe_file(tmp_path):
     path = tmp_path / "bcast.pt"
     path.write_bytes(_expanded(8192, 4096))  # 128 MiB once copied
-    m = bounded("analysis.data.inspect:describe_file", path)
+    m = bounded("analysis.data.inspect:describe_file", path, torch=True)
     _report("describe_file stride-0 view", m)
     assert m.error_type is None  # describe_file returns its errors
     assert m.peak_rss_growth < 64 * MiB, m.peak_rss_growth / MiB
@@ -250,7 +254,7 @@ def test_weights_pt_expanded_view_is_refused():
     import torch
 
     data = _torch_bytes({"fc.weight": torch.zeros(1, 1).expand(4096, 2048)})  # 64 MiB as float64
-    m = bounded("analysis.data.weights:load_weight_matrix", data, "w.pt", "fc.weight")
+    m = bounded("analysis.data.weights:load_weight_matrix", data, "w.pt", "fc.weight", torch=True)
     _report("weights stride-0 view", m)
     _refused(m, "w.pt", "tensor 'fc.weight'", "contiguous().clone()")
 
@@ -553,7 +557,7 @@ def _pt_with_pickle(pickle_bytes: bytes) -> bytes:
 def test_pt_pickle_of_millions_of_objects_is_refused_before_unpickling():
     # 5 MB of EMPTY_DICT opcodes: unpickling builds 64 bytes per byte (1 MB measured: 77 MB, 2.7 s).
     data = _pt_with_pickle(b"\x80\x02](" + b"}" * (5 * MiB) + b"e.")
-    m = bounded("analysis.data.loaders:load_embedding", data, name="objs.pt")
+    m = bounded("analysis.data.loaders:load_embedding", data, name="objs.pt", torch=True)
     _report("pt pickle of 5 million dicts", m)
     _refused(m, "objs.pt", "data.pkl", "safetensors", peak=32 * MiB)
     with pytest.raises(ValueError, match=r"^objs\.pt: its object structure \(data\.pkl\)"):
