@@ -56,7 +56,6 @@ import polars as pl
 # The format readers live in analysis.data.formats (one module per format); this
 # module keeps the public API, the upload check and the shared pipeline.
 from analysis.data.formats.common import (
-    _LABEL_COLUMNS,
     _MIB,
     _check_budget,
     _check_dtype,
@@ -66,13 +65,12 @@ from analysis.data.formats.common import (
     _pooled_nbytes,
     _shape_text,
     _Source,
-    _wrong_format,
 )
-from analysis.data.formats.csv_text import _check_utf8
-from analysis.data.formats.labels import _encode, _read_labels_csv
-from analysis.data.formats.npy import _read_npy, _read_npy_header
+from analysis.data.formats.guard import _as_value_error
+from analysis.data.formats.labels import _encode, _read_labels_file
+from analysis.data.formats.npy import _read_npy
 from analysis.data.formats.safetensors import _read_safetensors
-from analysis.data.formats.tables import _read_csv, _read_parquet, _read_parquet_table
+from analysis.data.formats.tables import _read_csv, _read_parquet
 from analysis.data.formats.torch_pt import _read_pt
 from analysis.data.formats.zips import _read_npz
 from analysis.data.limits import UPLOAD_LIMIT_MB, format_bytes
@@ -244,69 +242,14 @@ _TABLES = {".csv", ".parquet"}
 def _read_labels_source(source: Any, labels_name: str | None) -> tuple[np.ndarray, str]:
     """Read labels from a .npy/.csv/.txt/.parquet path or upload; returns (values, name)."""
     src = _open_source(source, labels_name, role="labels")
-    fname = src.name
-    if src.ext != ".npy":  # text and tables are read whole: bound them like an embedding CSV
-        _check_budget(fname, src.size, "the labels file")
-    if src.ext == ".npy":
-        if not src.head(16).startswith(b"\x93NUMPY"):
-            raise _wrong_format(src, ".npy", src.head())
-        with src.open() as fh:
-            hdr = _read_npy_header(fh, fname)
-        _check_dtype(hdr.dtype, fname, "the labels", strings_ok=True)
-        if not (len(hdr.shape) == 1 or (len(hdr.shape) == 2 and hdr.shape[1] == 1)):
-            raise _err(
-                fname,
-                f"labels must have shape (n,); got {_shape_text(hdr.shape)}. Save one label per sample.",
-            )
-        _check_budget(fname, hdr.nbytes, "the labels")
-        if src.size - hdr.offset < hdr.nbytes:
-            raise _err(
-                fname,
-                "is truncated: the header declares more data than the file holds. Save it again.",
-            )
-        with src.open() as fh:
-            fh.seek(hdr.offset)
-            raw = fh.read(hdr.nbytes)
-        return np.frombuffer(raw, dtype=hdr.dtype, count=hdr.count).reshape(-1), fname
-    if src.ext == ".txt":
-        data = src.read_all()
-        _check_utf8(data, fname)
-        text = bytes(data).decode("utf-8-sig")
-        lines = [line.strip() for line in text.splitlines()]
-        while lines and not lines[-1]:
-            lines.pop()
-        blank = [i + 1 for i, line in enumerate(lines) if not line]
-        if blank:
-            raise _err(
-                fname,
-                f"line {blank[0]} is empty ({len(blank)} empty line(s)). Give one label per line.",
-            )
-        try:
-            return np.asarray([int(v) for v in lines], dtype=np.int64), fname
-        except ValueError:
-            return np.asarray(lines, dtype=object), fname
-    if src.ext in (".csv", ".parquet"):
-        if src.ext == ".csv":
-            df = _read_labels_csv(src)
-        else:
-            df = _read_parquet_table(src)
-        if df.width != 1:
-            named = [c for c in df.columns if c.lower() in _LABEL_COLUMNS]
-            if len(named) != 1:
-                raise _err(
-                    fname,
-                    f"has {df.width} columns {df.columns[:10]}; a labels file needs one column "
-                    "(or exactly one named 'label').",
-                )
-            df = df.select(named)
-        s = df[df.columns[0]]
-        if s.null_count():
-            raise _err(fname, f"has {s.null_count()} empty label(s). Give every row a label.")
-        if s.dtype.is_numeric() or s.dtype == pl.Boolean:
-            return s.to_numpy(), fname
-        return np.asarray(s.cast(pl.String).to_list(), dtype=object), fname
-    formats = ", ".join(LABEL_FORMATS)
-    raise _err(fname, f"labels files must be one of {formats}; got {src.ext or 'no extension'!r}.")
+    if src.ext not in LABEL_FORMATS:
+        formats = ", ".join(LABEL_FORMATS)
+        raise _err(
+            src.name,
+            f"labels files must be one of {formats}; got {src.ext or 'no extension'!r}.",
+        )
+    with _as_value_error(src.name):
+        return _read_labels_file(src), src.name
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -442,7 +385,8 @@ def load_embedding_report(
         key, pooling, label_column, embedding_column, metadata_columns, labels is not None
     )
 
-    raw = reader(src, opts)
+    with _as_value_error(fname):  # what a malformed file provokes underneath, as ValueError
+        raw = reader(src, opts)
     notes = list(raw.notes)
     arr = raw.array
     original_shape = tuple(int(s) for s in arr.shape)

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 from safetensors.numpy import save_file
 
+from analysis.data.formats.guard import _as_value_error
 from analysis.data.safetensors_io import TensorEntry, map_file, parse_header, tensor_view
 from analysis.data.schema import Run
 
@@ -135,19 +136,65 @@ def load_run(source: str | os.PathLike | bytes, *, name: str | None = None,
     """
     if isinstance(source, bytes | bytearray | memoryview):
         label = name or "uploaded run"
-        tensors, meta = _views(source, len(source), label)
-        # An upload may come without its sidecar: load it without metadata.
-        return _run_from_tensors(tensors, meta, label=label, metadata=metadata,
-                                 default_name=name or label, sidecar_optional=True)
+        with _as_value_error(label):
+            tensors, meta = _views(source, len(source), label)
+            # An upload may come without its sidecar: load it without metadata.
+            return _run_from_tensors(tensors, meta, label=label, metadata=metadata,
+                                     default_name=name or label, sidecar_optional=True)
     path = Path(source)
     label = path.name
     if not path.exists():
         raise ValueError(f"{path}: no such file.")
-    tensors, meta = mmap_safetensors(path)
-    sidecar = path.with_suffix(".parquet")
-    if metadata is None and sidecar.exists():
-        metadata = pl.read_parquet(sidecar)
-    return _run_from_tensors(tensors, meta, label=label, metadata=metadata, default_name=name or path.stem)
+    with _as_value_error(label):
+        tensors, meta = mmap_safetensors(path)
+        sidecar = path.with_suffix(".parquet")
+        if metadata is None and sidecar.exists():
+            try:
+                metadata = pl.read_parquet(sidecar)
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                raise ValueError(
+                    f"{sidecar.name}: the run's metadata sidecar could not be read "
+                    f"({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}). "
+                    "Write it again, or remove it to load the run without metadata."
+                ) from None
+        return _run_from_tensors(tensors, meta, label=label, metadata=metadata,
+                                 default_name=name or path.stem)
+
+
+def _check_run_header(header: object, label: str) -> None:
+    """The types of the RepLens metadata fields, so that a corrupt file is a ValueError."""
+    if not isinstance(header, dict):
+        raise ValueError(f"{label}: the RepLens metadata is not a JSON object; the file is corrupt.")
+    expected = {
+        "layers": (list, str),
+        "steps": (list, int),
+        "label_names": (list, str),
+        "curves": (dict, list),
+    }
+    for field, (outer, inner) in expected.items():
+        value = header.get(field)
+        if value is None and field in ("label_names", "curves"):
+            continue
+        if not isinstance(value, outer):
+            raise ValueError(
+                f"{label}: the RepLens metadata has no {field!r} {outer.__name__}; the file is "
+                "corrupt. Regenerate the run."
+            )
+        items = value.values() if isinstance(value, dict) else value
+        if not all(isinstance(v, inner) and not isinstance(v, bool) for v in items):
+            raise ValueError(
+                f"{label}: the RepLens metadata field {field!r} is not a {outer.__name__} of "
+                f"{inner.__name__}; the file is corrupt. Regenerate the run."
+            )
+    for key, values in (header.get("curves") or {}).items():
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise ValueError(
+                f"{label}: the training curve {str(key)[:40]!r} holds non-numbers; the file is "
+                "corrupt. Regenerate the run."
+            )
+    for field in ("name", "task"):
+        if header.get(field) is not None and not isinstance(header[field], str):
+            raise ValueError(f"{label}: the RepLens metadata field {field!r} is not a string.")
 
 
 def _run_from_tensors(tensors: dict[str, np.ndarray], meta: dict[str, str], *, label: str,
@@ -160,8 +207,9 @@ def _run_from_tensors(tensors: dict[str, np.ndarray], meta: dict[str, str], *, l
         )
     try:
         header = json.loads(meta["replens"])
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise ValueError(f"{label}: the RepLens metadata is not valid JSON.") from None
+    _check_run_header(header, label)
     version = header.get("replens_format")
     if version != FORMAT_VERSION:
         raise ValueError(

@@ -29,11 +29,11 @@ def _check_labels(labels: Any, n: int, *, what: str = "labels") -> np.ndarray:
             "Give exactly one label per row, in the same order."
         )
     if arr.dtype.kind == "f":
-        bad = int(np.count_nonzero(~np.isfinite(arr)))
-        if bad:
+        nonfinite = np.flatnonzero(~np.isfinite(arr))
+        if nonfinite.size:
             raise ValueError(
-                f"{what} contains NaN or Inf in {bad} of {n} entries. "
-                "Fill or drop the unlabelled rows first."
+                f"{what} contains NaN or Inf in {nonfinite.size} of {n} entries (e.g. row "
+                f"{int(nonfinite[0])}). Fill or drop the unlabelled rows first."
             )
         if not np.all(arr == np.round(arr)):
             raise ValueError(
@@ -45,9 +45,20 @@ def _check_labels(labels: Any, n: int, *, what: str = "labels") -> np.ndarray:
             f"{what} has dtype {arr.dtype}; expected integer class codes. "
             "Encode string labels with `encode_labels` first."
         )
+    # Checked before the cast: uint64 2**64-1 or a float 1e30 would wrap to a negative int64.
+    if arr.size and arr.dtype.kind in "uf" and arr.max() > np.iinfo(np.int64).max:
+        row = int(np.argmax(arr))
+        raise ValueError(
+            f"{what} holds the code {arr[row]} (row {row}), beyond the int64 range of class "
+            "codes. Number the classes 0, 1, 2, ... (or pass their names as strings)."
+        )
     codes = arr.astype(np.int64, copy=False)
     if codes.size and codes.min() < 0:
-        raise ValueError(f"{what} contains negative codes; class codes must be >= 0.")
+        row = int(np.argmin(codes))
+        raise ValueError(
+            f"{what} contains negative codes (e.g. {int(codes[row])} at row {row}); class "
+            "codes must be >= 0."
+        )
     return codes
 
 

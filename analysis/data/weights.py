@@ -17,14 +17,16 @@ from typing import Any
 
 import numpy as np
 
-from analysis.data.formats.common import _shape_text
+from analysis.data.formats.common import _shape_text, _short, _Source
+from analysis.data.formats.guard import _as_value_error
 from analysis.data.formats.npy import _read_npy_header
 from analysis.data.formats.torch_pt import (
+    _check_pickle_size,
     _flatten_tensors,
     _tensor_to_numpy,
     _torch_kind,
 )
-from analysis.data.formats.zips import _check_zip_directory
+from analysis.data.formats.zips import _check_zip_directory, _check_zip_size
 from analysis.data.limits import format_bytes, memory_budget_bytes
 from analysis.data.safetensors_io import bf16_to_float32, parse_header, tensor_view
 
@@ -67,7 +69,7 @@ def _usable(shape: tuple[int, ...], kind: str) -> bool:
 def _no_matrix_error(name: str, shapes: dict[str, tuple[tuple[int, ...], str]]) -> ValueError:
     if shapes:
         items = list(shapes.items())
-        found = ", ".join(f"{k!r} {_shape_text(s)} {t}" for k, (s, t) in items[:10])
+        found = ", ".join(f"{_short(k)} {_shape_text(s)} {t}" for k, (s, t) in items[:10])
         found += f", and {len(items) - 10} more" if len(items) > 10 else ""
         held = f"it holds {found}"
     else:
@@ -112,9 +114,12 @@ def _pt_tensors(data: Any, name: str) -> dict[str, Any]:
         )
     import zipfile
 
+    _check_zip_size(_Source(name=name, ext=".pt", size=len(data), data=data))
     try:
         zf = zipfile.ZipFile(io.BytesIO(bytes(data)))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
+    ) as exc:
         raise ValueError(
             f"{name}: is not a readable zip archive ({exc}); it is truncated or corrupt. Save it again."
         ) from None
@@ -132,10 +137,13 @@ def _pt_tensors(data: Any, name: str) -> dict[str, Any]:
                 f"{name}: is a zip archive but not a torch.save file (no data.pkl). Save it with torch.save."
             )
         _check_zip_directory(zf, name, compressed_ok=False)
-        total = sum(i.file_size for i in zf.infolist())
+        _check_pickle_size(zf.infolist(), name)
+        # torch.load copies every storage out of the upload, which stays held beside them.
+        total = sum(i.file_size for i in zf.infolist()) + len(data)
         if total > memory_budget_bytes():
             raise ValueError(
-                f"{name}: the archive declares {format_bytes(total)}, above the memory budget of "
+                f"{name}: the archive declares {format_bytes(total)} (with the upload held in "
+                f"memory), above the memory budget of "
                 f"{format_bytes(memory_budget_bytes())}. Save only the weight matrix you need, or "
                 "raise REPLENS_MEMORY_BUDGET."
             )
@@ -221,6 +229,11 @@ def list_weight_tensors(data: bytes, name: str) -> dict[str, tuple[int, ...]]:
     when the file is corrupt, or when it holds anything but tensors.
     """
     suffix = _suffix(name)
+    with _as_value_error(name):
+        return _list(data, name, suffix)
+
+
+def _list(data: Any, name: str, suffix: str) -> dict[str, tuple[int, ...]]:
     if suffix == "npy":
         return {NPY_KEY: tuple(int(s) for s in _npy_array(data, name).shape)}
     if suffix == "safetensors":
@@ -242,6 +255,11 @@ def load_weight_matrix(data: bytes, name: str, key: str | None = None) -> np.nda
     ``.npy``. bfloat16 and float16 are widened exactly.
     """
     suffix = _suffix(name)
+    with _as_value_error(name):
+        return _load(data, name, suffix, key)
+
+
+def _load(data: Any, name: str, suffix: str, key: str | None) -> np.ndarray:
     if suffix == "npy":
         return np.array(_npy_array(data, name), dtype=np.float64)
     if suffix == "safetensors":
@@ -270,7 +288,7 @@ def _choose(
     name: str,
     everything: dict[str, tuple[tuple[int, ...], str]],
 ) -> str:
-    listing = ", ".join(f"{k!r} {_shape_text(tuple(everything[k][0]))}" for k in list(usable)[:20])
+    listing = ", ".join(f"{_short(k)} {_shape_text(tuple(everything[k][0]))}" for k in list(usable)[:20])
     listing += f", and {len(usable) - 20} more" if len(usable) > 20 else ""
     if key is None:
         if len(usable) == 1:

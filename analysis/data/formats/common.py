@@ -37,6 +37,20 @@ def _err(fname: str, message: str) -> ValueError:
     return ValueError(f"{fname}: {message}")
 
 
+def _short(name: object, limit: int = 80) -> str:
+    """repr of a name from a file, cut short: a hostile file can hold 64 KB member names."""
+    text = repr(name)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def _names_text(names: Sequence[object], limit: int = 5) -> str:
+    """The first few names and how many more: an archive can hold thousands of members."""
+    names = list(names)
+    shown = ", ".join(_short(n) for n in names[:limit])
+    more = len(names) - limit
+    return shown + (f" ... and {more} more" if more > 0 else "") if names else "none"
+
+
 @dataclass
 class _Source:
     """A file to read: a path on disk, or the bytes of an upload."""
@@ -64,6 +78,13 @@ class _Source:
         if self.data is not None:
             return self.data
         return self.path.read_bytes()  # type: ignore[union-attr]
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        if self.data is not None:
+            return bytes(memoryview(self.data)[offset : offset + n])
+        with open(self.path, "rb") as fh:  # type: ignore[arg-type]
+            fh.seek(offset)
+            return fh.read(n)
 
     def open(self) -> BinaryIO:
         if self.data is not None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from analysis.data.formats.common import _LABEL_KEYS, _err, _shape_text
+from analysis.data.formats.common import _LABEL_KEYS, _err, _shape_text, _short
 
 # ---- containers (npz, safetensors, pt) share key selection
 
@@ -19,7 +19,7 @@ class _Entry:
 
 
 def _listing(entries: Mapping[str, _Entry], limit: int = 20) -> str:
-    items = [f"{k!r} {_shape_text(e.shape)} {e.dtype}" for k, e in list(entries.items())[:limit]]
+    items = [f"{_short(k)} {_shape_text(e.shape)} {e.dtype}" for k, e in list(entries.items())[:limit]]
     more = len(entries) - limit
     return ", ".join(items) + (f", and {more} more" if more > 0 else "")
 
@@ -30,7 +30,7 @@ def _pick_key(entries: Mapping[str, _Entry], key: str | None, fname: str) -> str
         raise _err(fname, "holds no arrays. Save the embedding into it first.")
     if key is not None:
         if key not in entries:
-            raise _err(fname, f"has no array named {key!r}. It holds: {_listing(entries)}.")
+            raise _err(fname, f"has no array named {_short(key)}. It holds: {_listing(entries)}.")
         return key
 
     def candidates(kinds: str) -> list[str]:
@@ -80,5 +80,5 @@ def _ignored_note(entries: Mapping[str, Any], used: set[str]) -> list[str]:
     rest = [k for k in entries if k not in used]
     if not rest:
         return []
-    shown = ", ".join(repr(k) for k in rest[:10]) + (" ..." if len(rest) > 10 else "")
+    shown = ", ".join(_short(k) for k in rest[:10]) + (f" ... and {len(rest) - 10} more" if len(rest) > 10 else "")
     return [f"other arrays not loaded: {shown}"]

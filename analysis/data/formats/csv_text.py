@@ -114,7 +114,7 @@ def _read_csv_table(src: _Source) -> tuple[pl.DataFrame, Any, int, list[str]]:
         end -= 1
     if end == 0:
         raise _err(src.name, "holds only whitespace: there is no data. Write the table again.")
-    body = bytes(raw[:end]) + b"\n"
+    body = b"".join((raw[:end], b"\n"))  # one copy of the text, not two
     newline = body.find(b"\n")
     first = _first_record(body[:newline].decode("utf-8").rstrip("\r"))
     # A header is a first row with any non-empty, non-numeric cell; otherwise the row is data,

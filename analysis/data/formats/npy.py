@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from tokenize import TokenError
 from typing import BinaryIO
 
 import numpy as np
@@ -69,7 +70,10 @@ def _read_npy_header(fh: BinaryIO, fname: str, what: str = "") -> _NpyHeader:
         )
     try:
         shape, fortran, dtype = reader(fh, max_header_size=_NPY_MAX_HEADER)
-    except (ValueError, SyntaxError, TypeError, EOFError, OverflowError, KeyError) as exc:
+    except (
+        ValueError, SyntaxError, TypeError, EOFError, OverflowError, KeyError, TokenError,
+        RecursionError, MemoryError,
+    ) as exc:  # what numpy's literal parser raises on a malformed header
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "pickle" in detail.lower():  # never relay numpy's hint to unpickle
             detail = "unreadable header"

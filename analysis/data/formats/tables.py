@@ -14,8 +14,10 @@ from analysis.data.formats.common import (
     _LABEL_COLUMNS,
     _check_budget,
     _err,
+    _names_text,
     _Options,
     _Raw,
+    _short,
     _Source,
     _wrong_format,
 )
@@ -62,17 +64,20 @@ def _numeric_strings(
     A column where most cells are numbers but some are not is an error naming
     the bad cells: it is a numeric column with typos, not metadata.
     """
-    for name in df.columns:
-        s = df[name]
-        if name in skip or s.dtype != pl.String:
+    # One look at the schema and one with_columns: per-column df.schema[...] lookups and
+    # with_columns calls each cost O(columns), so a 4,000-column table took a minute.
+    parsed_columns = []
+    for name, dtype in df.schema.items():
+        if name in skip or dtype != pl.String:
             continue
+        s = df.get_column(name)
         parsed = s.str.strip_chars().cast(pl.Float64, strict=False)
         present = s.is_not_null()
         ok = int(parsed.is_not_null().sum())
         bad_mask = present & parsed.is_null()
         n_bad = int(bad_mask.sum())
         if ok and not n_bad:
-            df = df.with_columns(parsed.alias(name))
+            parsed_columns.append(parsed.alias(name))
         elif ok and ok >= n_bad:
             rows = np.flatnonzero(bad_mask.to_numpy())[:3].tolist()
             values = ", ".join(repr(s[r]) for r in rows)
@@ -82,15 +87,16 @@ def _numeric_strings(
                 f"{values}). Fix those cells (write NaN for missing values and pass "
                 f"nonfinite='drop'), or pass metadata_columns=[...] including {name!r} if it is text.",
             )
-    return df
+    return df.with_columns(parsed_columns) if parsed_columns else df
 
 
 def _resolve_columns(df: pl.DataFrame, names: Sequence[str], fname: str, what: str) -> None:
-    missing = [c for c in names if c not in df.columns]
+    present = set(df.columns)
+    missing = [c for c in names if c not in present]
     if missing:
-        cols = ", ".join(repr(c) for c in df.columns[:30])
+        cols = _names_text(df.columns, 30)
         raise _err(
-            fname, f"has no column {missing[0]!r} (asked for as {what}). Its columns are: {cols}."
+            fname, f"has no column {_short(missing[0])} (asked for as {what}). Its columns are: {cols}."
         )
 
 
@@ -155,34 +161,37 @@ def _table_to_raw(
             )
         elif len(auto) > 1:
             notes.append(f"several label-like columns {auto}; none used (pass label_column=)")
-    skip = set(meta_named or []) | ({label_col} if label_col else set())
+    meta_set = set(meta_named or [])
+    skip = meta_set | ({label_col} if label_col else set())
     df = _numeric_strings(df, skip, fname, header_lines)
+    schema = df.schema  # built once: df.schema rebuilds the whole mapping on every access
 
     def is_vector_column(c: str) -> bool:
-        dt = df.schema[c]
+        dt = schema[c]
         return isinstance(dt, pl.List | pl.Array) and _leaf_dtype(dt).is_numeric()
 
     # The embedding: named columns; else the only list/array column; else every numeric column.
     if emb_named:
         emb_cols = emb_named
     else:
-        pool = [c for c in df.columns if c != label_col and c not in (meta_named or [])]
+        pool = [c for c in df.columns if c != label_col and c not in meta_set]
         vectors = [c for c in pool if is_vector_column(c)]
         if len(vectors) > 1:
             raise _err(
                 fname,
-                f"has several vector columns {vectors}. Pass embedding_column=... to choose one.",
+                f"has several vector columns [{_names_text(vectors)}]. Pass embedding_column=... "
+                "to choose one.",
             )
         if vectors:
             emb_cols = vectors
         else:
-            numeric = [c for c in pool if df.schema[c].is_numeric()]
+            numeric = [c for c in pool if schema[c].is_numeric()]
             ids = [c for c in numeric if c.strip().lower() in _INDEX_COLUMNS]
             if ids:
                 notes.append(f"row-id column(s) {ids} kept as metadata, not used as dimensions")
             emb_cols = [c for c in numeric if c not in ids]
         if not emb_cols:
-            cols = ", ".join(f"{c!r} ({df.schema[c]})" for c in df.columns[:20])
+            cols = ", ".join(f"{_short(c)} ({schema[c]})" for c in df.columns[:20])
             seps = [sep for sep in (";", "\t", "|") if any(sep in c for c in df.columns)]
             hint = (
                 f" The header contains {seps[0]!r}: RepLens reads comma-separated files; "
@@ -199,14 +208,15 @@ def _table_to_raw(
         arr = _list_column_matrix(df[emb_cols[0]], fname)
         key = emb_cols[0]
     else:
-        bad = [c for c in emb_cols if not df.schema[c].is_numeric()]
+        bad = [c for c in emb_cols if not schema[c].is_numeric()]
         if bad:
             raise _err(
                 fname,
-                f"column {bad[0]!r} ({df.schema[bad[0]]}) is not numeric and cannot be an "
+                f"column {_short(bad[0])} ({schema[bad[0]]}) is not numeric and cannot be an "
                 "embedding dimension. Choose numeric columns with embedding_column=[...].",
             )
-        nulls = {c: df[c].null_count() for c in emb_cols if df[c].null_count()}
+        counts = df.select(pl.col(emb_cols)).null_count().row(0)  # one pass, not one lookup per column
+        nulls = {c: k for c, k in zip(emb_cols, counts, strict=True) if k}
         if nulls:
             if body is not None:
                 found = _find_ragged_line(body)
@@ -222,7 +232,7 @@ def _table_to_raw(
                 f"column {c!r} has {k} empty cell(s) ({_row_text(rows, header_lines)}){others}. "
                 "Fill them, or write NaN in them and pass nonfinite='drop' to drop those rows.",
             )
-        arr = df.select(emb_cols).to_numpy(order="c")
+        arr = df.select(pl.col(emb_cols)).to_numpy(order="c")  # one expression, not one per name
         key = None
     labels = labels_from = None
     if label_col is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import pickle
 from collections.abc import Mapping
 from typing import Any
@@ -18,13 +19,34 @@ from analysis.data.formats.common import (
     _Options,
     _pooled_nbytes,
     _Raw,
+    _shape_text,
     _Source,
     _wrong_format,
 )
 from analysis.data.formats.containers import _Entry, _find_label_key, _ignored_note, _pick_key
 from analysis.data.formats.zips import _check_zip_directory, _open_zip
+from analysis.data.limits import format_bytes
 
 # ---- torch
+
+# torch.load(weights_only=True) unpickles data.pkl in Python: each 1-byte opcode can
+# build a 64-byte object (a 1 MB pickle of empty dicts took 77 MB and 2.7 s). A dict of
+# tensors needs ~200 bytes per tensor, so 4 MiB is ~20,000 tensors.
+_MAX_PICKLE_BYTES = 4 * 1024**2
+
+
+def _check_pickle_size(infos: list[Any], fname: str) -> None:
+    """Bound data.pkl (the object structure, not the tensor data) before unpickling it."""
+    for info in infos:
+        if info.filename == "data.pkl" or info.filename.endswith("/data.pkl"):
+            if info.file_size > _MAX_PICKLE_BYTES:
+                raise _err(
+                    fname,
+                    f"its object structure (data.pkl) is {format_bytes(info.file_size)}, above "
+                    f"the {format_bytes(_MAX_PICKLE_BYTES)} a dict of tensors needs; it holds "
+                    "large non-tensor data (lists, strings) or is hostile. Save a dict of the "
+                    "tensors alone (torch.save({'embedding': X}, path)) or use safetensors.",
+                )
 
 
 def _pt_objects_error(fname: str) -> ValueError:
@@ -78,6 +100,50 @@ def _torch_kind(t: Any) -> tuple[str, str]:
     return ("u" if text.startswith("uint") else "i"), text
 
 
+def _check_view(t: Any, fname: str, what: str) -> None:
+    """Refuse a tensor whose view reads its storage more than once (or past its end).
+
+    torch.save stores a tensor as its storage (the bytes in the file) plus a view
+    (shape, strides, offset). ``torch.ones(1).expand(50000, 20000)`` is 4 bytes of
+    storage viewed as 10**9 elements (stride 0): torch.load and .numpy() keep it a
+    view, but anything that copies it (a cast, a sort, a duplicate-row scan)
+    materialises gigabytes from a 1.6 KB file. An embedding or weight matrix never
+    legitimately repeats storage, so such views are refused here, from the metadata
+    alone, before anything is materialised.
+    """
+    shape = tuple(int(s) for s in t.shape)
+    strides = tuple(int(s) for s in t.stride())
+    if math.prod(shape) == 0:
+        return
+    itemsize = t.element_size()
+    storage = t.untyped_storage().nbytes() // max(itemsize, 1)
+    offset = int(t.storage_offset())
+    # Non-overlapping: taking the dims by increasing stride, each stride must step past
+    # every element the smaller dims reach (stride 0, a broadcast, never does).
+    reach, overlapping = 1, False
+    for size, stride in sorted(((s, st) for s, st in zip(shape, strides, strict=True) if s > 1),
+                               key=lambda p: p[1]):
+        if stride < reach:
+            overlapping = True
+            break
+        reach += stride * (size - 1)
+    past_end = offset < 0 or any(st < 0 for st in strides) or offset + reach > storage
+    if overlapping or past_end:
+        problem = (
+            "reads the same stored values more than once (a broadcast or expanded view)"
+            if overlapping
+            else "reaches past the end of its storage"
+        )
+        materialised = math.prod(shape) * itemsize
+        raise _err(
+            fname,
+            f"{what} is a view of shape {_shape_text(shape)} with strides {strides} over "
+            f"{format_bytes(storage * itemsize)} of stored data: it {problem}, and would "
+            f"take {format_bytes(materialised)} once copied. Save a contiguous copy "
+            "instead: torch.save(tensor.contiguous().clone(), path).",
+        )
+
+
 def _tensor_to_numpy(t: Any, fname: str, what: str) -> tuple[np.ndarray, str | None]:
     """A tensor as a numpy array (shared memory when possible), bfloat16 widened."""
     import torch
@@ -86,6 +152,7 @@ def _tensor_to_numpy(t: Any, fname: str, what: str) -> tuple[np.ndarray, str | N
         raise _err(fname, f"{what} is a sparse tensor ({t.layout}); save it dense (t.to_dense()).")
     if t.is_quantized:
         raise _err(fname, f"{what} is a quantized tensor; save it dequantized (t.dequantize()).")
+    _check_view(t, fname, what)
     t = t.detach()
     if t.dtype == torch.bfloat16:
         return t.float().numpy(), "bfloat16"
@@ -124,8 +191,13 @@ def _read_pt(src: _Source, opts: _Options) -> _Raw:
                 "is a zip archive but not a torch.save file (no data.pkl). Save it with torch.save.",
             )
         _check_zip_directory(zf, src.name, compressed_ok=False)
+        _check_pickle_size(zf.infolist(), src.name)
+        # torch.load copies every storage out of an upload (a file is memory-mapped):
+        # the copies and the upload held beside them must fit the budget together.
         total = sum(i.file_size for i in zf.infolist())
-        _check_budget(src.name, total, "the archive")
+        held = src.size if src.data is not None else 0
+        what = "the archive, with the upload held in memory," if held else "the archive"
+        _check_budget(src.name, total + held, what)
     import torch  # imported late: torch is slow to import and only .pt needs it
 
     try:
