@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from analysis.data.limits import format_bytes
+from analysis.errors import USER_ERRORS, user_message
 from analysis.data.loaders import load_embedding_report
 from analysis.data.runs import is_run_file, load_run
 from analysis.data.schema import Embedding
@@ -189,8 +190,8 @@ def describe_file(
             "memory_mapped": report.memory_mapped,
             "notes": list(report.notes),
         }
-    except ValueError as exc:
-        return {"ok": False, "error": str(exc)}
+    except USER_ERRORS as exc:  # what bad input raises: the user's message, by kind
+        return {"ok": False, "error": user_message(exc, p.name)}
     except Exception as exc:  # the CLI prints this instead of a traceback
         return {
             "ok": False,

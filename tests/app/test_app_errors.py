@@ -101,7 +101,7 @@ def test_real_hostile_files_show_why_and_keep_the_data() -> None:
     at.run()
     at.switch_page("app_pages/data.py").run()
     selected = at.session_state["source_key"]
-    header = b"[" * 100_000 + b"]" * 100_000
+    header = b'{"a":' * 100_000 + b"0" + b"}" * 100_000
     _upload(at, "deep.safetensors", len(header).to_bytes(8, "little") + header)
     assert not at.exception, at.exception
     assert at.error and "deep.safetensors" in at.error[0].value and "still active" in at.error[0].value
