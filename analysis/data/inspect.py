@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from analysis.data.limits import format_bytes
-from analysis.errors import USER_ERRORS, user_message
 from analysis.data.loaders import load_embedding_report
 from analysis.data.runs import is_run_file, load_run
 from analysis.data.schema import Embedding
+from analysis.errors import USER_ERRORS, user_message
 
 __all__ = ["describe_file", "summarize_embedding"]
 
