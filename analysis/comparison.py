@@ -54,7 +54,7 @@ from analysis.metrics.similarity import (
     relative_representation,
 )
 from analysis.projection import align_to
-from analysis.validation import check_matrix, row_norms
+from analysis.validation import check_matrix, max_abs, power_of_two_exponent, row_norms
 
 __all__ = ["COMPARISON_FORMAT", "Comparison", "compare"]
 
@@ -135,7 +135,12 @@ def _pca_2d(X: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
     if X.shape[1] == 1:
         centred = X[rows, :1] - X[:, :1].mean()
         return np.hstack([centred, np.zeros_like(centred)])
-    return PCA(n_components=2, random_state=seed).fit(X).transform(X[rows])
+    # PCA is linear: fit on X / 2**e (exact) and scale the coordinates back, so
+    # rows at 1e20 in float32 do not overflow the covariance (LinAlgError).
+    exponent = power_of_two_exponent(max_abs(X))
+    scaled = np.ldexp(X, -exponent)
+    coords = PCA(n_components=2, random_state=seed).fit(scaled).transform(scaled[rows])
+    return np.ldexp(coords.astype(np.float64), exponent)
 
 
 def _layer_matrix(layers_a: Mapping[str, Any], layers_b: Mapping[str, Any], stages: Stages) -> dict[str, Any]:

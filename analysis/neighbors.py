@@ -43,7 +43,13 @@ from typing import Literal
 
 import numpy as np
 
-from analysis.validation import check_matrix
+from analysis.validation import (
+    check_matrix,
+    max_abs,
+    power_of_two_exponent,
+    row_norms,
+    scaled_norms,
+)
 from analysis.validation import first_rows as _first_rows
 
 __all__ = ["kneighbors", "kneighbors_of", "faiss_available", "n_threads"]
@@ -230,7 +236,7 @@ def kneighbors(
     # path, which takes plain (centred) rows.
     augmented = metric == "euclidean" and not symmetric
     if metric == "euclidean":
-        database = _centred(X, augmented=augmented)
+        database, exponent = _centred(X, augmented=augmented)
     else:
         database, inv_norms = _normalised(X)
 
@@ -243,15 +249,42 @@ def kneighbors(
     else:
         candidates = _search_numpy(database, n_candidates, augmented, n_features)
     del database
+    _refuse_missing_candidates(candidates)
 
     if metric == "euclidean":
-        exact = _refine_euclidean(X, candidates)
+        # float64 squares of the raw differences are safe unless the data
+        # are extremely small (or large); then they are summed in units of 4**exponent.
+        exponent = exponent if not -400 < exponent < 400 else 0
+        exact = _refine_euclidean(X, candidates, exponent)
     else:
         exact = _refine_cosine(X, candidates, inv_norms)
     distances, indices = _drop_self_and_sort(exact, candidates, k)
     if metric == "euclidean":
-        distances = np.sqrt(np.maximum(distances, 0.0))
-    return distances.astype(np.float32), indices
+        # Squared distances were summed in units of 2**exponent (exact scaling).
+        distances = np.ldexp(np.sqrt(np.maximum(distances, 0.0)), exponent)
+    distances = distances.astype(np.float32)
+    if not np.isfinite(distances).all():
+        raise ValueError(
+            "X's neighbour distances exceed float32's range (about 3.4e38), the dtype of the "
+            "returned distances. Rescale X first, e.g. X / np.abs(X).max(); neighbour ranks do "
+            "not change under a global scale."
+        )
+    return distances, indices
+
+
+def _refuse_missing_candidates(candidates: np.ndarray) -> None:
+    """Raise when the float32 search left a row without candidates (index -1).
+
+    faiss marks an empty heap slot with -1 (e.g. when every score is NaN
+    after an overflow); such an index would silently point at the last row.
+    """
+    missing = np.flatnonzero((candidates < 0).any(axis=1))
+    if missing.size:
+        raise ValueError(
+            f"the float32 neighbour search found no candidates for {missing.size} rows (first: "
+            f"{_first_rows(missing)}): their scores were not finite. Check X for values near "
+            "float32's limits and rescale it, e.g. X / np.abs(X).max()."
+        )
 
 
 # --------------------------------------------------------------------------
@@ -298,9 +331,9 @@ def _row_chunks(n: int, size: int):
         yield start, min(start + size, n)
 
 
-def _centred(X: np.ndarray, *, augmented: bool) -> np.ndarray:
-    """Float32 copy of ``X - mean``; with ``augmented``, the database side of
-    the L2 -> inner-product reduction.
+def _centred(X: np.ndarray, *, augmented: bool) -> tuple[np.ndarray, int]:
+    """Float32 copy of ``(X - mean) / 2**e``; with ``augmented``, the database side of
+    the L2 -> inner-product reduction. Returns it and the exponent ``e``.
 
     Plain: shape (n, d). Augmented: shape (n, d + 1) with
     ``B[:, d] = -||B[:, :d]||^2 / 2``. (Padding the width to a multiple of
@@ -311,21 +344,37 @@ def _centred(X: np.ndarray, *, augmented: bool) -> np.ndarray:
     rounded to float32, which only shifts every row by the same vector (a
     translation: distances unchanged) and lets the cast and the centring
     fuse into one float32 pass.
+
+    ``2**e`` is the power of two at or above the largest centred
+    coordinate, so every stored coordinate lies in [-1, 1]: squared norms
+    and products can neither overflow float32 (rows at 1e20 would reach
+    1e40 > 3.4e38, faiss would then return index -1) nor underflow it
+    (rows at 1e-30 would square to 0). Dividing by a power of two is exact,
+    and neighbour ranks do not change under a global scale.
     """
     n, d = X.shape
     mean = X.mean(axis=0, dtype=np.float64)
-    if X.dtype == np.float32:
-        mean = mean.astype(np.float32)
+    # max_i |x_ij - mean_j| from the column extremes: no n x d temporary.
+    high = np.asarray(X.max(axis=0), dtype=np.float64) - mean
+    low = mean - np.asarray(X.min(axis=0), dtype=np.float64)
+    exponent = power_of_two_exponent(max(float(high.max()), float(low.max())))
     width = d + 1 if augmented else d
     database = np.empty((n, width), dtype=np.float32)
     centred = database[:, :d]
-    np.subtract(X, mean, out=centred, casting="same_kind")
+    if X.dtype == np.float32 and exponent < 127:
+        np.subtract(X, mean.astype(np.float32), out=centred)
+        np.ldexp(centred, -exponent, out=centred)
+    else:
+        # Centre and scale in float64, a block of rows at a time, before the
+        # cast: values beyond float32's range become order 1 first.
+        for start, stop in _row_chunks(n, max(1, _REFINE_ELEMENTS // max(1, d))):
+            centred[start:stop] = np.ldexp(np.asarray(X[start:stop], dtype=np.float64) - mean, -exponent)
     if augmented:
         # Norms of the stored float32 rows, so that in exact arithmetic every
         # query scores highest against itself and its duplicates.
         np.einsum("ij,ij->i", centred, centred, out=database[:, d])
         database[:, d] *= -0.5
-    return database
+    return database, exponent
 
 
 class _AugmentedQueries:
@@ -344,14 +393,21 @@ class _AugmentedQueries:
 
 
 def _normalised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Float32 unit rows for cosine search, and float64 ``1 / ||x_i||``."""
+    """Float32 unit rows for cosine search, and float64 ``1 / ||x_i||``.
+
+    Norms are scale-free (`analysis.validation.scaled_norms`): a row at 1e20
+    in float32 or 1e-200 in float64 keeps its direction.
+    """
     n, d = X.shape
     norms = np.empty(n, dtype=np.float64)
+    database = np.empty((n, d), dtype=np.float32)
     # float64 norms (the exact re-scoring divides by them), in cache-sized
     # chunks so that no n x d float64 temporary is made.
     for start, stop in _row_chunks(n, max(1, _REFINE_ELEMENTS // d)):
         block = X[start:stop].astype(np.float64, copy=False)
-        norms[start:stop] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        norms[start:stop] = scaled_norms(block)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            database[start:stop] = block / norms[start:stop, None]
     zero = np.flatnonzero(norms == 0)
     if zero.size:
         raise ValueError(
@@ -359,10 +415,7 @@ def _normalised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             f"zero rows (first: {_first_rows(zero)}). Drop them, e.g. "
             "X[np.linalg.norm(X, axis=1) > 0], or use metric='euclidean'."
         )
-    inv_norms = 1.0 / norms
-    database = np.empty((n, d), dtype=np.float32)
-    np.multiply(X, inv_norms[:, None], out=database, casting="unsafe")
-    return database, inv_norms
+    return database, 1.0 / norms
 
 
 def _query_chunk(n: int) -> int:
@@ -528,16 +581,20 @@ def _refine_rows(X: np.ndarray, candidates: np.ndarray) -> int:
     return max(1, _REFINE_ELEMENTS // (candidates.shape[1] * X.shape[1]))
 
 
-def _refine_euclidean(X: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Squared distances ``sum((x_i - x_j)**2)`` in float64, shape (n, c).
+def _refine_euclidean(X: np.ndarray, candidates: np.ndarray, exponent: int = 0) -> np.ndarray:
+    """Squared distances ``sum((x_i - x_j)**2) / 4**exponent`` in float64, shape (n, c).
 
-    Direct differences, not the norm expansion: no cancellation.
+    Direct differences, not the norm expansion: no cancellation. The
+    differences are divided by ``2**exponent`` (exact) when that is needed
+    to keep their squares inside float64's range (tiny float64 data).
     """
     sq_dist = np.empty(candidates.shape, dtype=np.float64)
 
     def work(start: int, stop: int) -> None:
         diff = X[candidates[start:stop]].astype(np.float64, copy=False)
         diff -= X[start:stop, None, :]
+        if exponent:
+            np.ldexp(diff, -exponent, out=diff)
         if diff.shape[-1] >= 256:
             # (b, c, 1, d) @ (b, c, d, 1): one BLAS dot per candidate, the
             # fastest for long rows...
@@ -561,13 +618,15 @@ def _refine_cosine(X: np.ndarray, candidates: np.ndarray, inv_norms: np.ndarray)
 
     def work(start: int, stop: int) -> None:
         cand = candidates[start:stop]
-        neighbours = X[cand].astype(np.float64, copy=False)
-        queries = X[start:stop].astype(np.float64)
+        # Unit rows before the dot products: products of raw rows at 1e-200
+        # (or 1e200) would underflow (overflow) float64.
+        neighbours = X[cand].astype(np.float64) * inv_norms[cand][:, :, None]
+        queries = X[start:stop].astype(np.float64) * inv_norms[start:stop, None]
         if neighbours.shape[-1] >= 256:
             dots = np.matmul(neighbours, queries[:, :, None])[..., 0]
         else:
             dots = np.einsum("ijk,ik->ij", neighbours, queries)
-        dist[start:stop] = 1.0 - dots * inv_norms[start:stop, None] * inv_norms[cand]
+        dist[start:stop] = 1.0 - dots
 
     _for_row_chunks(
         X.shape[0],
@@ -647,14 +706,14 @@ def kneighbors_of(
     # ||x||^2 - 2 x.y + ||y||^2 cancels, and memory stays bounded at any n.
     queries = X[rows].astype(np.float64)
     if metric == "cosine":
-        norms = np.linalg.norm(X, axis=1)
+        norms = row_norms(X)
         zero = np.flatnonzero(norms == 0)
         if zero.size:
             raise ValueError(
                 f"cosine distance is undefined for all-zero rows; X has {zero.size} "
                 f"(rows {_first_rows(zero)}). Drop them or use metric='euclidean'."
             )
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        queries /= scaled_norms(queries)[:, None]
     dist = np.empty((rows.size, n_samples), dtype=np.float64)
     block = max(1, _REFINE_ELEMENTS // max(1, X.shape[1]))
     for start in range(0, n_samples, block):
@@ -709,7 +768,7 @@ def kneighbors_between(
     Q64, D64 = Q.astype(np.float64), D.astype(np.float64)
     if metric == "cosine":
         for name, arr in (("queries", Q64), ("database", D64)):
-            norms = np.linalg.norm(arr, axis=1)
+            norms = scaled_norms(arr)
             zero = np.flatnonzero(norms == 0)
             if zero.size:
                 raise ValueError(
@@ -722,6 +781,10 @@ def kneighbors_between(
         # from the origin, float32 scores x.y - |y|^2/2 cancel and pick wrong candidates.
         centre = D64.mean(axis=0)
         Q64, D64 = Q64 - centre, D64 - centre
+        # A power of two brings both sets to order 1 (exact): float32 scores
+        # of rows at 1e20 would overflow, at 1e-30 underflow.
+        exponent = power_of_two_exponent(max(max_abs(Q64), max_abs(D64)))
+        Q64, D64 = np.ldexp(Q64, -exponent), np.ldexp(D64, -exponent)
     D32 = D64.astype(np.float32)
     half_sq = 0.5 * np.einsum("ij,ij->i", D32, D32)
     n_candidates = min(D.shape[0], int(k) + 8)
@@ -745,4 +808,11 @@ def kneighbors_between(
         order = np.lexsort((cand, exact), axis=1)[:, :k]
         out_i[start:stop] = np.take_along_axis(cand, order, axis=1)
         out_d[start:stop] = np.take_along_axis(exact, order, axis=1)
+    if metric == "euclidean":
+        out_d = np.ldexp(out_d.astype(np.float64), exponent).astype(np.float32)
+        if not np.isfinite(out_d).all():
+            raise ValueError(
+                "neighbour distances exceed float32's range (about 3.4e38), the dtype of the "
+                "returned distances. Rescale queries and database by the same factor first."
+            )
     return out_d, out_i

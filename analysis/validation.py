@@ -71,11 +71,48 @@ def check_matrix(X: object, *, name: str = "X", min_samples: int = 1, action: st
 _NORM_BLOCK_ELEMENTS = 1 << 22
 
 
+def scaled_norms(block: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the rows of a float64 block, free of overflow and underflow.
+
+    Each row is divided by its largest absolute entry before squaring
+    (``||x|| = m ||x / m||`` with ``m = max_j |x_j|``, the scaling of LAPACK's
+    ``dnrm2``), so rows at 1e160 or 1e-200 get their true norm instead of
+    inf or 0. Only an all-zero row has norm 0.
+    """
+    peak = np.max(np.abs(block), axis=1) if block.shape[1] else np.zeros(block.shape[0])
+    safe = np.where(peak > 0, peak, 1.0)
+    scaled = block / safe[:, None]
+    return peak * np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
+
+
 def row_norms(X: np.ndarray) -> np.ndarray:
-    """Euclidean norm of every row, in float64, a block of rows at a time (a memory map is never copied whole)."""
+    """Euclidean norm of every row, in float64, a block of rows at a time (a memory map is never copied whole).
+
+    Scale-free: rows are scaled by their largest absolute entry before
+    squaring (`scaled_norms`), so no finite row overflows to inf or
+    underflows to 0.
+    """
     norms = np.empty(X.shape[0])
     step = max(1, _NORM_BLOCK_ELEMENTS // max(1, X.shape[1]))
     for start in range(0, X.shape[0], step):
         block = np.asarray(X[start : start + step], dtype=np.float64)
-        norms[start : start + block.shape[0]] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        norms[start : start + block.shape[0]] = scaled_norms(block)
     return norms
+
+
+def power_of_two_exponent(value: float) -> int:
+    """The exponent e with ``value = m 2**e``, ``0.5 <= m < 1`` (0 for 0).
+
+    Dividing by ``2**e`` (``np.ldexp(x, -e)``) is exact in binary floating
+    point, so it brings data of any magnitude to order 1 without changing a
+    single digit of the mantissas.
+    """
+    value = abs(float(value))
+    if not value > 0 or not np.isfinite(value):
+        return 0
+    return int(np.frexp(value)[1])
+
+
+def max_abs(X: np.ndarray) -> float:
+    """Largest absolute entry of X, from its max and min (no n x d temporary)."""
+    return max(abs(float(np.max(X))), abs(float(np.min(X))))
