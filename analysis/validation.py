@@ -116,3 +116,16 @@ def power_of_two_exponent(value: float) -> int:
 def max_abs(X: np.ndarray) -> float:
     """Largest absolute entry of X, from its max and min (no n x d temporary)."""
     return max(abs(float(np.max(X))), abs(float(np.min(X))))
+
+
+def unit_scaled_if_huge(X: np.ndarray, *, limit: float = 2.0**64) -> np.ndarray:
+    """X itself, or ``X / 2**e`` (exact, a float64 copy) when its largest entry exceeds `limit`.
+
+    For scale-free uses of the float32 neighbour search (ranks, distance
+    ratios): rows beyond float32's range (float64 at 1e160) would otherwise
+    be refused, and distances near it could not be returned.
+    """
+    peak = max_abs(X)
+    if peak <= limit:
+        return X
+    return np.ldexp(np.asarray(X, dtype=np.float64), -power_of_two_exponent(peak))

@@ -17,7 +17,7 @@ from scipy.stats import skew
 
 from analysis.metrics._result import MetricResult
 from analysis.neighbors import kneighbors, kneighbors_between
-from analysis.validation import check_matrix
+from analysis.validation import check_matrix, unit_scaled_if_huge
 
 __all__ = [
     "Hubness",
@@ -130,6 +130,11 @@ def hubness_from_neighbors(
         raise ValueError(f"indices must be an integer array of shape (n_queries, k); got {ind.shape} {ind.dtype}.")
     if ind.size and (ind.min() < 0 or ind.max() >= n_items):
         raise ValueError(f"indices must lie in [0, {n_items}); got values from {ind.min()} to {ind.max()}.")
+    if ind.shape[0] < 1 or int(n_items) < 1:
+        raise ValueError(
+            f"hubness needs at least one query and one item; got {ind.shape[0]} neighbour lists over "
+            f"{n_items} items (every index would divide by 0)."
+        )
     if not (atkinson_epsilon > 0 and atkinson_epsilon != 1):
         raise ValueError(f"atkinson_epsilon must be > 0 and != 1; got {atkinson_epsilon!r}.")
     n_queries, k = ind.shape
@@ -218,7 +223,8 @@ def hubness(X: Any, *, k: int = 10, metric: str = "euclidean", atkinson_epsilon:
     -----
     Invariant to permuting the rows (N_k permutes with them), to rotations,
     translations and uniform scaling of X (euclidean), and to scaling each
-    row (cosine).
+    row (cosine), at any magnitude (1e-30 to 1e160: the search scales the
+    data by a power of two first).
 
     References
     ----------
@@ -247,7 +253,8 @@ def hubness(X: Any, *, k: int = 10, metric: str = "euclidean", atkinson_epsilon:
             f"{arr.shape[0] - 1} others. Use k <= {arr.shape[0] - 1}."
         )
     _refuse_degenerate(arr, "X")
-    _, indices = kneighbors(arr, k, metric=metric)
+    # Neighbour ranks are scale-free: values beyond float32's range are scaled down exactly.
+    _, indices = kneighbors(unit_scaled_if_huge(arr), k, metric=metric)
     return hubness_from_neighbors(indices, n_items=arr.shape[0], metric=metric, atkinson_epsilon=atkinson_epsilon)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from analysis.metrics._result import MetricResult
 from analysis.neighbors import kneighbors
-from analysis.validation import check_matrix
+from analysis.validation import check_matrix, max_abs, power_of_two_exponent
 
 __all__ = ["IntrinsicDimension", "intrinsic_dimension"]
 
@@ -53,7 +53,9 @@ def intrinsic_dimension(X: Any, *, method: str = "twonn", k: int = 10) -> Intrin
       ``[mean_i 1/m_i]^{-1}`` (the correction of MacKay & Ghahramani 2005).
 
     Duplicate rows are dropped first (reported in ``n_duplicates``): a zero
-    neighbour distance would divide by zero.
+    neighbour distance would divide by zero. Both estimates depend only on
+    ratios of distances, so they are invariant to a global scale ``c X`` at
+    any magnitude (the search runs on ``X / 2**e``, an exact rescaling).
 
     Parameters
     ----------
@@ -94,7 +96,9 @@ def intrinsic_dimension(X: Any, *, method: str = "twonn", k: int = 10) -> Intrin
             f"X has {unique.shape[0]} distinct points; estimating the intrinsic dimension with k = {k} needs at "
             f"least {k + 1}."
         )
-    distances, _ = kneighbors(unique, int(k))
+    # Distance ratios are scale-free: search X / 2**e (exact), which keeps rows
+    # at 1e160 inside the float32 search and rows at 1e-200 out of underflow.
+    distances, _ = kneighbors(np.ldexp(unique, -power_of_two_exponent(max_abs(unique))), int(k))
     distances = distances.astype(np.float64)
     if method == "twonn":
         log_mu = np.log(distances[:, 1] / distances[:, 0])

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from analysis.metrics._result import MetricResult
-from analysis.validation import check_matrix, first_rows
+from analysis.validation import check_matrix, first_rows, max_abs, power_of_two_exponent, scaled_norms
 
 __all__ = ["Isotropy", "iso_score", "isotropy"]
 
@@ -76,13 +76,24 @@ def isotropy(X: Any) -> Isotropy:
     -------
     Isotropy
 
+    Raises
+    ------
+    ValueError
+        Fewer than 2 rows or features, NaN/Inf, an all-zero row, or rows that
+        are identical up to float64 rounding (total variance at most
+        ``(d eps)^2`` times the mean squared row norm): IsoScore is then a
+        ratio of rounding noise, undefined rather than a number.
+
     Notes
     -----
     One pass over row blocks accumulates the unit-row sum, the sum and
     the second moment (float64); a second computes the partition function.
     IsoScore uses the covariance eigenvalues (the data are centred, so it
     is translation invariant); it is invariant to rotation and to a global
-    scale. The mean cosine is exact in O(n d): ``(||sum u||^2 - n) / (n (n-1))``
+    scale at any magnitude (the moments are taken of ``X / 2**e``, an exact
+    rescaling, so ``c X`` for c = 1e-30 or 1e160 gives the same IsoScore and
+    mean cosine as X). The partition isotropy is not scale-invariant by
+    definition (``exp(c . x)``) and is computed at the data's own scale. The mean cosine is exact in O(n d): ``(||sum u||^2 - n) / (n (n-1))``
     for unit rows u. The partition function is computed with log-sum-exp.
 
     References
@@ -98,35 +109,59 @@ def isotropy(X: Any) -> Isotropy:
     n, d = arr.shape
     if d < 2:
         raise ValueError("isotropy needs at least 2 features; a line has no directions to compare.")
+    # Moments of X / 2**e, e the exponent of the largest entry: an exact
+    # rescaling that keeps the second moment of rows at 1e160 from
+    # overflowing (LinAlgError) and of rows at 1e-200 from underflowing.
+    # IsoScore and the mean cosine are scale-free; the partition function
+    # is not, so its projections are scaled back below.
+    exponent = power_of_two_exponent(max_abs(arr))
     # One pass for the unit-row sum (mean cosine), the sum and the second moment
     # (covariance for IsoScore, eigenvectors for the partition function).
+    # Sums are taken about a shift s (the first row), so that the covariance
+    # E[(x-s)(x-s)^T] - (m-s)(m-s)^T does not cancel catastrophically for
+    # data far from the origin; identical rows then give exactly zero spread.
     unit_sum = np.zeros(d)
     total = np.zeros(d)
     second = np.zeros((d, d))
+    square_norm_total = 0.0
+    shift = None
     for start in range(0, n, 65_536):
-        block = np.asarray(arr[start : start + 65_536], dtype=np.float64)
-        norms = np.linalg.norm(block, axis=1)
+        block = np.ldexp(np.asarray(arr[start : start + 65_536], dtype=np.float64), -exponent)
+        norms = scaled_norms(block)
         zero = np.flatnonzero(norms == 0)
         if zero.size:
             raise ValueError(
                 f"X has all-zero rows (first: {first_rows(zero + start)}); their cosine is undefined. Drop them."
             )
         unit_sum += (block / norms[:, None]).sum(axis=0)
+        square_norm_total += float(norms @ norms)
+        if shift is None:
+            shift = block[0].copy()
+        block -= shift
         total += block.sum(axis=0)
         second += block.T @ block
-    mean = total / n
+    mean = total / n  # m - s
     covariance = second / n - np.outer(mean, mean)
     variances = np.clip(np.linalg.eigvalsh(0.5 * (covariance + covariance.T)), 0.0, None)
-    if not variances.sum() > 0:
-        raise ValueError("X has identical rows: its covariance is zero and isotropy is undefined.")
+    # Rows identical up to rounding leave a total variance of rounding noise,
+    # at most about (d eps)^2 times the mean squared norm: a ratio of that
+    # noise would be a meaningless score (0.04 for 1,000 copies of one row).
+    rounding_floor = (d * np.finfo(np.float64).eps) ** 2 * square_norm_total / n
+    if not variances.sum() > rounding_floor:
+        raise ValueError(
+            "X has identical rows (up to float64 rounding): its covariance is zero and isotropy is "
+            "undefined. Pass rows that vary."
+        )
     score = iso_score(variances)
     mean_cosine = (float(unit_sum @ unit_sum) - n) / (n * (n - 1))
     # Mu & Viswanath: Z(c) over the eigenvectors of X^T X (uncentred), via log-sum-exp.
-    _, vectors = np.linalg.eigh(second)
+    # sum x x^T = sum (x-s)(x-s)^T + s t^T + t s^T + n s s^T with t = sum (x - s).
+    uncentred = second + np.outer(shift, total) + np.outer(total, shift) + n * np.outer(shift, shift)
+    _, vectors = np.linalg.eigh(0.5 * (uncentred + uncentred.T))
     log_z = np.empty(d)
     for start in range(0, n, 65_536):
-        block = np.asarray(arr[start : start + 65_536], dtype=np.float64)
-        part = logsumexp(block @ vectors, axis=0)
+        block = np.ldexp(np.asarray(arr[start : start + 65_536], dtype=np.float64), -exponent)
+        part = logsumexp(np.ldexp(block @ vectors, exponent), axis=0)
         log_z = part if start == 0 else np.logaddexp(log_z, part)
     partition = float(np.exp(log_z.min() - log_z.max()))
     return Isotropy(iso_score=score, mean_cosine=float(mean_cosine), partition_isotropy=partition,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.validation import check_matrix
+from analysis.validation import check_matrix, max_abs, power_of_two_exponent
 
 __all__ = ["CovarianceSpectrum", "EffectiveRank", "covariance_spectrum", "effective_rank"]
 
@@ -49,20 +49,40 @@ class CovarianceSpectrum:
                 "n_features": self.n_features}
 
 
-def _gram(arr: np.ndarray, *, center: bool) -> tuple[np.ndarray, int]:
-    """Sum of x x^T over rows (centred on the column means when `center`), float64, streamed."""
+def _gram(arr: np.ndarray, *, center: bool, exponent: int = 0) -> tuple[np.ndarray, int]:
+    """Sum of y y^T over rows ``y = x / 2**exponent`` (centred on the column means when `center`), float64, streamed.
+
+    The exact power-of-two scaling keeps the products of rows at 1e160 from
+    overflowing and of rows at 1e-200 from underflowing.
+    """
     n, d = arr.shape
     shift = np.zeros(d)
     if center:
         for start in range(0, n, _GRAM_BLOCK_ROWS):
-            shift += np.asarray(arr[start : start + _GRAM_BLOCK_ROWS], dtype=np.float64).sum(axis=0)
+            block = np.ldexp(np.asarray(arr[start : start + _GRAM_BLOCK_ROWS], dtype=np.float64), -exponent)
+            shift += block.sum(axis=0)
         shift /= n
     gram = np.zeros((d, d))
     for start in range(0, n, _GRAM_BLOCK_ROWS):
-        block = np.array(arr[start : start + _GRAM_BLOCK_ROWS], dtype=np.float64)
+        block = np.ldexp(np.asarray(arr[start : start + _GRAM_BLOCK_ROWS], dtype=np.float64), -exponent)
         block -= shift
         gram += block.T @ block
     return 0.5 * (gram + gram.T), n
+
+
+def _rounding_floor(arr: np.ndarray, exponent: int) -> float:
+    """Frobenius norm of X / 2**exponent times ``max(n, d) eps``: centred data below it is rounding noise.
+
+    Centring identical rows leaves residuals of a few ulps of each entry
+    (the column mean is rounded), so the centred matrix's largest singular
+    value is then at most about ``max(n, d) eps ||X||_F``; a spectrum, an
+    entropy or a ratio of that noise means nothing.
+    """
+    total = 0.0
+    for start in range(0, arr.shape[0], _GRAM_BLOCK_ROWS):
+        block = np.ldexp(np.asarray(arr[start : start + _GRAM_BLOCK_ROWS], dtype=np.float64), -exponent)
+        total += float(np.einsum("ij,ij->", block, block))
+    return max(arr.shape) * np.finfo(np.float64).eps * float(np.sqrt(total))
 
 
 def covariance_spectrum(X: Any) -> CovarianceSpectrum:
@@ -80,12 +100,21 @@ def covariance_spectrum(X: Any) -> CovarianceSpectrum:
         For input that is not a finite 2-D real array, or rows that are all identical.
     """
     arr = check_matrix(X, action="computing the covariance spectrum")
-    gram, n = _gram(arr, center=True)
-    eigenvalues = np.clip(np.linalg.eigvalsh(gram)[::-1] / n, 0.0, None)
-    total = eigenvalues.sum()
-    if not total > 0:
-        raise ValueError("X has identical rows: its covariance is zero and the spectrum is empty.")
-    ratio = eigenvalues / total
+    exponent = power_of_two_exponent(max_abs(arr))
+    gram, n = _gram(arr, center=True, exponent=exponent)
+    scaled = np.clip(np.linalg.eigvalsh(gram)[::-1] / n, 0.0, None)  # eigenvalues of Sigma / 4**exponent
+    total = scaled.sum()
+    # The rows are centred before the products, so identical rows leave a total
+    # squared spread of rounding noise only, at most (max(n, d) eps ||X||_F)^2.
+    if not total * n > _rounding_floor(arr, exponent) ** 2:
+        raise ValueError(
+            "X has identical rows (up to float64 rounding): its covariance is zero and the spectrum "
+            "is empty. Pass rows that vary."
+        )
+    ratio = scaled / total
+    # In X's own units (inf where the variance itself exceeds float64, e.g. rows at 1e160).
+    with np.errstate(over="ignore"):
+        eigenvalues = np.ldexp(scaled, 2 * exponent)
     return CovarianceSpectrum(eigenvalues=eigenvalues, explained_variance_ratio=ratio,
                               cumulative=np.minimum(np.cumsum(ratio), 1.0), n_samples=int(n),
                               n_features=int(arr.shape[1]))
@@ -167,7 +196,11 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
     Notes
     -----
     Invariant to rotations ``X Q`` (``Q`` orthogonal), to a global scale
-    ``c X`` (``c != 0``), and to the order of the rows. Singular values below
+    ``c X`` (``c != 0``, at any magnitude: the SVD runs on ``X / 2**e``, an
+    exact rescaling, so 1e-30 X and 1e160 X score as X), and to the order
+    of the rows. Rows identical up to rounding (centred largest singular
+    value at most ``max(n, d) eps ||X||_F``) count as identical: ValueError,
+    not a score of rounding noise. Singular values below
     ``max(n, d) * eps * sigma_max`` (the tolerance of
     ``numpy.linalg.matrix_rank``) are rounding noise and are set to 0, so a
     rank-r matrix with equal singular values scores exactly r up to rounding.
@@ -188,8 +221,10 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
     4.0
     """
     arr = check_matrix(X, action="computing the effective rank")
+    # Work on X / 2**e (exact): products of rows at 1e160 would overflow, at 1e-200 underflow.
+    exponent = power_of_two_exponent(max_abs(arr))
     if arr.size <= _SVD_MAX_ELEMENTS:
-        data = np.array(arr, dtype=np.float64, copy=True)
+        data = np.ldexp(np.asarray(arr, dtype=np.float64), -exponent)
         if center:
             data -= data.mean(axis=0)
         singular_values = np.linalg.svd(data, compute_uv=False)
@@ -197,15 +232,19 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
     else:
         # Large X (a million rows): singular values are the square roots of the
         # Gram matrix's eigenvalues, accumulated block by block without a copy of X.
-        gram, _ = _gram(arr, center=center)
+        gram, _ = _gram(arr, center=center, exponent=exponent)
         eigenvalues = np.clip(np.linalg.eigvalsh(gram)[::-1], 0.0, None)
         singular_values = np.sqrt(eigenvalues)
         data_shape = arr.shape
     sigma_max = float(singular_values[0]) if singular_values.size else 0.0
+    # Centring identical rows leaves rounding residuals, not zeros: below
+    # this floor the "spectrum" is noise and its entropy meaningless.
+    if center and sigma_max > 0.0 and sigma_max <= _rounding_floor(arr, exponent):
+        sigma_max = 0.0
     if not sigma_max > 0.0:
         if center:
             raise ValueError(
-                "X is all zero after centring (identical rows, or a single row); the "
+                "X is all zero after centring (rows identical up to float64 rounding, or a single row); the "
                 "effective rank is undefined. Pass rows that vary, or use center=False "
                 "to measure the uncentred matrix."
             )
@@ -223,7 +262,7 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
     entropy = float(-(nonzero * np.log(nonzero)).sum())
     return EffectiveRank(
         effective_rank=float(np.exp(entropy)),
-        singular_values=singular_values,
+        singular_values=np.ldexp(singular_values, exponent),  # in X's own units
         n_samples=int(arr.shape[0]),
         n_features=int(arr.shape[1]),
         centered=bool(center),

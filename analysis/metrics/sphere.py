@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import gammaln, hyp0f1, ive
 
 from analysis.metrics._result import MetricResult
-from analysis.validation import check_matrix, first_rows
+from analysis.validation import check_matrix, first_rows, row_norms, scaled_norms
 
 __all__ = ["Alignment", "Uniformity", "alignment", "uniform_sphere_uniformity", "uniformity"]
 
@@ -67,15 +67,22 @@ class Uniformity(MetricResult):
 
 
 def _unit_rows(X: Any, name: str) -> np.ndarray:
+    """Float64 unit rows of X, whatever its scale.
+
+    Norms are taken in float64 after dividing each row by its largest
+    absolute entry (`analysis.validation.row_norms`): a float32 row at 1e20
+    would square to inf and come out as a zero vector, a float64 row at
+    1e160 likewise, and a row at 1e-200 would underflow to norm 0.
+    """
     arr = check_matrix(X, name=name, action="normalising rows")
-    norms = np.linalg.norm(arr, axis=1)
+    norms = row_norms(arr)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
         raise ValueError(
             f"{name} has {zero.size} all-zero rows (first: {first_rows(zero)}), which have no direction "
             "on the sphere. Drop them first."
         )
-    return (arr / norms[:, None]).astype(np.float64, copy=False)
+    return np.asarray(arr, dtype=np.float64) / norms[:, None]
 
 
 def uniform_sphere_uniformity(n_features: int, *, t: float = 2.0) -> float:
@@ -162,7 +169,9 @@ def _sampled_pairs(X: np.ndarray, norms: np.ndarray, t: float, *, target_se: flo
         i = rng.integers(0, n, size=batch)
         j = rng.integers(0, n - 1, size=batch)
         j += j >= i  # uniform over j != i
-        cos = np.einsum("ij,ij->i", X[i], X[j], dtype=np.float64) / (norms[i] * norms[j])
+        # Unit rows before the product: raw products of rows at 1e160 overflow.
+        cos = np.einsum("ij,ij->i", np.asarray(X[i], dtype=np.float64) / norms[i, None],
+                        np.asarray(X[j], dtype=np.float64) / norms[j, None])
         log_terms.append(2.0 * t * (cos - 1.0))
         drawn += batch
         logs = np.concatenate(log_terms)
@@ -209,7 +218,10 @@ def uniformity(
 
     Notes
     -----
-    Invariant to rotations and to scaling any row (rows are normalised).
+    Invariant to rotations and to scaling any row (rows are normalised), at
+    any magnitude: norms are computed without overflow or underflow (each row
+    divided by its largest entry first), so ``uniformity(c * X)`` equals
+    ``uniformity(X)`` for c = 1e-30 or 1e160 as for c = 1.
     The sampled path normalises only the rows it draws, so a memory-mapped
     array is never copied.
 
@@ -231,7 +243,7 @@ def uniformity(
         norms = np.empty(n)
         for start in range(0, n, 65_536):
             block = np.asarray(arr[start : start + 65_536], dtype=np.float64)
-            norms[start : start + block.shape[0]] = np.linalg.norm(block, axis=1)
+            norms[start : start + block.shape[0]] = scaled_norms(block)
         zero = np.flatnonzero(norms == 0)
         if zero.size:
             raise ValueError(
@@ -272,6 +284,8 @@ def alignment(x: Any, y: Any = None, *, labels: Any = None, alpha: float = 2.0) 
     With labels and alpha = 2 the mean over all same-class pairs is exact
     in O(n d): ``sum_{i<j in c} ||u_i - u_j||^2 = n_c^2 - ||sum_c u||^2``
     for unit rows. Other alphas compute the pairs class by class.
+    Invariant to scaling any row by any positive factor (1e-30 or 1e160
+    too): rows are normalised without overflow (see `uniformity`).
     """
     if not alpha > 0:
         raise ValueError(f"alpha must be positive; got {alpha!r}.")

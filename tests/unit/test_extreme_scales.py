@@ -118,3 +118,132 @@ def test_hubness_and_knn_jaccard_at_1e20():
     np.testing.assert_array_equal(hubness(big, k=5).k_occurrence, hubness(X, k=5).k_occurrence)
     result = compare(big, big, k=5)
     assert result.metrics["knn_jaccard"] == 1.0
+
+
+# --------------------------------------------------------------------------
+# 3. scale-free norms and moments
+
+
+SCALES = [1e-30, 1e20, 1e160]
+
+
+def _scaled(X: np.ndarray, c: float) -> np.ndarray:
+    """c * X in float32 where it fits (the app's dtype), else float64."""
+    out = X.astype(np.float64) * c
+    return out.astype(np.float32) if c <= 1e30 else out
+
+
+@pytest.mark.parametrize("c", SCALES)
+def test_uniformity_and_alignment_are_scale_free(c):
+    from analysis.metrics import alignment, uniformity
+
+    X = _cloud(n=150, d=8, seed=6)
+    Y = X + 0.3 * _cloud(n=150, d=8, seed=7)
+    labels = np.arange(150) % 3
+    u0, u1 = uniformity(X).value, uniformity(_scaled(X, c)).value
+    assert u0 > -3.9  # not the -4t of collapsed antipodes: a real spread
+    assert u1 == pytest.approx(u0, abs=1e-6)
+    # the sampled path (above max_exact) normalises the rows it draws
+    s0 = uniformity(X, max_exact=10, max_pairs=200_000).value
+    assert uniformity(_scaled(X, c), max_exact=10, max_pairs=200_000).value == pytest.approx(s0, abs=1e-6)
+    assert alignment(_scaled(X, c), _scaled(Y, c)).value == pytest.approx(alignment(X, Y).value, abs=1e-6)
+    for alpha in (2.0, 1.0):
+        ref = alignment(X, labels=labels, alpha=alpha).value
+        assert alignment(_scaled(X, c), labels=labels, alpha=alpha).value == pytest.approx(ref, abs=1e-6)
+
+
+def test_uniformity_of_float32_rows_at_1e20_is_not_the_collapsed_value():
+    # The issue's numbers: rows at 1e20 in float32 squared to inf, became zero vectors,
+    # and uniformity read -4.000 (= -2t) instead of the data's own value.
+    from analysis.metrics import uniformity
+
+    X = _cloud(n=200, d=4, seed=8)
+    value = uniformity(X * np.float32(1e20)).value
+    assert value == pytest.approx(uniformity(X).value, abs=1e-9)
+    assert value > -3.9
+
+
+@pytest.mark.parametrize("c", SCALES)
+def test_isotropy_effective_rank_and_intrinsic_dimension_are_scale_free(c):
+    from analysis.metrics import covariance_spectrum, effective_rank, intrinsic_dimension, isotropy
+
+    X = _cloud(n=300, d=6, seed=9) * np.linspace(0.5, 2.0, 6).astype(np.float32)
+    Xc = _scaled(X, c)
+    # (float32 rounding of c * X moves the scores by ~1e-8; a failure was 0.04 or an exception)
+    iso0, iso1 = isotropy(X), isotropy(Xc)
+    assert iso1.iso_score == pytest.approx(iso0.iso_score, rel=1e-6)
+    assert iso1.mean_cosine == pytest.approx(iso0.mean_cosine, abs=1e-7)
+    e0, e1 = effective_rank(X), effective_rank(Xc)
+    assert e1.effective_rank == pytest.approx(e0.effective_rank, rel=1e-6)
+    np.testing.assert_allclose(e1.singular_values / c, e0.singular_values, rtol=1e-6)
+    assert effective_rank(Xc, center=False).effective_rank == pytest.approx(
+        effective_rank(X, center=False).effective_rank, rel=1e-6)
+    np.testing.assert_allclose(covariance_spectrum(Xc).explained_variance_ratio,
+                               covariance_spectrum(X).explained_variance_ratio, rtol=1e-6, atol=1e-12)
+    for method in ("twonn", "mle"):
+        d0 = intrinsic_dimension(X, method=method).dimension
+        assert intrinsic_dimension(Xc, method=method).dimension == pytest.approx(d0, rel=1e-5)
+
+
+def test_effective_rank_gram_path_is_scale_free(monkeypatch):
+    import analysis.metrics.spectrum as spectrum
+
+    X = _cloud(n=300, d=6, seed=10)
+    ref = spectrum.effective_rank(X).effective_rank
+    monkeypatch.setattr(spectrum, "_SVD_MAX_ELEMENTS", 10)  # the streamed Gram path
+    for c in SCALES:
+        assert spectrum.effective_rank(_scaled(X, c)).effective_rank == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.parametrize("c", [1e-30, 1e20, 1e160])
+def test_hubness_is_scale_free_beyond_float32(c):
+    from analysis.metrics import hubness
+
+    X = _cloud(n=200, d=10, seed=11).astype(np.float64)
+    for metric in ("euclidean", "cosine"):
+        ref = hubness(X, k=5, metric=metric).k_occurrence
+        np.testing.assert_array_equal(hubness(X * c, k=5, metric=metric).k_occurrence, ref)
+
+
+# --------------------------------------------------------------------------
+# 1. ratios of rounding noise: identical rows are identical, not "a little anisotropic"
+
+
+def _identical_rows() -> np.ndarray:
+    # 1,000 copies of one row whose column means do not round back to the row exactly.
+    row = np.random.default_rng(12).standard_normal(8) * 7.3 + 0.1
+    return np.tile(row, (1000, 1))
+
+
+def test_isotropy_of_identical_rows_is_undefined_not_noise():
+    from analysis.metrics import isotropy
+
+    # Before: iso_score 0.041 computed from a covariance of rounding noise.
+    with pytest.raises(ValueError, match="identical rows"):
+        isotropy(_identical_rows())
+
+
+def test_effective_rank_and_spectrum_of_identical_rows_are_undefined_not_noise():
+    import analysis.metrics.spectrum as spectrum
+
+    # Before: effective rank 1.0 and explained variance [1, 3e-17, ...] of rounding noise.
+    with pytest.raises(ValueError, match="identical"):
+        spectrum.effective_rank(_identical_rows())
+    with pytest.raises(ValueError, match="identical rows"):
+        spectrum.covariance_spectrum(_identical_rows())
+    # Uncentred, identical rows are a rank-1 matrix: exactly 1, not an error.
+    assert spectrum.effective_rank(_identical_rows(), center=False).effective_rank == pytest.approx(1.0, abs=1e-12)
+
+
+def test_tiny_but_real_spread_far_from_the_origin_is_kept():
+    from analysis.metrics import covariance_spectrum, effective_rank, isotropy
+
+    # float64 rows at offset 1e4 with spread 1e-6 (relative 1e-10, far above rounding):
+    # the shifted sums keep it; the scores match the data without the offset.
+    X = _cloud(n=400, d=5, seed=13).astype(np.float64) * np.array([1.0, 1.0, 0.5, 0.5, 0.1])
+    far = 1e4 + 1e-6 * X
+    near = 1e-6 * X
+    assert effective_rank(far).effective_rank == pytest.approx(effective_rank(near).effective_rank, rel=1e-4)
+    np.testing.assert_allclose(covariance_spectrum(far).explained_variance_ratio,
+                               covariance_spectrum(near).explained_variance_ratio, rtol=1e-4, atol=1e-8)
+    assert isotropy(far).iso_score == pytest.approx(isotropy(near).iso_score, rel=1e-4)
