@@ -10,7 +10,13 @@ import numpy as np
 from scipy.special import logsumexp
 
 from analysis.metrics._result import MetricResult
-from analysis.validation import check_matrix, first_rows, max_abs, power_of_two_exponent, scaled_norms
+from analysis.validation import (
+    check_matrix,
+    first_rows,
+    max_abs,
+    power_of_two_exponent,
+    scaled_norms,
+)
 
 __all__ = ["Isotropy", "iso_score", "isotropy"]
 
