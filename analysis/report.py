@@ -758,8 +758,16 @@ class _Classes:
 def _class_stage(emb: Embedding, seed: int) -> _Classes:
     """Neural collapse with the labels, and with the labels shuffled (the baseline)."""
     present, y = np.unique(emb.labels, return_inverse=True)
-    names = [emb.class_name(int(c)) for c in present]
     y = y.astype(np.int64).ravel()  # codes 0..C-1 of the classes present
+    if present.size == y.size:
+        # One label per row (ids, not classes): within-class variability is 0 by
+        # construction, so NC1 would read "collapsed", and its C x C matrices grow
+        # with n^2 (3 GiB and a MemoryError at n = 20,000). Skip with the reason.
+        return _Classes(None, None, [], ValueError(
+            f"every one of the {y.size:,} rows has its own label, so no class has two samples: "
+            "within-class variability is zero by construction and the class findings would say "
+            "nothing. Pass labels that group rows into classes (e.g. the class, not the sample id)."))
+    names = [emb.class_name(int(c)) for c in present]
     try:
         result = neural_collapse(emb.X, y)
     except ValueError as exc:

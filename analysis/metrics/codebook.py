@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from analysis.data.limits import format_bytes, memory_budget_bytes
 from analysis.metrics._result import MetricResult
 
 __all__ = ["CodebookUsage", "codebook_usage", "codebook_usage_table"]
@@ -64,6 +65,15 @@ def _check_codes(codes: Any, codebook_size: Any) -> tuple[np.ndarray, int]:
     if isinstance(codebook_size, bool) or not isinstance(codebook_size, (int, np.integer)) or codebook_size < 1:
         raise ValueError(f"codebook_size must be a positive integer K; got {codebook_size!r}.")
     K = int(codebook_size)
+    # counts, probabilities and the dead-code list are K-long arrays: check the
+    # declared size against the memory budget before allocating them.
+    needed = 4 * 8 * K
+    if needed > memory_budget_bytes():
+        raise ValueError(
+            f"codebook_size={K:,} needs {format_bytes(needed)} for its per-code counts, over the memory "
+            f"budget of {format_bytes(memory_budget_bytes())} (REPLENS_MEMORY_BUDGET). Pass the "
+            "codebook's real size K."
+        )
     arr = np.asarray(codes)
     if arr.size == 0:
         raise ValueError("codes is empty: usage is undefined without any code. Pass the codes the model assigned.")
@@ -152,11 +162,16 @@ def codebook_usage(
         if y.size != flat.size:
             raise ValueError(f"labels has {y.size} entries but there are {flat.size} codes; give one label per code.")
         _, y_codes = np.unique(y, return_inverse=True)
-        joint = np.zeros((K, int(y_codes.max()) + 1))
-        np.add.at(joint, (flat, y_codes.ravel()), 1.0)
-        joint /= flat.size
-        mutual_information = max(0.0, entropy + _entropy(joint.sum(axis=0)) - _entropy(joint.ravel()))
-        purity = float(joint.max(axis=1).sum())
+        n_labels = int(y_codes.max()) + 1
+        # Only the (code, label) pairs that occur: a dense K x L table would be
+        # 10 GB for K = 65,536 codes and 20,000 labels.
+        pairs, pair_counts = np.unique(flat * n_labels + y_codes.ravel(), return_counts=True)
+        label_p = np.bincount(y_codes.ravel(), minlength=n_labels) / flat.size
+        mutual_information = max(0.0, entropy + _entropy(label_p) - _entropy(pair_counts / flat.size))
+        # pairs are sorted, so each code's pairs are contiguous: its largest count is the majority label's.
+        pair_code = pairs // n_labels
+        starts = np.flatnonzero(np.r_[True, pair_code[1:] != pair_code[:-1]])
+        purity = float(np.maximum.reduceat(pair_counts, starts).sum() / flat.size)
     quantization_error = dead_distance = None
     if codebook is not None or vectors is not None:
         if codebook is None or vectors is None:

@@ -17,7 +17,7 @@ from scipy.stats import skew
 
 from analysis.metrics._result import MetricResult
 from analysis.neighbors import kneighbors, kneighbors_between
-from analysis.validation import check_matrix, unit_scaled_if_huge
+from analysis.validation import check_matrix, first_rows, row_norms, unit_scaled_if_huge
 
 __all__ = [
     "Hubness",
@@ -330,19 +330,27 @@ def knn_accuracy(indices: Any, labels: Any, *, query_labels: Any = None) -> floa
         raise ValueError(
             f"indices has shape {ind.shape} but there are {truth.shape[0]} query labels; give one label per query row."
         )
+    if ind.size and (ind.min() < 0 or ind.max() >= item_codes.size):
+        raise ValueError(
+            f"indices must point at items in [0, {item_codes.size}); got values from {int(ind.min())} to "
+            f"{int(ind.max())}. Pass neighbour lists of these labelled items."
+        )
     votes = item_codes[ind]  # (n_queries, k)
-    n_classes = codes.size
-    counts = np.zeros((ind.shape[0], n_classes), dtype=np.int64)
-    np.add.at(counts, (np.repeat(np.arange(ind.shape[0]), ind.shape[1]), votes.ravel()), 1)
-    best = counts.max(axis=1, keepdims=True)
-    tied = counts == best
-    # Among tied classes, the one whose earliest vote is nearest wins.
-    first_position = np.full((ind.shape[0], n_classes), ind.shape[1], dtype=np.int64)
-    rows = np.repeat(np.arange(ind.shape[0]), ind.shape[1])
-    positions = np.tile(np.arange(ind.shape[1]), ind.shape[0])
-    np.minimum.at(first_position, (rows, votes.ravel()), positions)
-    first_position[~tied] = ind.shape[1] + 1
-    predicted = np.argmin(first_position, axis=1)
+    n_queries, k = votes.shape
+    if n_queries == 0 or k == 0:
+        raise ValueError(f"knn_accuracy needs at least one query with one neighbour; got indices of shape {ind.shape}.")
+    # Only the k votes of each query are counted, never a (queries x classes)
+    # table: that was 7.3 GB for 20,000 queries with 20,000 distinct labels.
+    # count[i, j] = how often query i's j-th vote occurs among its k votes; the
+    # winner is the vote at the first position holding the largest count, i.e.
+    # among tied classes the one whose earliest vote is nearest.
+    predicted = np.empty(n_queries, dtype=votes.dtype)
+    step = max(1, (1 << 22) // (k * k))  # (step, k, k) booleans: at most 4 MiB
+    for start in range(0, n_queries, step):
+        block = votes[start : start + step]
+        counts = (block[:, :, None] == block[:, None, :]).sum(axis=2)
+        first_best = np.argmax(counts == counts.max(axis=1, keepdims=True), axis=1)
+        predicted[start : start + step] = block[np.arange(block.shape[0]), first_best]
     return float(np.mean(predicted == truth))
 
 
@@ -362,7 +370,14 @@ def distance_to_centre(X: Any, *, metric: str = "euclidean") -> np.ndarray:
     """
     arr = np.asarray(check_matrix(X, action="measuring centrality"), dtype=np.float64)
     if metric == "cosine":
-        unit = arr / np.linalg.norm(arr, axis=1, keepdims=True)
+        norms = row_norms(arr)  # scale-free: rows at 1e160 or 1e-200 keep their direction
+        zero = np.flatnonzero(norms == 0)
+        if zero.size:
+            raise ValueError(
+                f"X has {zero.size} all-zero rows (first: {first_rows(zero)}), which have no direction; "
+                "drop them or use metric='euclidean'."
+            )
+        unit = arr / norms[:, None]
         centre = unit.mean(axis=0)
         norm = np.linalg.norm(centre)
         if norm == 0:

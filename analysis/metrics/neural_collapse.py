@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.stats import spearmanr
 
+from analysis.data.limits import format_bytes, memory_budget_bytes
 from analysis.metrics._result import MetricResult
 from analysis.metrics.class_statistics import (
     ClassStatistics,
@@ -85,6 +86,11 @@ class NeuralCollapse(MetricResult):
         Eigenpairs of Sigma_B kept in the pseudo-inverse (C-1 unless the
         class means span fewer directions, e.g. when d < C-1).
     n_samples, n_features, n_classes : int
+    class_labels : ndarray of shape (C,), int64
+        The label code of each class, in the order of every per-class array
+        (``class_counts``, ``class_means``, ...): without a classifier the
+        labels are re-encoded to the classes that occur (``np.unique``), so
+        codes {0, 1e9} are two classes; with one it is ``arange(C)``.
     """
 
     nc1: float
@@ -110,6 +116,7 @@ class NeuralCollapse(MetricResult):
     n_samples: int
     n_features: int
     n_classes: int
+    class_labels: np.ndarray
 
     SCALARS: ClassVar[tuple[str, ...]] = (
         "nc1", "nc1_trace_quotient", "cdnv", "nc2_equinorm", "nc2_equiangular",
@@ -136,8 +143,47 @@ def check_class_labels(labels: Any, n_samples: int, *, n_classes: int | None = N
 
     Codes must be integers in ``[0, C)`` where C is `n_classes` (e.g. the
     classifier's rows) or ``max + 1``; every class needs at least one sample
-    and there must be at least two classes.
+    and there must be at least two classes. Memory is O(n) whatever the
+    codes: a largest code beyond the number of samples means empty classes
+    and is refused before any per-class array is allocated.
     """
+    y = _integer_codes(labels, n_samples)
+    C = int(y.max()) + 1
+    if n_classes is not None:
+        if C > n_classes:
+            raise ValueError(
+                f"labels uses class code {C - 1}, but the classifier has only {n_classes} "
+                "classes (rows). Pass the classifier that was trained on these labels."
+            )
+        C = int(n_classes)
+    elif C > n_samples:
+        # More codes than samples: some class is empty. Say so without a C-long count array
+        # (codes {0, 1e9} would need 7.45 GiB).
+        present = np.unique(y)
+        missing = np.setdiff1d(np.arange(min(C, present.size + 5)), present)[:5]
+        raise ValueError(
+            f"class {', '.join(str(int(c)) for c in missing)}, ... has no samples (codes run 0..{C - 1} "
+            f"but only {present.size} distinct codes occur). Every class needs samples: re-encode the "
+            "labels, e.g. np.unique(labels, return_inverse=True)[1]."
+        )
+    counts = np.bincount(y, minlength=C)
+    if np.count_nonzero(counts) < 2:
+        raise ValueError(
+            f"labels holds {np.count_nonzero(counts)} class; neural collapse needs at least 2 "
+            "classes (it is undefined, not 0, for one)."
+        )
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        raise ValueError(
+            f"class {', '.join(str(c) for c in empty[:5])}{', ...' if empty.size > 5 else ''} has "
+            f"no samples (codes run 0..{C - 1}). Every class needs samples: re-encode the labels "
+            "to drop empty classes, or pass the rows of the missing classes."
+        )
+    return y, C
+
+
+def _integer_codes(labels: Any, n_samples: int) -> np.ndarray:
+    """Labels as int64 codes >= 0 of shape (n_samples,) (integral floats accepted), or ValueError."""
     y = np.asarray(labels)
     if y.ndim != 1 or y.shape[0] != n_samples:
         raise ValueError(
@@ -154,28 +200,36 @@ def check_class_labels(labels: Any, n_samples: int, *, n_classes: int | None = N
     y = y.astype(np.int64, copy=False)
     if y.min() < 0:
         raise ValueError(f"labels contains negative codes (min {int(y.min())}); class codes start at 0.")
-    C = int(y.max()) + 1
-    if n_classes is not None:
-        if C > n_classes:
-            raise ValueError(
-                f"labels uses class code {C - 1}, but the classifier has only {n_classes} "
-                "classes (rows). Pass the classifier that was trained on these labels."
-            )
-        C = int(n_classes)
-    counts = np.bincount(y, minlength=C)
-    if np.count_nonzero(counts) < 2:
+    return y
+
+
+def _encode_present_classes(labels: Any, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """(codes 0..C-1, the original code of each class) for the classes that occur, O(n) memory."""
+    class_labels, y = np.unique(_integer_codes(labels, n_samples), return_inverse=True)
+    if class_labels.size < 2:
         raise ValueError(
-            f"labels holds {np.count_nonzero(counts)} class; neural collapse needs at least 2 "
+            f"labels holds {class_labels.size} class; neural collapse needs at least 2 "
             "classes (it is undefined, not 0, for one)."
         )
-    empty = np.flatnonzero(counts == 0)
-    if empty.size:
+    return y.astype(np.int64).ravel(), class_labels
+
+
+def _check_class_budget(n_classes: int, n_features: int) -> None:
+    """ValueError when the per-class arrays would exceed the memory budget.
+
+    About a dozen C x C float64 matrices (distances, cosines, Gram matrices),
+    a few C x d (sums, means, projections) and d x d (Sigma_W, scatter).
+    """
+    C, d = int(n_classes), int(n_features)
+    needed = 8 * (12 * C * C + 4 * C * d + 3 * d * d)
+    budget = memory_budget_bytes()
+    if needed > budget:
         raise ValueError(
-            f"class {', '.join(str(c) for c in empty[:5])}{', ...' if empty.size > 5 else ''} has "
-            f"no samples (codes run 0..{C - 1}). Every class needs samples: re-encode the labels "
-            "to drop empty classes, or pass the rows of the missing classes."
+            f"neural collapse of {C:,} classes in {d:,} features needs about {format_bytes(needed)} "
+            f"for its per-class matrices, over the memory budget of {format_bytes(budget)} "
+            "(REPLENS_MEMORY_BUDGET). Group the labels into fewer classes, reduce the features "
+            "(e.g. PCA), or raise the budget."
         )
-    return y, C
 
 
 def _check_features(features: Any) -> np.ndarray:
@@ -217,6 +271,11 @@ def check_classifier(
             )
         if not np.isfinite(W).all():
             raise ValueError("classifier contains NaN or Inf; pass finite weights.")
+        if not np.any(W):
+            raise ValueError(
+                "classifier is all zero, so NC3 (which normalises W by ||W||_F) is undefined (0/0). "
+                "Pass the trained last-layer weight."
+            )
     if bias is not None:
         if W is None:
             raise ValueError("bias was given without classifier; pass the classifier weight too.")
@@ -263,6 +322,23 @@ def _between_class_whitener(M: np.ndarray, C: int) -> tuple[np.ndarray, np.ndarr
     return eigenvalues, U
 
 
+def _mean_rounding_floor(stats: ClassStatistics) -> float:
+    """Squared distance below which two computed class means are equal up to float64 rounding.
+
+    A class mean summed from n_c rows carries a rounding error of up to about
+    ``n_c eps ||x||`` per row norm (``eps`` float64), so squared differences of
+    means below ``(max(d, max n_c) eps)^2 E||x||^2`` are rounding noise: dividing
+    by them gave NC1 = 1.7e32 for classes holding the same rows in another order.
+    ``E||x||^2 = Tr(Sigma_W) + sum_c (n_c / n) ||mu_c||^2`` comes from the statistics.
+    """
+    counts = stats.counts
+    mean_square_norm = float(np.trace(stats.sigma_w)) + float(
+        counts @ np.einsum("ij,ij->i", stats.means, stats.means)
+    ) / max(int(counts.sum()), 1)
+    scale = max(stats.n_features, int(counts.max())) * np.finfo(np.float64).eps
+    return scale**2 * max(mean_square_norm, 0.0)
+
+
 def _off_diagonal(A: np.ndarray) -> np.ndarray:
     return A[~np.eye(A.shape[0], dtype=bool)]
 
@@ -305,7 +381,11 @@ def neural_collapse(
     features : array-like of shape (n_samples, n_features)
         Any real dtype; may be a memory map (read in row chunks, never copied whole).
     labels : array-like of shape (n_samples,)
-        Integer class codes 0..C-1; every class must have a sample.
+        Non-negative integer class codes. Without a classifier they are
+        re-encoded to the C classes that occur (``np.unique(labels,
+        return_inverse=True)``; ``class_labels`` maps back), so any codes
+        work and memory does not grow with the largest code. With a
+        classifier they index its rows: codes 0..C-1, every class with a sample.
     classifier : array-like of shape (n_classes, n_features), optional
         Last-layer weight W (rows are classes, like ``nn.Linear.weight``).
         Its row count fixes C.
@@ -325,7 +405,17 @@ def neural_collapse(
         Fewer than two classes; a class with no samples; labels that are not
         integer codes or do not match the rows; a classifier, bias or
         predictions whose shape does not match; NaN or Inf in the features;
-        class means that all coincide.
+        an all-zero classifier (NC3 would be 0/0); class means that all
+        coincide, or two class means (or a class mean and mu_G) that coincide,
+        up to float64 rounding: squared distance at most
+        ``(max(d, max_c n_c) eps)^2 E||x||^2``, the rounding error of a mean of
+        n_c rows. Ratios such as NC1, the trace quotient and the CDNV divide by
+        these distances; above the floor they are defined, below it they would
+        be ratios of rounding noise (NC1 = 1.7e32 for classes holding the same
+        rows in another order), so they raise instead.
+        More classes than the memory budget allows for the C x C matrices
+        (about ``8 (12 C^2 + 4 C d + 3 d^2)`` bytes against
+        ``analysis.data.limits.memory_budget_bytes()``).
 
     Notes
     -----
@@ -381,7 +471,13 @@ def neural_collapse(
     X = _check_features(features)
     n, d = X.shape
     W, b, preds = check_classifier(classifier, bias, predictions, n_samples=n, n_features=d)
-    y, C = check_class_labels(labels, n, n_classes=None if W is None else W.shape[0])
+    if W is None:
+        y, class_labels = _encode_present_classes(labels, n)
+        C = int(class_labels.size)
+    else:
+        y, C = check_class_labels(labels, n, n_classes=W.shape[0])
+        class_labels = np.arange(C, dtype=np.int64)
+    _check_class_budget(C, d)
     if preds is not None and (preds.min() < 0 or preds.max() >= C):
         raise ValueError(f"predictions must be class codes in [0, {C}); got values up to {int(preds.max())}.")
     rows = default_chunk_rows(d) if chunk_rows is None else int(chunk_rows)
@@ -392,7 +488,7 @@ def neural_collapse(
     for part in iter_row_chunks(n, rows):
         accumulator.update(X[part], y[part])
     stats = accumulator.finalize()
-    return _from_statistics(stats, X, y, W=W, b=b, preds=preds, rows=rows)
+    return _from_statistics(stats, X, y, W=W, b=b, preds=preds, rows=rows, class_labels=class_labels)
 
 
 def _from_statistics(
@@ -404,35 +500,47 @@ def _from_statistics(
     b: np.ndarray | None,
     preds: np.ndarray | None,
     rows: int,
+    class_labels: np.ndarray,
 ) -> NeuralCollapse:
     C, n = stats.n_classes, stats.n_samples
     means = stats.means
     global_mean = means.mean(axis=0)
     M = (means - global_mean).T  # d x C
-    eigenvalues, U = _between_class_whitener(M, C)
     sigma_w = stats.sigma_w
+    mean_floor = _mean_rounding_floor(stats)
+    trace_b = float(np.einsum("ij,ij->", M, M)) / C
+    if not trace_b > mean_floor:
+        raise ValueError(
+            "all class means coincide up to float64 rounding (Sigma_B is zero or rounding noise: "
+            f"Tr(Sigma_B) = {trace_b:.3g}), so neural collapse is undefined: the features carry no "
+            "class information. Check that labels match the rows."
+        )
+    eigenvalues, U = _between_class_whitener(M, C)
 
     # NC1: Tr(Sigma_W U diag(1/lambda) U^T) / C.
     # Sigma_W is positive semi-definite; the shifted-sum subtraction can leave
     # -1e-17 for perfectly collapsed features, which is 0.
     nc1 = max(0.0, float(np.einsum("ik,ij,jk->k", U, sigma_w, U) @ (1.0 / eigenvalues)) / C)
-    trace_b = float(np.einsum("ij,ij->", M, M)) / C
     nc1_trace_quotient = max(0.0, float(np.trace(sigma_w)) / trace_b)
 
     # CDNV over pairs c != c'.
-    square_dists = np.sum((means[:, None, :] - means[None, :, :]) ** 2, axis=-1)
+    # Row by row: a (C, C, d) difference array would be 3 GB at C = 1,000, d = 384.
+    square_dists = np.empty((C, C))
+    for c in range(C):
+        square_dists[c] = np.einsum("ij,ij->i", means - means[c], means - means[c])
     off = ~np.eye(C, dtype=bool)
-    if np.any(square_dists[off] == 0):
+    if np.any(square_dists[off] <= 2.0 * mean_floor):
+        first = np.argwhere(np.triu(square_dists <= 2.0 * mean_floor, k=1))[0]
         raise ValueError(
-            "two classes have identical means, so the CDNV (and the ETF geometry) is undefined. "
-            "Check that labels match the rows."
+            f"two classes have identical means (classes {int(first[0])} and {int(first[1])}, equal up to "
+            "float64 rounding), so the CDNV (and the ETF geometry) is undefined. Check that labels match the rows."
         )
     variance_sums = stats.class_variances[:, None] + stats.class_variances[None, :]
     cdnv = float(np.mean(variance_sums[off] / (2.0 * square_dists[off])))
 
     # NC2 on the centred means.
     norms = np.linalg.norm(M, axis=0)
-    if np.any(norms == 0):
+    if np.any(norms**2 <= mean_floor):
         raise ValueError(
             "a class mean equals the global mean mu_G, so its angle to the others is undefined."
         )
@@ -524,4 +632,5 @@ def _from_statistics(
         n_samples=n,
         n_features=stats.n_features,
         n_classes=C,
+        class_labels=class_labels,
     )

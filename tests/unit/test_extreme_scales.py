@@ -247,3 +247,165 @@ def test_tiny_but_real_spread_far_from_the_origin_is_kept():
     np.testing.assert_allclose(covariance_spectrum(far).explained_variance_ratio,
                                covariance_spectrum(near).explained_variance_ratio, rtol=1e-4, atol=1e-8)
     assert isotropy(far).iso_score == pytest.approx(isotropy(near).iso_score, rel=1e-4)
+
+
+# --------------------------------------------------------------------------
+# 4. label codes are names, not sizes: bounded memory (children under RLIMIT_AS)
+
+
+def _case_nc_huge_codes(n: int, d: int, seed: int):
+    """neural_collapse with label codes {0, 1e9} (C = 2 classes)."""
+    from analysis.metrics import neural_collapse
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    y = np.where(np.arange(n) % 2 == 0, 0, 10**9)
+    X[y > 0] += 3.0
+    result = neural_collapse(X, y)
+    return result.n_classes, result.class_labels.tolist(), result.nc1
+
+
+def _case_knn_accuracy_many_labels(n: int, k: int, seed: int):
+    """knn_accuracy with n distinct labels (one per item)."""
+    from analysis.metrics.hubness import knn_accuracy
+
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, n, size=(n, k))
+    return knn_accuracy(indices, np.arange(n))
+
+
+def _case_report_one_label_per_point(n: int, d: int, seed: int):
+    """diagnose() with a label per row: the class findings are skipped with a reason."""
+    from analysis.report import diagnose
+
+    X = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    report = diagnose(X, labels=np.arange(n), k=5)
+    finding = report.finding("nc1")
+    return None if finding is None else (finding.verdict, finding.reason)
+
+
+def _case_nc_many_classes(n_classes: int, d: int, seed: int):
+    """neural_collapse with more classes than the budget allows for its C x C matrices."""
+    from analysis.metrics import neural_collapse
+
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_classes), 2)
+    X = rng.standard_normal((y.size, d)).astype(np.float32)
+    return neural_collapse(X, y).n_classes
+
+
+def _case_codebook_many_labels(n: int, K: int, seed: int):
+    """codebook_usage with K codes and n distinct labels (mutual information, purity)."""
+    from analysis.metrics import codebook_usage
+
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, K, size=n)
+    usage = codebook_usage(codes, codebook_size=K, labels=np.arange(n))
+    return usage.mutual_information, usage.purity
+
+
+MiB = 2**20
+
+
+def _bounded(name: str, *args, allowance=1024 * MiB):
+    from tests.bounded import run_bounded
+
+    return run_bounded(f"tests.unit.test_extreme_scales:{name}", *args, allowance_bytes=allowance,
+                       preload=("numpy", "scipy", "analysis.report"))
+
+
+def test_neural_collapse_label_codes_0_and_1e9_are_two_classes():
+    # Before: np.bincount(minlength=1e9 + 1), a 7.45 GiB MemoryError.
+    result = _bounded("_case_nc_huge_codes", 2000, 64, 0)
+    assert result.error_type is None, result.message
+    assert result.message.startswith("(2, [0, 1000000000], ")
+    assert result.peak_rss_growth < 128 * MiB
+
+
+def test_knn_accuracy_with_20000_distinct_labels_is_bounded():
+    # Before: a (queries x classes) int64 table, 2.98 GiB twice (7.3 GB in the issue).
+    result = _bounded("_case_knn_accuracy_many_labels", 20_000, 10, 0)
+    assert result.error_type is None, result.message
+    assert result.peak_rss_growth < 128 * MiB
+
+
+def test_neural_collapse_refuses_more_classes_than_the_budget_before_allocating():
+    result = _bounded("_case_nc_many_classes", 10_000, 16, 0)
+    assert result.error_type == "ValueError"
+    assert "10,000 classes" in result.message and "REPLENS_MEMORY_BUDGET" in result.message
+    assert result.peak_rss_growth < 64 * MiB
+
+
+def test_codebook_mutual_information_with_many_labels_is_bounded():
+    # Before: a dense K x L joint table, 9.77 GiB for K = 65,536 codes and 20,000 labels.
+    result = _bounded("_case_codebook_many_labels", 20_000, 65_536, 0)
+    assert result.error_type is None, result.message
+    assert result.peak_rss_growth < 128 * MiB
+
+
+def test_report_skips_class_findings_when_every_row_has_its_own_label():
+    # Before: NC over 2,500 singleton classes, 52 s, ~500 MiB, and the verdict "Collapsed: NC1 = 0"
+    # (at n = 20,000 a 2.98 GiB MemoryError).
+    result = _bounded("_case_report_one_label_per_point", 2500, 8, 0)
+    assert result.error_type is None, result.message
+    assert "'info', 'Not computed: every one of the 2,500 rows has its own label" in result.message
+    assert result.peak_rss_growth < 256 * MiB
+
+
+def test_codebook_usage_refuses_a_declared_size_over_the_budget():
+    from analysis.metrics import codebook_usage
+
+    with pytest.raises(ValueError, match="codebook_size=1,000,000,000,000 needs"):
+        codebook_usage(np.array([0, 1, 2]), codebook_size=10**12)
+
+
+def test_knn_accuracy_matches_the_dense_vote_table():
+    # The bounded vote counting gives the same winner as counting per class,
+    # including ties (the tied class whose first vote is nearest wins).
+    from analysis.metrics.hubness import knn_accuracy
+
+    rng = np.random.default_rng(14)
+    for _ in range(20):
+        n, k, n_labels = 60, int(rng.integers(1, 8)), int(rng.integers(2, 6))
+        indices = rng.integers(0, n, size=(n, k))
+        labels = rng.integers(0, n_labels, size=n) * 7  # codes with gaps
+        votes = labels[indices]
+        expected = []
+        for row in votes:
+            values, counts = np.unique(row, return_counts=True)
+            tied = set(values[counts == counts.max()])
+            expected.append(next(v for v in row if v in tied))
+        assert knn_accuracy(indices, labels) == pytest.approx(np.mean(np.array(expected) == labels))
+
+
+def test_neural_collapse_of_classes_with_the_same_rows_is_undefined_not_1e32():
+    # Three classes holding the same five rows in different orders: their means are equal in
+    # exact arithmetic, differ in the last bit in float64. Before, one of these 200 draws
+    # returned NC1 = 1.7e32 (a ratio of rounding noise); every one must raise.
+    from analysis.metrics import neural_collapse
+
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1, 2], 5)
+    for _ in range(200):
+        V = rng.standard_normal((5, 4)) * rng.uniform(0.1, 10) + rng.uniform(-100, 100)
+        X = np.vstack([V, V[::-1], V[rng.permutation(5)]])
+        with pytest.raises(ValueError, match="class means coincide up to float64 rounding"):
+            neural_collapse(X, y)
+
+
+def test_neural_collapse_two_means_equal_up_to_rounding_raise_for_the_cdnv():
+    from analysis.metrics import neural_collapse
+
+    V = np.random.default_rng(15).standard_normal((4, 3)) + 50.0
+    # classes 0 and 1 hold the same rows (in another order); class 2 is far away
+    X = np.vstack([V, V[[2, 0, 3, 1]], V + 10.0])
+    with pytest.raises(ValueError, match=r"two classes have identical means \(classes 0 and 1"):
+        neural_collapse(X, np.repeat([0, 1, 2], 4))
+
+
+def test_neural_collapse_all_zero_classifier_is_refused():
+    from analysis.metrics import neural_collapse
+
+    X = np.array([[1.0, 0.0], [1.1, 0.0], [0.0, 1.0], [0.0, 1.1]])
+    with pytest.raises(ValueError, match="classifier is all zero"):
+        neural_collapse(X, np.array([0, 0, 1, 1]), classifier=np.zeros((2, 2)))

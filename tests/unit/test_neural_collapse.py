@@ -643,7 +643,6 @@ _y = np.array([0, 1, 2, 0, 1, 2])
     ("features", "labels", "kwargs", "match"),
     [
         (_X, np.zeros(6, dtype=int), {}, r"at least 2 classes"),
-        (_X, np.array([0, 2, 0, 2, 0, 2]), {}, r"class 1 has no samples"),
         (_X, _y, {"classifier": np.ones((3, 5))}, r"classifier must have shape \(n_classes, 4\)"),
         (_X, _y, {"classifier": np.ones((2, 4))}, r"classifier has only 2 classes"),
         (_X, _y, {"classifier": np.ones((4, 4))}, r"class 3 has no samples"),
@@ -737,3 +736,19 @@ def test_class_shares_still_split_a_tiny_but_real_spread():
     X[y == 2] += np.array([[1e-3, 0, 0], [-1e-3, 0, 0]])
     result = neural_collapse(X, y)
     np.testing.assert_allclose(result.nc1_class_share, [0, 0, 1, 0], atol=1e-12)
+
+
+def test_label_codes_are_re_encoded_without_a_classifier():
+    # Codes are names without a classifier: {0, 2} (or {0, 1e9}) are two classes, as {0, 1}.
+    y = np.array([0, 1, 0, 1, 0, 1])
+    reference = neural_collapse(_X, y)
+    for codes in (np.array([0, 2]), np.array([7, 10**9])):
+        result = neural_collapse(_X, codes[y])
+        assert result.n_classes == 2
+        np.testing.assert_array_equal(result.class_labels, codes)
+        assert result.nc1 == pytest.approx(reference.nc1, rel=1e-12)
+        np.testing.assert_allclose(result.class_means, reference.class_means)
+    np.testing.assert_array_equal(reference.class_labels, [0, 1])
+    # With a classifier the codes index its rows: an empty class is still an error.
+    with pytest.raises(ValueError, match="class 1 has no samples"):
+        neural_collapse(_X, np.array([0, 2, 0, 2, 0, 2]), classifier=np.ones((3, 4)))
