@@ -24,6 +24,7 @@ from analysis.metrics.class_statistics import (
     default_chunk_rows,
     iter_row_chunks,
 )
+from analysis.validation import power_of_two_exponent
 
 __all__ = ["NeuralCollapse", "check_class_labels", "check_classifier", "neural_collapse", "simplex_etf_gram"]
 
@@ -332,11 +333,14 @@ def _mean_rounding_floor(stats: ClassStatistics) -> float:
     ``E||x||^2 = Tr(Sigma_W) + sum_c (n_c / n) ||mu_c||^2`` comes from the statistics.
     """
     counts = stats.counts
-    mean_square_norm = float(np.trace(stats.sigma_w)) + float(
-        counts @ np.einsum("ij,ij->i", stats.means, stats.means)
-    ) / max(int(counts.sum()), 1)
     scale = max(stats.n_features, int(counts.max())) * np.finfo(np.float64).eps
-    return scale**2 * max(mean_square_norm, 0.0)
+    return scale**2 * max(_mean_square_norm(stats), 0.0)
+
+
+def _in_units(values: np.ndarray, exponent: int) -> np.ndarray:
+    """values * 2**exponent (inf where a squared length leaves float64's range)."""
+    with np.errstate(over="ignore"):
+        return np.ldexp(values, exponent)
 
 
 def _off_diagonal(A: np.ndarray) -> np.ndarray:
@@ -420,7 +424,10 @@ def neural_collapse(
     Notes
     -----
     Everything is computed in float64. NC1 is invariant to rotations,
-    translations and uniform scaling of the features, and to permutations of
+    translations and uniform scaling of the features (at any magnitude:
+    features beyond about 1e60 or below 1e-60 are rescaled exactly by a
+    power of two and the statistics taken again; lengths and variances are
+    reported in the features' units, inf where a variance exceeds float64), and to permutations of
     samples and of class ids; NC2 and the CDNV too; NC3 is invariant to
     rotating features and classifier together.
 
@@ -484,11 +491,49 @@ def neural_collapse(
     if rows < 1:
         raise ValueError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
 
-    accumulator = ClassStatisticsAccumulator(C, d)
-    for part in iter_row_chunks(n, rows):
-        accumulator.update(X[part], y[part])
-    stats = accumulator.finalize()
-    return _from_statistics(stats, X, y, W=W, b=b, preds=preds, rows=rows, class_labels=class_labels)
+    stats = _accumulate(X, y, C, rows, exponent=0)
+    exponent = 0
+    if _outside_safe_range(stats):
+        # Features at 1e160 (or 1e-200): Gram matrices of the class means hold
+        # fourth powers that overflow (underflow) float64. Every NC quantity is
+        # scale-free, so the statistics are taken again of X / 2**e (exact).
+        peak = 0.0
+        for part in iter_row_chunks(n, rows):
+            peak = max(peak, float(np.max(np.abs(np.asarray(X[part], dtype=np.float64)))))
+        exponent = power_of_two_exponent(peak)
+        stats = _accumulate(X, y, C, rows, exponent=exponent)
+    return _from_statistics(stats, X, y, W=W, b=b, preds=preds, rows=rows, class_labels=class_labels,
+                            exponent=exponent)
+
+
+# E||x||^2 outside [2**-400, 2**400]: fourth powers (||M^T M||_F) would leave float64's range.
+_SAFE_SQUARE_EXPONENT = 400
+
+
+def _mean_square_norm(stats: ClassStatistics) -> float:
+    """E||x||^2 = Tr(Sigma_W) + sum_c (n_c / n) ||mu_c||^2, from the statistics."""
+    counts = stats.counts
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.trace(stats.sigma_w)) + float(
+            counts @ np.einsum("ij,ij->i", stats.means, stats.means)
+        ) / max(int(counts.sum()), 1)
+
+
+def _outside_safe_range(stats: ClassStatistics) -> bool:
+    m = _mean_square_norm(stats)
+    if not np.isfinite(m) or not np.isfinite(stats.sigma_w).all():
+        return True
+    return m > 2.0**_SAFE_SQUARE_EXPONENT or m < 2.0**-_SAFE_SQUARE_EXPONENT  # 0: maybe underflowed
+
+
+def _accumulate(X: np.ndarray, y: np.ndarray, C: int, rows: int, *, exponent: int) -> ClassStatistics:
+    """Class statistics of X / 2**exponent, one pass over row chunks."""
+    accumulator = ClassStatisticsAccumulator(C, X.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for part in iter_row_chunks(X.shape[0], rows):
+            chunk = X[part] if exponent == 0 else np.ldexp(np.asarray(X[part], dtype=np.float64), -exponent)
+            accumulator.update(chunk, y[part])
+        return accumulator.finalize()  # inf/nan at extreme scales: detected, then rescaled
 
 
 def _from_statistics(
@@ -501,7 +546,9 @@ def _from_statistics(
     preds: np.ndarray | None,
     rows: int,
     class_labels: np.ndarray,
+    exponent: int = 0,
 ) -> NeuralCollapse:
+    """Every NC quantity from the statistics of X / 2**exponent; lengths reported in X's units."""
     C, n = stats.n_classes, stats.n_samples
     means = stats.means
     global_mean = means.mean(axis=0)
@@ -579,6 +626,8 @@ def _from_statistics(
     disagreements = 0
     for part in iter_row_chunks(n, rows):
         chunk = np.asarray(X[part], dtype=np.float64)
+        if exponent:
+            chunk = np.ldexp(chunk, -exponent)
         codes = y[part]
         # argmin_c ||x - mu_c||^2 = argmax_c (x . mu_c - ||mu_c||^2 / 2)
         nearest = np.argmax(chunk @ means.T - half_square_norms, axis=1)
@@ -588,7 +637,7 @@ def _from_statistics(
         elif W is not None:
             scores = chunk @ W.T
             if b is not None:
-                scores += b
+                scores += np.ldexp(b, -exponent)  # W (x / s) + b / s ranks classes as W x + b
             disagreements += int(np.count_nonzero(nearest != np.argmax(scores, axis=1)))
         square_norm_total += float(np.einsum("ij,ij->", chunk, chunk))
         residual = chunk @ whitener - projected_means[codes]
@@ -622,12 +671,12 @@ def _from_statistics(
         nc4=None if (W is None and preds is None) else disagreements / n,
         ncc_accuracy=ncc_correct / n,
         class_counts=counts,
-        class_mean_norms=norms,
-        class_mean_norms_uncentred=uncentred_norms,
-        class_means=means,
+        class_mean_norms=np.ldexp(norms, exponent),
+        class_mean_norms_uncentred=np.ldexp(uncentred_norms, exponent),
+        class_means=np.ldexp(means, exponent),
         gram=gram,
         nc1_class_share=nc1_class_share,
-        class_variances=stats.class_variances,
+        class_variances=_in_units(stats.class_variances, 2 * exponent),
         sigma_b_rank=int(eigenvalues.size),
         n_samples=n,
         n_features=stats.n_features,

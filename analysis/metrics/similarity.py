@@ -34,7 +34,7 @@ from scipy.stats import hypergeom
 from analysis.data.limits import format_bytes, memory_budget_bytes
 from analysis.metrics._result import MetricResult
 from analysis.neighbors import kneighbors
-from analysis.validation import check_matrix, first_rows, row_norms
+from analysis.validation import check_matrix, first_rows, row_norms, unit_scaled_if_huge
 
 __all__ = [
     "NeighborAgreement",
@@ -262,7 +262,9 @@ def _terms_and_cross(reps: list[_Centred], pairs: list[tuple[int, int]], *, may_
     n = reps[0].n
     mode = _choose_mode(n, [r.d for r in reps], pairs, may_stack=may_stack)
     if mode == "stacked":
-        return _stacked_products(reps, progress)
+        terms, cross = _stacked_products(reps, progress)
+        _refuse_rounding_constant(reps, terms)
+        return terms, cross
     steps = len(reps) + len(pairs)
     done = 0
     terms: list[_Terms] = []
@@ -286,7 +288,28 @@ def _terms_and_cross(reps: list[_Centred], pairs: list[tuple[int, int]], *, may_
         done += 1
         if progress is not None:
             progress(done / steps, f"cross-products: {reps[i].name} x {reps[j].name}")
+    _refuse_rounding_constant(reps, terms)
     return terms, cross
+
+
+def _refuse_rounding_constant(reps: list[_Centred], terms: list[_Terms]) -> None:
+    """ValueError when a representation is constant up to float64 rounding.
+
+    Centring rows that differ only in their last bits leaves residuals of the
+    size of the column mean's rounding error, ``||Xc||_F`` at most about
+    ``max(n, d) eps ||X||_F``; CKA's self-term ``||Xc^T Xc||_F`` then holds
+    that error squared, and a ratio of it is noise (0.001 or 1.0 by chance).
+    """
+    eps = np.finfo(np.float64).eps
+    for rep, term in zip(reps, terms, strict=True):
+        centred_sq = float(term.row_sq.sum())  # ||Xc||_F^2 in units of the rep's scale
+        uncentred_sq = centred_sq + rep.n * float(np.sum((rep.mean * rep.scale) ** 2))
+        if not centred_sq > (max(rep.n, rep.d) * eps) ** 2 * uncentred_sq:
+            raise ValueError(
+                f"{rep.name} is constant up to float64 rounding (its rows differ by at most a few ulps), "
+                "so its centred representation is rounding noise and CKA is undefined (0/0). Pass a "
+                "representation that varies across the samples."
+            )
 
 
 def _debiased_hsic(cross_sq: float, row_sq_x: np.ndarray, row_sq_y: np.ndarray, n: int) -> float:
@@ -1064,8 +1087,9 @@ def knn_agreement(X: Any, Y: Any, *, k: int = 10, metric: str = "euclidean") -> 
             if zero.size:
                 raise ValueError(f"{name} has {zero.size} all-zero rows (first: {first_rows(zero)}), which "
                                  "have no cosine distance. Drop them or use metric='euclidean'.")
-    _, neighbours_x = kneighbors(x, k, metric=metric)
-    _, neighbours_y = kneighbors(y, k, metric=metric)
+    # Neighbour sets are scale-free: values beyond float32's range are scaled down exactly.
+    _, neighbours_x = kneighbors(unit_scaled_if_huge(x), k, metric=metric)
+    _, neighbours_y = kneighbors(unit_scaled_if_huge(y), k, metric=metric)
     # Each list holds k distinct rows, so after sorting the two side by side a shared row is
     # exactly a pair of equal neighbours.
     both = np.sort(np.concatenate([neighbours_x, neighbours_y], axis=1), axis=1)

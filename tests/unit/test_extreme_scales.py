@@ -409,3 +409,46 @@ def test_neural_collapse_all_zero_classifier_is_refused():
     X = np.array([[1.0, 0.0], [1.1, 0.0], [0.0, 1.0], [0.0, 1.1]])
     with pytest.raises(ValueError, match="classifier is all zero"):
         neural_collapse(X, np.array([0, 0, 1, 1]), classifier=np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("c", [1e-200, 1e-30, 1e20, 1e160, 1e300])
+def test_neural_collapse_is_scale_free_at_any_magnitude(c):
+    # Before: 1e-200, 1e160 and 1e300 raised "all class means coincide" (the Gram matrices
+    # of the means underflowed or overflowed float64).
+    from analysis.metrics import neural_collapse
+
+    rng = np.random.default_rng(16)
+    y = np.arange(60) % 4
+    X = rng.standard_normal((60, 6)) + 3.0 * np.eye(4, 6)[y]
+    W = rng.standard_normal((4, 6))
+    ref, got = neural_collapse(X, y, classifier=W), neural_collapse(X * c, y, classifier=W)
+    for name in ("nc1", "nc1_trace_quotient", "cdnv", "nc2_equinorm", "nc2_equiangular", "etf_distance",
+                 "orthogonal_frame_distance", "nc3", "nc4", "ncc_accuracy"):
+        assert getattr(got, name) == pytest.approx(getattr(ref, name), rel=1e-9, abs=1e-12), name
+    np.testing.assert_allclose(got.nc1_class_share, ref.nc1_class_share, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got.class_means / c, ref.class_means, rtol=1e-12)
+
+
+def test_knn_agreement_beyond_float32():
+    from analysis.metrics import knn_agreement
+
+    X = _cloud(n=80, d=6, seed=17).astype(np.float64)
+    Y = X + 0.2 * _cloud(n=80, d=6, seed=18)
+    ref = knn_agreement(X, Y, k=4).mean_jaccard
+    assert knn_agreement(X * 1e160, Y * 1e-200, k=4).mean_jaccard == ref
+
+
+def test_cka_of_rows_equal_up_to_rounding_is_undefined():
+    # Rows at ~100 that differ in the last bit only: before, linear CKA read 0.0011 (and
+    # debiased -0.059), ratios of the column mean's rounding error.
+    from analysis.metrics import cka_matrix, linear_cka
+
+    rng = np.random.default_rng(0)
+    X = np.tile(rng.standard_normal(5) * 7 + 100, (40, 1))
+    X[::3] = np.nextafter(X[::3], np.inf)
+    Y = rng.standard_normal((40, 5))
+    for call in (lambda: linear_cka(X, Y), lambda: linear_cka(X, Y, debiased=True), lambda: cka_matrix([Y, X])):
+        with pytest.raises(ValueError, match="constant up to float64 rounding"):
+            call()
+    # A small but real spread far from the origin is kept: CKA is translation and scale invariant.
+    assert linear_cka(Y * 1e-5 + 1e3, Y) == pytest.approx(1.0, abs=1e-9)
