@@ -133,7 +133,7 @@ from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
 from analysis.metrics.spectrum import CovarianceSpectrum, covariance_spectrum, effective_rank
 from analysis.metrics.sphere import uniformity
 from analysis.neighbors import kneighbors
-from analysis.validation import check_matrix, row_norms
+from analysis.validation import check_matrix, max_abs, row_norms
 
 __all__ = [
     "PAGES",
@@ -355,8 +355,9 @@ def _twonn_from_distances(distances: np.ndarray) -> float | None:
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:
+    # Scale-free norms (`row_norms`): float32 rows at 1e20 would square to inf and become 0.
     arr = np.asarray(X, dtype=np.float64)
-    return arr / np.linalg.norm(arr, axis=1, keepdims=True)
+    return arr / row_norms(arr)[:, None]
 
 
 def _norm_cv(norms: np.ndarray) -> float | None:
@@ -415,6 +416,13 @@ def _as_embedding(embedding: Any, labels: Any, source: str | None) -> Embedding:
             emb = Embedding(X=emb.X, labels=codes, label_names=names, metadata=emb.metadata, name=emb.name)
     else:
         X = check_matrix(embedding, name="embedding", min_samples=3, action="running the report")
+        if X.dtype.kind == "f" and max_abs(X) > float(np.finfo(np.float32).max):
+            # An Embedding holds float32 (DESIGN.md section 2): such values would become inf.
+            raise ValueError(
+                f"embedding has values beyond float32's range (largest |x| = {max_abs(X):.3g} > 3.4e38), "
+                "and the report stores embeddings as float32. Rescale it first, e.g. X / np.abs(X).max(): "
+                "every finding but the raw norm statistics is invariant to a global scale."
+            )
         codes, names = (None, None) if labels is None else _encode(labels, X.shape[0])
         emb = Embedding(X=X, labels=codes, label_names=names, name="array")
     if source is not None:

@@ -452,3 +452,49 @@ def test_cka_of_rows_equal_up_to_rounding_is_undefined():
             call()
     # A small but real spread far from the origin is kept: CKA is translation and scale invariant.
     assert linear_cka(Y * 1e-5 + 1e3, Y) == pytest.approx(1.0, abs=1e-9)
+
+
+def _case_report_huge_codes(n: int, d: int, seed: int):
+    """diagnose() with label codes {0, 1e9}: two classes."""
+    from analysis.report import diagnose
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    y = np.where(np.arange(n) % 2 == 0, 0, 10**9)
+    X[y > 0, 0] += 4.0
+    report = diagnose(X, labels=y, k=5)
+    return report.n_classes, report.metrics.get("neural_collapse", {}).get("n_classes")
+
+
+def test_report_label_codes_0_and_1e9_are_two_classes_in_bounded_memory():
+    result = _bounded("_case_report_huge_codes", 300, 8, 0)
+    assert result.error_type is None, result.message
+    assert result.message == "(2, 2)"
+    assert result.peak_rss_growth < 128 * MiB
+
+
+def _report_summary(X, **kwargs):
+    from analysis.report import diagnose
+
+    report = diagnose(X, k=5, **kwargs)
+    return {f.key: (f.verdict, None if f.value is None else round(f.value, 5)) for f in report.findings}
+
+
+@pytest.mark.parametrize("c", [1e-30, 1e20])
+def test_report_findings_do_not_change_with_a_global_scale(c):
+    # Before: at 1e20 hubness and TwoNN failed (index -1), uniformity read -4 ("good").
+    rng = np.random.default_rng(19)
+    y = np.arange(300) % 3
+    X = rng.standard_normal((300, 8))
+    X[:, :3] += 2.0 * np.eye(3)[y]
+    ref = _report_summary(X.astype(np.float32), labels=y)
+    got = _report_summary((X * c).astype(np.float32), labels=y)
+    assert got == ref
+
+
+def test_report_refuses_values_beyond_float32_with_the_fix():
+    from analysis.report import diagnose
+
+    X = _cloud(n=50, d=4, seed=20).astype(np.float64) * 1e160
+    with pytest.raises(ValueError, match=r"beyond float32's range .* Rescale it first"):
+        diagnose(X, k=5)
