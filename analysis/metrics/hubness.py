@@ -399,6 +399,23 @@ def iid_gaussian_skewness(dimensions: Any, *, n_samples: int = 2000, k: int = 10
     ndarray of shape (len(dimensions), n_repeats)
         NaN where N_k happened to be constant.
     """
+    from analysis.data.limits import format_bytes, memory_budget_bytes
+
+    sizes = [int(d) for d in dimensions]
+    if not sizes or min(sizes) < 1 or int(n_samples) < 2 or int(n_repeats) < 1:
+        raise ValueError(
+            f"dimensions must be positive, n_samples >= 2 and n_repeats >= 1; got {list(dimensions)[:5]}, "
+            f"{n_samples!r}, {n_repeats!r}."
+        )
+    # Declared sizes against the budget before drawing: one float32 sample and the
+    # search's working copy of it, and the result table.
+    needed = max(2 * 4 * int(n_samples) * max(sizes), 8 * len(sizes) * int(n_repeats))
+    if needed > memory_budget_bytes():
+        raise ValueError(
+            f"n_samples={int(n_samples):,} x d={max(sizes):,} (n_repeats={int(n_repeats):,}) needs about "
+            f"{format_bytes(needed)}, over the memory budget of {format_bytes(memory_budget_bytes())} "
+            "(REPLENS_MEMORY_BUDGET). Use fewer samples, dimensions or repeats."
+        )
     rng = np.random.default_rng(seed)
     out = np.full((len(dimensions), int(n_repeats)), np.nan)
     for i, d in enumerate(dimensions):

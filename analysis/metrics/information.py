@@ -58,6 +58,10 @@ def _entropy_bits(symbols: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
+# Above this many bins the edges are not materialised (8 MiB of float64 edges).
+_MAX_EDGE_BINS = 1 << 20
+
+
 def binned_symbols(T: np.ndarray, n_bins: int | None, bin_width: float | None,
             value_range: tuple[float, float] | None) -> tuple[np.ndarray, str]:
     """Each row's bin indices as one integer symbol per row.
@@ -70,7 +74,13 @@ def binned_symbols(T: np.ndarray, n_bins: int | None, bin_width: float | None,
         if not bin_width > 0:
             raise ValueError(f"bin_width must be positive; got {bin_width!r}.")
         low = float(T.min()) if value_range is None else float(value_range[0])
-        index = np.floor((T - low) / bin_width).astype(np.int64)
+        positions = np.floor((T - low) / bin_width)
+        if not np.all(np.abs(positions) < 2.0**62):
+            raise ValueError(
+                f"bin_width={bin_width!r} is too small for the layer's range ({float(T.min()):.3g} to "
+                f"{float(T.max()):.3g}): bin indices would overflow int64. Use a larger bin_width or n_bins."
+            )
+        index = positions.astype(np.int64)
         if value_range is not None:
             n_edges = int(math.ceil((value_range[1] - value_range[0]) / bin_width))
             index = np.clip(index, 0, max(n_edges - 1, 0))
@@ -81,8 +91,16 @@ def binned_symbols(T: np.ndarray, n_bins: int | None, bin_width: float | None,
         low, high = (float(T.min()), float(T.max())) if value_range is None else map(float, value_range)
         if not high > low:
             high = low + 1.0  # a constant layer: every value in one bin
-        edges = np.linspace(low, high, int(n_bins) + 1)
-        index = np.clip(np.searchsorted(edges, T, side="right") - 1, 0, int(n_bins) - 1)
+        if int(n_bins) <= _MAX_EDGE_BINS:
+            edges = np.linspace(low, high, int(n_bins) + 1)
+            index = np.clip(np.searchsorted(edges, T, side="right") - 1, 0, int(n_bins) - 1)
+        else:
+            # No (n_bins + 1) edge array: n_bins = 1e12 would ask for 7.3 TiB. The bin of
+            # each value by arithmetic (the same bins up to rounding at the edges).
+            width = (high - low) / int(n_bins)
+            if not width > 0:
+                raise ValueError(f"n_bins={n_bins} splits the range [{low:.3g}, {high:.3g}] into bins of width 0.")
+            index = np.clip(np.floor((T - low) / width), 0, int(n_bins) - 1).astype(np.int64)
         setting = f"{n_bins} bins over [{low:.3g}, {high:.3g}]"
     # Rows -> one symbol each (the bin index vector), via unique rows.
     _, symbols = np.unique(index, axis=0, return_inverse=True)

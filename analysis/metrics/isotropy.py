@@ -61,6 +61,13 @@ def iso_score(variances: Any) -> float:
     d = s.size
     if d < 2:
         raise ValueError("IsoScore needs at least 2 dimensions.")
+    if not np.isfinite(s).all() or s.min() < 0:
+        raise ValueError(
+            "variances must be finite and non-negative (principal variances, e.g. covariance "
+            f"eigenvalues clipped at 0); got values from {s.min():.3g} to {s.max():.3g}."
+        )
+    # Scale-free: variances at 1e300 would overflow the norm's squares.
+    s = s / s.max() if s.max() > 0 else s
     norm = np.linalg.norm(s)
     if not norm > 0:
         raise ValueError("all variances are zero (identical rows): IsoScore is undefined.")

@@ -105,8 +105,8 @@ def uniform_sphere_uniformity(n_features: int, *, t: float = 2.0) -> float:
     d = int(n_features)
     if d < 2:
         raise ValueError(f"n_features must be >= 2 for a sphere with more than two points; got {n_features}.")
-    if not t > 0:
-        raise ValueError(f"t must be positive; got {t!r}.")
+    if not (t > 0 and math.isfinite(t)):
+        raise ValueError(f"t must be positive and finite; got {t!r}.")
     kappa = 2.0 * t
     if d > 1000:
         return -kappa + kappa**2 / (2.0 * d)
@@ -117,7 +117,13 @@ def uniform_sphere_uniformity(n_features: int, *, t: float = 2.0) -> float:
     scaled = float(ive(nu, kappa))
     if scaled > 0:
         return float(gammaln(d / 2.0)) + (1.0 - d / 2.0) * math.log(t) + math.log(scaled)
-    return -kappa + math.log(float(hyp0f1(d / 2.0, t * t)))
+    if kappa > 1e3 * (nu + 1.0) ** 2:
+        # ive underflowed at a huge argument: I_nu(k) e^{-k} -> 1 / sqrt(2 pi k) (DLMF 10.40.1).
+        return float(gammaln(d / 2.0)) + (1.0 - d / 2.0) * math.log(t) - 0.5 * math.log(2.0 * math.pi * kappa)
+    series = float(hyp0f1(d / 2.0, t * t))
+    if not (math.isfinite(series) and series > 0):
+        raise ValueError(f"the uniform-sphere reference overflows at d = {d}, t = {t!r}; use a smaller t.")
+    return -kappa + math.log(series)
 
 
 def _combine(log_a: float, log_b: float) -> float:
@@ -231,8 +237,8 @@ def uniformity(
        learning through alignment and uniformity on the hypersphere", ICML 2020.
     """
     arr = check_matrix(X, min_samples=2, action="measuring uniformity")
-    if not t > 0:
-        raise ValueError(f"t must be positive; got {t!r}.")
+    if not (t > 0 and math.isfinite(t)):
+        raise ValueError(f"t must be positive and finite; got {t!r}.")
     n, d = arr.shape
     reference = uniform_sphere_uniformity(d, t=t) if d >= 2 else float("nan")
     if n <= max_exact:
@@ -287,8 +293,8 @@ def alignment(x: Any, y: Any = None, *, labels: Any = None, alpha: float = 2.0) 
     Invariant to scaling any row by any positive factor (1e-30 or 1e160
     too): rows are normalised without overflow (see `uniformity`).
     """
-    if not alpha > 0:
-        raise ValueError(f"alpha must be positive; got {alpha!r}.")
+    if not (alpha > 0 and math.isfinite(alpha)):
+        raise ValueError(f"alpha must be positive and finite; got {alpha!r}.")
     U = _unit_rows(x, "x")
     if y is not None:
         V = _unit_rows(y, "y")

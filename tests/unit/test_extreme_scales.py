@@ -498,3 +498,65 @@ def test_report_refuses_values_beyond_float32_with_the_fix():
     X = _cloud(n=50, d=4, seed=20).astype(np.float64) * 1e160
     with pytest.raises(ValueError, match=r"beyond float32's range .* Rescale it first"):
         diagnose(X, k=5)
+
+
+# --------------------------------------------------------------------------
+# 5. bad options and declared sizes: ValueError naming the problem, never nan, inf or MemoryError
+
+
+def test_uniform_sphere_reference_at_huge_t_uses_the_asymptote():
+    from analysis.metrics.sphere import uniform_sphere_uniformity
+
+    # d = 3 closed form: log(sinh(2t) / (2t)) - 2t -> -log 2 - log(2t) for large t. Before: nan.
+    for t in (1e3, 1e300):
+        assert uniform_sphere_uniformity(3, t=t) == pytest.approx(-np.log(2.0) - np.log(2.0 * t), rel=1e-12)
+    with pytest.raises(ValueError, match="t must be positive and finite"):
+        uniform_sphere_uniformity(3, t=float("inf"))
+
+
+def test_infinite_options_are_refused():
+    from analysis.metrics import alignment, uniformity
+    from analysis.metrics.isotropy import iso_score
+
+    X = _cloud(n=20, d=3, seed=21)
+    with pytest.raises(ValueError, match="t must be positive and finite"):
+        uniformity(X, t=float("inf"))  # before: value nan
+    with pytest.raises(ValueError, match="alpha must be positive and finite"):
+        alignment(X, X[::-1], alpha=float("inf"))  # before: inf
+    with pytest.raises(ValueError, match="variances must be finite and non-negative"):
+        iso_score(np.array([np.inf, 1.0]))  # before: nan
+    with pytest.raises(ValueError, match="variances must be finite and non-negative"):
+        iso_score(np.array([-1.0, 1.0]))
+    assert iso_score(np.array([1e300, 1e300, 1e300])) == pytest.approx(1.0)  # before: overflow, nan
+
+
+def _case_binning_huge_n_bins(n_bins: int):
+    from analysis.metrics import information_plane_point
+
+    rng = np.random.default_rng(22)
+    return information_plane_point(rng.standard_normal((40, 3)), np.arange(40) % 2, n_bins=n_bins).i_xt
+
+
+def _case_iid_skewness_huge(n_samples: int):
+    from analysis.metrics.hubness import iid_gaussian_skewness
+
+    return iid_gaussian_skewness([5], n_samples=n_samples)
+
+
+def test_declared_sizes_do_not_allocate():
+    # Before: n_bins = 1e12 asked for a 7.28 TiB edge array, n_samples = 1e12 for 36 TiB (MemoryError).
+    binned = _bounded("_case_binning_huge_n_bins", 10**12)
+    assert binned.error_type is None, binned.message
+    assert float(binned.message) == pytest.approx(np.log2(40))  # every row alone in its bin: H(T) = log2 n
+    assert binned.peak_rss_growth < 64 * MiB
+    drawn = _bounded("_case_iid_skewness_huge", 10**12)
+    assert drawn.error_type == "ValueError" and "REPLENS_MEMORY_BUDGET" in drawn.message
+    assert drawn.peak_rss_growth < 64 * MiB
+
+
+def test_bin_width_too_small_for_the_range_is_refused():
+    from analysis.metrics import information_plane_point
+
+    X = _cloud(n=20, d=2, seed=23).astype(np.float64) * 1e10
+    with pytest.raises(ValueError, match="bin indices would overflow int64"):
+        information_plane_point(X, np.arange(20) % 2, bin_width=1e-300)
