@@ -149,9 +149,12 @@ def kneighbors(
     ------
     ValueError
         If ``X`` is not a 2-D real array, has fewer than 2 rows or no
-        columns, contains NaN or Inf (or values that overflow float32), if
-        ``k`` is not an integer in ``[1, n_samples - 1]``, if ``metric`` or
-        ``backend`` is unknown, or (cosine) if some rows are all zero.
+        columns, contains NaN or Inf (or float64 values beyond float32's
+        range), if ``k`` is not an integer in ``[1, n_samples - 1]``, if
+        ``metric`` or ``backend`` is unknown, (cosine) if some rows are all
+        zero, if a returned distance would overflow float32, or if the
+        float32 search left a row without candidates (faiss's index -1):
+        such an index never reaches the caller.
     ImportError
         If ``backend="faiss"`` and faiss cannot be imported.
 
@@ -175,7 +178,14 @@ def kneighbors(
     **Conditioning.** For Euclidean search the data are centred (a
     translation, which leaves distances unchanged) before the float32
     search, so a large common offset does not swamp the distance
-    differences in ``||x||^2 - 2 x.y + ||y||^2``.
+    differences in ``||x||^2 - 2 x.y + ||y||^2``, and divided by the power
+    of two ``2**e`` at or above the largest centred coordinate (exact; ranks
+    do not change under a global scale), so squared norms neither overflow
+    float32 (rows at 1e20 squared to inf, faiss returned index -1) nor
+    underflow it (rows at 1e-30). Cosine search normalises rows with
+    norms scaled by each row's largest entry. ``kneighbors(c * X)`` returns
+    the indices of ``kneighbors(X)`` and distances times ``|c|`` (cosine:
+    the same distances) for any c that keeps X and the distances within float32.
 
     Cost: ``2 n^2 d`` flops for the product (about half that with the
     symmetric tiles), ``O(n^2)`` for the selection, ``O(n k d)`` for the

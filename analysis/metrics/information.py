@@ -74,7 +74,8 @@ def binned_symbols(T: np.ndarray, n_bins: int | None, bin_width: float | None,
         if not bin_width > 0:
             raise ValueError(f"bin_width must be positive; got {bin_width!r}.")
         low = float(T.min()) if value_range is None else float(value_range[0])
-        positions = np.floor((T - low) / bin_width)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            positions = np.floor((T - low) / bin_width)
         if not np.all(np.abs(positions) < 2.0**62):
             raise ValueError(
                 f"bin_width={bin_width!r} is too small for the layer's range ({float(T.min()):.3g} to "
