@@ -112,6 +112,7 @@ def binned_symbols(T: np.ndarray, n_bins: int | None, bin_width: float | None,
 # ~35 MB at n = 4,096, and the blocks run on the cores in parallel (numpy
 # releases the GIL in matmul and exp).
 _KDE_BLOCK_ROWS = 1024
+_ONE_HOT_MAX_BYTES = 64 * 2**20
 
 
 def _kde_log_row_sums(T: np.ndarray, codes: np.ndarray, n_classes: int, variance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -125,8 +126,13 @@ def _kde_log_row_sums(T: np.ndarray, codes: np.ndarray, n_classes: int, variance
     # sums accumulate in float64.
     T32 = np.ascontiguousarray(T, dtype=np.float32)
     sq = np.einsum("ij,ij->i", T32, T32)
-    one_hot = np.zeros((T.shape[0], n_classes), dtype=np.float32)
-    one_hot[np.arange(T.shape[0]), codes] = 1.0
+    # Same-class sums by a one-hot product (BLAS) while the (n, C) table is small;
+    # with many classes (one label per row: 1.6 GB at n = 20,000) by a same-class
+    # mask of each block instead, O(block x n) like the kernel itself.
+    one_hot = None
+    if T.shape[0] * n_classes * 4 <= _ONE_HOT_MAX_BYTES:
+        one_hot = np.zeros((T.shape[0], n_classes), dtype=np.float32)
+        one_hot[np.arange(T.shape[0]), codes] = 1.0
     total = np.empty(T.shape[0])
     own = np.empty(T.shape[0])
 
@@ -140,7 +146,11 @@ def _kde_log_row_sums(T: np.ndarray, codes: np.ndarray, n_classes: int, variance
         kernel *= np.float32(-0.5 / variance)
         np.exp(kernel, out=kernel)
         total[rows] = kernel.sum(axis=1, dtype=np.float64)
-        own[rows] = (kernel @ one_hot)[np.arange(kernel.shape[0]), codes[rows]]
+        if one_hot is not None:
+            own[rows] = (kernel @ one_hot)[np.arange(kernel.shape[0]), codes[rows]]
+        else:
+            same = codes[rows, None] == codes[None, :]
+            own[rows] = np.where(same, kernel, np.float32(0.0)).sum(axis=1, dtype=np.float64)
 
     starts = range(0, T.shape[0], _KDE_BLOCK_ROWS)
     with ThreadPoolExecutor(max_workers=max(1, min(len(starts), os.cpu_count() or 1))) as pool:
