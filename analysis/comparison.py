@@ -264,7 +264,13 @@ def compare(
     same_width = X.shape[1] == Y.shape[1]
     metrics["absolute_cosine"] = float(row_cosines(X, Y).mean()) if same_width else None
     metrics["stitching"] = None
-    if same_width and has_classes and anchors.size:
+    n_usable_classes = 0 if usable_labels is None else int(np.unique(usable_labels).size)
+    if same_width and has_classes and anchors.size and n_usable_classes > usable.size // 2:
+        # More classes than half the rows (e.g. one label per row: sample ids): a probe cannot
+        # learn them, its accuracies would be 0 by construction, and it fits one weight row per class.
+        metrics["stitching_note"] = (f"not computed: {n_usable_classes:,} classes for {usable.size:,} rows, so most "
+                                     "classes have a single row and a linear probe has nothing to learn")
+    elif same_width and has_classes and anchors.size:
         stages.start("stitching", 0.78, "Zero-shot stitching…")
         split = next((part for part in (_split_of(a), _split_of(b)) if part is not None), None)
         metrics["stitching"] = _stitching(X, Y, np.asarray(labels), anchors, usable, split, rng)
