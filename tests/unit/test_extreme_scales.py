@@ -606,3 +606,19 @@ def test_compare_skips_stitching_when_every_row_has_its_own_label():
     assert result.metrics["stitching"] is None
     assert "400 classes for 400 rows" in result.metrics["stitching_note"]
     assert result.metrics["knn_jaccard"] == 1.0
+
+
+def _case_class_mean_frames_huge_codes(n: int, seed: int):
+    """class_mean_frames (codes must be 0..C-1 there: they colour the frames) with codes {0, 1e9}."""
+    from analysis.class_geometry import class_mean_frames
+
+    X = np.random.default_rng(seed).standard_normal((n, 4))
+    return class_mean_frames([X], np.where(np.arange(n) % 2 == 0, 0, 10**9))
+
+
+def test_class_mean_frames_refuses_sparse_codes_without_allocating():
+    # Before: np.bincount(minlength=1e9 + 1) (7.45 GiB) in check_class_labels.
+    result = _bounded("_case_class_mean_frames_huge_codes", 100, 0)
+    assert result.error_type == "ValueError"
+    assert "has no samples (codes run 0..1000000000 but only 2 distinct codes occur)" in result.message
+    assert result.peak_rss_growth < 32 * MiB
