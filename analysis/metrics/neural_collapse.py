@@ -485,7 +485,20 @@ def neural_collapse(
         y, C = check_class_labels(labels, n, n_classes=W.shape[0])
         class_labels = np.arange(C, dtype=np.int64)
     _check_class_budget(C, d)
-    if preds is not None and (preds.min() < 0 or preds.max() >= C):
+    if preds is not None and W is None:
+        # Predictions are in the labels' own code space: map them to the re-encoded classes.
+        position = np.clip(np.searchsorted(class_labels, preds), 0, C - 1)
+        unknown = class_labels[position] != preds
+        if unknown.any():
+            allowed = (f"in [0, {C})" if class_labels[-1] == C - 1 else
+                       f"among the {C} label codes that occur ({', '.join(str(int(c)) for c in class_labels[:5])}"
+                       f"{', ...' if C > 5 else ''})")
+            raise ValueError(
+                f"predictions must be class codes {allowed}; got {int(preds[unknown][0])}. Pass "
+                "logits.argmax(axis=1) for the same rows and label codes."
+            )
+        preds = position
+    elif preds is not None and (preds.min() < 0 or preds.max() >= C):
         raise ValueError(f"predictions must be class codes in [0, {C}); got values up to {int(preds.max())}.")
     rows = default_chunk_rows(d) if chunk_rows is None else int(chunk_rows)
     if rows < 1:

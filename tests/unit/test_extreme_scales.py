@@ -622,3 +622,15 @@ def test_class_mean_frames_refuses_sparse_codes_without_allocating():
     assert result.error_type == "ValueError"
     assert "has no samples (codes run 0..1000000000 but only 2 distinct codes occur)" in result.message
     assert result.peak_rss_growth < 32 * MiB
+
+
+def test_neural_collapse_predictions_follow_the_re_encoded_labels():
+    # Labels {0, 5}: NC4 compares the nearest class mean with predictions in the same code space.
+    from analysis.metrics import neural_collapse
+
+    X = np.array([[0.0, 0.0], [0.2, 0.0], [5.0, 0.0], [5.2, 0.0]])
+    y = np.array([0, 0, 5, 5])
+    assert neural_collapse(X, y, predictions=y).nc4 == 0.0
+    assert neural_collapse(X, y, predictions=np.array([0, 5, 5, 5])).nc4 == 0.25
+    with pytest.raises(ValueError, match=r"among the 2 label codes that occur \(0, 5\); got 3"):
+        neural_collapse(X, y, predictions=np.array([0, 3, 5, 5]))
