@@ -20,7 +20,7 @@ import numpy as np
 
 from analysis.metrics._result import MetricResult
 from analysis.metrics.ksg import ksg_discrete_mutual_information, ksg_mutual_information
-from analysis.validation import check_matrix
+from analysis.validation import check_labels, check_matrix, check_squares
 
 __all__ = ["ESTIMATORS", "InformationPoint", "binned_symbols", "information_plane_point"]
 
@@ -203,9 +203,7 @@ def information_plane_point(
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}; got {estimator!r}.")
     arr = np.asarray(check_matrix(T, name="T", min_samples=2, action="estimating information"), dtype=np.float64)
-    labels = np.asarray(y)
-    if labels.shape != (arr.shape[0],):
-        raise ValueError(f"y must have shape ({arr.shape[0]},), one label per row of T; got {labels.shape}.")
+    labels = check_labels(y, arr.shape[0], name="y", rows_of="T")
     _, codes = np.unique(labels, return_inverse=True)
     codes = codes.ravel()
     if estimator == "binning":

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import gammaln, hyp0f1, ive
 
 from analysis.metrics._result import MetricResult
-from analysis.validation import check_matrix, first_rows
+from analysis.validation import check_labels, check_matrix, first_rows
 
 __all__ = ["Alignment", "Uniformity", "alignment", "uniform_sphere_uniformity", "uniformity"]
 
@@ -286,9 +286,7 @@ def alignment(x: Any, y: Any = None, *, labels: Any = None, alpha: float = 2.0) 
                          source="paired views")
     if labels is None:
         raise ValueError("alignment needs positive pairs: pass y (a second view of each row) or labels.")
-    codes = np.asarray(labels)
-    if codes.shape != (U.shape[0],):
-        raise ValueError(f"labels must have shape ({U.shape[0]},), one per row of x; got {codes.shape}.")
+    codes = check_labels(labels, U.shape[0], rows_of="x")
     total, pairs = 0.0, 0
     for code in np.unique(codes):
         members = U[codes == code]
