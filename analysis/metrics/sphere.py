@@ -222,7 +222,9 @@ def uniformity(
     if not t > 0:
         raise ValueError(f"t must be positive; got {t!r}.")
     n, d = arr.shape
-    reference = uniform_sphere_uniformity(d, t=t) if d >= 2 else float("nan")
+    # S^0 = {-1, +1}: two independent uniform points coincide (distance 0) or are
+    # antipodal (squared distance 4) with probability 1/2 each.
+    reference = uniform_sphere_uniformity(d, t=t) if d >= 2 else math.log1p(math.exp(-4.0 * t)) - math.log(2.0)
     if n <= max_exact:
         U = _unit_rows(arr, "X")
         log_total, pairs = _exact_pair_sum(U, t)
