@@ -30,7 +30,8 @@ class Isotropy(MetricResult):
         for directions spread around the origin, near 1 in a narrow cone.
     partition_isotropy : float
         Mu & Viswanath (2018): ``min_c Z(c) / max_c Z(c)`` with
-        ``Z(c) = sum_i exp(c . x_i)`` over the unit eigenvectors c of X^T X; 1 is isotropic.
+        ``Z(c) = sum_i exp(c . x_i)`` over the unit eigenvectors c of X^T X and
+        their negatives (an eigenvector's sign is arbitrary); 1 is isotropic.
     n_samples, n_features : int
     """
 
@@ -122,8 +123,11 @@ def isotropy(X: Any) -> Isotropy:
     score = iso_score(variances)
     mean_cosine = (float(unit_sum @ unit_sum) - n) / (n * (n - 1))
     # Mu & Viswanath: Z(c) over the eigenvectors of X^T X (uncentred), via log-sum-exp.
+    # Both signs of each: eigh's sign is arbitrary (it flipped under a rotation of X)
+    # and Z(-c) != Z(c) in general; c and -c are both on the sphere min/max runs over.
     _, vectors = np.linalg.eigh(second)
-    log_z = np.empty(d)
+    vectors = np.hstack([vectors, -vectors])
+    log_z = np.empty(2 * d)
     for start in range(0, n, 65_536):
         block = np.asarray(arr[start : start + 65_536], dtype=np.float64)
         part = logsumexp(block @ vectors, axis=0)
