@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from analysis.validation import check_matrix
+from analysis.validation import check_matrix, check_squares
 
 __all__ = ["CovarianceSpectrum", "EffectiveRank", "covariance_spectrum", "effective_rank"]
 
@@ -65,6 +66,23 @@ def _gram(arr: np.ndarray, *, center: bool) -> tuple[np.ndarray, int]:
     return 0.5 * (gram + gram.T), n
 
 
+def _rounding_floor(arr: np.ndarray) -> float:
+    """Frobenius norm of what centring leaves of identical rows: ``sqrt(max(n, d)) eps ||X||_F``.
+
+    The rounded column means carry errors up to a few eps times the values, so
+    identical rows (or rows equal up to the last bits) centre to noise of this
+    size instead of 0; a spread below it is no spread (0/0 in every ratio).
+    """
+    blocks = [slice(start, start + _GRAM_BLOCK_ROWS) for start in range(0, arr.shape[0], _GRAM_BLOCK_ROWS)]
+    largest = max(float(np.abs(arr[rows]).max()) for rows in blocks)
+    if largest == 0.0:
+        return 0.0
+    # Scaled by the largest entry: the squares of 1e160 would overflow.
+    frobenius = largest * math.sqrt(sum(float(np.sum((np.asarray(arr[rows], dtype=np.float64) / largest) ** 2))
+                                        for rows in blocks))
+    return math.sqrt(max(arr.shape)) * np.finfo(np.float64).eps * frobenius
+
+
 def covariance_spectrum(X: Any) -> CovarianceSpectrum:
     """Eigen-spectrum of the covariance of X and the explained variance of each direction.
 
@@ -80,11 +98,13 @@ def covariance_spectrum(X: Any) -> CovarianceSpectrum:
         For input that is not a finite 2-D real array, or rows that are all identical.
     """
     arr = check_matrix(X, action="computing the covariance spectrum")
+    check_squares(arr, action="computing the covariance spectrum")
     gram, n = _gram(arr, center=True)
     eigenvalues = np.clip(np.linalg.eigvalsh(gram)[::-1] / n, 0.0, None)
     total = eigenvalues.sum()
-    if not total > 0:
-        raise ValueError("X has identical rows: its covariance is zero and the spectrum is empty.")
+    if not total > _rounding_floor(arr) ** 2 / n:
+        raise ValueError("X has identical rows (any spread is at the rounding level of its values): its "
+                         "covariance is zero and the spectrum is empty. Pass rows that vary.")
     ratio = eigenvalues / total
     return CovarianceSpectrum(eigenvalues=eigenvalues, explained_variance_ratio=ratio,
                               cumulative=np.minimum(np.cumsum(ratio), 1.0), n_samples=int(n),
@@ -202,10 +222,12 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
         singular_values = np.sqrt(eigenvalues)
         data_shape = arr.shape
     sigma_max = float(singular_values[0]) if singular_values.size else 0.0
+    if center and sigma_max <= _rounding_floor(arr):
+        sigma_max = 0.0  # what centring identical rows leaves is rounding, not spread
     if not sigma_max > 0.0:
         if center:
             raise ValueError(
-                "X is all zero after centring (identical rows, or a single row); the "
+                "X is all zero after centring (identical rows, up to rounding, or a single row); the "
                 "effective rank is undefined. Pass rows that vary, or use center=False "
                 "to measure the uncentred matrix."
             )
