@@ -122,11 +122,13 @@ class ClassStatisticsAccumulator:
         )
         self._counts += np.bincount(codes, minlength=self.n_classes)
         self._sums += one_hot @ chunk
-        self._square_norms += np.bincount(
-            codes, weights=np.einsum("ij,ij->i", chunk, chunk), minlength=self.n_classes
-        )
-        # NumPy hands ``A.T @ A`` to BLAS syrk (half the flops of a general GEMM).
-        self._scatter += chunk.T @ chunk
+        # Squares beyond float64 become Inf quietly: finalize reports them as one ValueError.
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._square_norms += np.bincount(
+                codes, weights=np.einsum("ij,ij->i", chunk, chunk), minlength=self.n_classes
+            )
+            # NumPy hands ``A.T @ A`` to BLAS syrk (half the flops of a general GEMM).
+            self._scatter += chunk.T @ chunk
 
     def finalize(self) -> ClassStatistics:
         """The statistics of everything fed so far.
@@ -134,7 +136,7 @@ class ClassStatisticsAccumulator:
         Raises
         ------
         ValueError
-            If a row held NaN or Inf, or nothing was fed.
+            If a row held NaN or Inf, nothing was fed, or the squares overflowed or underflowed.
         """
         if self._bad_rows:
             bad = np.concatenate(self._bad_rows)
@@ -144,6 +146,25 @@ class ClassStatisticsAccumulator:
             )
         if self._shift is None:
             raise ValueError("features has no rows; pass at least one sample per class.")
+        # NC2 and the ETF distance square these squares again (the Gram of the class
+        # means and its norm): mean squared sizes beyond 1e+-150 leave float64 there
+        # (etf_distance 1.0 at 1e80, Inf at 1e-100; Sigma_W itself Inf at 1e160).
+        n_rows = max(int(self._counts.sum()), 1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = float(np.trace(self._scatter)) / n_rows  # mean squared distance to the shift
+            offset = float(self._shift @ self._shift)
+        if not (spread <= 1e150 and offset <= 1e150 and np.isfinite(self._square_norms).all()):
+            raise ValueError(
+                "features has values so large (above about 1e75) that squares of their squares overflow "
+                "float64. Rescale the features first, e.g. features / np.abs(features).max(): NC1, NC2 "
+                "and the CDNV are scale invariant."
+            )
+        if 0.0 < spread < 1e-150:
+            raise ValueError(
+                f"features vary so little (mean squared deviation {spread:.3g}) that squares of their "
+                "squares underflow float64. Rescale the features first, e.g. "
+                "features / np.abs(features).max(): NC1, NC2 and the CDNV are scale invariant."
+            )
         counts = self._counts.copy()
         safe = np.maximum(counts, 1)[:, None]
         centred_means = self._sums / safe  # m_c - s

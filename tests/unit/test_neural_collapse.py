@@ -737,3 +737,23 @@ def test_class_shares_still_split_a_tiny_but_real_spread():
     X[y == 2] += np.array([[1e-3, 0, 0], [-1e-3, 0, 0]])
     result = neural_collapse(X, y)
     np.testing.assert_allclose(result.nc1_class_share, [0, 0, 1, 0], atol=1e-12)
+
+
+def test_features_whose_squares_leave_float64_are_refused():
+    # The Gram of the class means squares squares: etf_distance was 1.0 at 1e80 and
+    # Inf at 1e-100, and Sigma_W overflowed at 1e160 (LinAlgError in the eigensolver).
+    # Beyond about 1e+-75 they are refused; inside, the metrics are scale invariant.
+    rng = np.random.default_rng(0)
+    labels = np.arange(30) % 3
+    features = 4.0 * rng.standard_normal((3, 5))[labels] + rng.standard_normal((30, 5))
+    for scale in (1e80, 1e160):
+        with pytest.raises(ValueError, match="so large"):
+            neural_collapse(features * scale, labels)
+    for scale in (1e-100, 1e-160):
+        with pytest.raises(ValueError, match="vary so little"):
+            neural_collapse(features * scale, labels)
+    base = neural_collapse(features, labels)
+    for scale in (1e60, 1e-60):
+        scaled = neural_collapse(features * scale, labels)
+        for name in ("nc1", "nc1_trace_quotient", "cdnv", "nc2_equinorm", "etf_distance", "orthogonal_frame_distance"):
+            assert getattr(scaled, name) == pytest.approx(getattr(base, name), rel=1e-9), name
