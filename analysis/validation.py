@@ -6,6 +6,8 @@ problem and the fix (DESIGN.md section 5).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -129,3 +131,43 @@ def unit_scaled_if_huge(X: np.ndarray, *, limit: float = 2.0**64) -> np.ndarray:
     if peak <= limit:
         return X
     return np.ldexp(np.asarray(X, dtype=np.float64), -power_of_two_exponent(peak))
+
+
+def check_squares(X: np.ndarray, *, name: str = "X", action: str = "using it") -> None:
+    """Raise ValueError when the squares of `X` would overflow float64 in sums over its rows or columns.
+
+    Second moments and squared distances add up to ``4 n d max|x|^2``; above
+    ``sqrt(float64 max / (4 n d))`` (about 1e152 for a small matrix) they are
+    Inf and every ratio of them NaN. Read a block of rows at a time, like `row_norms`.
+    """
+    n, d = X.shape
+    limit = math.sqrt(np.finfo(np.float64).max / (4.0 * max(1, n * d)))
+    step = max(1, _NORM_BLOCK_ELEMENTS // max(1, d))
+    largest = max((float(np.abs(X[start : start + step]).max()) for start in range(0, n, step)), default=0.0)
+    if largest > limit:
+        raise ValueError(
+            f"{name} has values up to {largest:.3g}; their squares overflow float64 (above {limit:.3g} for "
+            f"shape {X.shape}) before {action}. Rescale {name} first, e.g. {name} / np.abs({name}).max()."
+        )
+
+
+def check_labels(labels: object, n_samples: int, *, name: str = "labels", rows_of: str = "X") -> np.ndarray:
+    """Return `labels` as a 1-D array with one entry per row of `rows_of`, or raise ValueError.
+
+    Any values can be classes, but NaN is a missing label, not a class
+    (``np.unique`` would gather every NaN into one class, and ``==`` would
+    drop them): NaN is refused with its positions.
+    """
+    arr = np.asarray(labels)
+    if arr.shape != (n_samples,):
+        raise ValueError(
+            f"{name} must have shape ({n_samples},), one label per row of {rows_of}; got shape {arr.shape}."
+        )
+    if arr.dtype.kind in "fcO":
+        bad = np.flatnonzero(np.asarray(arr != arr, dtype=bool))  # NaN is the one value unequal to itself
+        if bad.size:
+            raise ValueError(
+                f"{name} contains NaN in {bad.size} entries (first: {first_rows(bad)}); a missing label "
+                f"is not a class. Drop these rows of {rows_of} and {name}, or give them a label."
+            )
+    return arr

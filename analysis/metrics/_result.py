@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from typing import Any, ClassVar
 
@@ -10,7 +11,11 @@ import numpy as np
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            return _jsonable(value.tolist())  # a documented NaN (e.g. a dead code's error) becomes null
         return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no NaN or Inf
     if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
     if hasattr(value, "to_dict"):
@@ -22,7 +27,8 @@ class MetricResult:
     """Mixin for the frozen result dataclasses (DESIGN.md section 3).
 
     Subclasses list their headline numbers in ``SCALARS``; ``to_dict`` turns
-    every field JSON-ready (arrays and tuples become lists, nested results dicts).
+    every field JSON-ready (arrays and tuples become lists, nested results dicts,
+    NaN and Inf None: ``json.dumps(result.to_dict(), allow_nan=False)`` works).
     """
 
     SCALARS: ClassVar[tuple[str, ...]] = ()

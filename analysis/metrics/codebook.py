@@ -10,6 +10,7 @@ import numpy as np
 
 from analysis.data.limits import format_bytes, memory_budget_bytes
 from analysis.metrics._result import MetricResult
+from analysis.validation import check_labels, check_matrix, check_squares
 
 __all__ = ["CodebookUsage", "codebook_usage", "codebook_usage_table"]
 
@@ -161,6 +162,7 @@ def codebook_usage(
         y = np.asarray(labels).reshape(-1)
         if y.size != flat.size:
             raise ValueError(f"labels has {y.size} entries but there are {flat.size} codes; give one label per code.")
+        check_labels(y, flat.size, rows_of="codes")  # NaN is a missing label, not a class
         _, y_codes = np.unique(y, return_inverse=True)
         n_labels = int(y_codes.max()) + 1
         # Only the (code, label) pairs that occur: a dense K x L table would be
@@ -182,6 +184,9 @@ def codebook_usage(
             raise ValueError(f"codebook must have shape ({K}, d); got {C.shape}.")
         if V.ndim != 2 or V.shape != (flat.size, C.shape[1]):
             raise ValueError(f"vectors must have shape ({flat.size}, {C.shape[1]}), one per code; got {V.shape}.")
+        for name, values in (("codebook", C), ("vectors", V)):
+            check_matrix(values, name=name, action="measuring the quantisation error")
+            check_squares(values, name=name, action="measuring the quantisation error")
         squared = np.sum((V - C[flat]) ** 2, axis=1)
         sums = np.bincount(flat, weights=squared, minlength=K)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -29,7 +29,7 @@ from scipy.special import ndtr
 from analysis.metrics._result import MetricResult
 from analysis.metrics.hubness import METRICS, Hubness, hubness_from_neighbors, knn_accuracy
 from analysis.neighbors import kneighbors
-from analysis.validation import check_matrix
+from analysis.validation import check_matrix, max_abs, power_of_two_exponent
 
 __all__ = [
     "METHODS",
@@ -321,6 +321,13 @@ def compare_reductions(
     for method in methods:
         _check_method(method, metric)
     uses_scale = any(m not in ("mutual_proximity", "mp_gaussian") for m in methods)
+    # The candidate distances come back in float32, where data below ~1e-38
+    # flushes to zero and ties every candidate: bring tiny data to order 1 by an
+    # exact power of two, and the distances that carry units back after.
+    peak = max_abs(arr)
+    exponent = power_of_two_exponent(peak) if 0.0 < peak < 2.0**-64 else 0
+    if exponent:
+        arr = np.ldexp(np.asarray(arr, dtype=np.float64), -exponent)
     c, (cand_dist, cand_idx) = _candidate_graph(arr, k, k_scale, n_candidates, metric, uses_scale)
     before = hubness_from_neighbors(cand_idx[:, :k], n_items=arr.shape[0], metric=metric)
     if labels is not None and np.asarray(labels).shape != (arr.shape[0],):
@@ -330,6 +337,8 @@ def compare_reductions(
     for method in methods:
         secondary = _secondary_on_graph(method, arr, cand_idx, cand_dist, k_scale, metric)
         indices, distances = _rerank(secondary, cand_idx, k)
+        if exponent and metric == "euclidean":  # CSLS is in distance units, DisSimLocal in squared ones
+            distances = np.ldexp(distances, {"csls": 1, "dis_sim_local": 2}.get(method, 0) * exponent)
         results[method] = HubnessReduction(
             method=method, k=int(k), k_scale=int(k_scale), n_candidates=c, indices=indices,
             secondary_distances=distances,

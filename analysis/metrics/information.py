@@ -20,7 +20,7 @@ import numpy as np
 
 from analysis.metrics._result import MetricResult
 from analysis.metrics.ksg import ksg_discrete_mutual_information, ksg_mutual_information
-from analysis.validation import check_matrix
+from analysis.validation import check_labels, check_matrix, check_squares
 
 __all__ = ["ESTIMATORS", "InformationPoint", "binned_symbols", "information_plane_point"]
 
@@ -121,17 +121,23 @@ def _kde_log_row_sums(T: np.ndarray, codes: np.ndarray, n_classes: int, variance
     Each row's sum includes K_ii = 1, the largest term, so its log needs no
     max-shift (logsumexp) to stay finite.
     """
-    # float32 kernels: exp is the cost, twice as fast as float64; squared distances
-    # carry ~1e-7 relative error, negligible against the kernel width, and the
-    # sums accumulate in float64.
-    T32 = np.ascontiguousarray(T, dtype=np.float32)
+    # The bound is translation invariant: centre in float64 first, so that the Gram
+    # expansion ||a||^2 + ||b||^2 - 2 a.b below does not lose the distances to an
+    # offset (a shift of 1e4 made every kernel 0); on the median, which one far row
+    # does not drag away from all the others as it would the mean. float32 kernels
+    # (exp is the cost, twice as fast as float64) only while the expansion's
+    # rounding, about 1e-7 ||t||^2, stays far below the kernel width; the sums
+    # accumulate in float64.
+    centred = T - np.median(T, axis=0)
+    dtype = np.float32 if np.einsum("ij,ij->i", centred, centred).max() <= 1e3 * variance else np.float64
+    T32 = np.ascontiguousarray(centred, dtype=dtype)
     sq = np.einsum("ij,ij->i", T32, T32)
     # Same-class sums by a one-hot product (BLAS) while the (n, C) table is small;
     # with many classes (one label per row: 1.6 GB at n = 20,000) by a same-class
     # mask of each block instead, O(block x n) like the kernel itself.
     one_hot = None
     if T.shape[0] * n_classes * 4 <= _ONE_HOT_MAX_BYTES:
-        one_hot = np.zeros((T.shape[0], n_classes), dtype=np.float32)
+        one_hot = np.zeros((T.shape[0], n_classes), dtype=dtype)
         one_hot[np.arange(T.shape[0]), codes] = 1.0
     total = np.empty(T.shape[0])
     own = np.empty(T.shape[0])
@@ -232,9 +238,7 @@ def information_plane_point(
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}; got {estimator!r}.")
     arr = np.asarray(check_matrix(T, name="T", min_samples=2, action="estimating information"), dtype=np.float64)
-    labels = np.asarray(y)
-    if labels.shape != (arr.shape[0],):
-        raise ValueError(f"y must have shape ({arr.shape[0]},), one label per row of T; got {labels.shape}.")
+    labels = check_labels(y, arr.shape[0], name="y", rows_of="T")
     _, codes = np.unique(labels, return_inverse=True)
     codes = codes.ravel()
     if estimator == "binning":
@@ -255,6 +259,7 @@ def information_plane_point(
     if arr.shape[0] > 20_000:
         raise ValueError(f"the KDE estimator uses all n^2 pairs; n = {arr.shape[0]} is too many (max 20,000). "
                          "Subsample the rows first.")
+    check_squares(arr, name="T", action="the KDE estimator's squared distances (rescale noise_variance too)")
     n_classes = int(codes.max()) + 1
     log_total, log_own = _kde_log_row_sums(arr, codes, n_classes, noise_variance)
     class_sizes = np.bincount(codes, minlength=n_classes)

@@ -36,7 +36,8 @@ class Isotropy(MetricResult):
         for directions spread around the origin, near 1 in a narrow cone.
     partition_isotropy : float
         Mu & Viswanath (2018): ``min_c Z(c) / max_c Z(c)`` with
-        ``Z(c) = sum_i exp(c . x_i)`` over the unit eigenvectors c of X^T X; 1 is isotropic.
+        ``Z(c) = sum_i exp(c . x_i)`` over the unit eigenvectors c of X^T X and
+        their negatives (an eigenvector's sign is arbitrary); 1 is isotropic.
     n_samples, n_features : int
     """
 
@@ -171,7 +172,10 @@ def isotropy(X: Any) -> Isotropy:
     # sum x x^T = sum (x-s)(x-s)^T + s t^T + t s^T + n s s^T with t = sum (x - s).
     uncentred = second + np.outer(shift, total) + np.outer(total, shift) + n * np.outer(shift, shift)
     _, vectors = np.linalg.eigh(0.5 * (uncentred + uncentred.T))
-    log_z = np.empty(d)
+    # Both signs of each: eigh's sign is arbitrary (it flipped under a rotation of X)
+    # and Z(-c) != Z(c) in general; c and -c are both on the sphere min/max runs over.
+    vectors = np.hstack([vectors, -vectors])
+    log_z = np.empty(2 * d)
     for start in range(0, n, 65_536):
         block = np.ldexp(np.asarray(arr[start : start + 65_536], dtype=np.float64), -exponent)
         part = logsumexp(np.ldexp(block @ vectors, exponent), axis=0)

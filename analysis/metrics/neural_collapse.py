@@ -338,9 +338,21 @@ def _mean_rounding_floor(stats: ClassStatistics) -> float:
 
 
 def _in_units(values: np.ndarray, exponent: int) -> np.ndarray:
-    """values * 2**exponent (inf where a squared length leaves float64's range)."""
+    """values * 2**exponent, or ValueError where a squared length leaves float64's range.
+
+    The NC ratios are computed on rescaled statistics and are finite at any
+    magnitude, but a squared length in the data's own units (features near
+    1e160) cannot be returned as a number, and Inf would be a silently wrong one.
+    """
     with np.errstate(over="ignore"):
-        return np.ldexp(values, exponent)
+        scaled = np.ldexp(values, exponent)
+    if not np.isfinite(scaled).all():
+        raise ValueError(
+            "features are so large (squared lengths beyond float64, about 1e308) that the class "
+            "variances cannot be returned. Rescale the features first, e.g. features / np.abs(features).max(): "
+            "NC1-NC4 and the CDNV are scale invariant."
+        )
+    return scaled
 
 
 def _off_diagonal(A: np.ndarray) -> np.ndarray:

@@ -112,9 +112,17 @@ def covariance_spectrum(X: Any) -> CovarianceSpectrum:
             "is empty. Pass rows that vary."
         )
     ratio = scaled / total
-    # In X's own units (inf where the variance itself exceeds float64, e.g. rows at 1e160).
+    # In X's own units. The ratios above are scale free, but a variance beyond
+    # float64 (rows at 1e160) cannot be returned as a number: refuse it rather
+    # than hand back Inf.
     with np.errstate(over="ignore"):
         eigenvalues = np.ldexp(scaled, 2 * exponent)
+    if not np.isfinite(eigenvalues).all():
+        raise ValueError(
+            f"X has values up to {max_abs(arr):.3g}: their variances (squares) overflow float64, so the "
+            "eigenvalues cannot be returned. Rescale X first, e.g. X / np.abs(X).max(); the explained-"
+            "variance ratios do not change."
+        )
     return CovarianceSpectrum(eigenvalues=eigenvalues, explained_variance_ratio=ratio,
                               cumulative=np.minimum(np.cumsum(ratio), 1.0), n_samples=int(n),
                               n_features=int(arr.shape[1]))

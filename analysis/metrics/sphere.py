@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import gammaln, hyp0f1, ive
 
 from analysis.metrics._result import MetricResult
-from analysis.validation import check_matrix, first_rows, row_norms, scaled_norms
+from analysis.validation import check_labels, check_matrix, first_rows, row_norms, scaled_norms
 
 __all__ = ["Alignment", "Uniformity", "alignment", "uniform_sphere_uniformity", "uniformity"]
 
@@ -240,7 +240,9 @@ def uniformity(
     if not (t > 0 and math.isfinite(t)):
         raise ValueError(f"t must be positive and finite; got {t!r}.")
     n, d = arr.shape
-    reference = uniform_sphere_uniformity(d, t=t) if d >= 2 else float("nan")
+    # S^0 = {-1, +1}: two independent uniform points coincide (distance 0) or are
+    # antipodal (squared distance 4) with probability 1/2 each.
+    reference = uniform_sphere_uniformity(d, t=t) if d >= 2 else math.log1p(math.exp(-4.0 * t)) - math.log(2.0)
     if n <= max_exact:
         U = _unit_rows(arr, "X")
         log_total, pairs = _exact_pair_sum(U, t)
@@ -306,9 +308,7 @@ def alignment(x: Any, y: Any = None, *, labels: Any = None, alpha: float = 2.0) 
                          source="paired views")
     if labels is None:
         raise ValueError("alignment needs positive pairs: pass y (a second view of each row) or labels.")
-    codes = np.asarray(labels)
-    if codes.shape != (U.shape[0],):
-        raise ValueError(f"labels must have shape ({U.shape[0]},), one per row of x; got {codes.shape}.")
+    codes = check_labels(labels, U.shape[0], rows_of="x")
     total, pairs = 0.0, 0
     for code in np.unique(codes):
         members = U[codes == code]

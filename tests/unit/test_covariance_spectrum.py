@@ -181,3 +181,13 @@ def test_effective_rank_invariances_on_streamed_path(monkeypatch):
     assert effective_rank(X @ Q).effective_rank == pytest.approx(base, rel=1e-8)
     assert effective_rank(-3.0 * X + 50.0).effective_rank == pytest.approx(base, rel=1e-8)
     assert 1.0 < base < 8.0
+
+
+def test_identical_rows_up_to_rounding_and_overflowing_squares_are_refused():
+    # Centring identical rows left a covariance of ~4e-32 and ratios [1, 0, ...].
+    row = np.random.default_rng(3).standard_normal((1, 5))
+    with pytest.raises(ValueError, match="identical rows"):
+        covariance_spectrum(np.repeat(row, 24, axis=0))
+    # Squares of 1e160 overflow: LinAlgError before, a ValueError saying to rescale now.
+    with pytest.raises(ValueError, match="overflow float64"):
+        covariance_spectrum(np.random.default_rng(4).standard_normal((24, 5)) * 1e160)

@@ -106,3 +106,16 @@ def test_singular_values_descending_and_to_dict_is_json():
 def test_validation_errors(X, kwargs, match):
     with pytest.raises(ValueError, match=match):
         effective_rank(X, **kwargs)
+
+
+def test_identical_rows_up_to_rounding_have_no_effective_rank():
+    # Centring identical rows leaves rounding (singular values ~1e-15), which scored 1.0.
+    rng = np.random.default_rng(3)
+    same = np.repeat(rng.standard_normal((1, 5)), 24, axis=0)
+    for X in (same, same * (1.0 + 4e-16 * rng.standard_normal(same.shape))):
+        with pytest.raises(ValueError, match="all zero after centring"):
+            effective_rank(X)
+    # Far from the origin with a real spread it still works, at any scale.
+    X = np.random.default_rng(4).standard_normal((24, 5))
+    assert effective_rank(X + 1e10).effective_rank == pytest.approx(effective_rank(X).effective_rank, rel=1e-6)
+    assert effective_rank(X * 1e160).effective_rank == pytest.approx(effective_rank(X).effective_rank, rel=1e-12)

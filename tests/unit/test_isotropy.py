@@ -184,3 +184,14 @@ def test_bad_input():
         iso_score([1.0])
     with pytest.raises(ValueError, match="all variances are zero"):
         iso_score([0.0, 0.0, 0.0])
+
+
+def test_partition_isotropy_does_not_depend_on_eigenvector_signs():
+    # eigh's sign for each eigenvector is arbitrary and Z(-c) != Z(c): over c alone a
+    # rotation of X changed partition_isotropy (0.29 -> 0.49); over +-c it is invariant.
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((24, 5)) + np.array([1.0, 0.5, 0.0, 0.0, 0.0])
+    base = isotropy(X).partition_isotropy
+    for seed in range(5):
+        Q = ortho_group.rvs(5, random_state=seed)
+        assert isotropy(X @ Q).partition_isotropy == pytest.approx(base, rel=1e-9)

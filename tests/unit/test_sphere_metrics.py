@@ -327,3 +327,12 @@ def test_large_t_does_not_underflow() -> None:
     # Terms e^-1600 (d^2 = 4) and twice e^-800 (d^2 = 2): log((2 e^-800 + e^-1600) / 3) = -800 + log(2/3).
     expected = -800.0 + np.log(2.0 / 3.0)
     assert np.isfinite(uniformity(far, t=400).value) and uniformity(far, t=400).value == pytest.approx(expected)
+
+
+def test_uniformity_of_one_feature_has_the_two_point_reference():
+    # On S^0 = {-1, +1} pairs coincide or are antipodal with probability 1/2: the
+    # reference is log((1 + e^{-4t}) / 2), not NaN.
+    X = np.random.default_rng(0).standard_normal((4000, 1))
+    result = uniformity(X, t=2.0)
+    assert result.uniform_reference == pytest.approx(math.log((1 + math.exp(-8.0)) / 2), rel=1e-12)
+    assert result.value == pytest.approx(result.uniform_reference, abs=0.01)

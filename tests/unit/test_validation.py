@@ -8,7 +8,7 @@ import pytest
 from analysis.metrics import effective_rank
 from analysis.neighbors import kneighbors
 from analysis.projection import project
-from analysis.validation import check_matrix, first_rows
+from analysis.validation import check_labels, check_matrix, check_squares, first_rows
 
 BAD_INPUTS = [
     (np.zeros(5), r"X must be a 2-D array .* shape \(5,\)"),
@@ -40,3 +40,19 @@ def test_min_samples_and_first_rows() -> None:
     with pytest.raises(ValueError, match=r"at least 3 samples; got 2"):
         check_matrix(np.zeros((2, 2)), min_samples=3)
     assert first_rows(np.arange(8)) == "0, 1, 2, 3, 4, ..."
+
+
+def test_check_labels_refuses_nan_and_the_wrong_length() -> None:
+    assert check_labels(["a", "b"], 2).tolist() == ["a", "b"]
+    with pytest.raises(ValueError, match=r"y contains NaN in 2 entries \(first: 1, 3\).*not a class"):
+        check_labels([0.0, np.nan, 1.0, np.nan], 4, name="y", rows_of="T")
+    with pytest.raises(ValueError, match=r"NaN in 1 entries"):
+        check_labels(np.array(["a", np.nan], dtype=object), 2)
+    with pytest.raises(ValueError, match=r"shape \(3,\), one label per row of x; got shape \(2,\)"):
+        check_labels([0, 1], 3, rows_of="x")
+
+
+def test_check_squares_refuses_values_whose_squares_overflow() -> None:
+    check_squares(np.full((3, 2), 1e150))
+    with pytest.raises(ValueError, match=r"W has values up to 1e\+160; their squares overflow float64"):
+        check_squares(np.full((3, 2), 1e160), name="W")
