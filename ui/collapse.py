@@ -211,12 +211,19 @@ def _cell(tab: pl.DataFrame, layer: str, step: int, column: str) -> float:
     return np.nan if value is None else float(value)
 
 
+def _result_names(result: NeuralCollapse, names: list[str]) -> list[str]:
+    """The name of each class of `result`, in its order: its classes are the label codes
+    present (result.class_labels), so codes {0, 2} are two classes, named "0" and "2"."""
+    return [names[c] if 0 <= c < len(names) else str(c) for c in result.class_labels.tolist()]
+
+
 def geometry(result: NeuralCollapse, names: list[str], *, animation: tuple[ClassMeanFrames, list[int], int] | None) -> None:
     """The Gram matrix beside the ETF target, and the 3-D class means (animated over checkpoints)."""
     left, right = st.columns([1, 1])
     with left:
         st.markdown("**Class-mean Gram matrix vs simplex ETF**")
-        st.plotly_chart(gram_comparison(result.gram, simplex_etf_gram(result.n_classes), names),
+        st.plotly_chart(gram_comparison(result.gram, simplex_etf_gram(result.n_classes),
+                                        _result_names(result, names)),
                         key="nc_gram", config=PLOT_CONFIG)
         st.caption(f"ETF distance {_fmt(result.etf_distance)} (0 = identical). A collapsed layer shows one "
                    "colour on the diagonal and one equal negative colour everywhere else.")
@@ -234,7 +241,8 @@ def geometry(result: NeuralCollapse, names: list[str], *, animation: tuple[Class
 
 def imbalance(result: NeuralCollapse, names: list[str]) -> None:
     """Class size against class-mean norm and against the class's share of NC1; which target is nearer."""
-    st.plotly_chart(imbalance_panel(result.class_counts, result.class_mean_norms, result.nc1_class_share, names),
+    st.plotly_chart(imbalance_panel(result.class_counts, result.class_mean_norms, result.nc1_class_share,
+                                    _result_names(result, names)),
                     key="nc_imbalance", config=PLOT_CONFIG)
     counts = result.class_counts
     cols = st.columns(3)
