@@ -57,6 +57,7 @@ class TrainingSlots:
         self._cond = threading.Condition()
         self._running = 0
         self._queue: deque[object] = deque()
+        self._granted: set[object] = set()  # handed a slot by a finishing training, not yet awake
 
     @property
     def running(self) -> int:
@@ -70,12 +71,27 @@ class TrainingSlots:
 
     def _try_start(self, ticket: object) -> int:
         """Start `ticket` if it may (0), else return its 1-based place in the queue. Lock held."""
+        if ticket in self._granted:
+            self._granted.remove(ticket)
+            return 0
         if self._queue[0] is ticket and self._running < self.limit:
             self._queue.popleft()
             self._running += 1
-            self._cond.notify_all()  # the next in line may fit too
             return 0
         return self._queue.index(ticket) + 1
+
+    def _release(self) -> None:
+        """Give a finished training's slot to the first in line, or free it. Lock held.
+
+        Handing it over (instead of freeing it for the next to take) keeps the
+        count of running trainings at the limit while anyone waits: no one in
+        line ever reads "1 training is running" just before the head starts.
+        """
+        if self._queue:
+            self._granted.add(self._queue.popleft())
+        else:
+            self._running -= 1
+        self._cond.notify_all()
 
     @contextlib.contextmanager
     def slot(self, on_wait: WaitFn | None = None) -> Iterator[None]:
@@ -101,15 +117,18 @@ class TrainingSlots:
         finally:
             if not started:  # stopped, rerun or failed while waiting: leave the line
                 with self._cond:
-                    with contextlib.suppress(ValueError):
-                        self._queue.remove(ticket)
-                    self._cond.notify_all()
+                    if ticket in self._granted:  # handed a slot it will not use: pass it on
+                        self._granted.remove(ticket)
+                        self._release()
+                    else:
+                        with contextlib.suppress(ValueError):
+                            self._queue.remove(ticket)
+                        self._cond.notify_all()
         try:
             yield
         finally:
             with self._cond:
-                self._running -= 1
-                self._cond.notify_all()
+                self._release()
 
 
 def limit_from_env(environ: dict[str, str] | None = None) -> int:

@@ -175,3 +175,44 @@ def test_limit_from_the_environment() -> None:
             limit_from_env({ENV_VAR: bad})
     with pytest.raises(ValueError, match="integer >= 1"):
         TrainingSlots(0)
+
+
+def test_while_anyone_waits_the_running_count_they_read_is_the_limit() -> None:
+    slots = TrainingSlots(2, poll_seconds=0.01)
+    holders = [_start(Trainer(slots)) for _ in range(2)]
+    assert all(t.started.wait(WAIT) for t in holders)
+    waiters = []
+    for _ in range(4):
+        waiters.append(_start(Trainer(slots)))
+        assert waiters[-1].waiting.wait(WAIT)
+    for t in holders + waiters:  # finish one at a time, in order of arrival
+        t.finish.set()
+        t.join(WAIT)
+    assert all(running == 2 for t in waiters for _, running in t.positions), [t.positions for t in waiters]
+    assert slots.running == 0 and slots.waiting == 0
+
+
+def test_a_slot_handed_to_a_waiter_that_stops_passes_to_the_next() -> None:
+    slots = TrainingSlots(1, poll_seconds=0.01)
+    holder = _start(Trainer(slots))
+    assert holder.started.wait(WAIT)
+    inside_wait, may_raise = threading.Event(), threading.Event()
+
+    class StopsLate(Trainer):
+        def on_wait(self, position: int, running: int) -> None:
+            self.positions.append((position, running))
+            inside_wait.set()
+            assert may_raise.wait(WAIT)
+            raise KeyboardInterrupt("stopped just as its turn came")
+
+    quitter = _start(StopsLate(slots))
+    assert inside_wait.wait(WAIT)
+    behind = _start(Trainer(slots))
+    assert behind.waiting.wait(WAIT)
+    holder.finish.set()
+    holder.join(WAIT)  # its slot is handed to the quitter, who is still drawing its message
+    may_raise.set()
+    assert behind.started.wait(WAIT)  # ... and passed on when the quitter stops
+    assert isinstance(quitter.error, KeyboardInterrupt)
+    _end(behind)
+    assert slots.running == 0 and slots.waiting == 0
