@@ -84,14 +84,15 @@ def train_and_add(config: Any, label: str, trainer: Callable[..., Run] = train_c
             diverged = exc
             run = exc.result
     if diverged is not None:
-        # Shown by `show_divergence` on the next run (the form calls it), and as a toast on any page.
+        # Shown by `show_divergence` after the rerun (the lab's form calls it); the kept run's label
+        # says it diverged on every page, and its task (the sidebar's "About this run") has the message.
         st.session_state[DIVERGED_KEY] = str(diverged)
-        st.toast(str(diverged), icon=":material/warning:", duration="long")
         if run is None:  # not even the initialisation was finite: nothing to keep
             st.rerun()
     params = config.to_dict() if hasattr(config, "to_dict") else asdict(config)
-    key = bytes_key("trained", json.dumps(params, sort_keys=True, default=str))
-    add_upload(Source(key=key, label=f"{label} (trained)", origin="trained", run=run))
+    cut = "" if diverged is None else f", diverged: ends at step {diverged.kept_step}"
+    key = bytes_key("trained", json.dumps(params, sort_keys=True, default=str), cut)
+    add_upload(Source(key=key, label=f"{label} (trained{cut})", origin="trained", run=run))
     if pending_key is not None:
         st.session_state[pending_key] = key
     if diverged is None:

@@ -220,7 +220,6 @@ def finish_run(run: Any, end: LoopEnd, *, steps_per_epoch: int, lr: float | None
     kept_epoch = None if kept_step is None else epoch_of(kept_step, steps_per_epoch)
     message = divergence_message(bad_loss=end.bad_loss, epoch=epoch, step=step, kept_step=kept_step,
                                  kept_epoch=kept_epoch, lr=lr)
-    result = keep_steps(run, kept, task_note=f" (diverged at step {step}; ends at step {kept_step})") \
-        if kept else None
+    result = keep_steps(run, kept, task_note=f". {message}") if kept else None
     raise TrainingDiverged(message, result=result, step=step, epoch=epoch, kept_step=kept_step,
                            kept_epoch=kept_epoch)

@@ -90,6 +90,7 @@ def test_a_nan_loss_keeps_the_finite_run_and_says_what_happened(slots, monkeypat
     run = at.session_state["view"].source.run
     assert at.session_state["view"].source.origin == "trained"
     assert run.steps[-1] < 30
+    assert at.session_state["view"].source.label.endswith(f"(trained, diverged: ends at step {run.steps[-1]})")
     assert all(np.isfinite(a).all() for a in run.activations.values())
     assert not any("Trained and selected" in s.value for s in at.success)
     assert slots.running == 0
