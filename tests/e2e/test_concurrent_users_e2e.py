@@ -6,6 +6,7 @@ a second or two, on a server started with REPLENS_MAX_TRAININGS=2. Timings are
 printed by `make bench` (tests/bench/bench_concurrency.py), never asserted.
 The server keeps closed sessions 2 s instead of Streamlit's 120 s
 (`SERVER_ARGS`), so the RSS after a wave measures what outlives its users.
+A second test presses Stop on a queued and on a running training (limit 1).
 """
 
 from __future__ import annotations
@@ -77,3 +78,42 @@ def test_eight_users_at_once_see_only_their_own_data_queue_and_keep_memory_flat(
     # Caches are bounded and closed sessions let go: a second wave costs little more memory than the first.
     assert second.rss_after_mb < 1.5 * first.rss_after_mb + 200, (first.rss_after_mb, second.rss_after_mb)
     assert proc.poll() is None  # still serving
+
+
+# The page's text (a trained run's label shows in its charts' legends).
+_PAGE_TEXT = "document.body.textContent"
+
+
+def _stop(page) -> None:
+    """Press Streamlit's Stop (top right, while the script runs)."""
+    page.locator('[data-testid="stStatusWidget"]').get_by_role("button", name="Stop").click()
+
+
+def test_stop_leaves_the_queue_or_frees_the_slot(browser, tmp_path) -> None:
+    with running_server(ARTIFACTS / "server-stop.log", env={"REPLENS_MAX_TRAININGS": "1"}) as (url, _):
+        pages = []
+        # The holder trains the 12-bit network (about 30 s), long enough to be stopped mid-way.
+        for path, tab in (("information", "Train"), ("codebook", "Try this"), ("codebook", "Try this")):
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.set_default_timeout(120_000)
+            page.goto(f"{url}/{path}")
+            page.get_by_role("tab", name=tab).click()
+            pages.append(page)
+        holder, quitter, waiter = pages
+        try:
+            holder.get_by_role("button", name=re.compile(r"^Train the .+ network \(about 30 s\)$")).first.click()
+            holder.get_by_text(re.compile(r"Initialised|Epoch \d+/")).first.wait_for()
+            quitter.get_by_role("button", name="8. Train 'small K'").click()
+            quitter.get_by_text(re.compile("yours starts when one finishes — position 1$")).wait_for()
+            waiter.get_by_role("button", name="8. Train 'small K'").click()
+            waiter.get_by_text(re.compile("yours starts when one finishes — position 2$")).wait_for()
+            _stop(quitter)  # leaves the line (its page keeps what it drew, as after any Stop) ...
+            waiter.get_by_text(re.compile("yours starts when one finishes — position 1$")).wait_for()  # ... so
+            _stop(holder)  # frees the only slot: the waiter trains
+            waiter.wait_for_function(f"() => {_PAGE_TEXT}.includes({TRAINED_LABEL!r})")
+            for page in (holder, quitter):  # stopped: nothing trained joined their datasets
+                assert "(trained)" not in page.evaluate(f"() => {_PAGE_TEXT}")
+        finally:
+            for page in pages:
+                page.context.close()
