@@ -1,8 +1,12 @@
 """The "Train a model" form and the teachers' guided sequence of the neural-collapse page.
 
-Training runs in the script thread with a progress bar; Streamlit's Stop
-button (top right) interrupts it and discards the unfinished run. A finished
-run joins the session's datasets and becomes the sidebar's choice.
+Training runs in the script thread with a progress bar, in one of the
+server's training slots (`ui.training_slots`: beyond the limit it waits in
+line with its position shown); Streamlit's Stop button (top right) interrupts
+it, frees the slot and discards the unfinished run. A finished run joins the
+session's datasets and becomes the sidebar's choice. A run whose loss became
+NaN or infinite joins cut back to its last finite checkpoint, with a warning
+saying so.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from typing import Any
 import streamlit as st
 
 from analysis.data import Run
+from analysis.models import TrainingDiverged
 from analysis.models.collapse_lab import DATASETS, PRESETS, CollapseLabConfig, train_collapse_lab
 from analysis.models.mlp import ACTIVATIONS, LOSSES, LR_SCHEDULES, OPTIMIZERS, MLPConfig
 from ui.state import Source, add_upload, bytes_key
+from ui.training_slots import training_slot
 from ui.widgets import progress_bar
 
 _PRESET_KEY = "lab_preset"
+DIVERGED_KEY = "lab_diverged"  # the message of the last training whose loss became NaN or infinite
 _DATASET_LABELS = {"digits": "Digits (8×8, 10 classes)", "gaussian_mixture": "Gaussian mixture (synthetic)"}
 
 
@@ -68,15 +75,36 @@ def train_and_add(config: Any, label: str, trainer: Callable[..., Run] = train_c
     ``st.session_state[pending_key]`` for a page's own run picker to pick up
     before it draws (its widget cannot be changed once drawn in this run).
     """
-    _, progress = progress_bar("Starting… (Stop, top right, cancels)")
-    run = trainer(config, progress=progress, name=label)
+    diverged: TrainingDiverged | None = None
+    with training_slot():  # beyond the server's limit, wait in line (the page says where)
+        _, progress = progress_bar("Starting… (Stop, top right, cancels)")
+        try:
+            run = trainer(config, progress=progress, name=label)
+        except TrainingDiverged as exc:
+            diverged = exc
+            run = exc.result
+    if diverged is not None:
+        # Shown by `show_divergence` after the rerun (the lab's form calls it); the kept run's label
+        # says it diverged on every page, and its task (the sidebar's "About this run") has the message.
+        st.session_state[DIVERGED_KEY] = str(diverged)
+        if run is None:  # not even the initialisation was finite: nothing to keep
+            st.rerun()
     params = config.to_dict() if hasattr(config, "to_dict") else asdict(config)
-    key = bytes_key("trained", json.dumps(params, sort_keys=True, default=str))
-    add_upload(Source(key=key, label=f"{label} (trained)", origin="trained", run=run))
+    cut = "" if diverged is None else f", diverged: ends at step {diverged.kept_step}"
+    key = bytes_key("trained", json.dumps(params, sort_keys=True, default=str), cut)
+    add_upload(Source(key=key, label=f"{label} (trained{cut})", origin="trained", run=run))
     if pending_key is not None:
         st.session_state[pending_key] = key
-    st.session_state["lab_last_trained"] = f"{label}: {run.task}"
+    if diverged is None:
+        st.session_state["lab_last_trained"] = f"{label}: {run.task}"
     st.rerun()  # the sidebar picks the new run up before the page draws
+
+
+def show_divergence() -> None:
+    """After a rerun: the warning of a training whose loss became NaN or infinite (once)."""
+    message = st.session_state.pop(DIVERGED_KEY, None)
+    if message:
+        st.warning(message, icon=":material/warning:")
 
 
 def form() -> None:
@@ -84,6 +112,7 @@ def form() -> None:
     if "lab_dataset" not in st.session_state:
         st.session_state[_PRESET_KEY] = "balanced"
         _apply_preset()
+    show_divergence()
     done = st.session_state.pop("lab_last_trained", None)
     if done:
         st.success(f"Trained and selected in the sidebar — {done}. Open the **Collapse** tab.")

@@ -1,5 +1,6 @@
 """Small torch models and the trainers that turn them into `Run`s (DESIGN.md section 1)."""
 
+from analysis.models._loop import TrainingDiverged
 from analysis.models.collapse_lab import (
     DATASETS,
     DEFAULT_LAB_MLP,
@@ -88,6 +89,7 @@ __all__ = [
     "MLPClassifier",
     "MLPConfig",
     "PhaseDiagram",
+    "TrainingDiverged",
     "ToyModelConfig",
     "ToySweep",
     "VQAutoencoder",

@@ -49,7 +49,7 @@ from torch import nn
 
 from analysis.data.schema import Run
 from analysis.models._checks import is_int
-from analysis.models._loop import run_epochs
+from analysis.models._loop import finish_run, run_epochs
 from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 from analysis.models.mlp import (
@@ -685,7 +685,7 @@ def _train(
     evaluate(0, checkpoint=True)
     report(0.0, f"Initialised {config.describe()}; {total_steps} steps planned.")
 
-    def train_step(rows: torch.Tensor, step: int) -> None:
+    def train_step(rows: torch.Tensor, step: int) -> torch.Tensor:
         x = X_tr[rows]
         v1 = augment_images(x, generator=view_rng, **augment)
         v2 = augment_images(x, generator=view_rng, **augment)
@@ -694,6 +694,7 @@ def _train(
         loss.backward()
         optimizer.step()
         scheduler.step()
+        return loss
 
     def end_epoch(step: int) -> str:
         evaluate(step, checkpoint=False)
@@ -701,7 +702,7 @@ def _train(
                 f"uniformity {curves['uniformity'][-1]:.3f}")
 
     model.train()
-    step, stopped = run_epochs(
+    end = run_epochs(
         epochs=config.epochs, n_train=n_train, batch_size=batch,
         epoch_order=lambda epoch: torch.randperm(n_train, generator=order_rng), train_step=train_step,
         planned=planned, checkpoint=lambda step: evaluate(step, checkpoint=True), end_epoch=end_epoch,
@@ -709,6 +710,7 @@ def _train(
         min_batch=2,  # a batch of one has no negatives: the epoch's first full batch stands in for it
     )
     model.eval()
+    step, stopped = end.step, end.stopped
     if stopped and step not in recorded:
         evaluate(step, checkpoint=True)
 
@@ -726,8 +728,9 @@ def _train(
     )
     if stopped:
         task += f" (stopped early at step {step} of {total_steps})"
-    report(1.0, f"Stopped at step {step}." if stopped else f"Done: {step} steps.")
-    return Run(
+    report(1.0, f"Stopped at step {step}." if stopped else f"Done: {step} steps."
+           if end.diverged_epoch is None else f"Diverged at step {step}.")
+    run = Run(
         activations=activations,
         layers=("hidden", "embedding"),
         steps=tuple(recorded),
@@ -738,3 +741,4 @@ def _train(
         task=task,
         name=name,
     )
+    return finish_run(run, end, steps_per_epoch=steps_per_epoch, lr=config.lr)

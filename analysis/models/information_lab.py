@@ -78,12 +78,13 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -511,6 +512,19 @@ def _copy_weights(model: nn.Module) -> list[tuple[np.ndarray, np.ndarray]]:
     ]
 
 
+@contextlib.contextmanager
+def _epoch_curve_on_divergence(config: InformationLabConfig, data: _LabData) -> Iterator[None]:
+    """A diverged training's kept run (`TrainingDiverged.result`) gets the ``epoch`` curve too."""
+    from analysis.models._loop import TrainingDiverged
+
+    try:
+        yield
+    except TrainingDiverged as exc:
+        if exc.result is not None:
+            exc.result.curves["epoch"] = _epoch_curve(exc.result.curves["step"], _steps_per_epoch(config, data))
+        raise
+
+
 def train_information_lab_with_weights(
     config: InformationLabConfig | None = None,
     *,
@@ -547,7 +561,7 @@ def train_information_lab_with_weights(
 
     # One intra-op thread: these matrices are far too small to gain from more,
     # and the run then does not depend on the machine's core count.
-    with torch_threads(1):
+    with torch_threads(1), _epoch_curve_on_divergence(config, data):
         run = train_mlp(
             data.X_train,
             data.y_train,

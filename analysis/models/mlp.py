@@ -42,7 +42,7 @@ from torch import nn
 
 from analysis.capture import record_activations
 from analysis.data.schema import Run
-from analysis.models._loop import run_epochs
+from analysis.models._loop import finish_run, run_epochs
 from analysis.models._progress import ProgressFn, StopFn, clamped_progress
 
 __all__ = [
@@ -665,12 +665,13 @@ def train_mlp(
     record(0)
     report(0.0, f"Initialised {config.describe()}; {total_steps} steps planned.")
 
-    def train_step(rows: torch.Tensor, step: int) -> None:
+    def train_step(rows: torch.Tensor, step: int) -> torch.Tensor:
         loss = loss_fn(model(X_tr_t[rows]), y_tr_t[rows])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
+        return loss
 
     def end_epoch(step: int) -> str:
         evaluate(step)
@@ -678,13 +679,14 @@ def train_mlp(
                 f"test acc {curves['test_acc'][-1]:.3f}")
 
     model.train()
-    step, stopped = run_epochs(
+    end = run_epochs(
         epochs=config.epochs, n_train=n_train, batch_size=config.batch_size,
         epoch_order=lambda epoch: torch.randperm(n_train, generator=shuffle_rng), train_step=train_step,
         planned=planned_set, checkpoint=record,  # record_activations restores train mode afterwards
         end_epoch=end_epoch, report=report, total_steps=total_steps, should_stop=should_stop,
     )
     model.eval()
+    step, stopped = end.step, end.stopped
     if stopped and step not in recorded:
         record(step)
 
@@ -706,8 +708,9 @@ def train_mlp(
         )
     if stopped:
         task += f" (stopped early at step {step} of {total_steps})"
-    report(1.0, f"Stopped at step {step}." if stopped else f"Done: {step} steps.")
-    return Run(
+    report(1.0, f"Stopped at step {step}." if stopped else f"Done: {step} steps."
+           if end.diverged_epoch is None else f"Diverged at step {step}.")
+    run = Run(
         activations=activations,
         layers=hidden,
         steps=tuple(recorded),
@@ -720,6 +723,7 @@ def train_mlp(
         task=task,
         name=name,
     )
+    return finish_run(run, end, steps_per_epoch=steps_per_epoch, lr=config.lr)
 
 
 def digits_dataset(

@@ -423,8 +423,19 @@ def train_toy_models(
     Returns
     -------
     ToySweep
+
+    Raises
+    ------
+    TrainingDiverged
+        When the summed loss becomes NaN or infinite (checked before each
+        update) or a checkpoint holds a non-finite weight: training stops and
+        the error's ``result`` is the sweep cut back to its last finite
+        checkpoint (its ``epoch`` and ``kept_epoch`` repeat the steps: the toy
+        models draw fresh inputs every step and have no epochs).
     """
     import torch
+
+    from analysis.models._loop import TrainingDiverged, divergence_message
 
     config = ToyModelConfig() if config is None else config
     if not isinstance(config, ToyModelConfig):
@@ -508,6 +519,7 @@ def train_toy_models(
         report(0.0, f"Initialised {N} instances; {total} steps planned.")
         buffer = torch.empty(N, chunk, B, n)
         stopped = False
+        bad_loss: float | None = None
         step = 0
         last_reported = 0.0
         while step < total:
@@ -520,6 +532,10 @@ def train_toy_models(
                     torch.rand(chunk, B, n, generator=g, out=buffer[i])
             x = _draw_inputs(buffer[:, k], p)
             loss = _batched_loss(W, b, x, imp).sum()
+            if not math.isfinite(float(loss.detach())):  # checked before it can reach the weights
+                bad_loss = float(loss.detach())
+                step += 1
+                break
             if cosine:
                 for group in optimizer.param_groups:
                     group["lr"] = config.lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
@@ -536,11 +552,32 @@ def train_toy_models(
         if stopped and step not in recorded:
             record(step)
     seconds = time.perf_counter() - started
+    kept = len(recorded)
+    for i in range(len(recorded)):
+        if not (np.isfinite(W_rec[i]).all() and np.isfinite(b_rec[i]).all() and np.isfinite(loss_rec[i]).all()):
+            kept = i
+            break
+    diverged = bad_loss is not None or kept < len(recorded)
     report(
         1.0,
-        (f"Stopped at step {step}/{total}" if stopped else f"Trained {N} instances, {total} steps")
+        (f"Stopped at step {step}/{total}" if stopped else
+         f"Diverged at step {step}/{total}" if diverged else f"Trained {N} instances, {total} steps")
         + f" in {seconds:.1f} s.",
     )
+    if diverged:
+        bad_step = step if bad_loss is not None else recorded[kept]
+        kept_step = recorded[kept - 1] if kept else None
+        recorded, W_rec, b_rec, loss_rec = recorded[:kept], W_rec[:kept], b_rec[:kept], loss_rec[:kept]
+        message = divergence_message(bad_loss=bad_loss, epoch=None, step=bad_step, kept_step=kept_step,
+                                     kept_epoch=None, lr=config.lr, unit="step")
+        partial = None if not kept else ToySweep(
+            n_features=n, n_hidden=m, sparsities=sparsities, importances=importances, seeds=seeds,
+            steps=np.asarray(recorded, dtype=np.int64), W_features=np.stack(W_rec).astype(np.float32),
+            b=np.stack(b_rec).astype(np.float32), losses=np.stack(loss_rec), stopped=False,
+            seconds=seconds, config=config_record,
+        )
+        raise TrainingDiverged(message, result=partial, step=bad_step, epoch=bad_step, kept_step=kept_step,
+                               kept_epoch=kept_step)
     return ToySweep(
         n_features=n,
         n_hidden=m,

@@ -58,7 +58,7 @@ from torch import nn
 
 from analysis.data.schema import Run
 from analysis.models._checks import is_int
-from analysis.models._loop import run_epochs
+from analysis.models._loop import finish_run, run_epochs
 from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 from analysis.models.mlp import ProgressFn, StopFn, checkpoint_steps, digits_dataset
@@ -557,7 +557,7 @@ def _train(
     report(0.0, f"Initialised {config.describe()}; {total_steps} steps planned.")
     used = torch.zeros(K, dtype=torch.bool)
 
-    def train_step(rows: torch.Tensor, step: int) -> None:
+    def train_step(rows: torch.Tensor, step: int) -> torch.Tensor:
         x = X_tr[rows]
         out = model(x)
         z, q = out["z"], out["q"]
@@ -576,6 +576,7 @@ def _train(
                 pick = torch.randint(0, z.shape[0], (dead.numel(),), generator=restart_rng)
                 model.set_codes(dead, z.detach()[pick])
             used.zero_()
+        return loss
 
     def end_epoch(step: int) -> str:
         evaluate(step, checkpoint=False)
@@ -583,12 +584,13 @@ def _train(
                 f"dead codes {curves['dead_fraction'][-1]:.0%}")
 
     model.train()
-    step, stopped = run_epochs(
+    end = run_epochs(
         epochs=config.epochs, n_train=n_train, batch_size=batch, epoch_order=lambda epoch: orders[epoch - 1],
         train_step=train_step, planned=planned, checkpoint=lambda step: evaluate(step, checkpoint=True),
         end_epoch=end_epoch, report=report, total_steps=total_steps, should_stop=should_stop,
     )
     model.eval()
+    step, stopped = end.step, end.stopped
     if stopped and step not in recorded:
         evaluate(step, checkpoint=True)
 
@@ -605,8 +607,9 @@ def _train(
     )
     if stopped:
         task += f" (stopped early at step {step} of {total_steps})"
-    report(1.0, f"Stopped at step {step}." if stopped else f"Done: {step} steps.")
-    return Run(
+    report(1.0, f"Stopped at step {step}." if stopped else f"Done: {step} steps."
+           if end.diverged_epoch is None else f"Diverged at step {step}.")
+    run = Run(
         activations=activations,
         layers=("encoder", "reconstruction"),
         steps=tuple(recorded),
@@ -619,3 +622,4 @@ def _train(
         task=task,
         name=name,
     )
+    return finish_run(run, end, steps_per_epoch=steps_per_epoch, lr=config.lr)

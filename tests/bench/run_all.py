@@ -13,7 +13,7 @@ import sys
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--skip-browser", action="store_true", help="skip the headless-Chromium latency")
+    parser.add_argument("--skip-browser", action="store_true", help="skip the headless-Chromium benchmarks (lasso latency, concurrent users)")
     args = parser.parse_args()
 
     from tests.bench import (
@@ -51,6 +51,9 @@ def main() -> None:
             runs = ", ".join(f"{s:.2f}" for s in r["runs"])
             print(f"{r['case']:<30} median {r['median']:.2f} s  worst {r['worst']:.2f} s  ({runs})  "
                   f"{r['target']}  {'PASS' if r['ok'] else 'FAIL'}")
+        from tests.bench import bench_concurrency
+
+        bench_concurrency.report(quick=args.quick)
     sys.stdout.flush()
 
 

@@ -30,13 +30,23 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def running_app(log_path: Path | None = None) -> Iterator[str]:
     """`streamlit run app.py` on a free loopback port; yields its URL and stops it after."""
+    with running_server(log_path) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def running_server(log_path: Path | None = None, env: dict[str, str] | None = None,
+                   args: tuple[str, ...] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`running_app` with extra environment variables and `streamlit run` options; yields its URL
+    and the server process."""
     port = _free_port()
     log_path = log_path or Path(tempfile.mkdtemp()) / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+             "--server.address", "127.0.0.1", "--server.headless", "true", *args],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -50,7 +60,7 @@ def running_app(log_path: Path | None = None) -> Iterator[str]:
                     if time.time() > deadline or proc.poll() is not None:
                         raise RuntimeError("streamlit did not start:\n" + log_path.read_text()) from None
                     time.sleep(0.5)
-            yield url
+            yield url, proc
         finally:
             proc.terminate()
             try:
