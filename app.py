@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas  # noqa: F401
 import streamlit as st
 
-from ui import state
+from ui import state, train_lab
 
 # A wordmark as inline SVG: no emoji (headless Chromium has no emoji font), no image file.
 LOGO = (
@@ -41,4 +41,6 @@ pages = [
 navigation = st.navigation(pages)
 st.logo(LOGO, size="large")
 st.session_state["view"] = state.sidebar()
+# A training that diverged on any page (its loss became NaN) says so once, above the page it returns to.
+train_lab.show_divergence()
 navigation.run()

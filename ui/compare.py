@@ -22,6 +22,7 @@ from ui import cache
 from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.explore import selected_rows
 from ui.state import Source, View, add_upload, sources
+from ui.training_slots import training_slot
 from ui.widgets import PLOT_CONFIG, progress_bar
 
 CKA_MODES = ("Layers of one run", "Two runs", "Checkpoints of one layer")
@@ -207,7 +208,8 @@ def _seed_run(seed: int) -> Run:
     from analysis.models.collapse_lab import PRESETS, train_collapse_lab
 
     base = PRESETS["balanced"]
-    return train_collapse_lab(replace(base, mlp=replace(base.mlp, epochs=60, n_checkpoints=2, seed=seed)))
+    with training_slot(rerun=False):  # counts against the server's training limit
+        return train_collapse_lab(replace(base, mlp=replace(base.mlp, epochs=60, n_checkpoints=2, seed=seed)))
 
 
 @st.cache_data(max_entries=16, ttl=SHARED_TTL, show_spinner=False)

@@ -19,6 +19,7 @@ from analysis.views import (
 from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import bytes_key
+from ui.training_slots import training_slot
 from ui.widgets import PLOT_CONFIG, progress_bar
 
 
@@ -32,7 +33,8 @@ def sweep(n_features: int, n_hidden: int, steps: int, seed: int, decay: float):
     bar, update = progress_bar("Training one model per sparsity, all in one batched computation…")
     config = replace(ToyModelConfig(), n_features=n_features, n_hidden=n_hidden, steps=steps, seed=seed,
                      importance_decay=decay)
-    result = train_toy_models(config, progress=update)
+    with training_slot(rerun=False):  # counts against the server's training limit
+        result = train_toy_models(config, progress=update)
     bar.empty()
     return result
 
@@ -42,7 +44,8 @@ def phases(size: int, seed: int):
     from analysis.models.toy_superposition import phase_diagram
 
     bar, update = progress_bar("Training every cell of the grid at once…")
-    result = phase_diagram(size, size, seed=seed, progress=update)
+    with training_slot(rerun=False):
+        result = phase_diagram(size, size, seed=seed, progress=update)
     bar.empty()
     return result
 

@@ -84,7 +84,7 @@ def train_and_add(config: Any, label: str, trainer: Callable[..., Run] = train_c
             diverged = exc
             run = exc.result
     if diverged is not None:
-        # Shown by `show_divergence` after the rerun (the lab's form calls it); the kept run's label
+        # Shown by `show_divergence` (app.py, above every page) after the rerun; the kept run's label
         # says it diverged on every page, and its task (the sidebar's "About this run") has the message.
         st.session_state[DIVERGED_KEY] = str(diverged)
         if run is None:  # not even the initialisation was finite: nothing to keep
@@ -112,7 +112,6 @@ def form() -> None:
     if "lab_dataset" not in st.session_state:
         st.session_state[_PRESET_KEY] = "balanced"
         _apply_preset()
-    show_divergence()
     done = st.session_state.pop("lab_last_trained", None)
     if done:
         st.success(f"Trained and selected in the sidebar — {done}. Open the **Collapse** tab.")

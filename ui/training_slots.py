@@ -160,11 +160,14 @@ def shared_slots() -> TrainingSlots:
 
 
 @contextlib.contextmanager
-def training_slot() -> Iterator[None]:
+def training_slot(*, rerun: bool = True) -> Iterator[None]:
     """Hold one of the server's training slots for the block, showing the queue while waiting.
 
     The waiting message is drawn in a placeholder that is emptied when the
     training starts; each redraw lets Streamlit's Stop button end the wait.
+    With `rerun` the page reruns afterwards so the sidebar lists the new run;
+    a training inside a cached function passes ``rerun=False`` (a rerun raised
+    there would discard the result before it is cached).
     """
     import streamlit as st
 

@@ -94,3 +94,29 @@ def test_a_nan_loss_keeps_the_finite_run_and_says_what_happened(slots, monkeypat
     assert all(np.isfinite(a).all() for a in run.activations.values())
     assert not any("Trained and selected" in s.value for s in at.success)
     assert slots.running == 0
+
+
+def test_the_toy_model_sweep_and_the_two_seed_demo_train_inside_a_slot(slots, monkeypatch) -> None:
+    # Trainings outside the lab count against the same server-wide limit.
+    import analysis.models.collapse_lab as collapse_lab
+    import analysis.models.toy_superposition as toy
+    import ui.compare
+    import ui.superposition
+
+    running_during: dict[str, int] = {}
+
+    def recording(name, real):
+        def trainer(*args, **kwargs):
+            running_during[name] = slots.running
+            return real(*args, **kwargs)
+        return trainer
+
+    monkeypatch.setattr(toy, "train_toy_models", recording("sweep", toy.train_toy_models))
+    monkeypatch.setattr(collapse_lab, "train_collapse_lab", recording("seed", collapse_lab.train_collapse_lab))
+    ui.superposition.sweep.clear()
+    ui.compare._seed_run.clear()
+    at = open_page("app_pages/superposition.py")
+    assert not at.exception, at.exception
+    ui.compare._seed_run(0)
+    assert running_during == {"sweep": 1, "seed": 1}
+    assert slots.running == 0 and slots.waiting == 0
