@@ -136,10 +136,7 @@ def limit_from_env(environ: dict[str, str] | None = None) -> int:
     raw = (os.environ if environ is None else environ).get(ENV_VAR, "").strip()
     if not raw:
         return DEFAULT_MAX_TRAININGS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
+    value = int(raw) if raw.isascii() and raw.isdigit() else 0
     if value < 1:
         raise ValueError(f"{ENV_VAR}={raw!r}: give the number of trainings that may run at once, "
                          f"an integer >= 1 (default {DEFAULT_MAX_TRAININGS}).")
