@@ -146,7 +146,7 @@ def test_collapse_page_trains_a_model_and_shows_it(page, server) -> None:
     open_page(page, server, "collapse")
     page.get_by_role("heading", name="Neural collapse", level=1).wait_for()
     # The heading renders before the metrics are computed (a cold server takes seconds).
-    page.locator('[data-testid="stMetricLabel"]').first.wait_for()
+    page.locator('[data-testid="stMetricLabel"]', has_text="NC4").first.wait_for(timeout=60_000)
     wait_idle(page)
     cards = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     assert any(c.startswith("NC1") for c in cards) and any(c.startswith("NC4") for c in cards)
@@ -173,7 +173,7 @@ def test_collapse_page_trains_a_model_and_shows_it(page, server) -> None:
 def test_hubness_page_tabs_in_the_browser(page, server) -> None:
     open_page(page, server, "hubness")
     page.get_by_role("heading", name="Hubness", level=1).wait_for()
-    page.locator('[data-testid="stMetricLabel"]').first.wait_for()
+    page.locator('[data-testid="stMetricLabel"]', has_text="Skewness of N_k").first.wait_for(timeout=60_000)
     wait_idle(page)
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     assert any(label.startswith("Skewness of N_k") for label in labels)
@@ -225,7 +225,7 @@ def test_contrastive_sample_on_the_circle_in_the_browser(page, server) -> None:
     choose_dataset(page, "digits_contrastive (sample)")
     page.get_by_text("Positive pairs: augmented views", exact=False).wait_for(timeout=60_000)
     wait_idle(page)
-    page.wait_for_timeout(1000)
+    page.locator('[data-testid="stMetricLabel"]', has_text="Uniformity").first.wait_for(timeout=30_000)
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     assert any(label.startswith("Uniformity") for label in labels)
     screenshot(page, "geometry-contrastive")
@@ -241,6 +241,9 @@ def test_vq_sample_codes_in_the_browser(page, server) -> None:
     choose_dataset(page, "digits_vq_plain (sample)")
     page.get_by_text("Codes among the encoder outputs", exact=False).wait_for(timeout=60_000)
     wait_idle(page)
+    # Wait for the card itself: under load a rerun can still be replacing the cards when the
+    # page first reads idle (a timeout here fails the test just as a missing card would).
+    page.locator('[data-testid="stMetricLabel"]', has_text="Perplexity").first.wait_for(timeout=30_000)
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     assert any(label.startswith("Perplexity") for label in labels)
     _no_exception(page)
