@@ -17,6 +17,7 @@ from analysis.metrics.hubness import knn_accuracy
 from analysis.metrics.hubness_reduction import METHODS, compare_reductions
 from analysis.metrics.similarity import knn_agreement
 from analysis.neighbors import NeighborGraph, kneighbors
+from analysis.report import diagnose
 
 
 def _cloud(n: int = 240, d: int = 12, seed: int = 0) -> np.ndarray:
@@ -104,6 +105,19 @@ def test_graph_is_read_only_and_validated():
         NeighborGraph.search(_cloud(n=10), k_max=10)
     with pytest.raises(ValueError, match="k_max must be a positive integer"):
         NeighborGraph.search(_cloud(n=10), k_max=0)
+
+
+def test_unit_chords_of_a_cosine_graph():
+    X = _cloud(n=60, d=6)
+    cosine = NeighborGraph.search(X, k_max=5, metric="cosine")
+    chords = cosine.unit_chords()
+    assert chords.metric == "euclidean" and chords.k_max == 5
+    np.testing.assert_array_equal(chords.indices, cosine.indices)
+    np.testing.assert_array_equal(chords.distances, np.sqrt(2.0 * cosine.distances.astype(np.float64)))
+    unit = X / np.linalg.norm(X.astype(np.float64), axis=1, keepdims=True)
+    np.testing.assert_allclose(chords.distances, kneighbors(unit, 5)[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="metric='cosine'"):
+        chords.unit_chords()
 
 
 def test_search_reports_progress():
@@ -220,6 +234,27 @@ def _count_searches(monkeypatch) -> list[tuple[int, ...]]:
         if (name == "analysis" or name.startswith("analysis.")) and getattr(module, "kneighbors", None) is original:
             monkeypatch.setattr(module, "kneighbors", counted)
     return calls
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("duplicates", [0, 30])
+def test_diagnose_searches_each_point_set_once(monkeypatch, metric, duplicates):
+    import analysis.report as report
+
+    rng = np.random.default_rng(8)
+    X = _cloud(n=200, d=10, seed=8)
+    X = np.concatenate([X, X[:duplicates]])
+    labels = rng.integers(0, 4, X.shape[0])
+    monkeypatch.setattr(report, "_BASELINE_CACHE", type(report._BASELINE_CACHE)())
+    calls = _count_searches(monkeypatch)
+    result = diagnose(X, labels=labels, metric=metric)
+    # One graph of the data (hubness and TwoNN) and one of the Gaussian baseline of the same shape.
+    assert calls == [X.shape, X.shape]
+    assert result.finding("hubness").value is not None
+    assert result.finding("intrinsic_dimension").value is not None
+    calls.clear()
+    diagnose(X, labels=labels, metric=metric)  # the baseline is cached now
+    assert calls == [X.shape]
 
 
 def test_the_hubness_path_searches_once(monkeypatch):
