@@ -43,6 +43,8 @@ from typing import Literal
 
 import numpy as np
 
+# One search sliced for every k (its own module; it calls kneighbors at run time).
+from analysis.neighbor_graph import NeighborGraph
 from analysis.validation import (
     check_matrix,
     max_abs,
@@ -52,7 +54,7 @@ from analysis.validation import (
 )
 from analysis.validation import first_rows as _first_rows
 
-__all__ = ["kneighbors", "kneighbors_of", "faiss_available", "n_threads"]
+__all__ = ["NeighborGraph", "kneighbors", "kneighbors_of", "faiss_available", "n_threads"]
 
 Metric = Literal["euclidean", "cosine"]
 Backend = Literal["auto", "faiss", "numpy"]

@@ -103,12 +103,12 @@ Cost
 ----
 Two exact kNN searches of n points (the data and the Gaussian baseline;
 ``analysis.neighbors.kneighbors``, O(n^2 d)) dominate; everything else is
-O(n d^2) or less. The data's search is done once, with ``max(k, 2)``
-neighbours, and shared: hubness reads its indices
-(`hubness_from_neighbors`) and TwoNN its first two distances (an adapter
-here, `_twonn_from_distances`, since `intrinsic_dimension` takes no
-precomputed neighbours; it falls back to `intrinsic_dimension` when rows
-repeat, because that function drops duplicates first).
+O(n d^2) or less. Each is one `NeighborGraph` with ``max(k, 2)``
+neighbours, shared: hubness reads its first k columns and TwoNN
+(`intrinsic_dimension`) its first two distances to distinct points. With the
+cosine metric TwoNN is measured on the unit rows, from the same graph's
+chords sqrt(2 (1 - cos)). Only when duplicate rows fill a point's whole
+neighbour list does TwoNN search again (without them).
 """
 
 from __future__ import annotations
@@ -126,13 +126,13 @@ from analysis._export import Exported, Stages, json_safe
 from analysis.data.inspect import summarize_embedding
 from analysis.data.schema import Embedding, encode_labels
 from analysis.metrics.codebook import codebook_usage
-from analysis.metrics.hubness import Hubness, hubness_from_neighbors
-from analysis.metrics.intrinsic_dimension import intrinsic_dimension
+from analysis.metrics.hubness import Hubness, hubness
+from analysis.metrics.intrinsic_dimension import IntrinsicDimension, intrinsic_dimension
 from analysis.metrics.isotropy import iso_score, isotropy
 from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
 from analysis.metrics.spectrum import CovarianceSpectrum, covariance_spectrum, effective_rank
 from analysis.metrics.sphere import uniformity
-from analysis.neighbors import kneighbors
+from analysis.neighbors import NeighborGraph
 from analysis.validation import check_matrix, max_abs, row_norms
 
 __all__ = [
@@ -339,19 +339,11 @@ def _rounded(values: np.ndarray, digits: int = 6) -> list[float]:
     return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64)]
 
 
-def _twonn_from_distances(distances: np.ndarray) -> float | None:
-    """TwoNN (Facco et al. 2017) from each point's two nearest-neighbour distances.
-
-    The same estimate as `analysis.metrics.intrinsic_dimension(X)`,
-    ``d = n / sum_i log(r2_i / r1_i)``, read from a kNN search that was run
-    anyway. Returns None when a first distance is 0 (duplicate rows: the
-    metric drops them first, so the caller falls back to it) or every ratio is 1.
-    """
-    r = np.asarray(distances[:, :2], dtype=np.float64)
-    if r.shape[1] < 2 or np.any(r[:, 0] <= 0):
-        return None
-    total = float(np.log(r[:, 1] / r[:, 0]).sum())
-    return r.shape[0] / total if total > 0 else None
+def _twonn(X: np.ndarray, graph: NeighborGraph) -> IntrinsicDimension:
+    """TwoNN from the report's graph: of X (Euclidean), or of its unit rows (cosine, from the chords)."""
+    if graph.metric == "cosine":
+        return intrinsic_dimension(_unit_rows(X), neighbors=graph.unit_chords())
+    return intrinsic_dimension(X, neighbors=graph)
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:
@@ -386,12 +378,13 @@ def _gaussian_baseline(n: int, d: int, k_search: int, k: int, metric: str, seed:
         return cached
     started = time.perf_counter()
     G = np.random.default_rng((seed, 1)).standard_normal((n, d), dtype=np.float32)
-    distances, indices = kneighbors(G, k_search, metric=metric)
-    hub = hubness_from_neighbors(indices[:, :k], n_items=n, metric=metric)
-    if metric == "cosine":  # TwoNN of the unit rows: Euclidean chord = sqrt(2 (1 - cos))
-        distances = np.sqrt(2.0 * distances.astype(np.float64))
-    twonn = _twonn_from_distances(distances)
-    del distances, indices
+    graph = NeighborGraph.search(G, k_max=k_search, metric=metric)
+    hub = hubness(G, k=k, metric=metric, neighbors=graph)
+    try:
+        twonn = _twonn(G, graph).dimension
+    except ValueError:  # every ratio 1 (or duplicates in a tiny sample): no baseline
+        twonn = None
+    del graph
     erank = effective_rank(G).effective_rank
     spectrum = covariance_spectrum(G)
     baseline = _GaussianBaseline(
@@ -729,7 +722,7 @@ class _Neighbours:
 
 def _neighbour_stage(X: np.ndarray, k: int, k_search: int, metric: str, nonzero: np.ndarray, n_distinct: int,
                      stages: Stages) -> _Neighbours:
-    """Hubness and TwoNN from one kNN search (TwoNN falls back to its own search when rows repeat)."""
+    """Hubness and TwoNN from one neighbour graph (TwoNN drops duplicate rows first)."""
     n = X.shape[0]
     try:
         if n_distinct < 2:  # as `hubness` refuses: every distance is 0
@@ -738,21 +731,18 @@ def _neighbour_stage(X: np.ndarray, k: int, k_search: int, metric: str, nonzero:
         if metric == "cosine" and not nonzero.all():
             raise ValueError(f"{int((~nonzero).sum()):,} all-zero rows have no cosine distance; "
                              "use metric='euclidean' or drop them.")
-        distances, indices = kneighbors(X, k_search, metric=metric)
+        graph = NeighborGraph.search(X, k_max=k_search, metric=metric)
     except ValueError as exc:
         return _Neighbours(None, None, "", exc, exc)
-    hub = hubness_from_neighbors(indices[:, :k], n_items=n, metric=metric)
-    if metric == "cosine":  # TwoNN of the unit rows: Euclidean chord = sqrt(2 (1 - cos))
-        distances = np.sqrt(2.0 * distances.astype(np.float64))
-    twonn = _twonn_from_distances(distances)
-    if twonn is not None:
-        return _Neighbours(hub, twonn, "", None, None)
-    stages.start("TwoNN", 0.4, "Estimating the intrinsic dimension (duplicates removed)")
-    try:  # duplicate rows: the metric drops them first and runs its own search
-        result = intrinsic_dimension(X if metric == "euclidean" else _unit_rows(X))
+    hub = hubness(X, k=k, metric=metric, neighbors=graph)
+    if n_distinct < n:
+        stages.start("TwoNN", 0.4, "Estimating the intrinsic dimension (duplicates removed)")
+    try:
+        result = _twonn(X, graph)
     except ValueError as exc:
         return _Neighbours(hub, None, "", None, exc)
-    return _Neighbours(hub, result.dimension, f" ({result.n_duplicates:,} duplicate rows left out.)", None, None)
+    note = f" ({result.n_duplicates:,} duplicate rows left out.)" if result.n_duplicates else ""
+    return _Neighbours(hub, result.dimension, note, None, None)
 
 
 @dataclass(frozen=True)

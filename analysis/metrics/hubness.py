@@ -16,7 +16,7 @@ import numpy as np
 from scipy.stats import skew
 
 from analysis.metrics._result import MetricResult
-from analysis.neighbors import kneighbors, kneighbors_between
+from analysis.neighbors import NeighborGraph, kneighbors, kneighbors_between
 from analysis.validation import check_matrix, first_rows, row_norms, unit_scaled_if_huge
 
 __all__ = [
@@ -187,7 +187,8 @@ def _refuse_degenerate(X: np.ndarray, name: str) -> None:
         )
 
 
-def hubness(X: Any, *, k: int = 10, metric: str = "euclidean", atkinson_epsilon: float = 0.5) -> Hubness:
+def hubness(X: Any, *, k: int = 10, metric: str = "euclidean", atkinson_epsilon: float = 0.5,
+            neighbors: NeighborGraph | None = None) -> Hubness:
     """k-occurrence hubness of a point set: who is in whose k-nearest-neighbour list.
 
     .. math::
@@ -208,6 +209,12 @@ def hubness(X: Any, *, k: int = 10, metric: str = "euclidean", atkinson_epsilon:
         Neighbours per point, ``1 <= k < n_samples``.
     metric : {"euclidean", "cosine"}, default="euclidean"
     atkinson_epsilon : float, default=0.5
+    neighbors : NeighborGraph, optional
+        A search of this ``X`` with this metric and ``k_max >= k``
+        (`NeighborGraph.search`): its first k columns are read instead of
+        searching again. The result equals the one without it wherever no
+        row has a distance tie at its k-th place (see `NeighborGraph`), and
+        always when ``k == neighbors.k_max``.
 
     Returns
     -------
@@ -217,7 +224,8 @@ def hubness(X: Any, *, k: int = 10, metric: str = "euclidean", atkinson_epsilon:
     ------
     ValueError
         ``k >= n_samples``, fewer than 3 points, identical rows only, NaN/Inf,
-        an unknown metric (and zero rows with cosine).
+        an unknown metric (and zero rows with cosine); a graph of another
+        row count or metric, or with ``k_max < k``.
 
     Notes
     -----
@@ -253,8 +261,12 @@ def hubness(X: Any, *, k: int = 10, metric: str = "euclidean", atkinson_epsilon:
             f"{arr.shape[0] - 1} others. Use k <= {arr.shape[0] - 1}."
         )
     _refuse_degenerate(arr, "X")
-    # Neighbour ranks are scale-free: values beyond float32's range are scaled down exactly.
-    _, indices = kneighbors(unit_scaled_if_huge(arr), k, metric=metric)
+    if neighbors is not None:
+        neighbors.check_matches(arr, metric=metric)
+        _, indices = neighbors.top(k)
+    else:
+        # Neighbour ranks are scale-free: values beyond float32's range are scaled down exactly.
+        _, indices = kneighbors(unit_scaled_if_huge(arr), k, metric=metric)
     return hubness_from_neighbors(indices, n_items=arr.shape[0], metric=metric, atkinson_epsilon=atkinson_epsilon)
 
 
@@ -295,7 +307,7 @@ def hubness_between(
     return hubness_from_neighbors(indices, n_items=G.shape[0], metric=metric, atkinson_epsilon=atkinson_epsilon)
 
 
-def knn_accuracy(indices: Any, labels: Any, *, query_labels: Any = None) -> float:
+def knn_accuracy(indices: Any, labels: Any, *, query_labels: Any = None, k: int | None = None) -> float:
     """Leave-one-out k-nearest-neighbour classification accuracy from neighbour lists.
 
     Each query is assigned the most common label among its neighbours
@@ -305,17 +317,29 @@ def knn_accuracy(indices: Any, labels: Any, *, query_labels: Any = None) -> floa
 
     Parameters
     ----------
-    indices : array-like of shape (n_queries, k)
+    indices : array-like of shape (n_queries, k) or NeighborGraph
+        Neighbour lists; a `NeighborGraph` of the labelled points gives its
+        first `k` columns (no new search).
     labels : array-like of shape (n_items,)
         Labels of the items the indices point at (int codes or any hashable values).
     query_labels : array-like of shape (n_queries,), optional
         The truth for each query; default ``labels`` (queries are the items).
+    k : int, optional
+        Vote with the first k neighbours of each list (``1 <= k <=`` its
+        length); default all of them (a graph: its ``k_max``).
 
     Returns
     -------
     float
         Share of queries whose vote equals their label.
     """
+    if isinstance(indices, NeighborGraph):
+        indices = indices.top(indices.k_max if k is None else k)[1]
+    elif k is not None:
+        width = np.shape(indices)[-1] if np.ndim(indices) == 2 else 0
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= width:
+            raise ValueError(f"k must be an integer in [1, {width}] (the neighbours per list); got {k!r}.")
+        indices = np.asarray(indices)[:, : int(k)]
     ind = np.asarray(indices, dtype=np.int64)
     codes, inverse = np.unique(np.asarray(labels), return_inverse=True)
     item_codes = inverse.ravel()

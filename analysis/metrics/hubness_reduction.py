@@ -28,7 +28,7 @@ from scipy.special import ndtr
 
 from analysis.metrics._result import MetricResult
 from analysis.metrics.hubness import METRICS, Hubness, hubness_from_neighbors, knn_accuracy
-from analysis.neighbors import kneighbors
+from analysis.neighbors import NeighborGraph, kneighbors
 from analysis.validation import check_matrix, max_abs, power_of_two_exponent
 
 __all__ = [
@@ -292,7 +292,7 @@ def _check_positive(name: str, value: Any, n: int) -> int:
 
 
 def _candidate_graph(X: np.ndarray, k: int, k_scale: int, n_candidates: int | None, metric: str,
-                     uses_scale: bool):
+                     uses_scale: bool, neighbors: NeighborGraph | None = None):
     n = X.shape[0]
     k = _check_positive("k", k, n)
     # Mutual proximity has no local scale: its default need not fit a tiny n.
@@ -303,6 +303,9 @@ def _candidate_graph(X: np.ndarray, k: int, k_scale: int, n_candidates: int | No
         raise ValueError(f"n_candidates={c} must be at least k={k} and k_scale={scale} (and < n).")
     if np.all(X == X[0]):
         raise ValueError("X holds identical rows only: every distance is 0 and neighbours are undefined.")
+    if neighbors is not None and neighbors.k_max >= c:
+        # The first c columns of a deeper search are the c-neighbour search.
+        return c, neighbors.top(c)
     return c, kneighbors(X, c, metric=metric)
 
 
@@ -315,11 +318,18 @@ def compare_reductions(
     n_candidates: int | None = None,
     labels: Any = None,
     methods: tuple[str, ...] = METHODS,
+    neighbors: NeighborGraph | None = None,
 ) -> dict[str, HubnessReduction]:
-    """Every requested reduction on one shared candidate graph (see :func:`reduce_hubness`)."""
+    """Every requested reduction on one shared candidate graph (see :func:`reduce_hubness`).
+
+    Parameters are those of :func:`reduce_hubness`, plus ``methods``, the
+    reductions to run (default all of `METHODS`).
+    """
     arr = check_matrix(X, min_samples=3, action="reducing hubness")
     for method in methods:
         _check_method(method, metric)
+    if neighbors is not None:
+        neighbors.check_matches(arr, metric=metric)
     uses_scale = any(m not in ("mutual_proximity", "mp_gaussian") for m in methods)
     # The candidate distances come back in float32, where data below ~1e-38
     # flushes to zero and ties every candidate: bring tiny data to order 1 by an
@@ -328,7 +338,8 @@ def compare_reductions(
     exponent = power_of_two_exponent(peak) if 0.0 < peak < 2.0**-64 else 0
     if exponent:
         arr = np.ldexp(np.asarray(arr, dtype=np.float64), -exponent)
-    c, (cand_dist, cand_idx) = _candidate_graph(arr, k, k_scale, n_candidates, metric, uses_scale)
+        neighbors = None  # its float32 distances of such data have flushed to zero: search the rescaled copy
+    c, (cand_dist, cand_idx) = _candidate_graph(arr, k, k_scale, n_candidates, metric, uses_scale, neighbors)
     before = hubness_from_neighbors(cand_idx[:, :k], n_items=arr.shape[0], metric=metric)
     if labels is not None and np.asarray(labels).shape != (arr.shape[0],):
         raise ValueError(f"labels must have shape ({arr.shape[0]},), one per row of X; got {np.shape(labels)}.")
@@ -359,6 +370,7 @@ def reduce_hubness(
     k_scale: int = 5,
     n_candidates: int | None = None,
     labels: Any = None,
+    neighbors: NeighborGraph | None = None,
 ) -> HubnessReduction:
     """Re-rank each point's neighbours by a hubness-reducing secondary distance.
 
@@ -378,6 +390,15 @@ def reduce_hubness(
         at most n - 1). ``n - 1`` reproduces the full-matrix version exactly.
     labels : array-like of shape (n_samples,), optional
         Adds leave-one-out kNN accuracy before and after.
+    neighbors : NeighborGraph, optional
+        A search of this ``X`` with this metric (`NeighborGraph.search`).
+        When its ``k_max`` reaches the candidates needed (``n_candidates``
+        as resolved above), the candidate set is its first columns and
+        nothing is searched; otherwise (or for data below ``2**-64``, whose
+        float32 distances flush to zero) the candidates are searched as
+        without it. Results equal those without it wherever no row has a
+        distance tie at the last candidate's place (see `NeighborGraph`),
+        and always when ``k_max`` equals the candidates needed.
 
     Returns
     -------
@@ -401,4 +422,4 @@ def reduce_hubness(
        Information Systems 59, 2019.
     """
     return compare_reductions(X, k=k, metric=metric, k_scale=k_scale, n_candidates=n_candidates,
-                              labels=labels, methods=(method,))[method]
+                              labels=labels, methods=(method,), neighbors=neighbors)[method]

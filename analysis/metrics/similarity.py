@@ -1020,7 +1020,8 @@ def _chance_jaccard(n_others: int, k: int) -> float:
     return float(np.sum(pmf * overlap / (2.0 * k - overlap)))
 
 
-def knn_agreement(X: Any, Y: Any, *, k: int = 10, metric: str = "euclidean") -> NeighborAgreement:
+def knn_agreement(X: Any, Y: Any, *, k: int = 10, metric: str = "euclidean",
+                  neighbors: tuple[Any, Any] | None = None) -> NeighborAgreement:
     """How many of each point's k nearest neighbours are shared by two spaces (k-NN Jaccard).
 
     .. math::
@@ -1042,6 +1043,11 @@ def knn_agreement(X: Any, Y: Any, *, k: int = 10, metric: str = "euclidean") -> 
         all other points and the index is trivially 1.
     metric : {"euclidean", "cosine"}, default="euclidean"
         Used in both spaces.
+    neighbors : (NeighborGraph, NeighborGraph), optional
+        Searches of X and of Y with this metric and ``k_max >= k``
+        (`analysis.neighbors.NeighborGraph.search`), read instead of
+        searching again; the same result wherever no row has a distance tie
+        at its k-th place, and always when ``k == k_max``.
 
     Returns
     -------
@@ -1087,9 +1093,17 @@ def knn_agreement(X: Any, Y: Any, *, k: int = 10, metric: str = "euclidean") -> 
             if zero.size:
                 raise ValueError(f"{name} has {zero.size} all-zero rows (first: {first_rows(zero)}), which "
                                  "have no cosine distance. Drop them or use metric='euclidean'.")
-    # Neighbour sets are scale-free: values beyond float32's range are scaled down exactly.
-    _, neighbours_x = kneighbors(unit_scaled_if_huge(x), k, metric=metric)
-    _, neighbours_y = kneighbors(unit_scaled_if_huge(y), k, metric=metric)
+    if neighbors is not None:
+        if not isinstance(neighbors, tuple) or len(neighbors) != 2:
+            raise ValueError("neighbors must be a pair (graph of X, graph of Y) of NeighborGraph.search results.")
+        for graph, arr, name in ((neighbors[0], x, "neighbors[0], X's graph"),
+                                 (neighbors[1], y, "neighbors[1], Y's graph")):
+            graph.check_matches(arr, metric=metric, name=name)
+        neighbours_x, neighbours_y = neighbors[0].top(k)[1], neighbors[1].top(k)[1]
+    else:
+        # Neighbour sets are scale-free: values beyond float32's range are scaled down exactly.
+        _, neighbours_x = kneighbors(unit_scaled_if_huge(x), k, metric=metric)
+        _, neighbours_y = kneighbors(unit_scaled_if_huge(y), k, metric=metric)
     # Each list holds k distinct rows, so after sorting the two side by side a shared row is
     # exactly a pair of equal neighbours.
     both = np.sort(np.concatenate([neighbours_x, neighbours_y], axis=1), axis=1)
