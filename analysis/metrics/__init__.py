@@ -8,6 +8,8 @@ within the list), so ``from analysis.metrics import <name>`` keeps working.
 
 from __future__ import annotations
 
+from analysis.metrics.anchors import choose_anchors, relative_representation
+from analysis.metrics.cka import cka_matrix, linear_cka, rbf_cka
 from analysis.metrics.codebook import codebook_usage
 from analysis.metrics.hubness import hubness
 from analysis.metrics.hubness_reduction import reduce_hubness
@@ -15,16 +17,9 @@ from analysis.metrics.information import information_plane_point
 from analysis.metrics.intrinsic_dimension import intrinsic_dimension
 from analysis.metrics.isotropy import isotropy
 from analysis.metrics.ksg import ksg_mutual_information
+from analysis.metrics.neighbor_agreement import knn_agreement
 from analysis.metrics.neural_collapse import neural_collapse
-from analysis.metrics.similarity import (
-    choose_anchors,
-    cka_matrix,
-    knn_agreement,
-    linear_cka,
-    procrustes_distance,
-    rbf_cka,
-    relative_representation,
-)
+from analysis.metrics.procrustes import procrustes_distance
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
 from analysis.metrics.sphere import alignment, uniformity
 from analysis.metrics.superposition import superposition_geometry

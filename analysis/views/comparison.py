@@ -269,6 +269,6 @@ def comparison_html(comparison) -> str:
         "<h2>All numbers</h2>",
         f"<details><summary>Raw numbers (JSON)</summary><pre>{esc(numbers)}</pre></details>",
         '<p class="note">Made by RepLens (replens compare). Formulas and references: analysis/comparison.py and '
-        "analysis/metrics/similarity.py.</p>",
+        "analysis/metrics/ (cka.py, procrustes.py, anchors.py, neighbor_agreement.py).</p>",
     ]
     return standalone_page(f"RepLens comparison: {comparison.name_a} vs {comparison.name_b}", parts, script=script)

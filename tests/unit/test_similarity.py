@@ -21,7 +21,9 @@ from scipy.stats import ortho_group, pearsonr
 
 from analysis.metrics import (
     choose_anchors,
+    cka,
     cka_matrix,
+    cka_products,
     knn_agreement,
     linear_cka,
     procrustes_distance,
@@ -131,9 +133,9 @@ def test_cka_matches_the_gram_matrix_reference(n, dx, dy, debiased):
 @pytest.mark.parametrize("debiased", [False, True])
 def test_pairwise_feature_route_matches_the_reference(monkeypatch, debiased):
     # Wide inputs skip the one-pass stack; force that route at a small size.
-    monkeypatch.setattr(sim, "_STACK_MAX_FEATURES", 0)
+    monkeypatch.setattr(cka_products, "_STACK_MAX_FEATURES", 0)
     X, Y = _related(90, 6, 11, seed=3, offset=-2.0)
-    assert sim._choose_mode(90, [6, 11], [(0, 1)], may_stack=True) == "pairwise"
+    assert cka_products._choose_mode(90, [6, 11], [(0, 1)], may_stack=True) == "pairwise"
     assert linear_cka(X, Y, debiased=debiased) == pytest.approx(_reference_cka(X, Y, debiased=debiased),
                                                                 abs=1e-10)
 
@@ -284,8 +286,8 @@ def test_cka_matrices_gives_both_estimators_from_one_pass(monkeypatch):
         np.testing.assert_array_equal(debiased, cka_matrix(a, reps_b, debiased=True))
     # One set of products: the expensive step runs once for both matrices.
     calls = []
-    original = sim._terms_and_cross
-    monkeypatch.setattr(sim, "_terms_and_cross", lambda *args, **kw: calls.append(1) or original(*args, **kw))
+    original = cka._terms_and_cross
+    monkeypatch.setattr(cka, "_terms_and_cross", lambda *args, **kw: calls.append(1) or original(*args, **kw))
     sim.cka_matrices(a, b)
     assert len(calls) == 1
 
