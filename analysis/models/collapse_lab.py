@@ -45,8 +45,8 @@ import polars as pl
 from analysis.data.schema import Run
 from analysis.models._checks import is_int
 from analysis.models._threads import torch_threads
-from analysis.models.mlp import MLPConfig, ProgressFn, StopFn, digits_dataset, train_mlp
-from analysis.samples import digits_mlp_config
+from analysis.models.digits import digits_dataset, digits_mlp_config
+from analysis.models.mlp import MLPConfig, ProgressFn, StopFn, train_mlp
 
 __all__ = [
     "DATASETS",
@@ -62,7 +62,7 @@ __all__ = [
 
 DATASETS = ("digits", "gaussian_mixture")
 
-# The shipped sample's settings (analysis.samples.digits_mlp_config()).
+# The shipped sample's settings (analysis.models.digits.digits_mlp_config()).
 # Measured on the digits with one CPU thread (~9 s): the last hidden layer's
 # train NC1 falls about 84x from the first checkpoint after initialisation to
 # the last (2.5 -> 0.030), NC3 from 0.97 to 0.077 and the ETF distance from

@@ -52,13 +52,13 @@ from analysis.models._checks import is_int
 from analysis.models._loop import finish_run, run_epochs
 from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
+from analysis.models.digits import digits_dataset
 from analysis.models.mlp import (
     ACTIVATIONS,
     ProgressFn,
     StopFn,
     _lr_factor,
     checkpoint_steps,
-    digits_dataset,
 )
 
 __all__ = [

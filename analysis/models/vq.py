@@ -61,7 +61,8 @@ from analysis.models._checks import is_int
 from analysis.models._loop import finish_run, run_epochs
 from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
-from analysis.models.mlp import ProgressFn, StopFn, checkpoint_steps, digits_dataset
+from analysis.models.digits import digits_dataset
+from analysis.models.mlp import ProgressFn, StopFn, checkpoint_steps
 
 __all__ = [
     "VQ_PRESETS",
