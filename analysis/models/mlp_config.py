@@ -17,7 +17,6 @@ LR_SCHEDULES = ("cosine", "constant", "step")
 LOSSES = ("cross_entropy", "mse")
 
 
-
 @dataclass(frozen=True)
 class MLPConfig:
     """Hyper-parameters of `train_mlp`.
