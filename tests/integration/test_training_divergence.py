@@ -122,9 +122,9 @@ def test_information_lab_kept_run_has_its_epoch_curve(monkeypatch: pytest.Monkey
 
 
 def test_toy_models_stop_before_a_nan_loss_reaches_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
-    import analysis.models.toy_superposition as toy
+    import analysis.models.toy_superposition.train as toy_train
 
-    real = toy._batched_loss
+    real = toy_train._batched_loss
     calls = [0]
 
     def poisoned(W, b, x, imp):
@@ -135,7 +135,7 @@ def test_toy_models_stop_before_a_nan_loss_reaches_the_weights(monkeypatch: pyte
                 return loss * float("nan")
         return loss
 
-    monkeypatch.setattr(toy, "_batched_loss", poisoned)
+    monkeypatch.setattr(toy_train, "_batched_loss", poisoned)
     kept = max(s for s in checkpoint_steps(100, 20) if s < 30)
     with pytest.raises(TrainingDiverged, match=rf"the loss became NaN at step 30; kept the checkpoint "
                                                rf"from step {kept}; lower the learning rate") as caught:
