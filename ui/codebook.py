@@ -208,7 +208,7 @@ def try_this() -> None:
         cols[1].markdown(GUIDE.get(name, config.describe()))
 
 
-# Measured on seed 0 (analysis/models/vq.py records the table): share of the K codes used at the end.
+# Measured on seed 0 (analysis/models/vq/config.py records the table): share of the K codes used at the end.
 GUIDE = {
     "plain": "Plain VQ-VAE, K = 256: the codebook starts near the origin, far from the encoder outputs, and "
              "only about 13 % of the codes are ever used (perplexity 27).",

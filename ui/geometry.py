@@ -222,7 +222,7 @@ def try_this() -> None:
 
     st.markdown("Train a small encoder with a contrastive loss (NT-Xent) on augmented digits, onto the circle or "
                 "the sphere. Each run joins the sidebar's Dataset; open the **Geometry** tab and press Play.")
-    # Each claim measured on the preset (analysis/models/contrastive.py records the numbers).
+    # Each claim measured on the preset (analysis/models/contrastive/config.py records the numbers).
     guide = {
         "circle": "The reference (also shipped as the digits_contrastive sample): uniformity falls from −0.09 to "
                   "−1.53, close to the −1.58 of perfectly uniform points on the circle, and digits form arcs.",

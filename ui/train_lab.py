@@ -159,7 +159,7 @@ def form() -> None:
         train_and_add(config, f"lab #{count} · {st.session_state[_PRESET_KEY]}")
 
 
-# Each claim below was measured on the preset (numbers in analysis/models/collapse_lab.py's comments).
+# Each claim below was measured on the preset (numbers in analysis/models/collapse_lab/config.py's comments).
 GUIDE: tuple[tuple[str, str], ...] = (
     ("balanced", "Watch collapse form. NC1 of the last hidden layer falls about 80× after the first steps while "
                  "training error goes to 0, NC3 falls too, and the Gram matrix moves towards the ETF pattern. "

@@ -1,27 +1,63 @@
-"""Write a file so that a reader sees the old bytes or the new ones, never half of them."""
+"""Write files so that a reader sees the old bytes or the new ones, never half of them.
+
+One mechanism for every writer (`save_run`'s run and sidecar pair, the
+information lab's weights file): each file is written under a temporary name
+in its target's folder, flushed to disk, given its permission bits
+(temporary files are created 0600; these files are meant to be shared) and
+renamed over the target with `os.replace`. A write that fails, is cancelled
+or raises KeyboardInterrupt leaves the previous files as they were and no
+temporary file behind (a SIGKILL can leave a hidden ``.partial`` file).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["write_bytes_atomically"]
+__all__ = ["replaced_atomically", "write_bytes_atomically"]
+
+
+@contextlib.contextmanager
+def replaced_atomically(*targets: str | os.PathLike, mode: int = 0o644) -> Iterator[tuple[Path, ...]]:
+    """Yield one temporary path beside each target; on a clean exit, rename each over its target.
+
+    The renames happen in the order the targets are given, after every file
+    has been flushed, so the last target (e.g. a run whose sidecar comes
+    first) appears last. On an exception nothing is renamed and every
+    temporary file is removed.
+    """
+    paths = [Path(t) for t in targets]
+    staged: list[Path] = []
+    try:
+        for target in paths:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+            os.close(fd)
+            staged.append(Path(name))
+        yield tuple(staged)
+        for tmp in staged:
+            _fsync(tmp)
+            os.chmod(tmp, mode)
+        for tmp, target in zip(staged, paths, strict=True):
+            os.replace(tmp, target)
+        staged.clear()
+        for folder in dict.fromkeys(p.parent for p in paths):
+            _fsync(folder)
+    finally:
+        for tmp in staged:
+            tmp.unlink(missing_ok=True)
 
 
 def write_bytes_atomically(path: str | os.PathLike, data: bytes, *, mode: int = 0o644) -> Path:
-    """Write `data` to `path` through a temporary file beside it, then rename it into place.
-
-    Like `analysis.data.save_run`: the temporary file lives in the target's
-    folder (so the rename is atomic), is flushed to disk, given `mode`
-    (temporary files are created 0600; shared files are meant to be read by
-    everyone) and renamed over `path` with `os.replace`. A write that fails or
-    is cancelled leaves the previous file as it was and no temporary file behind.
+    """Write `data` to `path` through `replaced_atomically`; its folder is created if needed.
 
     Parameters
     ----------
     path : path-like
-        The target; its folder is created if needed.
+        The target.
     data : bytes
         The whole new content.
     mode : int, default=0o644
@@ -32,17 +68,20 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes, *, mode: int = 
     pathlib.Path
         `path`.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".partial")
+    with replaced_atomically(path, mode=mode) as (tmp,):
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk; folders cannot be opened on Windows."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

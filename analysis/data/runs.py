@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from safetensors.numpy import save_file
 
+from analysis.data.atomic import replaced_atomically
 from analysis.data.formats.guard import _as_value_error
 from analysis.data.safetensors_io import TensorEntry, map_file, parse_header, tensor_view
 from analysis.data.schema import Run
@@ -67,54 +67,18 @@ def save_run(run: Run, path: str | os.PathLike) -> Path:
         "curves": {k: [float(v) for v in vals] for k, vals in run.curves.items()},
         "has_metadata": run.metadata is not None,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     sidecar = path.with_suffix(".parquet")
-    # Each file is written under a temporary name in the same folder, flushed to
-    # disk, then renamed over the target: a save that is cancelled, fails or is
-    # killed leaves the previous files as they were (and, but for a kill, no
-    # temporary file behind), and a reader never sees half a file.
-    staged: list[Path] = []
-    try:
-        run_tmp = _temporary_beside(path, staged)
-        save_file(tensors, str(run_tmp), metadata={"replens": json.dumps(header)})
+    # The sidecar is renamed into place before the run (analysis.data.atomic): a
+    # save that is cancelled, fails or is killed leaves the previous files as
+    # they were, and a reader never sees half a file.
+    targets = (path,) if run.metadata is None else (sidecar, path)
+    with replaced_atomically(*targets) as staged:
+        save_file(tensors, str(staged[-1]), metadata={"replens": json.dumps(header)})
         if run.metadata is not None:
-            run.metadata.write_parquet(_temporary_beside(sidecar, staged))
-        for tmp in staged:
-            _fsync(tmp)
-            tmp.chmod(0o644)  # temporary files are private (0600); runs are meant to be shared
-        if run.metadata is not None:
-            os.replace(staged[1], sidecar)
-        os.replace(run_tmp, path)
-        staged.clear()
-        _fsync(path.parent)
-    finally:
-        for tmp in staged:
-            tmp.unlink(missing_ok=True)
+            run.metadata.write_parquet(staged[0])
     if run.metadata is None and sidecar.exists():
         sidecar.unlink()
     return path
-
-
-def _temporary_beside(target: Path, staged: list[Path]) -> Path:
-    """A new empty file named like `target` in its folder, recorded in `staged` for cleanup."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
-    os.close(fd)
-    staged.append(Path(name))
-    return staged[-1]
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file (or a folder's entries) to disk; folders cannot be opened on Windows."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_safetensors_header(path: str | os.PathLike) -> tuple[dict[str, TensorEntry], dict[str, str]]:
