@@ -239,13 +239,13 @@ def _count_searches(monkeypatch) -> list[tuple[int, ...]]:
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 @pytest.mark.parametrize("duplicates", [0, 30])
 def test_diagnose_searches_each_point_set_once(monkeypatch, metric, duplicates):
-    import analysis.report as report
+    import analysis.report.baseline as report_baseline
 
     rng = np.random.default_rng(8)
     X = _cloud(n=200, d=10, seed=8)
     X = np.concatenate([X, X[:duplicates]])
     labels = rng.integers(0, 4, X.shape[0])
-    monkeypatch.setattr(report, "_BASELINE_CACHE", type(report._BASELINE_CACHE)())
+    monkeypatch.setattr(report_baseline, "_BASELINE_CACHE", type(report_baseline._BASELINE_CACHE)())
     calls = _count_searches(monkeypatch)
     result = diagnose(X, labels=labels, metric=metric)
     # One graph of the data (hubness and TwoNN) and one of the Gaussian baseline of the same shape.
