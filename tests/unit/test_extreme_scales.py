@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import analysis.neighbors as nb
+import analysis.neighbors.search as nb_search
 from analysis.neighbors import faiss_available, kneighbors, kneighbors_between
 
 BACKENDS = ["numpy"] + (["faiss"] if faiss_available() else [])
@@ -46,7 +47,7 @@ def test_kneighbors_symmetric_tile_path_at_1e20(metric, monkeypatch):
     # The upper-triangle tile path (pairwise_L2sqr) from its thresholds down.
     monkeypatch.setattr(nb, "_SYMMETRIC_MIN_FEATURES", 8)
     monkeypatch.setattr(nb, "_MIN_TILE", 16)
-    monkeypatch.setattr(nb, "_TILE", 32)
+    monkeypatch.setattr(nb_search, "_TILE", 32)
     X = _cloud(n=100, d=10, seed=1)
     d0, i0 = kneighbors(X, 4, metric=metric, backend="faiss")
     d1, i1 = kneighbors(X * np.float32(1e20), 4, metric=metric, backend="faiss")

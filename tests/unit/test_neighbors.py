@@ -10,7 +10,9 @@ from hypothesis.extra.numpy import arrays
 from scipy.spatial.distance import cdist
 
 from analysis import neighbors
+from analysis.neighbors import conditioning as neighbor_conditioning
 from analysis.neighbors import kneighbors
+from analysis.neighbors import search as neighbor_search
 
 BACKENDS = ["faiss", "numpy"]
 
@@ -128,12 +130,12 @@ def test_tiled_blocked_and_chunked_paths_agree(metric, faiss_path, monkeypatch):
     calls = spy_on_symmetric_search(monkeypatch)
     if faiss_path == "symmetric tiles":
         monkeypatch.setattr(neighbors, "_SYMMETRIC_MIN_FEATURES", 1)
-        monkeypatch.setattr(neighbors, "_TILE", 700)
+        monkeypatch.setattr(neighbor_search, "_TILE", 700)
     else:
         monkeypatch.setattr(neighbors, "_SYMMETRIC_MIN_FEATURES", 10**9)
-        monkeypatch.setattr(neighbors, "_FAISS_QUERY_CHUNK", 700)
-    monkeypatch.setattr(neighbors, "_NUMPY_BLOCK_ELEMENTS", 2600 * 300)
-    monkeypatch.setattr(neighbors, "_REFINE_ELEMENTS", 333 * 6 * 6)
+        monkeypatch.setattr(neighbor_search, "_FAISS_QUERY_CHUNK", 700)
+    monkeypatch.setattr(neighbor_search, "_NUMPY_BLOCK_ELEMENTS", 2600 * 300)
+    monkeypatch.setattr(neighbor_conditioning, "_REFINE_ELEMENTS", 333 * 6 * 6)
     for backend in BACKENDS:
         dist, idx = kneighbors(X, 5, metric=metric, backend=backend)
         np.testing.assert_array_equal(idx, ref_i)
@@ -160,7 +162,7 @@ def test_symmetric_tiles_with_duplicates_across_tiles(metric, monkeypatch):
     # meet only through the transposed half of an off-diagonal tile.
     calls = spy_on_symmetric_search(monkeypatch)
     monkeypatch.setattr(neighbors, "_SYMMETRIC_MIN_FEATURES", 1)
-    monkeypatch.setattr(neighbors, "_TILE", 3)
+    monkeypatch.setattr(neighbor_search, "_TILE", 3)
     monkeypatch.setattr(neighbors, "_MIN_TILE", 2)
     X = np.array(
         [[1.0, 2.0], [5.0, 1.0], [9.0, 9.0], [0.5, 3.0], [3.0, 3.0], [1.0, 2.0], [5.0, 1.0]]
