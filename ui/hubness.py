@@ -1,4 +1,9 @@
-"""Hubness page: cached metrics and the page's sections (the page file stays thin)."""
+"""Hubness page: widgets, one cached neighbour graph, cached panels (`analysis.panels.hubness`), and drawing.
+
+The graph is searched once per (data, metric), deep enough for the k slider's
+end and the reductions' candidates; moving k or opening the Reduction tab
+slices it (issue 16).
+"""
 
 from __future__ import annotations
 
@@ -46,7 +51,9 @@ def largest_k(n_samples: int) -> int:
     return min(panels.LARGEST_K, n_samples - 1)
 
 
-@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding every point's nearest neighbours…")
+# A resource, not data: the graph's arrays are read-only and shared as they are, where st.cache_data
+# would copy them (unpickle) on every read, i.e. several times per rerun.
+@st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding every point's nearest neighbours…")
 def graph(data_key: str, _X: np.ndarray, metric: str, k_max: int) -> panels.NeighborGraph:
     """The page's one neighbour search per (data, metric): every k and every reduction slice it."""
     return panels.hubness_graph(_X, metric=metric, k_max=k_max)

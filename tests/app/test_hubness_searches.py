@@ -45,8 +45,9 @@ def test_one_search_per_view_k_and_the_reduction_tab_slice_it(monkeypatch) -> No
     The teaching demo searches its own Gaussian samples (cached for every session), and
     "Two sets" searches test queries against the train gallery once per k: other point sets.
     """
-    st.cache_data.clear()  # another test's graph of the sample would hide this view's search
     calls = _count_searches(monkeypatch)
+    st.cache_data.clear()  # another test's results of the sample would hide this view's search
+    sys.modules["ui.hubness"].graph.clear()
     at = open_page(PAGE)  # renders every tab: the main view and the Reduction tab
     assert not at.exception, at.exception
     n = at.session_state["view"].embedding.n_samples
