@@ -15,7 +15,7 @@ st.caption("In high dimensions a few points (hubs) are among the k nearest neigh
            "retrieval and kNN classification.")
 
 controls = st.columns([2, 1, 1])
-k = controls[0].slider("Neighbours k", 1, min(50, emb.n_samples - 1), min(10, emb.n_samples - 1), key="hub_k")
+k = controls[0].slider("Neighbours k", 1, hubness.largest_k(emb.n_samples), min(10, emb.n_samples - 1), key="hub_k")
 metric = controls[1].radio("Distance", ["euclidean", "cosine"], horizontal=True, key="hub_metric")
 method = controls[2].selectbox("Projection", ["PCA", "UMAP"], key="hub_projection")
 
@@ -25,12 +25,12 @@ with tabs[2]:
 with tabs[3]:
     hubness.explain()
 try:
-    hubness.scores(view.data_key, emb.X, k, metric)  # validates the data before any projection (cached)
+    hubness.panel(view, k, metric)  # validates the data before any projection (cached; one neighbour search)
     with st.spinner(f"Computing {method} of {emb.n_samples:,} points…"):
         proj = cache.projection(view.data_key, emb.X, method.lower(), 2, emb.labels)
     with tabs[0]:
-        hubness.main_view(view, proj, k, metric)
+        hubness.main_view(view, proj.coords, k, metric)
     with tabs[1]:
-        hubness.reduction_view(view, proj, k, metric)
+        hubness.reduction_view(view, proj.coords, k, metric)
 except USER_ERRORS as exc:
     show_error(exc, "Cannot measure hubness on this dataset")

@@ -1,27 +1,16 @@
-"""Hubness page: cached metrics and the page's sections (the page file stays thin)."""
+"""Hubness page: widgets, one cached neighbour graph, cached panels (`analysis.panels.hubness`), and drawing.
+
+The graph is searched once per (data, metric), deep enough for the k slider's
+end and the reductions' candidates; moving k or opening the Reduction tab
+slices it (issue 16).
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 import streamlit as st
-from scipy.stats import spearmanr
 
-from analysis.metrics.hubness import (
-    Hubness,
-    distance_to_centre,
-    hubness,
-    hubness_between,
-    iid_gaussian_skewness,
-    reverse_neighbours,
-)
-from analysis.metrics.hubness_reduction import (
-    METHOD_NAMES,
-    HubnessReduction,
-    compare_reductions,
-)
-from analysis.neighbors import kneighbors
-from analysis.projection import Projection
+from analysis.panels import hubness as panels
 from analysis.views import (
     centrality_scatter,
     hubness_scatter,
@@ -57,29 +46,61 @@ MEANINGS: dict[str, tuple[str, str, str]] = {
 CARDS = ("skewness", "robin_hood", "antihub_occurrence", "hub_occurrence", "gini")
 
 
-@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Finding every point's k nearest neighbours…")
-def neighbours(data_key: str, _X: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    return kneighbors(_X, k, metric=metric)
+def largest_k(n_samples: int) -> int:
+    """The k slider's upper end on n points."""
+    return min(panels.LARGEST_K, n_samples - 1)
+
+
+# A resource, not data: the graph's arrays are read-only and shared as they are, where st.cache_data
+# would copy them (unpickle) on every read, i.e. several times per rerun.
+@st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding every point's nearest neighbours…")
+def graph(data_key: str, _X: np.ndarray, metric: str, k_max: int) -> panels.NeighborGraph:
+    """The page's one neighbour search per (data, metric): every k and every reduction slice it."""
+    return panels.hubness_graph(_X, metric=metric, k_max=k_max)
+
+
+def _graph(view: View, metric: str) -> panels.NeighborGraph:
+    emb = view.embedding
+    return graph(view.data_key, emb.X, metric, panels.graph_depth(emb.n_samples, largest_k(emb.n_samples)))
 
 
 @st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
-def scores(data_key: str, _X: np.ndarray, k: int, metric: str) -> Hubness:
-    return hubness(_X, k=k, metric=metric)
+def _hubness_panel(data_key: str, _X: np.ndarray, k: int, metric: str, k_max: int,
+                   _graph: panels.NeighborGraph) -> panels.HubnessPanel:
+    return panels.hubness_panel(_X, k=k, metric=metric, graph=_graph)
+
+
+def panel(view: View, k: int, metric: str) -> panels.HubnessPanel:
+    """The Hubness tab's numbers (cached per data, k, metric); validates the data before any projection."""
+    g = _graph(view, metric)
+    return _hubness_panel(view.data_key, view.embedding.X, k, metric, g.k_max, g)
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Re-ranking neighbours with every hubness reduction…")
-def reductions(data_key: str, _X: np.ndarray, k: int, metric: str, _labels: np.ndarray | None) -> dict[str, HubnessReduction]:
-    return compare_reductions(_X, k=k, metric=metric, labels=_labels)
+def _reduction_panel(data_key: str, _X: np.ndarray, k: int, metric: str, k_max: int, _graph: panels.NeighborGraph,
+                     _labels: np.ndarray | None) -> panels.ReductionPanel:
+    return panels.reduction_panel(_X, k=k, metric=metric, graph=_graph, labels=_labels)
+
+
+def reduction(view: View, k: int, metric: str) -> panels.ReductionPanel:
+    g = _graph(view, metric)
+    return _reduction_panel(view.data_key, view.embedding.X, k, metric, g.k_max, g, view.embedding.labels)
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
-def centrality(data_key: str, _X: np.ndarray, metric: str) -> np.ndarray:
-    return distance_to_centre(_X, metric=metric)
+def between(data_key: str, _X: np.ndarray, _split: np.ndarray, query: str, gallery: str, k: int,
+            metric: str) -> panels.QueryGalleryPanel:
+    return panels.query_gallery_panel(_X, _split, query=query, gallery=gallery, k=k, metric=metric)
 
 
 @st.cache_data(max_entries=2, ttl=SHARED_TTL, show_spinner="Sampling Gaussian points at every dimension…")
 def demo_curve(dimensions: tuple[int, ...], n_samples: int, k: int) -> np.ndarray:
-    return iid_gaussian_skewness(dimensions, n_samples=n_samples, k=k)
+    return panels.gaussian_demo_curve(dimensions, n_samples=n_samples, k=k)
+
+
+@st.cache_data(max_entries=4, ttl=SHARED_TTL, show_spinner=False)
+def demo_sample(d: int) -> panels.Hubness:
+    return panels.gaussian_demo_sample(d)
 
 
 def _fmt(value: float | None, percent: bool = False) -> str:
@@ -88,7 +109,7 @@ def _fmt(value: float | None, percent: bool = False) -> str:
     return f"{value:.1%}" if percent else f"{value:.3g}"
 
 
-def cards(result: Hubness) -> None:
+def cards(result: panels.Hubness) -> None:
     """The headline numbers, each with its meaning as help."""
     cols = st.columns(len(CARDS) + 1)
     for col, name in zip(cols, CARDS, strict=False):
@@ -99,19 +120,6 @@ def cards(result: Hubness) -> None:
                     help="Points with N_k ≥ 2k, and with N_k = 0.")
     for note in result.notes:
         st.info(note)
-
-
-def verdict(result: Hubness) -> str:
-    """A plain sentence on how strong the hubness is (thresholds of Feldbauer & Flexer 2019)."""
-    if result.skewness is None:
-        return "No hubness: every point is equally often a neighbour."
-    if result.skewness < 0.5:
-        return f"Little hubness (skewness {result.skewness:.2f} < 0.5)."
-    if result.skewness < 1.5:
-        return f"Moderate hubness (skewness {result.skewness:.2f})."
-    return (f"Strong hubness (skewness {result.skewness:.2f} > 1.5): {result.hubs.size:,} hubs take "
-            f"{result.hub_occurrence:.0%} of all neighbour slots and {result.antihub_occurrence:.0%} of points "
-            "are nobody's neighbour. Try a reduction below.")
 
 
 def _chosen_point(chart_key: str, pick_key: str, coords: np.ndarray, default: int, n_samples: int) -> int:
@@ -132,32 +140,32 @@ def _chosen_point(chart_key: str, pick_key: str, coords: np.ndarray, default: in
     return int(current)
 
 
-def main_view(view: View, proj: Projection, k: int, metric: str) -> None:
+def main_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
     """Cards, N_k charts, the projection with hubs, who lists the chosen point, and centrality."""
     emb = view.embedding
-    result = scores(view.data_key, emb.X, k, metric)
-    _, indices = neighbours(view.data_key, emb.X, k, metric)
-    st.markdown(verdict(result))
+    hub = panel(view, k, metric)
+    result = hub.hubness
+    st.markdown(hub.verdict)
     cards(result)
     st.plotly_chart(k_occurrence_charts(result.k_occurrence, k), key="hub_charts", config=PLOT_CONFIG)
     st.subheader("Where the hubs are")
-    top = [int(r) for r in np.argsort(result.k_occurrence, kind="stable")[::-1][:50]]
+    top = [int(r) for r in hub.top_hubs]
     chart_key = f"hub_scatter|{view.data_key}"
     pick_key = f"hub_pick|{view.data_key}|{k}|{metric}"
-    focus = _chosen_point(chart_key, pick_key, proj.coords, top[0], emb.n_samples)
+    focus = _chosen_point(chart_key, pick_key, coords, top[0], emb.n_samples)
     options = top if focus in top else [focus, *top]  # a clicked point joins the 50 largest hubs
     left, right = st.columns([1.5, 1])
     with right:
         st.selectbox("Point", options, key=pick_key, format_func=lambda r: f"id {r} · N_k = {result.k_occurrence[r]}",
                      help="The 50 largest hubs; or click any point in the chart.")
-        rows, ranks = reverse_neighbours(indices, focus)
+        rows, ranks = hub.reverse_neighbours(focus)
         st.markdown(f"**id {focus}** is in the k-NN list of **{rows.size}** points (mean k = {k}).")
         if rows.size:
             st.dataframe(explore.rows_table(emb, rows, extra={"its rank there": ranks}), hide_index=True,
                          height=300, width="stretch")
     with left:
         draw = cache.draw_rows(view.data_key, emb.n_samples)
-        fig = hubness_scatter(proj.coords, result.k_occurrence, draw_rows=draw, hubs=result.hubs,
+        fig = hubness_scatter(coords, result.k_occurrence, draw_rows=draw, hubs=result.hubs,
                               antihubs=result.antihubs, hover=explore.hover_text(emb, draw), focus_row=focus,
                               reverse_neighbours=rows, uirevision=chart_key)
         st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
@@ -165,9 +173,8 @@ def main_view(view: View, proj: Projection, k: int, metric: str) -> None:
         st.caption("Colour = log(1 + N_k). Red rings: hubs; grey crosses: antihubs; yellow: the points whose "
                    "k-NN lists contain the chosen point (star). Click a point to choose it.")
     st.subheader("Why are there hubs?")
-    distance = centrality(view.data_key, emb.X, metric)
-    rho = None if result.skewness is None else float(spearmanr(distance, result.k_occurrence).statistic)
-    st.plotly_chart(centrality_scatter(distance, result.k_occurrence, hubs=result.hubs, spearman=rho),
+    st.plotly_chart(centrality_scatter(hub.distance_to_centre, result.k_occurrence, hubs=result.hubs,
+                                       spearman=hub.spearman),
                     key="hub_centrality", config=PLOT_CONFIG)
     st.caption("In high dimensions distances concentrate, and points near the data mean are a little closer to "
                "everyone: they become hubs (Radovanovic et al. 2010), which shows as a negative ρ. In clustered data "
@@ -175,69 +182,52 @@ def main_view(view: View, proj: Projection, k: int, metric: str) -> None:
     two_sets(view, k, metric)
 
 
-@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
-def between(data_key: str, _queries: np.ndarray, _gallery: np.ndarray, k: int, metric: str) -> Hubness:
-    return hubness_between(_queries, _gallery, k=k, metric=metric)
-
-
 def two_sets(view: View, k: int, metric: str) -> None:
     """Query-to-gallery hubness between two metadata splits (e.g. test queries, train gallery)."""
     emb = view.embedding
-    if emb.metadata is None or "split" not in emb.metadata.columns:
+    splits = panels.split_names(emb.metadata)
+    if splits is None:
         return
-    split = emb.metadata["split"].cast(pl.Utf8).to_numpy()
-    names = sorted(set(split))
-    if len(names) < 2:
-        return
+    split, names = splits
     st.subheader("Two sets: queries against a gallery")
     cols = st.columns(2)
     query = cols[0].selectbox("Queries", names, index=names.index("test") if "test" in names else 0,
                               key="hub_query_split")
     gallery = cols[1].selectbox("Gallery", [n for n in names if n != query], key="hub_gallery_split")
-    q_rows, g_rows = np.flatnonzero(split == query), np.flatnonzero(split == gallery)
-    if k > g_rows.size:
-        st.info(f"k = {k} exceeds the {g_rows.size} gallery points; lower k.")
+    pair = between(view.data_key, emb.X, split, query, gallery, k, metric)
+    if pair.hubness is None:
+        st.info(f"k = {k} exceeds the {pair.n_gallery} gallery points; lower k.")
         return
-    result = between(f"{view.data_key}|{query}>{gallery}", emb.X[q_rows], emb.X[g_rows], k, metric)
-    st.markdown(f"How often each of the {g_rows.size:,} **{gallery}** points is among the {k} nearest "
-                f"{gallery} points of a **{query}** query ({q_rows.size:,} queries; mean N_k = "
-                f"{k * q_rows.size / g_rows.size:.2f}). Retrieval hubs are returned for everything; antihubs "
+    st.markdown(f"How often each of the {pair.n_gallery:,} **{gallery}** points is among the {k} nearest "
+                f"{gallery} points of a **{query}** query ({pair.n_queries:,} queries; mean N_k = "
+                f"{pair.mean_k_occurrence:.2f}). Retrieval hubs are returned for everything; antihubs "
                 "are never retrieved.")
-    cards(result)
+    cards(pair.hubness)
 
 
-def reduction_view(view: View, proj: Projection, k: int, metric: str) -> None:
+def reduction_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
     """Skewness and kNN accuracy for every method, and the projection coloured by N_k after one."""
     emb = view.embedding
-    results = reductions(view.data_key, emb.X, k, metric, emb.labels)
-    first = next(iter(results.values()))
-    before = first.hubness_before
-    table = pl.DataFrame({
-        "method": ["none", *(METHOD_NAMES[m] for m in results)],
-        "skewness": [before.skewness, *(r.hubness.skewness for r in results.values())],
-        "Robin Hood": [before.robin_hood, *(r.hubness.robin_hood for r in results.values())],
-        "antihubs": [before.antihub_occurrence, *(r.hubness.antihub_occurrence for r in results.values())],
-        "kNN accuracy": [first.knn_accuracy_before, *(r.knn_accuracy for r in results.values())],
-    })
-    st.plotly_chart(reduction_bars([METHOD_NAMES[m] for m in results], before.skewness,
-                                   [r.hubness.skewness for r in results.values()], first.knn_accuracy_before,
-                                   None if emb.labels is None else [r.knn_accuracy for r in results.values()]),
+    red = reduction(view, k, metric)
+    before = red.before
+    st.plotly_chart(reduction_bars(red.method_names, before.skewness, red.skewness_after, red.knn_accuracy_before,
+                                   red.knn_accuracy_after),
                     key="hub_reduction_bars", config=PLOT_CONFIG)
-    st.dataframe(table, hide_index=True, width="stretch",
+    st.dataframe(red.table, hide_index=True, width="stretch",
                  column_config={"antihubs": st.column_config.NumberColumn(format="percent"),
                                 "kNN accuracy": st.column_config.NumberColumn(format="percent")})
-    st.caption(f"Each method re-ranks every point's {first.n_candidates} nearest candidates by a secondary "
-               f"distance and keeps the best {k} (local statistics over {first.k_scale} neighbours). kNN accuracy "
-               "is leave-one-out majority vote" + ("." if emb.labels is not None else " (needs labels)."))
-    method = st.selectbox("Show the projection after", list(results), format_func=METHOD_NAMES.get,
+    st.caption(f"Each method re-ranks every point's {red.n_candidates} nearest candidates by a secondary "
+               f"distance and keeps the best {k} (local statistics over {red.k_scale} neighbours). kNN accuracy "
+               "is leave-one-out majority vote" + ("." if red.has_labels else " (needs labels)."))
+    method = st.selectbox("Show the projection after", list(red.results), format_func=panels.METHOD_NAMES.get,
                           key="hub_reduction_method")
-    chosen = results[method]
+    chosen = red.results[method]
     rows = cache.draw_rows(view.data_key, emb.n_samples)
-    fig = hubness_scatter(proj.coords, chosen.hubness.k_occurrence, draw_rows=rows, hubs=chosen.hubness.hubs,
+    fig = hubness_scatter(coords, chosen.hubness.k_occurrence, draw_rows=rows, hubs=chosen.hubness.hubs,
                           antihubs=chosen.hubness.antihubs, hover=explore.hover_text(emb, rows),
                           uirevision=f"hub_reduced|{view.data_key}")
     st.plotly_chart(fig, key="hub_reduced_scatter", config=PLOT_CONFIG)
-    st.caption(f"Same projection, coloured by N_k after {METHOD_NAMES[method]}: "
+    st.caption(f"Same projection, coloured by N_k after {panels.METHOD_NAMES[method]}: "
                f"{chosen.hubness.hubs.size:,} hubs (was {before.hubs.size:,}), "
                f"{chosen.hubness.antihub_occurrence:.0%} antihubs (was {before.antihub_occurrence:.0%}).")
 
@@ -263,12 +253,6 @@ def teaching_demo() -> None:
         "4. Ask why: open the **Hubness** tab on a real embedding and look at *Why are there hubs?* "
         "(Radovanovic, Nanopoulos & Ivanovic 2010, JMLR 11)."
     )
-
-
-@st.cache_data(max_entries=4, ttl=SHARED_TTL, show_spinner=False)
-def demo_sample(d: int) -> Hubness:
-    X = np.random.default_rng(d).standard_normal((2000, d)).astype(np.float32)
-    return hubness(X, k=10)
 
 
 def explain() -> None:

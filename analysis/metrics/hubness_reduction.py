@@ -35,6 +35,7 @@ __all__ = [
     "METHODS",
     "HubnessReduction",
     "compare_reductions",
+    "default_candidates",
     "exact_reduction",
     "reduce_hubness",
     "secondary_distance_matrix",
@@ -291,13 +292,21 @@ def _check_positive(name: str, value: Any, n: int) -> int:
     return int(value)
 
 
+def default_candidates(k: int, *, k_scale: int = 5) -> int:
+    """Candidates per point a reduction re-ranks by default: ``max(k, k_scale, min(100, 5k))`` (before capping at n - 1).
+
+    A `NeighborGraph` at least this deep serves the reduction without a new search.
+    """
+    return max(int(k), int(k_scale), min(100, 5 * int(k)))
+
+
 def _candidate_graph(X: np.ndarray, k: int, k_scale: int, n_candidates: int | None, metric: str,
                      uses_scale: bool, neighbors: NeighborGraph | None = None):
     n = X.shape[0]
     k = _check_positive("k", k, n)
     # Mutual proximity has no local scale: its default need not fit a tiny n.
     scale = _check_positive("k_scale", k_scale, n) if uses_scale else 1
-    c = max(k, scale, min(100, 5 * k)) if n_candidates is None else int(n_candidates)
+    c = default_candidates(k, k_scale=scale) if n_candidates is None else int(n_candidates)
     c = min(c, n - 1)
     if c < max(k, scale):
         raise ValueError(f"n_candidates={c} must be at least k={k} and k_scale={scale} (and < n).")

@@ -58,7 +58,7 @@ def test_a_failed_measurement_shows_why_and_keeps_the_selection(monkeypatch) -> 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     selected = at.session_state["source_key"]
-    monkeypatch.setattr(ui.hubness, "scores", _raiser(np.linalg.LinAlgError("SVD did not converge")))
+    monkeypatch.setattr(ui.hubness, "panel", _raiser(np.linalg.LinAlgError("SVD did not converge")))
     at.switch_page("app_pages/hubness.py").run()
     assert not at.exception, at.exception
     assert at.error and "Cannot measure hubness" in at.error[0].value and "Rescale" in at.error[0].value

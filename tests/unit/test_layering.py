@@ -52,6 +52,26 @@ def test_metrics_import_no_views_models_or_ui(path: Path) -> None:
     assert not (_imports(path) & banned)
 
 
+def test_panels_exist() -> None:
+    """The parametrized check below must not pass vacuously."""
+    assert (ROOT / "analysis" / "panels" / "hubness.py").exists()
+
+
+@pytest.mark.parametrize("path", _python_files("analysis/panels"), ids=lambda p: p.name)
+def test_panels_import_no_streamlit_plotly_views_or_ui(path: Path) -> None:
+    """Panels return what a page draws as data (DESIGN.md section 1); drawing is analysis.views' job."""
+    banned = {"streamlit", "plotly", "analysis.views", "ui", "app_pages"}
+    assert not (_imports(path) & banned), f"{path} imports {sorted(_imports(path) & banned)}"
+
+
+def test_the_hubness_ui_reaches_analysis_only_through_panels_views_and_data() -> None:
+    """Issue 16: ui/ imports from analysis only panels, views and data (migrated page by page)."""
+    allowed = ("analysis.panels", "analysis.views", "analysis.data")
+    for path in (ROOT / "ui" / "hubness.py", ROOT / "app_pages" / "hubness.py"):
+        reached = {m for m in _imports(path) if m.startswith("analysis.")}
+        assert all(m.startswith(allowed) for m in reached), f"{path.name} imports {sorted(reached)}"
+
+
 @pytest.mark.parametrize("path", _python_files("app_pages", "app.py"), ids=lambda p: p.name)
 def test_pages_define_no_classes(path: Path) -> None:
     """Result classes defined in pages break st.cache_data (DESIGN.md section 4)."""

@@ -1,0 +1,140 @@
+"""analysis.panels.hubness: the Hubness page's numbers equal the direct metric calls, from one search."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy.stats import spearmanr
+
+import analysis.neighbors as neighbors_module
+from analysis.metrics import hubness
+from analysis.metrics.hubness import distance_to_centre, hubness_between, reverse_neighbours
+from analysis.metrics.hubness_reduction import METHOD_NAMES, compare_reductions
+from analysis.panels import hubness as panels
+
+N, D = 150, 12
+
+
+def _embedding(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, D)).astype(np.float32) * rng.uniform(0.5, 2.0, D).astype(np.float32)
+    return X, rng.integers(0, 3, N)
+
+
+def _same_hubness(a, b) -> None:
+    np.testing.assert_array_equal(a.k_occurrence, b.k_occurrence)
+    np.testing.assert_array_equal(a.hubs, b.hubs)
+    np.testing.assert_array_equal(a.antihubs, b.antihubs)
+    for name in ("skewness", "robin_hood", "gini", "atkinson", "antihub_occurrence", "hub_occurrence",
+                 "groupie_ratio"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert a.notes == b.notes
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_hubness_panel_equals_the_direct_calls_for_every_k(metric) -> None:
+    X, _ = _embedding()
+    graph = panels.hubness_graph(X, metric=metric, k_max=panels.graph_depth(N))
+    for k in (1, 3, 10, 25, 50):
+        panel = panels.hubness_panel(X, k=k, metric=metric, graph=graph)
+        expected = hubness(X, k=k, metric=metric)  # its own search
+        _same_hubness(panel.hubness, expected)
+        indices = neighbors_module.kneighbors(X, k, metric=metric)[1]
+        np.testing.assert_array_equal(panel.indices, indices)
+        for item in (int(panel.top_hubs[0]), int(panel.top_hubs[-1]), 0):
+            for got, want in zip(panel.reverse_neighbours(item), reverse_neighbours(indices, item), strict=True):
+                np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(panel.top_hubs,
+                                      np.argsort(expected.k_occurrence, kind="stable")[::-1][:panels.TOP_HUBS])
+        distance = distance_to_centre(X, metric=metric)
+        np.testing.assert_array_equal(panel.distance_to_centre, distance)
+        assert panel.spearman == float(spearmanr(distance, expected.k_occurrence).statistic)
+        assert panel.verdict == panels.verdict(expected)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("with_labels", [True, False])
+def test_reduction_panel_equals_compare_reductions(metric, with_labels) -> None:
+    X, labels = _embedding(5)
+    labels = labels if with_labels else None
+    graph = panels.hubness_graph(X, metric=metric, k_max=panels.graph_depth(N))
+    for k in (2, 10, 30):
+        panel = panels.reduction_panel(X, k=k, metric=metric, graph=graph, labels=labels)
+        expected = compare_reductions(X, k=k, metric=metric, labels=labels)  # its own search
+        assert list(panel.results) == list(expected)
+        for method, want in expected.items():
+            got = panel.results[method]
+            np.testing.assert_array_equal(got.indices, want.indices)
+            np.testing.assert_array_equal(got.secondary_distances, want.secondary_distances)
+            _same_hubness(got.hubness, want.hubness)
+            assert got.knn_accuracy == want.knn_accuracy
+            assert got.n_candidates == want.n_candidates
+        first = next(iter(expected.values()))
+        _same_hubness(panel.before, first.hubness_before)
+        assert panel.knn_accuracy_before == first.knn_accuracy_before
+        assert panel.method_names == [METHOD_NAMES[m] for m in expected]
+        assert panel.table.columns == ["method", "skewness", "Robin Hood", "antihubs", "kNN accuracy"]
+        assert panel.table["method"].to_list() == ["none", *panel.method_names]
+        assert panel.table["skewness"].to_list() == [first.hubness_before.skewness,
+                                                     *(r.hubness.skewness for r in expected.values())]
+        assert panel.skewness_after == [r.hubness.skewness for r in expected.values()]
+        assert panel.knn_accuracy_after == ([r.knn_accuracy for r in expected.values()] if with_labels else None)
+
+
+def test_one_search_serves_every_k_and_every_reduction(monkeypatch) -> None:
+    X, labels = _embedding(7)
+    calls: list[int] = []
+    original = neighbors_module.kneighbors
+
+    def counted(data, k, **options):
+        calls.append(int(k))
+        return original(data, k, **options)
+
+    for name in ("analysis.neighbors", "analysis.metrics.hubness", "analysis.metrics.hubness_reduction"):
+        monkeypatch.setattr(sys.modules[name], "kneighbors", counted)  # `analysis.metrics.hubness` is also a function
+    graph = panels.hubness_graph(X, metric="euclidean", k_max=panels.graph_depth(N))
+    for k in range(1, panels.LARGEST_K + 1, 7):
+        panels.hubness_panel(X, k=k, metric="euclidean", graph=graph)
+        panels.reduction_panel(X, k=k, metric="euclidean", graph=graph, labels=labels)
+    assert calls == [100]
+
+
+def test_graph_depth_covers_the_largest_k_and_its_candidates() -> None:
+    assert panels.graph_depth(1797) == 100  # k = 50 re-ranks min(100, 5 * 50) candidates
+    assert panels.graph_depth(1797, 4) == 20
+    assert panels.graph_depth(30) == 29  # capped at n - 1
+    assert panels.graph_depth(2) == 1
+
+
+def test_verdict_bands() -> None:
+    X, _ = _embedding()
+    result = hubness(X, k=10)
+    text = panels.verdict(result)
+    band = "Little" if result.skewness < 0.5 else "Moderate" if result.skewness < 1.5 else "Strong"
+    assert text.startswith(band)
+
+
+def test_query_gallery_panel_equals_hubness_between() -> None:
+    X, _ = _embedding(9)
+    split = np.where(np.arange(N) % 4 == 0, "test", "train")
+    metadata = pl.DataFrame({"split": split})
+    found = panels.split_names(metadata)
+    assert found is not None and found[1] == ["test", "train"]
+    pair = panels.query_gallery_panel(X, found[0], query="test", gallery="train", k=5, metric="cosine")
+    _same_hubness(pair.hubness, hubness_between(X[split == "test"], X[split == "train"], k=5, metric="cosine"))
+    assert (pair.n_queries, pair.n_gallery) == (int((split == "test").sum()), int((split == "train").sum()))
+    assert pair.mean_k_occurrence == 5 * pair.n_queries / pair.n_gallery
+    assert panels.query_gallery_panel(X, found[0], query="train", gallery="test", k=N, metric="cosine").hubness is None
+    assert panels.split_names(pl.DataFrame({"split": ["a"] * 3})) is None
+    assert panels.split_names(None) is None
+
+
+def test_panels_import_no_streamlit_or_plotly() -> None:
+    code = ("import sys, analysis.panels, analysis.panels.hubness; "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('streamlit', 'plotly')); "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
