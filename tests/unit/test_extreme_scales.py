@@ -42,8 +42,8 @@ def test_kneighbors_float32_scale_gives_the_same_neighbours(backend, metric, sca
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_kneighbors_symmetric_tile_path_at_1e20(metric, monkeypatch):
-    if not faiss_available():
-        pytest.skip("faiss not installed")
+    # faiss-cpu is a required dependency (pyproject.toml): its tile path must run here.
+    assert faiss_available(), "faiss-cpu is a dependency of RepLens; install it"
     # The upper-triangle tile path (pairwise_L2sqr) from its thresholds down.
     monkeypatch.setattr(nb, "_SYMMETRIC_MIN_FEATURES", 8)
     monkeypatch.setattr(nb, "_MIN_TILE", 16)
