@@ -7,8 +7,53 @@ problem and the fix (DESIGN.md section 5).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+
+# The one progress callback type (issue 16): fraction done in [0, 1] and a short message.
+# Trainers, table builders, the report and the panels all report through it.
+ProgressFn = Callable[[float, str], None]
+
+
+def check_k(k: Any, *, n: int | None = None, minimum: int = 1, what: str = "k",
+            needs: str = "points", hint: str = "") -> int:
+    """`k` as an int, or a ValueError that names the valid range and the fix (the one k check).
+
+    Parameters
+    ----------
+    k : int-like
+        Rejected when it is a bool, a float or anything but an integer.
+    n : int, optional
+        Number of candidate neighbours; `k` must then be at most ``n``.
+        Callers pass ``n_samples - 1`` for neighbours within one set
+        (a point is not its own neighbour) and the gallery size across sets.
+    minimum : int
+        Smallest valid k (2 for estimators that need two neighbours).
+    what, needs : str
+        The argument's name and what `n` counts, for the message.
+    hint : str
+        Appended to the message (e.g. a paper's suggested range).
+    """
+    ok_type = isinstance(k, int | np.integer) and not isinstance(k, bool)
+    upper = None if n is None else int(n)
+    if ok_type and int(k) >= minimum and (upper is None or int(k) <= upper):
+        return int(k)
+    if upper is not None and upper < minimum:
+        raise ValueError(f"{what} needs at least {minimum} {needs}; there are {upper}. "
+                         f"Load more rows{'; ' + hint if hint else '.'}")
+    valid = f"an integer >= {minimum}" if upper is None else f"an integer in [{minimum}, {upper}]"
+    counted = "" if upper is None else f" ({upper} {needs})"
+    extra = f" {hint}" if hint else ""
+    raise ValueError(f"{what} must be {valid}{counted}; got {k!r}.{extra}")
+
+
+def check_option(value: Any, options: Sequence[Any], *, what: str) -> Any:
+    """`value` when it is one of `options`, else a ValueError listing them (the one option check)."""
+    if value in tuple(options):
+        return value
+    raise ValueError(f"{what} must be one of {tuple(options)}; got {value!r}.")
 
 
 def first_rows(rows: np.ndarray, limit: int = 5) -> str:

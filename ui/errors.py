@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis.errors import USER_ERRORS, user_message
+from analysis.panels.common import USER_ERRORS, user_message
 
 __all__ = ["USER_ERRORS", "show_error", "user_message"]
 

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from analysis.data import Embedding
-from analysis.selection import points_in_box, points_in_polygon
+from analysis.views.regions import points_in_box, points_in_polygon
 from analysis.views import ColorSpec
 
 NONE, LABEL, NORM = "none", "label", "vector norm"

@@ -2,7 +2,7 @@
 
 A lasso, box or click reruns only this fragment, not the page: the projection
 and the figure come from caches, and the selection is resolved on the server
-against all rows (see analysis.selection), so the browser only ever sends the
+against all rows (see analysis.views.regions), so the browser only ever sends the
 few drawn points it selected. Measured in headless Chromium by the e2e suite.
 """
 

@@ -12,13 +12,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
-from analysis.data import Embedding, Run, load_run
-from analysis.samples import ensure_samples, sample_paths
+from analysis.data import ALL_SPLITS, Embedding, Run, Selection, load_run
+from analysis.panels.common import ensure_samples, sample_paths
 
-ALL_SPLITS = "all"
+__all__ = ["ALL_SPLITS", "Source", "View", "add_upload", "bytes_key", "current_view", "sidebar", "sources"]
 _PENDING_SOURCE = "_pending_source_key"
 
 
@@ -39,14 +38,31 @@ class Source:
 
 @dataclass(eq=False)
 class View:
-    """What the sidebar selects: one Embedding plus where it came from."""
+    """What the sidebar selects: one `Selection` (rows of one layer at one step) plus where it came from."""
 
     source: Source
-    embedding: Embedding
-    data_key: str  # unique for (source, layer, step, split): cache key of derived results
-    layer: str | None
-    step: int | None
-    split: str
+    selection: Selection
+
+    @property
+    def embedding(self) -> Embedding:
+        return self.selection.embedding
+
+    @property
+    def data_key(self) -> str:
+        """The selection's content key: the cache key of every result derived from it."""
+        return self.selection.key
+
+    @property
+    def layer(self) -> str | None:
+        return self.selection.layer
+
+    @property
+    def step(self) -> int | None:
+        return self.selection.step
+
+    @property
+    def split(self) -> str:
+        return self.selection.split
 
 
 # One entry per server, no ttl: the shipped runs are memory-mapped and shared by every session, and
@@ -128,21 +144,23 @@ def sidebar() -> View:
             if run.task:
                 with st.expander("About this run"):
                     st.caption(run.task)
-        emb = _embedding_for(source, layer, step, split)
+        selection = _selection_for(source, layer, step, split)
+        emb = selection.embedding
         st.caption(f"{emb.n_samples:,} samples × {emb.n_features:,} features")
-    data_key = f"{source.key}|{layer}|{step}|{split}"
-    return View(source=source, embedding=emb, data_key=data_key, layer=layer, step=step, split=split)
+    return View(source=source, selection=selection)
 
 
-def _embedding_for(source: Source, layer: str | None, step: int | None, split: str) -> Embedding:
-    """The Embedding for a choice, memoised per session (a float32 copy of a float16 layer)."""
+def _selection_for(source: Source, layer: str | None, step: int | None, split: str) -> Selection:
+    """The Selection for a choice, memoised per session: its arrays (a float32 copy of a float16
+    layer, the split's rows) are sliced once, not on every rerun."""
     memo_key = (source.key, layer, step, split)
-    memo = st.session_state.get("_embedding_memo")
+    memo = st.session_state.get("_selection_memo")
     if memo is not None and memo[0] == memo_key:
         return memo[1]
-    emb = _embedding_for_uncached(source, layer, step, split) if source.is_run else source.embedding
-    st.session_state["_embedding_memo"] = (memo_key, emb)
-    return emb
+    data = source.run if source.is_run else source.embedding
+    selection = Selection(data, layer, step, split, source_key=source.key)
+    st.session_state["_selection_memo"] = (memo_key, selection)
+    return selection
 
 
 def current_run(view: View) -> Run | None:
@@ -162,13 +180,5 @@ def current_view() -> View:
 
 
 def embedding_for_step(view: View, step: int) -> Embedding:
-    """The view's layer and split at another checkpoint (for animations)."""
-    return _embedding_for_uncached(view.source, view.layer, step, view.split)
-
-
-def _embedding_for_uncached(source: Source, layer: str | None, step: int | None, split: str) -> Embedding:
-    emb = source.run.embedding(layer, step)
-    if split != ALL_SPLITS and emb.metadata is not None:
-        mask = (emb.metadata["split"].cast(str) == split).to_numpy()
-        emb = emb.subset(np.flatnonzero(mask))
-    return emb
+    """The view's layer and rows at another checkpoint (for animations)."""
+    return view.selection.at(step).embedding

@@ -9,9 +9,12 @@ from analysis.data.loaders import (
     require_classes,
 )
 from analysis.data.runs import is_run_bytes, is_run_file, load_run, save_run
-from analysis.data.schema import Embedding, Run, encode_labels
+from analysis.data.schema import ALL_SPLITS, Embedding, Run, encode_labels
+from analysis.data.selection import Selection
 
 __all__ = [
+    "ALL_SPLITS",
+    "Selection",
     "Embedding",
     "Run",
     "encode_labels",

@@ -14,6 +14,34 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+# The split choice that means every row (the sidebar's default).
+ALL_SPLITS = "all"
+SPLIT_COLUMN = "split"
+
+
+def _metadata_splits(metadata: pl.DataFrame | None) -> list[str]:
+    if metadata is None or SPLIT_COLUMN not in metadata.columns:
+        return []
+    return sorted(metadata[SPLIT_COLUMN].cast(pl.Utf8).unique().to_list())
+
+
+def _split_rows(metadata: pl.DataFrame | None, split: str | None) -> np.ndarray | None:
+    """Row ids whose metadata "split" equals `split`; None (every row) for None or "all".
+
+    The only reader of the split column (issue 16): `Run.rows` and
+    `Embedding.rows` call it, and every page, table and report selects rows
+    through them, so one sidebar choice means the same rows everywhere.
+    """
+    if split is None or split == ALL_SPLITS:
+        return None
+    splits = _metadata_splits(metadata)
+    if split not in splits:
+        raise ValueError(
+            f"split {split!r} is not in this data; it has {splits or 'no split column'}. "
+            f"Pass one of those, or {ALL_SPLITS!r} (or None) for all rows."
+        )
+    return np.flatnonzero((metadata[SPLIT_COLUMN].cast(pl.Utf8) == split).to_numpy())
+
 
 def _check_labels(labels: Any, n: int, *, what: str = "labels") -> np.ndarray:
     """Return labels as int64 codes of shape (n,), or raise a clear ValueError."""
@@ -165,6 +193,14 @@ class Embedding:
             name=self.name,
         )
 
+    def splits(self) -> list[str]:
+        """Distinct values of the metadata column "split" (empty if none)."""
+        return _metadata_splits(self.metadata)
+
+    def rows(self, split: str | None) -> np.ndarray | None:
+        """Row ids of a split ("train", "test", ...); None means all rows ("all" or None)."""
+        return _split_rows(self.metadata, split)
+
     def content_hash(self) -> str:
         """A digest of every value (not a sample of them), for cache keys."""
         h = hashlib.blake2b(digest_size=16)
@@ -281,9 +317,14 @@ class Run:
 
     def splits(self) -> list[str]:
         """Distinct values of the metadata column "split" (empty if none)."""
-        if self.metadata is None or "split" not in self.metadata.columns:
-            return []
-        return sorted(self.metadata["split"].cast(pl.Utf8).unique().to_list())
+        return _metadata_splits(self.metadata)
+
+    def rows(self, split: str | None) -> np.ndarray | None:
+        """Row ids of a split ("train", "test", ...); None means all rows ("all" or None).
+
+        Raises ValueError naming the run's splits for one it does not have.
+        """
+        return _split_rows(self.metadata, split)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -16,19 +16,8 @@ ProgressFn = Callable[[float, str], None]
 
 
 def split_rows(run: Run, split: str | None) -> np.ndarray | None:
-    """Row indices of a split ("train", "test", ...); None means all rows.
-
-    Raises ValueError for a split the run does not have.
-    """
-    if split is None or split == "all":
-        return None
-    splits = run.splits()
-    if split not in splits:
-        raise ValueError(
-            f"split {split!r} is not in this run; it has {splits or 'no split column'}. "
-            "Pass one of those, or split=None for all rows."
-        )
-    return np.flatnonzero((run.metadata["split"].cast(pl.Utf8) == split).to_numpy())
+    """Row indices of a split ("train", "test", ...); None means all rows (`Run.rows`)."""
+    return run.rows(split)
 
 
 def layer_step_cells(

@@ -3,7 +3,7 @@
 Performance notes (measured in headless Chromium, see README): the browser's
 cost of a selection grows with the number of *drawn* points, so callers draw a
 subsample (`draw_rows`) and, above it, a density image of all rows underneath.
-Selections are resolved against all rows on the server (analysis.selection).
+Selections are resolved against all rows on the server (analysis.views.regions).
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ def test_split_rows_and_collapse_inputs():
 
 
 def test_unknown_split_is_an_error():
-    with pytest.raises(ValueError, match=r"split 'val' is not in this run; it has \['test', 'train'\]"):
+    with pytest.raises(ValueError, match=r"split 'val' is not in this data; it has \['test', 'train'\]"):
         neural_collapse_table(make_run(), split="val")
     with pytest.raises(ValueError, match=r"no split column"):
         neural_collapse_table(make_run(metadata=False), split="train")

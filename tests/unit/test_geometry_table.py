@@ -42,7 +42,7 @@ def test_split_uses_only_its_rows() -> None:
     expected = geometry_row(run.activations[("a", 0)][rows], run.labels[rows])
     assert table.height == 1
     assert table["uniformity"][0] == pytest.approx(expected["uniformity"])
-    with pytest.raises(ValueError, match="split 'val' is not in this run"):
+    with pytest.raises(ValueError, match="split 'val' is not in this data"):
         geometry_table(run, split="val")
 
 
