@@ -1,0 +1,72 @@
+"""analysis.neighbors.approximate: IVF-Flat kNN whose reported recall is the recall it achieved (issue 17)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.neighbors import kneighbors
+from analysis.neighbors.approximate import (
+    EXACT_LIMIT,
+    KnnSettings,
+    approximate_kneighbors,
+    recall_at_k,
+    use_exact,
+)
+
+
+def _clusters(n: int = 6000, d: int = 24, c: int = 12, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=6.0, size=(c, d))
+    return (centres[rng.integers(c, size=n)] + rng.normal(size=(n, d))).astype(np.float32)
+
+
+def test_recall_counts_ties_at_the_cut_as_found() -> None:
+    exact = np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])
+    approx = np.array([[1.0, 2.0, 4.0], [1.0, 1.0, 1.0]])  # row 0 misses one; row 1 found other tied rows
+    assert recall_at_k(approx, exact) == pytest.approx(5 / 6)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_reported_recall_matches_the_recall_over_every_row(metric: str) -> None:
+    X = _clusters()
+    D, I, settings = approximate_kneighbors(X, 10, metric=metric, n_check=500, nlist=64)
+    De, _ = kneighbors(X, 10, metric=metric)
+    full = recall_at_k(D, De)
+    assert settings.recall >= 0.95 and full >= 0.93
+    assert abs(settings.recall - full) < 0.03  # a 500-row sample estimates the whole
+    assert settings.as_json() == {"method": "ivf_flat", "exact": False, "recall": settings.recall,
+                                  "n_queries_checked": 500}
+    assert not (I == np.arange(X.shape[0])[:, None]).any()  # a row is never its own neighbour
+    assert np.all(np.diff(D, axis=1) >= 0)
+    # Where the index found the true neighbour, its distance is the exact one.
+    found = np.isclose(D[:, 0], De[:, 0], rtol=1e-4, atol=1e-4)
+    assert found.mean() > 0.95
+
+
+def test_a_higher_target_scans_more_cells_and_never_reports_less_than_it_reached() -> None:
+    X = _clusters(seed=1)
+    _, _, low = approximate_kneighbors(X, 10, target_recall=0.5, nlist=64, n_check=400)
+    _, _, high = approximate_kneighbors(X, 10, target_recall=0.999, nlist=64, n_check=400)
+    assert low.params["nprobe"] <= high.params["nprobe"]
+    assert high.recall >= low.recall
+    assert low.recall >= 0.5
+
+
+def test_bad_arguments_name_the_fix() -> None:
+    X = _clusters(n=200)
+    with pytest.raises(ValueError, match="k"):
+        approximate_kneighbors(X, 200)
+    with pytest.raises(ValueError, match="metric"):
+        approximate_kneighbors(X, 5, metric="manhattan")
+    Z = X.copy()
+    Z[3] = 0
+    with pytest.raises(ValueError, match="non-zero rows"):
+        approximate_kneighbors(Z, 5, metric="cosine")
+
+
+def test_exact_below_the_limit_unless_forced() -> None:
+    assert use_exact(EXACT_LIMIT) and not use_exact(EXACT_LIMIT + 1)
+    assert use_exact(10**7, exact=True) and not use_exact(10, exact=False)
+    assert KnnSettings.exact_search().as_json() == {"method": "exact", "exact": True, "recall": None,
+                                                   "n_queries_checked": 0}
