@@ -1,24 +1,21 @@
-"""Compare page: CKA between layers, runs and checkpoints; two spaces side by side; relative representations."""
+"""Compare page: widgets, one cached call per panel (`analysis.panels.compare`), and drawing.
+
+A is the sidebar's selection (its rows included); B is built on the same rows
+(`panel.same_rows`). The side-by-side view searches each space's neighbours
+once, cached under that space's own selection key: changing only B does not
+search A again (issue 16).
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 import numpy as np
-import polars as pl
 import streamlit as st
 
-from analysis.data import Run
-from analysis.metrics.seed_agreement import SeedAgreement, seed_agreement
-from analysis.metrics.similarity import (
-    NeighborAgreement,
-    choose_anchors,
-    cka_matrices,
-    knn_agreement,
-)
-from analysis.neighbors import kneighbors
+from analysis.data import ALL_SPLITS, Run, Selection
+from analysis.panels import compare as panel
 from analysis.views import ColorSpec, cka_heatmap, embedding_scatter
-from ui import cache
 from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.explore import selected_rows
 from ui.state import Source, View, add_upload, sources
@@ -27,28 +24,33 @@ from ui.widgets import PLOT_CONFIG, progress_bar
 
 CKA_MODES = ("Layers of one run", "Two runs", "Checkpoints of one layer")
 _PENDING_PAIR = "_cmp_pending_pair"
-NEIGHBOURS = 10
+NEIGHBOURS = panel.NEIGHBOURS
+_step_label = panel.step_label
+_CKA = {"layers": panel.cka_layers, "checkpoints": panel.cka_checkpoints}
 
 
 def _runs() -> dict[str, Source]:
     return {k: s for k, s in sources().items() if s.is_run}
 
 
-def _step_label(step: int) -> str:
-    return "init" if step == 0 else f"step {step:,}"
+def _on_rows_of(view: View, source: Source) -> Selection:
+    """`source`'s run on the sidebar's rows: the sidebar's own selection, the same row ids for a run of the
+    same inputs, else the split of that name where the run has it (all rows otherwise)."""
+    if source.key == view.source.key:
+        return view.selection
+    run = source.run
+    if run.n_samples == view.selection.source.n_samples:
+        return panel.same_rows(view.selection, run, source_key=source.key)
+    return Selection(run, split=view.split if view.split in run.splits() else ALL_SPLITS, source_key=source.key)
 
 
 @st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
-def _cka(key: str, _reps_a: list[np.ndarray], _reps_b: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """(plain, debiased) CKA matrices: one pass serves both, so the switch never recomputes."""
+def _cka(mode: str, key_a: str, key_b: str | None, _a: Selection, _b: Selection | None) -> panel.CkaPanel:
+    """One CKA panel per (mode, selection keys): plain and debiased from one pass, so the switch never recomputes."""
     bar, progress = progress_bar("Linear CKA of every pair…")
-    values = cka_matrices(_reps_a, _reps_b, progress=progress)
+    result = panel.cka_runs(_a, _b, progress=progress) if mode == "runs" else _CKA[mode](_a, progress=progress)
     bar.empty()
-    return values
-
-
-def _layer_reps(run: Run, step: int) -> list[np.ndarray]:
-    return [np.asarray(run.activations[(layer, step)], dtype=np.float32) for layer in run.layers]
+    return result
 
 
 def cka_view(view: View) -> None:
@@ -68,13 +70,17 @@ def cka_view(view: View) -> None:
     keys = list(runs)
     default = keys.index(view.source.key) if view.source.key in runs else 0
     key_a = top[2].selectbox("Run", keys, index=default, key="cmp_run_a", format_func=lambda k: runs[k].label)
-    run_a = runs[key_a].run
+    if not view.source.is_run:
+        st.info(f"The sidebar's dataset, {view.source.label}, is a single embedding without layers or checkpoints, "
+                f"so CKA shows the run {runs[key_a].label} instead. Pick a run here or in the sidebar.")
+    base = _on_rows_of(view, runs[key_a])
+    run_a = base.run
     train_pair = False
     if mode == "Layers of one run":
-        step = st.select_slider("Checkpoint", list(run_a.steps), value=run_a.steps[-1], key="cmp_step",
-                                format_func=_step_label)
-        cache_key, reps_a, reps_b = f"{key_a}|layers|{step}", _layer_reps(run_a, step), None
-        rows = columns = list(run_a.layers)
+        start = view.step if base is view.selection else run_a.steps[-1]
+        step = st.select_slider("Checkpoint", list(run_a.steps), value=start, key="cmp_step", format_func=_step_label)
+        sel_a, sel_b = base.at(step).at_layer(run_a.layers[-1]), None  # every layer: the key must not vary with one
+        result = _cka("layers", sel_a.key, None, sel_a, None)
         title, row_title, column_title = f"between layers ({_step_label(step)})", "layer", "layer"
         caption = ("Neighbouring layers are similar; a block of high CKA is a stretch of the network that changes "
                    "the representation little (Kornblith et al. 2019).")
@@ -86,11 +92,9 @@ def cka_view(view: View) -> None:
             _train_seed_pair_button()
             return
         key_b = st.selectbox("Second run (same inputs)", others, key="cmp_run_b", format_func=lambda k: runs[k].label)
-        run_b = runs[key_b].run
-        step_a, step_b = run_a.steps[-1], run_b.steps[-1]
-        cache_key = f"{key_a}|{key_b}|{step_a}|{step_b}"
-        reps_a, reps_b = _layer_reps(run_a, step_a), _layer_reps(run_b, step_b)
-        rows, columns = list(run_a.layers), list(run_b.layers)
+        sel_a = base.at(run_a.steps[-1]).at_layer(run_a.layers[-1])
+        sel_b = panel.same_rows(sel_a, runs[key_b].run, source_key=key_b)
+        result = _cka("runs", sel_a.key, sel_b.key, sel_a, sel_b)
         title, row_title, column_title = ("between the layers of two runs (last checkpoints)", runs[key_a].label,
                                           runs[key_b].label)
         caption = ("For two seeds of one network the diagonal is high: corresponding layers learn similar "
@@ -98,26 +102,17 @@ def cka_view(view: View) -> None:
         train_pair = True
     else:
         layer = st.selectbox("Layer", list(run_a.layers), index=len(run_a.layers) - 1, key="cmp_layer")
-        cache_key = f"{key_a}|steps|{layer}"
-        reps_a = [np.asarray(run_a.activations[(layer, s)], dtype=np.float32) for s in run_a.steps]
-        reps_b = None
-        rows = columns = [_step_label(s) for s in run_a.steps]
+        sel_a = base.at_layer(layer).at(run_a.steps[-1])  # every checkpoint: the key must not vary with one
+        result = _cka("checkpoints", sel_a.key, None, sel_a, None)
         title, row_title, column_title = f"between checkpoints of {layer}", "checkpoint", "checkpoint"
         caption = "How fast the layer settles: the last column is each checkpoint's CKA with the final one."
-    plain, unbiased = _cka(cache_key, reps_a, reps_b)
-    values, other = (unbiased, plain) if debiased else (plain, unbiased)
-    if mode == "Checkpoints of one layer":
-        settled = next((s for s, v in zip(run_a.steps, values[:, -1], strict=True) if v >= 0.95), None)
-        caption += f" It passes 0.95 at {_step_label(settled)}." if settled is not None else ""
+        settled = result.settled_step(debiased)
+        caption += f" It passes {panel.SETTLED_CKA} at {_step_label(settled)}." if settled is not None else ""
     name = "Debiased linear CKA" if debiased else "Linear CKA"
-    fig = cka_heatmap(values, rows, columns, title=f"{name} {title}", row_title=row_title, column_title=column_title)
+    fig = cka_heatmap(result.values(debiased), list(result.rows), list(result.columns), title=f"{name} {title}",
+                      row_title=row_title, column_title=column_title)
     st.plotly_chart(fig, key="cmp_cka", config=PLOT_CONFIG)
-    gap = float(np.max(np.abs(values - other)))
-    n, widest = run_a.n_samples, max(r.shape[1] for r in [*reps_a, *(reps_b or [])])
-    st.caption(f"{caption} Plain and debiased CKA differ here by at most {gap:.3f}: "
-               + ("with many samples per feature the bias is small; it grows when there are few samples for many "
-                  "features." if gap < 0.05 else f"with {n:,} samples for up to {widest:,} features the plain "
-                                                   "estimate is inflated; the debiased one is not."))
+    st.caption(f"{caption} {result.bias_note()} Rows: {sel_a.describe()}.")
     if train_pair:
         _train_seed_pair_button()
 
@@ -139,18 +134,34 @@ def _train_seed_pair_button() -> None:
     st.rerun()
 
 
-@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding both spaces' nearest neighbours…")
-def _neighbours(key: str, _A: np.ndarray, _B: np.ndarray) -> tuple[NeighborAgreement, np.ndarray, np.ndarray]:
-    agreement = knn_agreement(_A, _B, k=NEIGHBOURS)
-    return agreement, kneighbors(_A, NEIGHBOURS)[1], kneighbors(_B, NEIGHBOURS)[1]
+# A resource, not data: a graph's arrays are read-only and shared as they are (st.cache_data would unpickle
+# a copy on every read). Keyed by one space's selection, so changing B leaves A's graph in place.
+@st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding the nearest neighbours…")
+def graph(selection_key: str, k_max: int, metric: str, _selection: Selection) -> panel.NeighborGraph:
+    return panel.neighbour_graph(_selection, k_max=k_max, metric=metric)
+
+
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Projecting…")
+def _projection(selection_key: str, _selection: Selection) -> np.ndarray:
+    return panel.space_projection(_selection)
+
+
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
+def _side_by_side(key_a: str, key_b: str, k: int, metric: str, _a: Selection, _b: Selection,
+                  _graph_a: panel.NeighborGraph, _graph_b: panel.NeighborGraph) -> panel.SideBySidePanel:
+    return panel.side_by_side_panel(_a, _b, graph_a=_graph_a, graph_b=_graph_b, k=k, metric=metric)
 
 
 def side_by_side(view: View) -> None:
-    """The sidebar's embedding beside another layer, checkpoint or run of the same inputs; linked selection."""
-    A = view.embedding
-    candidates = {k: s for k, s in _runs().items() if s.run.n_samples == A.n_samples}
+    """The sidebar's selection beside another layer, checkpoint or run of the same inputs; linked selection."""
+    A = view.selection
+    candidates = {k: s for k, s in _runs().items() if s.run.n_samples == A.source.n_samples}
     if not candidates:
         st.info("Side by side needs a run with the same inputs as the sidebar's dataset.")
+        return
+    if A.n_samples <= NEIGHBOURS:
+        st.info(f"Side by side compares each point's {NEIGHBOURS} nearest neighbours: it needs more than "
+                f"{NEIGHBOURS} rows; the sidebar's selection has {A.n_samples}.")
         return
     cols = st.columns(3)
     keys = list(candidates)
@@ -162,14 +173,16 @@ def side_by_side(view: View) -> None:
                                 index=max(0, layers.index(view.layer) - 1) if view.layer in layers else 0)
     step_b = cols[2].select_slider("checkpoint", list(run_b.steps), value=run_b.steps[-1], key="cmp_side_step",
                                    format_func=_step_label)
-    B = np.asarray(run_b.activations[(layer_b, step_b)], dtype=np.float32)
+    B = panel.same_rows(A, run_b, layer=layer_b, step=step_b, source_key=key_b)
     name_a = f"{view.source.label} · {view.layer or 'embedding'}" + (
         f" · {_step_label(view.step)}" if view.step is not None else "")
     name_b = f"{candidates[key_b].label} · {layer_b} · {_step_label(step_b)}"
-    coords_a = cache.projection(f"{view.data_key}|all", A.X, "pca", 2, None).coords
-    coords_b = cache.projection(f"{key_b}|{layer_b}|{step_b}|all", B, "pca", 2, None).coords
-    colour = (ColorSpec(kind="category", values=A.labels, names=tuple(A.label_names or ()), title="label")
-              if A.labels is not None and A.label_names else ColorSpec())
+    graph_a, graph_b = graph(A.key, NEIGHBOURS, "euclidean", A), graph(B.key, NEIGHBOURS, "euclidean", B)
+    result = _side_by_side(A.key, B.key, NEIGHBOURS, "euclidean", A, B, graph_a, graph_b)
+    coords_a, coords_b = _projection(A.key, A), _projection(B.key, B)
+    emb = A.embedding
+    colour = (ColorSpec(kind="category", values=emb.labels, names=tuple(emb.label_names or ()), title="label")
+              if emb.labels is not None and emb.label_names else ColorSpec())
     left, right = st.columns(2)
     with left:
         st.markdown(f"**A:** {name_a}")
@@ -184,45 +197,24 @@ def side_by_side(view: View) -> None:
                                           highlight_rows=selected if selected.size else None, uirevision="cmp_b",
                                           highlight_name="selected in A"),
                         key="cmp_side_b", config=PLOT_CONFIG)
-    agreement, nn_a, nn_b = _neighbours(f"{view.data_key}|{key_b}|{layer_b}|{step_b}", A.X, B)
     st.caption(f"PCA of each space. Lasso or box-select points in A: they are ringed in B. Mean Jaccard of the "
-               f"{NEIGHBOURS} nearest neighbours in A and in B: {agreement.mean_jaccard:.2f} (1 = same neighbours).")
+               f"{NEIGHBOURS} nearest neighbours in A and in B: {result.mean_jaccard:.2f} (1 = same neighbours). "
+               f"Rows: the sidebar's, {A.describe()}.")
     if selected.size:
-        st.markdown(f"**{selected.size:,} selected** · mean neighbour Jaccard {agreement.per_point[selected].mean():.2f}")
-        st.dataframe(_neighbour_changes(selected, nn_a, nn_b, agreement.per_point), hide_index=True)
-
-
-def _neighbour_changes(rows: np.ndarray, nn_a: np.ndarray, nn_b: np.ndarray, jaccard: np.ndarray) -> pl.DataFrame:
-    """Per selected row: its Jaccard and the neighbours it loses and gains from A to B (worst first)."""
-    rows = rows[np.argsort(jaccard[rows])][:200]
-    lost = [sorted(set(nn_a[r].tolist()) - set(nn_b[r].tolist())) for r in rows]
-    gained = [sorted(set(nn_b[r].tolist()) - set(nn_a[r].tolist())) for r in rows]
-    return pl.DataFrame({"row": rows, "jaccard": jaccard[rows].round(3),
-                         "neighbours only in A": [", ".join(map(str, x)) for x in lost],
-                         "neighbours only in B": [", ".join(map(str, x)) for x in gained]})
+        st.markdown(f"**{selected.size:,} selected** · mean neighbour Jaccard {result.selected_jaccard(selected):.2f}")
+        st.dataframe(result.changes(selected), hide_index=True)
 
 
 @st.cache_resource(max_entries=6, ttl=SHARED_TTL, show_spinner=False)
 def _seed_run(seed: int) -> Run:
     """A small digits MLP (64-64-32, 60 epochs, about a second): the relative-representation demo's model."""
-    from analysis.models.collapse_lab import PRESETS, train_collapse_lab
-
-    base = PRESETS["balanced"]
     with training_slot(rerun=False):  # counts against the server's training limit
-        return train_collapse_lab(replace(base, mlp=replace(base.mlp, epochs=60, n_checkpoints=2, seed=seed)))
+        return panel.train_seed_run(seed)
 
 
 @st.cache_data(max_entries=16, ttl=SHARED_TTL, show_spinner=False)
-def _agreement(seed_a: int, seed_b: int, n_anchors: int, method: str) -> SeedAgreement:
-    run_a, run_b = _seed_run(seed_a), _seed_run(seed_b)
-    layer, step = run_a.layers[-1], run_a.steps[-1]
-    split = run_a.metadata["split"].to_numpy()
-    train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
-    # Anchors are training inputs (the same rows in both seeds).
-    anchors = train[choose_anchors(train.size, method=method, n_anchors=None if method == "per_class" else n_anchors,
-                                   labels=run_a.labels[train] if method == "per_class" else None, seed=0)]
-    return seed_agreement(run_a.activations[(layer, step)], run_b.activations[(layer, step)], run_a.labels,
-                          anchors=anchors, train_rows=train, test_rows=test)
+def _agreement(seed_a: int, seed_b: int, n_anchors: int, method: str) -> panel.SeedAgreement:
+    return panel.seed_pair_panel(_seed_run(seed_a), _seed_run(seed_b), n_anchors=n_anchors, method=method)
 
 
 def relative_view() -> None:
@@ -231,6 +223,8 @@ def relative_view() -> None:
                 "about a second each). Their last hidden layers are compared point by point, first in absolute "
                 "coordinates, then as **relative representations**: each input described by its cosines to a "
                 "set of anchor inputs, the same anchors in both (Moschella et al. 2023).")
+    st.caption("A demonstration on two models trained here, not the sidebar's dataset: it needs two trainings "
+               "that differ only in the seed. Two such runs of your own compare under CKA → Two runs.")
     cols = st.columns(4)
     seed_a = int(cols[0].number_input("Seed A", 0, 10_000, 0, key="cmp_seed_a"))
     seed_b = int(cols[1].number_input("Seed B", 0, 10_000, 1, key="cmp_seed_b"))

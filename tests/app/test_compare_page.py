@@ -87,3 +87,24 @@ def test_training_two_seeds_fills_the_two_run_heatmap() -> None:
     assert np.diag(shown).min() > 0.8
     # The sidebar's dataset is unchanged: training the pair does not switch the whole app.
     assert at.session_state["view"].source.key not in (key_a, key_b)
+
+
+def test_an_uploaded_embedding_says_which_run_cka_shows_and_is_side_by_sides_a() -> None:
+    """The sidebar's dataset is an Embedding: CKA names the shipped run it shows instead; side by side uses it as A."""
+    from analysis.data import Embedding
+    from ui.state import Source
+
+    first = open_page(PAGE)
+    run = first.session_state["view"].source.run
+    X = np.asarray(run.activations[(run.layers[0], run.steps[-1])], dtype=np.float32)
+    upload = Source(key="upload:test-emb", label="my vectors", origin="upload",
+                    embedding=Embedding(X=X, labels=run.labels, label_names=run.label_names, name="my vectors"))
+    at = open_page(PAGE, uploads={upload.key: upload}, source_key=upload.key)
+    assert not at.exception, at.exception
+    assert at.session_state["view"].source.key == upload.key
+    shown = at.selectbox(key="cmp_run_a").value
+    notes = [i.value for i in at.info]
+    assert any("my vectors" in n and "single embedding" in n and "instead" in n for n in notes), notes
+    assert shown != upload.key
+    assert any("Mean Jaccard of the 10 nearest neighbours" in c.value and "my vectors" in c.value
+               for c in at.caption), [c.value for c in at.caption]
