@@ -27,6 +27,6 @@ with tabs[0]:
         st.info("Neural collapse needs class labels with at least two classes. Load labels with your "
                 "embeddings on the Data page, or train a model in the **Train a model** tab.")
     elif run is not None:
-        collapse.run_view(view, run, names)
+        collapse.run_view(view, names)
     else:
         collapse.embedding_view(view, names)

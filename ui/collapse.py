@@ -1,26 +1,20 @@
-"""Neural-collapse page: cached metrics and the page's sections (pages stay thin).
+"""Neural-collapse page: widgets, cached panels (`analysis.panels.collapse`) and drawing.
 
-Collapse is a statement about the training data, so the per-checkpoint
-details use the train rows unless the sidebar picks another split.
+Every view uses the sidebar's rows (`view.selection`), as every other page
+does: the cards, the Gram matrix, the imbalance view, the curves and the
+heatmap; the page says which rows. The curves can show the train and test
+rows side by side instead, when the user asks for it (a toggle, captioned).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 import streamlit as st
 
-from analysis.class_geometry import ClassMeanFrames, class_mean_frames
-from analysis.data import Embedding, Run
-from analysis.data.classifier_io import ClassifierArrays, load_classifier
-from analysis.metrics.collapse_table import collapse_inputs, neural_collapse_table, split_rows
-from analysis.metrics.neural_collapse import (
-    NeuralCollapse,
-    check_class_labels,
-    check_classifier,
-    neural_collapse,
-    simplex_etf_gram,
-)
+from analysis.data import Selection
+from analysis.panels import collapse as panel
+from analysis.panels.collapse import load_classifier  # module-level name: tests swap it
+from analysis.panels.common import USER_ERRORS
 from analysis.views import (
     class_means_animation,
     collapse_heatmap,
@@ -29,75 +23,55 @@ from analysis.views import (
     nc_over_training,
 )
 from ui.cache import RESULTS_TTL
-from ui.errors import USER_ERRORS, show_error
-from ui.state import ALL_SPLITS, View, bytes_key
+from ui.errors import show_error
+from ui.state import View, bytes_key
 from ui.widgets import PLOT_CONFIG, formulas
 
-# Metric -> (card label, one-line meaning, LaTeX). The page shows all three.
-MEANINGS: dict[str, tuple[str, str, str]] = {
-    "nc1": ("NC1", "How far samples spread around their class mean, relative to how far the means "
-            "are apart. Falls towards 0 as each class collapses to a point.",
-            r"\mathrm{NC1}=\tfrac{1}{C}\operatorname{Tr}\big(\Sigma_W\,\Sigma_B^{+}\big)"),
-    "nc1_trace_quotient": ("Tr Σ_W / Tr Σ_B", "The same idea without the pseudo-inverse: total "
-                           "within-class variance over total between-class variance.",
-                           r"\operatorname{Tr}\Sigma_W\,/\,\operatorname{Tr}\Sigma_B"),
-    "cdnv": ("CDNV", "Class-distance normalised variance: spread of two classes over their squared "
-             "distance, averaged over pairs (Galanti et al. 2022).",
-             r"\frac{1}{C(C-1)}\sum_{c\neq c'}\frac{\sigma_c^2+\sigma_{c'}^2}{2\|\mu_c-\mu_{c'}\|^2}"),
-    "etf_distance": ("NC2 · ETF distance", "How far the centred class means are from a simplex ETF: "
-                     "equal lengths and the widest equal angles C points can have.",
-                     r"\Big\|\tfrac{M^\top M}{\|M^\top M\|_F}-\tfrac{I-\mathbf{1}\mathbf{1}^\top/C}{\sqrt{C-1}}\Big\|_F"),
-    "nc2_equinorm": ("NC2 · equinorm", "Coefficient of variation of the class-mean lengths: 0 when "
-                     "all means are equally long.",
-                     r"\operatorname{std}_c\|\mu_c-\mu_G\|\,/\,\operatorname{mean}_c\|\mu_c-\mu_G\|"),
-    "nc2_max_angle": ("NC2 · max-angle", "Average gap between each pair's cosine and the ETF's "
-                      "−1/(C−1): 0 when every pair is maximally separated.",
-                      r"\operatorname{mean}_{c\neq c'}\big|\cos\angle(\mu_c-\mu_G,\mu_{c'}-\mu_G)+\tfrac{1}{C-1}\big|"),
-    "nc3": ("NC3", "How well the classifier's rows line up with the class means (self-duality). "
-            "0 when W is a scaled copy of the centred means.",
-            r"\Big\|\tfrac{W^\top}{\|W\|_F}-\tfrac{M}{\|M\|_F}\Big\|_F^2"),
-    "nc4": ("NC4", "Share of samples where 'nearest class mean' and the network disagree: 0 when the "
-            "network decides like a nearest-class-centre rule.",
-            r"\tfrac{1}{n}\#\{i:\ \arg\min_c\|x_i-\mu_c\|\neq\arg\max_c (Wx_i+b)_c\}"),
-    "orthogonal_frame_distance": ("Orthogonal-frame distance", "How far the uncentred class means are "
-                                  "from mutually orthogonal, the geometry theory predicts for "
-                                  "imbalanced classes (Dang et al. 2023).",
-                                  r"\Big\|\tfrac{G}{\|G\|_F}-\tfrac{\operatorname{diag}G}{\|\operatorname{diag}G\|_F}\Big\|_F,\ G_{cc'}=\mu_c^\top\mu_{c'}"),
-}
-HEADLINE = ("nc1", "etf_distance", "nc3", "nc4")
-HEATMAP_METRICS = {"NC1": "nc1", "Tr Σ_W / Tr Σ_B": "nc1_trace_quotient", "CDNV": "cdnv",
-                   "ETF distance": "etf_distance", "NC4": "nc4"}
-
-
-def detail_split(view: View) -> str | None:
-    """The rows the detail views use: the sidebar's split, train when it says "all"."""
-    run = view.source.run
-    if run is None:
-        return None
-    if view.split != ALL_SPLITS:
-        return view.split
-    return "train" if "train" in run.splits() else None
-
-
-@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Measuring neural collapse at every layer and checkpoint…")
-def table(source_key: str, _run: Run, split: str | None) -> pl.DataFrame:
-    return neural_collapse_table(_run, split=split)
+MEANINGS = panel.MEANINGS
 
 
 @st.cache_data(max_entries=64, ttl=RESULTS_TTL, show_spinner=False)
-def run_point(source_key: str, _run: Run, layer: str, step: int, split: str | None) -> NeuralCollapse:
-    return neural_collapse(**collapse_inputs(_run, layer, step, split_rows(_run, split)))
+def _measure(selection_key: str, _selection: Selection, classifier_key: str = "",
+             _classifier: panel.ClassifierArrays | None = None) -> panel.NeuralCollapse:
+    return panel.measure(_selection, classifier=_classifier)
 
 
-@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
-def embedding_point(data_key: str, _emb: Embedding, classifier_key: str = "",
-                    _classifier: ClassifierArrays | None = None) -> NeuralCollapse:
-    head = _classifier or ClassifierArrays(None, None, None)
-    return neural_collapse(_emb.X, _emb.labels, classifier=head.weight, bias=head.bias,
-                           predictions=head.predictions)
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
+def _panel(selection_key: str, _selection: Selection, classifier_key: str, _result: panel.NeuralCollapse,
+           _reference: panel.NeuralCollapse | None) -> panel.CollapsePanel:
+    return panel.collapse_panel(_selection, result=_result, reference=_reference)
 
 
-def classifier_upload(view: View) -> tuple[str, ClassifierArrays | None]:
+def collapse_panel(selection: Selection, classifier_key: str = "",
+                   classifier: panel.ClassifierArrays | None = None) -> panel.CollapsePanel:
+    """The Collapse tab's numbers; each checkpoint is measured once (the cards' reference is reused)."""
+    result = _measure(selection.key, selection, classifier_key, classifier)
+    step = panel.reference_step(selection)
+    reference = None if step is None else _measure(selection.at(step).key, selection.at(step))
+    return _panel(selection.key, selection, classifier_key, result, reference)
+
+
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Measuring neural collapse at every layer and checkpoint…")
+def _history(rows_key: str, _selection: Selection) -> panel.CollapseHistory:
+    return panel.collapse_history(_selection)
+
+
+def history(selection: Selection) -> panel.CollapseHistory:
+    """Every layer and checkpoint on the selection's rows, cached per rows (not per layer or checkpoint)."""
+    return _history(panel.history_selection(selection).key, selection)
+
+
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Projecting class means at every checkpoint…")
+def _frames(layer_rows_key: str, _selection: Selection) -> panel.ClassMeanFrames:
+    return panel.collapse_frames(_selection)
+
+
+def frames(selection: Selection) -> panel.ClassMeanFrames:
+    """The 3-D animation's frames, cached per layer and rows (not per checkpoint)."""
+    return _frames(panel.frames_selection(selection).key, selection)
+
+
+def classifier_upload(view: View) -> tuple[str, panel.ClassifierArrays | None]:
     """An optional classifier for an uploaded embedding: (cache key, arrays), kept per dataset.
 
     A bad file shows an error and keeps the classifier loaded before.
@@ -113,12 +87,8 @@ def classifier_upload(view: View) -> tuple[str, ClassifierArrays | None]:
             if store.get(view.data_key, ("",))[0] != key:
                 try:
                     arrays = load_classifier(data, file.name)
-                    emb = view.embedding
                     # Checked before it replaces anything: a bad file keeps the previous classifier.
-                    weight, _, _ = check_classifier(arrays.weight, arrays.bias, arrays.predictions,
-                                                    n_samples=emb.n_samples, n_features=emb.n_features)
-                    check_class_labels(emb.labels, emb.n_samples,
-                                       n_classes=None if weight is None else weight.shape[0])
+                    panel.check_classifier_fits(arrays, view.selection)
                     store[view.data_key] = (key, arrays)
                 except USER_ERRORS as exc:
                     show_error(exc, file.name, what=file.name, kept="The classifier loaded before is still used."
@@ -128,55 +98,36 @@ def classifier_upload(view: View) -> tuple[str, ClassifierArrays | None]:
     return store.get(view.data_key, ("", None))
 
 
-def measure_embedding(view: View) -> NeuralCollapse | None:
-    """Metrics of an uploaded embedding (with its classifier if one fits); errors shown, not raised."""
+def measure_embedding(view: View) -> panel.CollapsePanel | None:
+    """The panel of an uploaded embedding (with its classifier if one fits); errors shown, not raised."""
     key, classifier = classifier_upload(view)
     if classifier is not None:
         try:
-            return embedding_point(view.data_key, view.embedding, key, classifier)
+            return collapse_panel(view.selection, key, classifier)
         except USER_ERRORS as exc:
             show_error(exc, "The classifier does not fit this embedding, so it was set aside")
             st.session_state["nc_classifiers"].pop(view.data_key, None)
     try:
-        return embedding_point(view.data_key, view.embedding)
+        return collapse_panel(view.selection)
     except USER_ERRORS as exc:
         show_error(exc, "Cannot measure neural collapse here")
         return None
-
-
-@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Projecting class means at every checkpoint…")
-def frames(source_key: str, _run: Run, layer: str, split: str | None) -> ClassMeanFrames:
-    rows = split_rows(_run, split)
-    labels = _run.labels if rows is None else _run.labels[rows]
-
-    def load(i: int) -> np.ndarray:
-        X = _run.activations[(layer, _run.steps[i])]
-        return X if rows is None else X[rows]
-
-    return class_mean_frames(load, labels, n_frames=len(_run.steps))
-
-
-@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
-def embedding_frames(data_key: str, _emb: Embedding) -> ClassMeanFrames:
-    return class_mean_frames([_emb.X], _emb.labels)
 
 
 def _fmt(value: float | None) -> str:
     return "—" if value is None or not np.isfinite(value) else f"{value:.3g}"
 
 
-def headline(result: NeuralCollapse, reference: NeuralCollapse | None = None, *, reference_step: int | None = None) -> None:
-    """NC1-NC4 cards, each with its meaning as help and the change since `reference`."""
-    cols = st.columns(len(HEADLINE) + 1)
-    for col, name in zip(cols, HEADLINE, strict=False):
+def headline(data: panel.CollapsePanel) -> None:
+    """NC1-NC4 cards, each with its meaning as help and the change since the reference checkpoint."""
+    result = data.result
+    cols = st.columns(len(panel.HEADLINE) + 1)
+    for col, name in zip(cols, panel.HEADLINE, strict=False):
         label, meaning, _ = MEANINGS[name]
-        value = getattr(result, name)
-        delta = None
-        before = None if reference is None else getattr(reference, name)
-        if value is not None and before:
-            # A signed percentage: Streamlit draws the arrow from the sign, and
-            # "inverse" colours a fall green (every NC metric falls as collapse forms).
-            delta = f"{100.0 * (value - before) / before:+.1f}% since step {reference_step:,}"
+        value, change = getattr(result, name), data.changes[name]
+        # A signed percentage: Streamlit draws the arrow from the sign, and
+        # "inverse" colours a fall green (every NC metric falls as collapse forms).
+        delta = None if change is None else f"{100.0 * change:+.1f}% since step {data.reference_step:,}"
         if value is None:
             meaning += " (Needs a classifier: not available for this layer or dataset.)"
         col.metric(label, _fmt(value), delta=delta, delta_color="inverse", help=meaning)
@@ -184,79 +135,67 @@ def headline(result: NeuralCollapse, reference: NeuralCollapse | None = None, *,
                     help="Share of samples whose nearest class mean is their own class's.")
 
 
-def over_training(view: View, run: Run) -> None:
-    """NC1-NC4 against step for the chosen layer (train and test), and the layer x step heatmap."""
-    splits = [s for s in ("train", "test") if s in run.splits()] or [None]
-    tables = {s or "all": table(view.source.key, run, s) for s in splits}
-    series = {}
-    for name, tab in tables.items():
-        rows = tab.filter(pl.col("layer") == view.layer).sort("step")
-        series[name] = {c: rows[c].to_list() for c in rows.columns if c not in ("layer", "step", "split")}
+def over_training(view: View) -> None:
+    """NC1-NC4 against step for the chosen layer, and the layer x step heatmap, on the sidebar's rows."""
+    selection = view.selection
+    run = selection.run
+    mine = history(selection)
+    both = [s for s in ("train", "test") if s in selection.splits()]
+    compare = len(both) == 2 and st.toggle(
+        "Compare train and test rows", key="nc_compare_splits",
+        help="Draw the curves of the train rows (solid) and the test rows (dotted) instead of the sidebar's rows.")
+    if compare:
+        series = {s: history(panel.split_selection(selection, s)).series(view.layer) for s in both}
+        rows_text = "Solid = train rows, dotted = test rows (not the sidebar's rows: the toggle above)"
+    else:
+        series = {mine.split: mine.series(view.layer)}
+        rows_text = f"The sidebar's {panel.rows_label(selection)}"
     st.plotly_chart(nc_over_training(list(run.steps), series, marked_step=view.step),
                     key="nc_curves", config=PLOT_CONFIG)
-    st.caption(f"Layer **{view.layer}** against optimiser step (log axis, 'init' = before training). Solid = train "
-               "rows, dotted = test rows; in NC2 blue = ETF distance, orange = equinorm. The dashed line marks "
-               "the sidebar's checkpoint; NC1 and NC3 use log axes.")
-    choice = st.radio("Heatmap metric", list(HEATMAP_METRICS), horizontal=True, key="nc_heatmap_metric")
-    column = HEATMAP_METRICS[choice]
-    split = detail_split(view) or "all"
-    tab = tables.get(split, next(iter(tables.values())))
-    grid = np.array([[_cell(tab, layer, step, column) for step in run.steps] for layer in run.layers])
-    st.plotly_chart(collapse_heatmap(run.layers, run.steps, grid, metric=choice, log=column != "nc4"),
+    st.caption(f"Layer **{view.layer}** against optimiser step (log axis, 'init' = before training). {rows_text}; "
+               "in NC2 blue = ETF distance, orange = equinorm. The dashed line marks the sidebar's checkpoint; "
+               "NC1 and NC3 use log axes.")
+    choice = st.radio("Heatmap metric", list(panel.HEATMAP_METRICS), horizontal=True, key="nc_heatmap_metric")
+    column = panel.HEATMAP_METRICS[choice]
+    st.plotly_chart(collapse_heatmap(run.layers, run.steps, mine.grid(column), metric=choice, log=column != "nc4"),
                     key="nc_heatmap", config=PLOT_CONFIG)
+    st.caption(f"Every layer and checkpoint on the sidebar's {panel.rows_label(selection)}.")
 
 
-def _cell(tab: pl.DataFrame, layer: str, step: int, column: str) -> float:
-    value = tab.filter((pl.col("layer") == layer) & (pl.col("step") == step))[column].item()
-    return np.nan if value is None else float(value)
-
-
-def _result_names(result: NeuralCollapse, names: list[str]) -> list[str]:
-    """The name of each class of `result`, in its order: its classes are the label codes
-    present (result.class_labels), so codes {0, 2} are two classes, named "0" and "2"."""
-    return [names[c] if 0 <= c < len(names) else str(c) for c in result.class_labels.tolist()]
-
-
-def geometry(result: NeuralCollapse, names: list[str], *, animation: tuple[ClassMeanFrames, list[int], int] | None) -> None:
+def geometry(data: panel.CollapsePanel, names: list[str], *, animation: tuple[panel.ClassMeanFrames, list[int], int]) -> None:
     """The Gram matrix beside the ETF target, and the 3-D class means (animated over checkpoints)."""
+    result = data.result
     left, right = st.columns([1, 1])
     with left:
         st.markdown("**Class-mean Gram matrix vs simplex ETF**")
-        st.plotly_chart(gram_comparison(result.gram, simplex_etf_gram(result.n_classes),
-                                        _result_names(result, names)),
+        st.plotly_chart(gram_comparison(result.gram, data.etf_gram, data.class_names),
                         key="nc_gram", config=PLOT_CONFIG)
         st.caption(f"ETF distance {_fmt(result.etf_distance)} (0 = identical). A collapsed layer shows one "
                    "colour on the diagonal and one equal negative colour everywhere else.")
     with right:
         st.markdown("**Class means and their samples in 3-D**")
-        if animation is not None:
-            frames_, steps, start = animation
-            fig = class_means_animation(frames_.sample_coords, frames_.mean_coords, frames_.labels, steps, names,
-                                        start_index=start)
-            st.plotly_chart(fig, key="nc_means3d", config=PLOT_CONFIG)
-            st.caption("Top 3 directions of the class means at each checkpoint, scaled so the means have unit "
-                       "RMS length and rotated onto the previous checkpoint. Drag the slider or press Play: "
-                       "samples close in on their means as NC1 falls.")
+        frames_, steps, start = animation
+        fig = class_means_animation(frames_.sample_coords, frames_.mean_coords, frames_.labels, steps, names,
+                                    start_index=start)
+        st.plotly_chart(fig, key="nc_means3d", config=PLOT_CONFIG)
+        st.caption("Top 3 directions of the class means at each checkpoint, scaled so the means have unit "
+                   "RMS length and rotated onto the previous checkpoint. Drag the slider or press Play: "
+                   "samples close in on their means as NC1 falls.")
 
 
-def imbalance(result: NeuralCollapse, names: list[str]) -> None:
+def imbalance(data: panel.CollapsePanel) -> None:
     """Class size against class-mean norm and against the class's share of NC1; which target is nearer."""
+    result = data.result
     st.plotly_chart(imbalance_panel(result.class_counts, result.class_mean_norms, result.nc1_class_share,
-                                    _result_names(result, names)),
+                                    data.class_names),
                     key="nc_imbalance", config=PLOT_CONFIG)
-    counts = result.class_counts
     cols = st.columns(3)
-    cols[0].metric("Largest / smallest class", f"{counts.max() / counts.min():.3g}×",
+    cols[0].metric("Largest / smallest class", f"{data.imbalance_ratio:.3g}×",
                    help="Class-imbalance ratio of the rows measured.")
     cols[1].metric("ETF distance", _fmt(result.etf_distance), help=MEANINGS["etf_distance"][1])
     cols[2].metric("Orthogonal-frame distance", _fmt(result.orthogonal_frame_distance),
                    help=MEANINGS["orthogonal_frame_distance"][1])
-    nearer = "simplex ETF" if result.etf_distance <= result.orthogonal_frame_distance else "orthogonal frame"
-    spearman = ("" if result.size_norm_spearman is None else
-                f" Class size and class-mean length have Spearman correlation {result.size_norm_spearman:+.2f}.")
-    st.caption(f"This layer is nearer the **{nearer}**.{spearman} Balanced data collapse towards the ETF; with "
-               "imbalanced classes theory predicts orthogonal means whose lengths grow with class size, and "
-               "minority classes collapse together (Fang et al. 2021).")
+    st.caption(data.imbalance_text)
 
 
 def explain() -> None:
@@ -269,38 +208,39 @@ def explain() -> None:
                "(2022); Dang et al. (2023); Fang et al. (2021).")
 
 
-def run_view(view: View, run: Run, names: list[str]) -> None:
-    """The Collapse tab for a run: the sidebar's layer and checkpoint, and their history."""
-    split = detail_split(view)
-    after_init = run.steps[1] if len(run.steps) > 1 else None
+def run_view(view: View, names: list[str]) -> None:
+    """The Collapse tab for a run: the sidebar's layer, checkpoint and rows, and their history."""
+    selection = view.selection
     try:
-        result = run_point(view.source.key, run, view.layer, view.step, split)
-        reference = (run_point(view.source.key, run, view.layer, after_init, split)
-                     if after_init is not None and after_init != view.step else None)
+        data = collapse_panel(selection)
     except USER_ERRORS as exc:
         show_error(exc, "Cannot measure neural collapse on this run")
         return
-    st.markdown(f"**{view.layer}** at step **{view.step:,}**, {split or 'all'} rows ({result.n_samples:,} samples, "
-                f"{result.n_classes} classes). Change layer and checkpoint in the sidebar.")
-    headline(result, reference, reference_step=after_init)
+    result = data.result
+    st.markdown(f"**{view.layer}** at step **{view.step:,}**, {data.rows}, {result.n_classes} classes. "
+                "Change layer, checkpoint and split in the sidebar.")
+    st.caption(f"Every number on this page uses the sidebar's {data.rows}: the same rows as every other "
+               "page, the Report included.")
+    headline(data)
     st.subheader("Over training")
-    over_training(view, run)
+    over_training(view)
     st.subheader("Class-mean geometry")
-    animation = (frames(view.source.key, run, view.layer, split), list(run.steps), run.steps.index(view.step))
-    geometry(result, names, animation=animation)
+    steps = panel.run_steps(selection)
+    geometry(data, names, animation=(frames(selection), steps, steps.index(view.step)))
     st.subheader("Imbalance")
-    imbalance(result, names)
+    imbalance(data)
 
 
 def embedding_view(view: View, names: list[str]) -> None:
     """The Collapse tab for one embedding with labels (and optionally its classifier)."""
-    result = measure_embedding(view)
-    if result is None:
+    data = measure_embedding(view)
+    if data is None:
         return
-    st.markdown(f"{result.n_samples:,} samples, {result.n_classes} classes, d = {result.n_features}. A single "
+    result = data.result
+    st.markdown(f"{data.rows}, {result.n_classes} classes, d = {result.n_features}. A single "
                 "embedding has no checkpoints: train a model or load a run to watch collapse form.")
-    headline(result)
+    headline(data)
     st.subheader("Class-mean geometry")
-    geometry(result, names, animation=(embedding_frames(view.data_key, view.embedding), [0], 0))
+    geometry(data, names, animation=(frames(view.selection), [0], 0))
     st.subheader("Imbalance")
-    imbalance(result, names)
+    imbalance(data)

@@ -11,59 +11,46 @@ saying so.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict, replace
 from typing import Any
 
 import streamlit as st
 
 from analysis.data import Run
-from analysis.models import TrainingDiverged
-from analysis.models.collapse_lab import DATASETS, PRESETS, CollapseLabConfig, train_collapse_lab
-from analysis.models.mlp import ACTIVATIONS, LOSSES, LR_SCHEDULES, OPTIMIZERS, MLPConfig
+from analysis.panels.training import (
+    ACTIVATION_NAMES,
+    DATASETS,
+    LOSSES,
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    PRESETS,
+    CollapseLabConfig,
+    TrainingDiverged,
+    config_from_values,
+    config_params,
+    form_values,
+    train_collapse_lab,
+)
 from ui.state import Source, add_upload, bytes_key
 from ui.training_slots import training_slot
 from ui.widgets import progress_bar
 
 _PRESET_KEY = "lab_preset"
 DIVERGED_KEY = "lab_diverged"  # the message of the last training whose loss became NaN or infinite
+# The form's fields (widget keys are "lab_" + field).
+_FIELDS = tuple(form_values(PRESETS["balanced"]))
 _DATASET_LABELS = {"digits": "Digits (8×8, 10 classes)", "gaussian_mixture": "Gaussian mixture (synthetic)"}
-
-
-def _widget_values(config: CollapseLabConfig) -> dict[str, object]:
-    mlp = config.mlp
-    return {
-        "lab_dataset": config.dataset, "lab_hidden": "-".join(str(h) for h in mlp.hidden_sizes),
-        "lab_activation": mlp.activation, "lab_loss": mlp.loss, "lab_optimizer": mlp.optimizer,
-        "lab_lr": float(mlp.lr), "lab_wd": float(mlp.weight_decay), "lab_schedule": mlp.lr_schedule,
-        "lab_epochs": int(mlp.epochs), "lab_bias": bool(mlp.bias), "lab_etf": bool(mlp.fixed_etf_head),
-        "lab_imbalance": float(config.imbalance_ratio), "lab_noise": float(config.label_noise),
-        "lab_seed": int(mlp.seed), "lab_classes": int(config.n_classes), "lab_features": int(config.n_features),
-        "lab_per_class": int(config.n_per_class), "lab_separation": float(config.separation),
-    }
 
 
 def _apply_preset() -> None:
     """Fill the form's widgets from the chosen preset (an on_change callback)."""
-    st.session_state.update(_widget_values(PRESETS[st.session_state[_PRESET_KEY]]))
+    values = form_values(PRESETS[st.session_state[_PRESET_KEY]])
+    st.session_state.update({f"lab_{name}": value for name, value in values.items()})
 
 
 def _config_from_widgets() -> CollapseLabConfig:
     """The form's values as a config; ValueError names the field to fix."""
-    s = st.session_state
-    try:
-        hidden = tuple(int(part) for part in str(s["lab_hidden"]).replace(",", "-").split("-") if part.strip())
-    except ValueError:
-        raise ValueError(f"Hidden widths {s['lab_hidden']!r}: write widths separated by '-', e.g. 64-64-32.") from None
-    mlp = replace(MLPConfig(), hidden_sizes=hidden, activation=s["lab_activation"], loss=s["lab_loss"],
-                  optimizer=s["lab_optimizer"], lr=float(s["lab_lr"]), weight_decay=float(s["lab_wd"]),
-                  lr_schedule=s["lab_schedule"], epochs=int(s["lab_epochs"]), bias=bool(s["lab_bias"]),
-                  fixed_etf_head=bool(s["lab_etf"]), seed=int(s["lab_seed"]))
-    return CollapseLabConfig(dataset=s["lab_dataset"], imbalance_ratio=float(s["lab_imbalance"]),
-                             label_noise=float(s["lab_noise"]), n_classes=int(s["lab_classes"]),
-                             n_features=int(s["lab_features"]), n_per_class=int(s["lab_per_class"]),
-                             separation=float(s["lab_separation"]), mlp=mlp)
+    return config_from_values({name: st.session_state[f"lab_{name}"] for name in _FIELDS})
 
 
 def train_and_add(config: Any, label: str, trainer: Callable[..., Run] = train_collapse_lab, *,
@@ -89,9 +76,8 @@ def train_and_add(config: Any, label: str, trainer: Callable[..., Run] = train_c
         st.session_state[DIVERGED_KEY] = str(diverged)
         if run is None:  # not even the initialisation was finite: nothing to keep
             st.rerun()
-    params = config.to_dict() if hasattr(config, "to_dict") else asdict(config)
     cut = "" if diverged is None else f", diverged: ends at step {diverged.kept_step}"
-    key = bytes_key("trained", json.dumps(params, sort_keys=True, default=str), cut)
+    key = bytes_key("trained", config_params(config), cut)
     add_upload(Source(key=key, label=f"{label} (trained{cut})", origin="trained", run=run))
     if pending_key is not None:
         st.session_state[pending_key] = key
@@ -121,7 +107,7 @@ def form() -> None:
         top = st.columns([1.4, 1, 1, 1])
         top[0].radio("Data", DATASETS, key="lab_dataset", format_func=_DATASET_LABELS.get)
         top[1].text_input("Hidden widths", key="lab_hidden", help="e.g. 64-64-32: depth = number of widths.")
-        top[2].selectbox("Activation", sorted(ACTIVATIONS), key="lab_activation")
+        top[2].selectbox("Activation", ACTIVATION_NAMES, key="lab_activation")
         top[3].selectbox("Loss", LOSSES, key="lab_loss", format_func=lambda x: x.replace("_", "-"))
         mid = st.columns(4)
         mid[0].selectbox("Optimiser", OPTIMIZERS, key="lab_optimizer")

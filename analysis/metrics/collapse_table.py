@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import polars as pl
 
 from analysis.data.schema import Run
 from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
+from analysis.validation import ProgressFn
 
 __all__ = ["collapse_inputs", "layer_step_cells", "neural_collapse_table", "split_rows"]
-
-ProgressFn = Callable[[float, str], None]
 
 
 def split_rows(run: Run, split: str | None) -> np.ndarray | None:
@@ -70,6 +69,7 @@ def neural_collapse_table(
     run: Run,
     *,
     split: str | None = "train",
+    rows: np.ndarray | None = None,
     layers: Sequence[str] | None = None,
     steps: Sequence[int] | None = None,
     progress: ProgressFn | None = None,
@@ -85,6 +85,9 @@ def neural_collapse_table(
         Rows of this metadata split ("train", "test", ...); None or "all" for
         every row. Neural collapse is a statement about the training data, so
         train is the default; test shows how far it generalises.
+    rows : ndarray of int, optional
+        Row ids to measure instead of the split's (e.g. a `Selection`'s
+        ``row_ids``); `split` then only names them in the ``split`` column.
     layers, steps : sequence, optional
         Subsets of ``run.layers`` / ``run.steps`` (default all).
     progress : callable (fraction, message) -> None, optional
@@ -96,7 +99,7 @@ def neural_collapse_table(
         ``NeuralCollapse.SCALARS`` (null where undefined, e.g. ``nc3`` away from
         the last layer). Rows ordered by layer (input to output) then step.
     """
-    rows = split_rows(run, split)
+    rows = split_rows(run, split) if rows is None else np.asarray(rows)
     records = []
     for layer, step in layer_step_cells(run, layers, steps, progress):
         result = neural_collapse(**collapse_inputs(run, layer, step, rows))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -37,8 +39,8 @@ def test_cards_show_the_metrics_of_the_sidebar_choice() -> None:
     assert at.title[0].value == "Neural collapse"
     view = at.session_state["view"]
     run = view.source.run
-    # The sidebar says "all" rows: the page measures the train rows, where collapse is defined.
-    expected = neural_collapse(**collapse_inputs(run, view.layer, view.step, split_rows(run, "train")))
+    # The sidebar says "all" rows: the page measures all rows, as every other page does (issue 16).
+    expected = neural_collapse(**collapse_inputs(run, view.layer, view.step, split_rows(run, "all")))
     shown = _metrics(at)
     assert shown["NC1"] == f"{expected.nc1:.3g}"
     assert shown["NC2 · ETF distance"] == f"{expected.etf_distance:.3g}"
@@ -58,6 +60,55 @@ def test_first_layer_has_no_nc3_and_test_split_differs() -> None:
     assert not test.exception
     assert any("test rows" in m.value for m in test.markdown)
     assert _metrics(test)["NC1"] != train_nc1
+
+
+@pytest.mark.parametrize("split", ["train", "test", "all"])
+def test_every_number_follows_the_sidebar_split(split: str) -> None:
+    """Cards, caption, curves and heatmap use the sidebar's rows: no view swaps "all" for "train"."""
+    at = _collapse_page(split=split)
+    assert not at.exception, at.exception
+    view = at.session_state["view"]
+    run = view.source.run
+    rows = run.rows(split)
+    n = run.n_samples if rows is None else rows.size
+    assert view.split == split
+    label = f"{split} rows ({n:,})"
+    assert any(label in m.value for m in at.markdown), [m.value for m in at.markdown]
+    assert any(label in c.value for c in at.caption)
+    expected = neural_collapse(**collapse_inputs(run, view.layer, view.step, rows))
+    assert _metrics(at)["NC1"] == f"{expected.nc1:.3g}"
+    assert _metrics(at)["NCC accuracy"] == f"{expected.ncc_accuracy:.1%}"
+    # The NC1 curve is drawn for these rows (named by the split) and passes through the card's value.
+    curves = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("nc_curves"))
+    nc1 = json.loads(curves.proto.spec)["data"][0]
+    assert nc1["name"].endswith(f"({split})")
+    assert nc1["y"][list(run.steps).index(view.step)] == pytest.approx(expected.nc1, rel=1e-12)
+
+
+def test_the_history_is_measured_once_per_rows_whatever_the_layer_and_checkpoint(monkeypatch) -> None:
+    """Moving the sidebar's layer or checkpoint re-reads the cached table over layers and steps."""
+    import analysis.panels.collapse as panel
+    import ui.collapse
+
+    calls: list[str] = []
+    real = panel.collapse_history
+    monkeypatch.setattr(panel, "collapse_history", lambda sel, **kw: calls.append(sel.split) or real(sel, **kw))
+    ui.collapse._history.clear()
+    at = _collapse_page(split="train")
+    assert not at.exception, at.exception
+    run = at.session_state["view"].source.run
+    assert calls == ["train"]
+    for preset in ({"layer": run.layers[0]}, {"step": run.steps[2]}, {"layer": run.layers[1], "step": run.steps[-1]}):
+        assert not _collapse_page(split="train", **preset).exception
+    assert calls == ["train"]
+    # The comparison toggle draws the train and test rows: the test rows' table is measured once more.
+    at.toggle(key="nc_compare_splits").set_value(True).run()
+    assert not at.exception, at.exception
+    assert calls == ["train", "test"]
+    curves = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("nc_curves"))
+    names = {t["name"] for t in json.loads(curves.proto.spec)["data"]}
+    assert any(n.endswith("(train)") for n in names) and any(n.endswith("(test)") for n in names)
+    assert any("not the sidebar's rows" in c.value for c in at.caption)
 
 
 def test_heatmap_metric_choice_rerenders() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.metrics import neural_collapse
-from ui.collapse import _result_names
+from analysis.panels.collapse import result_names as _result_names
 
 
 def test_gapped_codes_are_named_by_their_code():
