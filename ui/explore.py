@@ -26,14 +26,10 @@ from ui.cache import RESULTS_TTL
 from ui.state import View
 from ui.widgets import progress_bar
 
-NONE, LABEL, NORM = panel.NONE, panel.LABEL, panel.NORM
-MAX_CATEGORIES = panel.MAX_CATEGORIES
 HIDDEN_COLUMNS = panel.HIDDEN_COLUMNS
 LARGEST_K = panel.LARGEST_K
-
-
-def colour_options(emb: Embedding | Selection) -> list[str]:
-    return panel.colour_options(emb)
+method_options = panel.method_options
+colour_options = panel.colour_options
 
 
 def colour_spec(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None) -> ColorSpec:
@@ -164,7 +160,3 @@ def rows_table(emb: Embedding, rows: np.ndarray, extra: Mapping[str, np.ndarray]
         meta = emb.metadata.drop([c for c in emb.metadata.columns if c in columns]).gather(rows)
         table = pl.concat([table, meta], how="horizontal")
     return table
-
-
-def method_options(n_classes: int) -> list[str]:
-    return panel.method_options(n_classes)
