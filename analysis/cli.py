@@ -227,7 +227,8 @@ def _say_written(*outputs: str | None) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from analysis.report import diagnose
+    from analysis.data import Selection
+    from analysis.panels.report import report_panel
 
     if not args.html and not args.json:
         _note("report: give --html OUT and/or --json OUT (where to write the report).")
@@ -237,8 +238,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
                                                        step=args.step, key=args.key, pooling=args.pooling)
         _note(f"{emb.name}: {emb.n_samples:,} samples x {emb.n_features:,} features"
               + (f", {emb.n_classes} classes" if emb.labels is not None else ", no labels"))
-        report = diagnose(emb, codes=codes, codebook_size=codebook_size, k=args.k, metric=args.metric,
-                          seed=args.seed, progress=None if args.quiet else _stderr_progress)
+        # The Report page's panel: the same diagnose call for the file's rows (with --labels applied).
+        report = report_panel(Selection(emb), codes=codes, codebook_size=codebook_size, k=args.k,
+                              metric=args.metric, seed=args.seed,
+                              progress=None if args.quiet else _stderr_progress).report
         _write_outputs([(args.json, lambda: report.to_json() + "\n"), (args.html, report.to_html)])
     except CLI_ERRORS as exc:
         labels = f" with labels {Path(args.labels).name}" if args.labels else ""

@@ -55,7 +55,8 @@ for note in st.session_state.pop("upload_notes", []):
 
 view = state.current_view()
 emb = view.embedding
-summary = cache.summary(view.data_key, emb)
+data = cache.data_panel(view)
+summary = data.summary
 st.subheader(view.source.label)
 cards = st.columns(6)
 cards[0].metric("samples (n)", f"{summary['n']:,}")
@@ -67,9 +68,9 @@ cards[5].metric("zero rows", f"{summary['n_zero_rows']:,}")
 
 left, right = st.columns(2)
 if summary["class_sizes"]:
-    left.plotly_chart(class_size_bars(list(summary["class_sizes"]), list(summary["class_sizes"].values())),
+    left.plotly_chart(class_size_bars(data.class_names, data.class_counts),
                       key="data_classes", config={"displaylogo": False})
-right.plotly_chart(norm_histogram(cache.row_norms(view.data_key, emb.X)), key="data_norms",
+right.plotly_chart(norm_histogram(data.norms), key="data_norms",
                    config={"displaylogo": False})
 
 run = state.current_run(view)

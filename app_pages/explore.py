@@ -14,16 +14,16 @@ st.title("Explore")
 st.caption(emb.name or view.source.label)
 
 controls = st.columns([1.2, 0.8, 1.2, 1, 1])
-methods = ["PCA", "UMAP", "t-SNE"] + (["LDA"] if emb.n_classes >= 3 else [])
+methods = explore.method_options(emb.n_classes)
 method = controls[0].selectbox("Projection", methods, key="explore_method",
                                help="PCA is instant; UMAP and t-SNE take seconds to minutes on large n.")
 dims = controls[1].radio("View", [2, 3], key="explore_dims", horizontal=True, format_func=lambda d: f"{d}-D")
 colour = controls[2].selectbox("Colour by", explore.colour_options(emb), key="explore_colour")
-k = controls[3].slider("Neighbours k", 1, 50, 10, key="explore_k")
+k = controls[3].slider("Neighbours k", 1, explore.LARGEST_K, 10, key="explore_k")
 metric = controls[4].radio("Distance", ["euclidean", "cosine"], key="explore_metric", horizontal=True)
 
 with st.spinner(f"Computing {method} of {emb.n_samples:,} points… (stop with the ■ button, top right)"):
-    proj = cache.projection(view.data_key, emb.X, method.lower().replace("-", ""), dims, emb.labels)
+    proj = explore.projection(view, method, dims)
 point_cloud(view, proj, method=method, colour=colour, k=k, metric=metric)
 
 run = state.current_run(view)
@@ -33,12 +33,8 @@ if run is not None and len(run.steps) > 1 and view.layer is not None:
                "to the previous one (orthogonal Procrustes) so the cloud does not flip or spin. Press play.")
     if st.toggle("Show the animation", key="explore_animate", value=emb.n_samples <= 5_000):
         seq_label = method if dims == 2 else "PCA"
-        seq_method = seq_label.lower().replace("-", "")
-        # Keyed without the sidebar's step: the sequence covers every step.
-        frames = cache.projection_over_steps(
-            f"{view.source.key}|{view.layer}|{view.split}|{seq_method}",
-            lambda: [state.embedding_for_step(view, s).X for s in run.steps], seq_method, emb.labels)
+        frames = explore.training_frames(view, seq_label)
         rows = cache.draw_rows(view.data_key, emb.n_samples, 5_000)
-        st.plotly_chart(animated_scatter(frames, list(run.steps), draw_rows=rows,
-                                         color=cache.colour_spec(view.data_key, emb, colour), method=seq_label),
+        st.plotly_chart(animated_scatter(list(frames.coords), list(frames.steps), draw_rows=rows,
+                                         color=explore.colour(view, colour), method=seq_label),
                         key="explore_animation", config={"displaylogo": False})

@@ -1,4 +1,11 @@
-"""Glue for the Explore page: colour choices, hover text, and reading a selection."""
+"""Explore page glue: the cached panel calls (`analysis.panels.explore`), colours, hover text, selections.
+
+Each computation is one cached call keyed by the selection's `key` plus its
+options (the selection itself passes unhashed): a projection per (selection,
+method, dimensions), one neighbour graph per (selection, metric) that every
+click and k slice (or, above `GRAPH_MAX_ROWS` rows, one search per clicked
+row), one animation per (selection at every step, method).
+"""
 
 from __future__ import annotations
 
@@ -8,44 +15,91 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import streamlit as st
 
-from analysis.data import Embedding
-from analysis.views.regions import points_in_box, points_in_polygon
+from analysis.data import Embedding, Selection
+from analysis.panels import explore as panel
 from analysis.views import ColorSpec
+from analysis.views.regions import points_in_box, points_in_polygon
+from ui import cache
+from ui.cache import RESULTS_TTL
+from ui.state import View
+from ui.widgets import progress_bar
 
-NONE, LABEL, NORM = "none", "label", "vector norm"
-# A metadata column with at most this many distinct values is coloured as categories.
-MAX_CATEGORIES = 40
-HIDDEN_COLUMNS = {"id"}
-
-
-def colour_options(emb: Embedding) -> list[str]:
-    options = [LABEL] if emb.labels is not None else []
-    if emb.metadata is not None:
-        options += [c for c in emb.metadata.columns if c not in HIDDEN_COLUMNS]
-    return [*options, NORM, NONE]
+HIDDEN_COLUMNS = panel.HIDDEN_COLUMNS
+LARGEST_K = panel.LARGEST_K
+method_options = panel.method_options
+colour_options = panel.colour_options
 
 
-def colour_spec(emb: Embedding, choice: str, norms: np.ndarray) -> ColorSpec:
-    if choice == LABEL and emb.labels is not None:
-        n_codes = int(emb.labels.max()) + 1
-        names = tuple(emb.class_name(c) for c in range(n_codes))
-        return ColorSpec(kind="category", values=emb.labels, names=names, title="label")
-    if choice == NORM:
-        return ColorSpec(kind="continuous", values=norms, title="‖x‖₂")
-    if emb.metadata is not None and choice in emb.metadata.columns:
-        column = emb.metadata[choice]
-        if column.dtype.is_numeric() and column.n_unique() > MAX_CATEGORIES:
-            return ColorSpec(kind="continuous", values=column.cast(pl.Float32).to_numpy(), title=choice)
-        text = column.cast(pl.Utf8).fill_null("(missing)")
-        uniques = sorted(text.unique().to_list())
-        if len(uniques) <= MAX_CATEGORIES:
-            lookup = {v: i for i, v in enumerate(uniques)}
-            codes = np.fromiter((lookup[v] for v in text.to_list()), dtype=np.int64, count=len(text))
-            return ColorSpec(kind="category", values=codes, names=tuple(uniques), title=choice)
-    return ColorSpec()
+def colour_spec(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None) -> ColorSpec:
+    """The views' ColorSpec of `panel.colouring` (the same fields)."""
+    c = panel.colouring(emb, choice, norms)
+    return ColorSpec(kind=c.kind, values=c.values, names=c.names, title=c.title)
 
 
+# ------------------------------------------------------------------------------------ cached panel calls
+def projection(view: View, method: str, n_components: int) -> panel.Projection:
+    """The selection projected (`cache.projection`: shared with the Hubness page's PCA of the same rows)."""
+    sel = view.selection
+    return cache.projection(sel.key, sel.X, panel.METHODS.get(method, method), n_components, sel.labels)
+
+
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
+def _norms(data_key: str, _selection: Selection) -> np.ndarray:
+    return panel.row_norms(_selection.X)
+
+
+def norms(view: View) -> np.ndarray:
+    return _norms(view.data_key, view.selection)
+
+
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
+def _colour(data_key: str, choice: str, _selection: Selection) -> ColorSpec:
+    return colour_spec(_selection, choice, _norms(data_key, _selection))
+
+
+def colour(view: View, choice: str) -> ColorSpec:
+    """Point colours for a choice, built once per (selection, choice), not on every click."""
+    return _colour(view.data_key, choice, view.selection)
+
+
+# A resource: the graph's read-only arrays are shared as they are (cache_data would unpickle a copy per read).
+@st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding every point's nearest neighbours…")
+def _graph(data_key: str, metric: str, _selection: Selection) -> panel.NeighborGraph:
+    return panel.neighbour_graph(_selection, metric=metric)
+
+
+@st.cache_data(max_entries=64, ttl=RESULTS_TTL, show_spinner=False)
+def _row_neighbours(data_key: str, row: int, metric: str, _selection: Selection) -> panel.PointNeighbours:
+    return panel.point_neighbours(_selection, row, metric=metric)
+
+
+def neighbours(view: View, row: int, metric: str) -> panel.PointNeighbours:
+    """The nearest rows of `row`, deep enough for every k: a row of the selection's graph (searched on
+    the first click), or on more than `GRAPH_MAX_ROWS` rows that row's own search."""
+    sel = view.selection
+    if panel.uses_graph(sel.n_samples):
+        return panel.point_neighbours(sel, row, metric=metric, graph=_graph(sel.key, metric, sel))
+    return _row_neighbours(sel.key, int(row), metric, sel)
+
+
+@st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
+def _training_frames(step_keys: tuple[str, ...], method: str, _selection: Selection) -> panel.TrainingFrames:
+    bar, progress = progress_bar("Projecting checkpoints…")
+    frames = panel.training_frames(_selection, method=method, progress=progress)
+    bar.empty()
+    return frames
+
+
+def training_frames(view: View, method: str) -> panel.TrainingFrames:
+    """Every checkpoint of the selection's layer and rows, projected and aligned (cached per the selection
+    at every step and the method: the sidebar's step does not change it)."""
+    sel = view.selection
+    return _training_frames(tuple(sel.at(s).key for s in sel.run.steps), method, sel)
+
+
+# ------------------------------------------------------------------------------------ tables and hover text
 def row_ids(emb: Embedding) -> np.ndarray:
     """The id shown to users: the metadata "id" column if present, else the row number."""
     if emb.metadata is not None and "id" in emb.metadata.columns:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis.projection import Projection
+from analysis.panels.explore import Projection
 from analysis.views import embedding_scatter
 from ui import cache, explore
 from ui.cache import RESULTS_TTL
@@ -25,12 +25,13 @@ TABLE_ROWS_SHOWN = 2_000
 # figure for a new one and drops the user's first lasso. The same object every
 # run keeps the spec identical (the figure is never mutated after building).
 @st.cache_resource(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
-def _figure(fig_key: str, _coords, _rows, _color, _make_hover, density: bool, _highlight, focus, method: str):
-    # Hover text (one string per drawn point) is built only on a miss: a
-    # selection rerun must not pay for it.
+def _figure(data_key: str, method: str, n_components: int, colour: str, focus: int | None, k: int, metric: str,
+            uirevision: str, _coords, _rows, _color, _make_hover, density: bool, _highlight):
+    # Keyed by the selection, the projection, the colour choice and what is ringed (focus, k, metric);
+    # the arrays derive from those. Hover text (one string per drawn point) is built only on a miss:
+    # a selection rerun must not pay for it.
     return embedding_scatter(_coords, draw_rows=_rows, color=_color, hover=_make_hover(), density=density,
-                             highlight_rows=_highlight, focus_row=focus, method=method,
-                             uirevision=fig_key.split("|focus")[0])
+                             highlight_rows=_highlight, focus_row=focus, method=method, uirevision=uirevision)
 
 
 def _focus_from_input() -> None:
@@ -43,19 +44,18 @@ def point_cloud(view: View, proj: Projection, *, method: str, colour: str, k: in
     coords = proj.coords
     rows = cache.draw_rows(view.data_key, emb.n_samples)
     drawn_all = rows.size == emb.n_samples
-    norms = cache.row_norms(view.data_key, emb.X)
-    color = cache.colour_spec(view.data_key, emb, colour)
+    norms = explore.norms(view)
+    color = explore.colour(view, colour)
     chart_key = f"explore_chart|{view.data_key}|{method}|{coords.shape[1]}"
     focus = st.session_state.get("explore_focus")
     if focus is not None and focus >= emb.n_samples:
         focus = None
-    highlight = None
+    highlight = distances = None
     if focus is not None:
-        distances, neighbours = cache.neighbours(view.data_key, emb.X, int(focus), min(k, emb.n_samples - 1), metric)
-        highlight = neighbours
-    fig_key = f"{chart_key}|{colour}|focus={focus}|k={k}|{metric}"
-    fig = _figure(fig_key, coords, rows, color, lambda: explore.hover_text(emb, rows), not drawn_all,
-                  highlight, focus, method)
+        # A slice of the selection's neighbour graph (one search per metric), not a search per click or k.
+        distances, highlight = explore.neighbours(view, int(focus), metric).top(k)
+    fig = _figure(view.data_key, method, coords.shape[1], colour, focus, k, metric, chart_key, coords, rows, color,
+                  lambda: explore.hover_text(emb, rows), not drawn_all, highlight)
     event = st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("lasso", "box", "points"),
                             config={"displaylogo": False, "scrollZoom": True})
     trust = f"trustworthiness {proj.trustworthiness:.3f}" if proj.trustworthiness is not None else ""

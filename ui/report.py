@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis.data import Embedding
-from analysis.report import Report, diagnose
+from analysis.data import Selection
+from analysis.panels import report as panel
 from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View
@@ -21,7 +21,7 @@ PAGES = {"hubness": ("app_pages/hubness.py", "Hubness"), "geometry": ("app_pages
                                                                              "Codebook usage"),
          "explore": ("app_pages/explore.py", "Explore"), "information": ("app_pages/information.py",
                                                                          "Information plane")}
-ORDER = ("problem", "warning", "info", "good")
+ORDER = panel.ORDER
 COUNT_LABELS = {"problem": "Problems", "warning": "Warnings", "info": "Notes", "good": "Good"}
 
 
@@ -31,15 +31,20 @@ def _plain(text: str) -> str:
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
-def report_for(data_key: str, _emb: Embedding, source: str) -> Report:
+def _report_panel(data_key: str, source: str, _selection: Selection) -> panel.ReportPanel:
     bar, progress = progress_bar("Measuring every diagnostic…")
-    report = diagnose(_emb, progress=progress, source=source)
+    result = panel.report_panel(_selection, source=source, progress=progress)
     bar.empty()
-    return report
+    return result
+
+
+def report_for(view: View, source: str) -> panel.ReportPanel:
+    """The report of the sidebar's rows, layer and step (with their VQ codes), once per selection."""
+    return _report_panel(view.data_key, source, view.selection)
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Writing the HTML report…")
-def html_for(data_key: str, _report: Report) -> str:
+def html_for(data_key: str, source: str, _report: panel.Report) -> str:
     return _report.to_html()
 
 
@@ -48,35 +53,35 @@ def report_view(view: View) -> None:
     source = view.source.label + (f" · {view.layer} · step {view.step:,}" if view.layer is not None else "")
     st.markdown(f"**{source}**: {emb.n_samples:,} samples × {emb.n_features:,} features"
                 + (f", {emb.n_classes} classes." if emb.labels is not None else ", no labels."))
-    if emb.n_samples > AUTO_ROWS and not st.session_state.get(f"report_go|{view.data_key}"):
+    started: set[str] = st.session_state.setdefault("report_started", set())  # selections the user asked for
+    if emb.n_samples > AUTO_ROWS and view.data_key not in started:
         if st.button(f"Diagnose all {emb.n_samples:,} rows (exact neighbours: about a minute at 50,000 × 768)",
                      key="report_go", type="primary"):
-            st.session_state[f"report_go|{view.data_key}"] = True
+            started.add(view.data_key)
             st.rerun()
         return
     try:
-        report = report_for(view.data_key, emb, source)
+        result = report_for(view, source)
     except USER_ERRORS as exc:
         show_error(exc, "Cannot diagnose this embedding")
         return
-    counts = report.verdict_counts()
+    report, counts = result.report, result.counts
     cols = st.columns(len(ORDER) + 1)
     for col, verdict in zip(cols, ORDER, strict=False):
         col.metric(COUNT_LABELS[verdict], counts[verdict])
     cols[-1].metric("Time", f"{report.seconds:.1f} s")
-    for verdict in ORDER:
-        for finding in (f for f in report.findings if f.verdict == verdict):
-            with st.container(border=True):
-                head = st.columns([0.75, 0.25])
-                head[0].markdown(f"{BADGES[finding.verdict]} **{finding.title}**")
-                target = PAGES.get(finding.page)
-                if target is not None:
-                    head[1].page_link(target[0], label=f"Open {target[1]}", icon=":material/arrow_forward:")
-                st.markdown(_plain(finding.reason))
-                if finding.baseline_note:
-                    st.caption(_plain(f"Baseline: {finding.baseline_note}"))
+    for finding in result.findings:
+        with st.container(border=True):
+            head = st.columns([0.75, 0.25])
+            head[0].markdown(f"{BADGES[finding.verdict]} **{finding.title}**")
+            target = PAGES.get(finding.page)
+            if target is not None:
+                head[1].page_link(target[0], label=f"Open {target[1]}", icon=":material/arrow_forward:")
+            st.markdown(_plain(finding.reason))
+            if finding.baseline_note:
+                st.caption(_plain(f"Baseline: {finding.baseline_note}"))
     left, right = st.columns(2)
-    left.download_button("Download the report (HTML, opens offline)", html_for(view.data_key, report),
+    left.download_button("Download the report (HTML, opens offline)", html_for(view.data_key, source, report),
                          file_name="replens_report.html", mime="text/html", key="report_html",
                          icon=":material/download:")
     right.download_button("Download the numbers (JSON)", report.to_json(), file_name="replens_report.json",
