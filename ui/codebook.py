@@ -63,6 +63,11 @@ def _code_space(data_key: str, method: str, _sel: Selection, _usage: panels.Code
     return panels.code_space(_sel, _usage, method=method)
 
 
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
+def _members(data_key: str, code: int, _sel: Selection, _codes: np.ndarray) -> panels.CodeMembers:
+    return panels.code_members(_sel, _codes, code)
+
+
 def _other_usage(key: str, run: Run, split: str) -> panels.UsagePanel:
     """Another run's usage (first layer with codes, last checkpoint), on `split` where it has it."""
     return usage(panels.other_run_selection(run, split=split, source_key=key))
@@ -121,9 +126,9 @@ def codes_in_space(sel: Selection, panel: panels.UsagePanel) -> None:
     st.caption("PCA of the encoder outputs (dots, coloured by code id mod 10) and the codebook (open diamonds "
                "used, red crosses dead). Dead codes sit away from the data: no input is ever nearest to them.")
     counts = panel.usage.counts
-    code = st.selectbox("Inspect a code", panel.top_codes.tolist(), format_func=lambda c: f"code {c} · used {counts[c]}×",
-                        key="code_pick")
-    members = panels.code_members(sel, panel.codes, code)
+    code = st.selectbox("Inspect a code", panel.top_codes.tolist(), key="code_pick",
+                        format_func=lambda c: f"code {c} · used {counts[c]}×")
+    members = _members(sel.key, code, sel, panel.codes)
     if members.images is not None:
         st.plotly_chart(digit_gallery(members.images, [f"#{m}" for m in members.rows]), key="code_gallery",
                         config=PLOT_CONFIG)

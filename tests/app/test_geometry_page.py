@@ -128,3 +128,50 @@ def test_the_numbers_follow_the_sidebars_split() -> None:
     at.run()
     assert not at.exception, at.exception
     assert metric_cards(at)["Uniformity"] == f"{everything['uniformity']:.3g}"
+
+
+def _count_searches(monkeypatch) -> list[int]:
+    """Wrap `kneighbors` wherever a module of `analysis` or `ui` holds it; record the rows of each search."""
+    import importlib
+    import sys
+
+    import analysis.neighbors as neighbors_module
+
+    importlib.import_module("ui.geometry")
+    original = neighbors_module.kneighbors
+    calls: list[int] = []
+
+    def counted(X, *args, **options):
+        calls.append(int(np.shape(X)[0]))
+        return original(X, *args, **options)
+
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__name__", "") or ""
+        if name.split(".")[0] in ("analysis", "ui") and getattr(module, "kneighbors", None) is original:
+            monkeypatch.setattr(module, "kneighbors", counted)
+    return calls
+
+
+def test_one_twonn_search_per_checkpoint_of_the_layer_and_none_on_moving_the_slider(monkeypatch) -> None:
+    """The layer's table over checkpoints (TwoNN searches each step's points once) is measured once per
+    (data, layer, rows): both tabs and every checkpoint slice it. Same count before and after issue 16."""
+    import streamlit as st
+
+    calls = _count_searches(monkeypatch)
+    st.cache_data.clear()  # another test's table of the sample would hide this view's searches
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    view = at.session_state["view"]
+    steps = view.source.run.steps
+    assert len(calls) == len(steps)  # one TwoNN search per checkpoint, for both tabs
+    calls.clear()
+    at.session_state["step"] = steps[0]
+    at.session_state["view"] = None
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["view"].step == steps[0]
+    assert calls == []  # another checkpoint: a row of the same table
+    at.session_state["split"] = "test"
+    at.session_state["view"] = None
+    at.run()
+    assert len(calls) == len(steps)  # other rows: measured once more
