@@ -12,6 +12,7 @@ rows (its split) on every tab.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,6 +46,10 @@ __all__ = [
     "trajectory",
 ]
 
+# steps_key per Selection object: the app keeps one Selection per sidebar choice across reruns, and
+# the key hashes the rows once per checkpoint, which is worth doing once on a million rows.
+_STEPS_KEYS: weakref.WeakKeyDictionary[Selection, str] = weakref.WeakKeyDictionary()
+
 # The spectrum table counts the directions that hold this share of the variance.
 VARIANCE_SHARE = 0.9
 
@@ -57,10 +62,12 @@ def steps_key(sel: Selection) -> str:
     """
     if not sel.is_run:
         return sel.key
-    h = hashlib.blake2b(digest_size=12)
-    for step in sel.run.steps:
-        h.update(sel.at(step).key.encode())
-    return h.hexdigest()
+    if sel not in _STEPS_KEYS:
+        h = hashlib.blake2b(digest_size=12)
+        for step in sel.run.steps:
+            h.update(sel.at(step).key.encode())
+        _STEPS_KEYS[sel] = h.hexdigest()
+    return _STEPS_KEYS[sel]
 
 
 def layer_table(sel: Selection, *, progress: ProgressFn | None = None) -> pl.DataFrame:
