@@ -8,7 +8,6 @@ from ui import codebook, state
 from ui.errors import USER_ERRORS, show_error
 
 view = state.current_view()
-run = view.source.run
 st.title("Codebook usage")
 st.caption("Vector-quantised models often use only a small part of their codebook: most codes die. See how many "
            "codes a model uses, which ones, for which inputs, and which remedy helps (van den Oord et al. 2017).")
@@ -18,9 +17,6 @@ with tabs[1]:
     codebook.try_this()
 with tabs[0]:
     try:
-        if run is not None and run.codes:
-            codebook.run_view(view, run)
-        else:
-            codebook.upload_view()
+        codebook.usage_view(view)
     except USER_ERRORS as exc:
         show_error(exc, "Cannot measure codebook usage here")

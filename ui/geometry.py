@@ -1,20 +1,23 @@
-"""Sphere & spectrum page: cached metrics and sections (alignment, uniformity, isotropy, spectrum)."""
+"""Sphere & spectrum page: widgets, one cached table over checkpoints, cached panels
+(`analysis.panels.geometry`), and drawing.
+
+Every number is of the sidebar's selection (its layer and split rows). The
+table over a layer's checkpoints is measured once per (data, layer, rows);
+the Geometry and Spectrum tabs slice it, so the checkpoint slider only picks
+a row (issue 16).
+"""
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 import streamlit as st
 
-from analysis.data import Embedding, Run
-from analysis.metrics import covariance_spectrum
-from analysis.metrics.collapse_table import split_rows
-from analysis.metrics.geometry_table import geometry_row, geometry_table
-from analysis.metrics.spectrum import CovarianceSpectrum
+from analysis.data import Selection
+from analysis.panels import geometry as panels
 from analysis.views import alignment_uniformity_plane, spectrum_chart, sphere_animation
 from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
-from ui.state import ALL_SPLITS, View, sources
+from ui.state import View, sources
 from ui.train_lab import train_and_add
 from ui.widgets import PLOT_CONFIG, formulas
 
@@ -46,22 +49,34 @@ CARDS = ("uniformity", "alignment", "iso_score", "mean_cosine", "partition_isotr
 
 
 @st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Measuring every checkpoint of this layer…")
-def layer_table(source_key: str, _run: Run, layer: str, split: str | None) -> pl.DataFrame:
-    return geometry_table(_run, split=split, layers=[layer])
+def layer_table(steps_key: str, _sel: Selection) -> pl.DataFrame:
+    """The one measurement of a (data, layer, rows) at every checkpoint; both tabs read it."""
+    return panels.layer_table(_sel)
 
 
-@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Measuring…")
-def embedding_row(data_key: str, _emb: Embedding) -> dict:
-    return geometry_row(_emb.X, _emb.labels)
+def _table(sel: Selection) -> pl.DataFrame:
+    return layer_table(panels.steps_key(sel), sel)
 
 
-@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
-def spectrum(data_key: str, _X: np.ndarray) -> CovarianceSpectrum:
-    return covariance_spectrum(_X)
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
+def _geometry_panel(data_key: str, _sel: Selection, _table: pl.DataFrame) -> panels.GeometryPanel:
+    return panels.geometry_panel(_sel, table=_table)
 
 
-def _split(view: View) -> str | None:
-    return None if view.split == ALL_SPLITS else view.split
+def geometry_panel(view: View) -> panels.GeometryPanel:
+    """The Geometry tab's numbers for the sidebar's selection (cached per selection)."""
+    sel = view.selection
+    return _geometry_panel(sel.key, sel, _table(sel))
+
+
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Computing covariance spectra…")
+def _spectrum_panel(data_key: str, _sel: Selection, _table: pl.DataFrame) -> panels.SpectrumPanel:
+    return panels.spectrum_panel(_sel, table=_table)
+
+
+def spectrum_panel(view: View) -> panels.SpectrumPanel:
+    sel = view.selection
+    return _spectrum_panel(sel.key, sel, _table(sel))
 
 
 def cards(row: dict) -> None:
@@ -81,96 +96,60 @@ def cards(row: dict) -> None:
                f"d = {int(row['n_features'])}.")
 
 
-def _trajectory(source_key: str, run: Run, layer: str, split: str | None) -> tuple[list, list, list, str]:
-    """(steps, uniformity, alignment, what the alignment is) of one layer over training.
-
-    A contrastive run records Wang & Isola's alignment of augmented views in its
-    curves (for its output layer): use it there. Elsewhere positive pairs are
-    pairs of the same class.
-    """
-    curves = run.curves
-    if layer == run.layers[-1] and {"alignment", "uniformity", "step"} <= set(curves):
-        # The curves have a point per epoch: keep the checkpoints, one marker each.
-        wanted = set(run.steps)
-        keep = [i for i, step in enumerate(curves["step"]) if int(step) in wanted]
-        keep = [i for n, i in enumerate(keep) if n == 0 or curves["step"][i] != curves["step"][keep[n - 1]]]
-        return ([int(curves["step"][i]) for i in keep], [curves["uniformity"][i] for i in keep],
-                [curves["alignment"][i] for i in keep], "augmented views")
-    table = layer_table(source_key, run, layer, split)
-    return table["step"].to_list(), table["uniformity"].to_list(), table["alignment"].to_list(), "same-class pairs"
-
-
-def plane(view: View, run: Run) -> None:
+def plane(view: View, geo: panels.GeometryPanel) -> None:
     """The alignment-uniformity plane for this layer, with other runs' same-named layer overlaid."""
-    steps, uni, ali, kind = _trajectory(view.source.key, run, view.layer, _split(view))
-    trajectories = {f"{view.source.label} · {view.layer}": (steps, uni, ali)}
-    kinds = {kind}
+    sel = view.selection
+    trajectories = {f"{view.source.label} · {view.layer}": geo.trajectory.as_tuple()}
+    kinds = {geo.trajectory.pairs}
     others = {k: s for k, s in sources().items() if s.is_run and k != view.source.key
               and view.layer in s.run.layers and s.run.labels is not None}
     chosen = st.multiselect("Overlay other runs (same layer name)", list(others),
                             format_func=lambda k: others[k].label, key="geo_overlay")
     for key in chosen:
-        other = others[key]
-        o_steps, o_uni, o_ali, o_kind = _trajectory(key, other.run, view.layer, None)
-        trajectories[f"{other.label} · {view.layer}"] = (o_steps, o_uni, o_ali)
-        kinds.add(o_kind)
-    reference = float(layer_table(view.source.key, run, view.layer, _split(view))["uniform_reference"][0])
-    st.plotly_chart(alignment_uniformity_plane(trajectories, uniform_reference=reference), key="geo_plane",
-                    config=PLOT_CONFIG)
+        other = panels.overlay_selection(others[key].run, layer=view.layer, split=sel.split, source_key=key)
+        path = panels.trajectory(other, _table(other))
+        trajectories[f"{others[key].label} · {view.layer}"] = path.as_tuple()
+        kinds.add(path.pairs)
+    st.plotly_chart(alignment_uniformity_plane(trajectories, uniform_reference=geo.uniform_reference),
+                    key="geo_plane", config=PLOT_CONFIG)
     st.caption(f"Positive pairs: {' and '.join(sorted(kinds))}. The big marker is the last checkpoint. "
                "Contrastive training moves left (more uniform) while keeping positives close (low); "
-               "a run without negatives collapses to (0, 0).")
+               "a run without negatives collapses to (0, 0). Augmented views come from the training curves; "
+               "same-class pairs are measured on the sidebar's rows (overlaid runs: the same split where "
+               "they have it).")
 
 
-def sphere_view(view: View, run: Run) -> None:
+def sphere_view(view: View, geo: panels.GeometryPanel) -> None:
     """Points on the circle or sphere under a checkpoint slider, when the layer is 2-D or 3-D."""
-    d = run.layer_dim(view.layer)
-    if d not in (2, 3):
-        st.info(f"Layer {view.layer} has d = {d}: points are drawn on the circle or sphere for 2-D and 3-D layers, "
-                "such as the contrastive lab's embeddings (Try this tab).")
+    sphere = geo.sphere
+    if sphere is None:
+        st.info(f"Layer {view.layer} has d = {geo.n_features}: points are drawn on the circle or sphere for 2-D "
+                "and 3-D layers, such as the contrastive lab's embeddings (Try this tab).")
         return
-    rows = split_rows(run, _split(view))
-    frames = []
-    for step in run.steps:
-        X = np.asarray(run.activations[(view.layer, step)], dtype=np.float64)
-        X = X if rows is None else X[rows]
-        frames.append(X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12))
-    labels = None if run.labels is None else (run.labels if rows is None else run.labels[rows])
-    fig = sphere_animation(np.stack(frames).astype(np.float32), labels, list(run.steps), run.label_names,
-                           start_index=run.steps.index(view.step))
+    fig = sphere_animation(sphere.frames, sphere.labels, list(sphere.steps), sphere.label_names,
+                           start_index=sphere.start_index)
     st.plotly_chart(fig, key="geo_sphere", config=PLOT_CONFIG)
 
 
-def spectrum_view(view: View, run: Run | None) -> None:
+def geometry_view(view: View) -> None:
+    """The Geometry tab: cards, and for a run the sphere and the alignment-uniformity plane."""
+    geo = geometry_panel(view)
+    sel = view.selection
+    if sel.is_run:
+        st.markdown(f"**{view.layer}** at step **{view.step:,}** ({sel.n_samples:,} samples).")
+    cards(geo.numbers)
+    if sel.is_run:
+        st.subheader("Points on the sphere")
+        sphere_view(view, geo)
+        st.subheader("Alignment and uniformity over training")
+        plane(view, geo)
+
+
+def spectrum_view(view: View) -> None:
     """Explained variance per direction at a few checkpoints, with effective rank and dimension beside d."""
-    if run is None:
-        result = spectrum(view.data_key, view.embedding.X)
-        spectra = {"embedding": result}
-        row = embedding_row(view.data_key, view.embedding)
-        numbers = {"embedding": (row["effective_rank"], row["intrinsic_dimension"])}
-    else:
-        picks = sorted({run.steps[0], run.steps[len(run.steps) // 2], run.steps[-1], view.step})
-        rows = split_rows(run, _split(view))
-        table = layer_table(view.source.key, run, view.layer, _split(view))
-        spectra, numbers = {}, {}
-        for step in picks:
-            X = run.activations[(view.layer, step)]
-            X = X if rows is None else X[rows]
-            label = f"step {step:,}"
-            spectra[label] = spectrum(f"{view.source.key}|{view.layer}|{step}|{view.split}",
-                                      np.asarray(X, dtype=np.float32))
-            cell = table.filter(pl.col("step") == step).to_dicts()[0]
-            numbers[label] = (cell["effective_rank"], cell["intrinsic_dimension"])
-    st.plotly_chart(spectrum_chart({k: v.explained_variance_ratio for k, v in spectra.items()}),
-                    key="geo_spectrum", config=PLOT_CONFIG)
-    d = next(iter(spectra.values())).n_features
-    st.dataframe(pl.DataFrame({
-        "": list(spectra),
-        "d": [d] * len(spectra),
-        "effective rank": [numbers[k][0] for k in spectra],
-        "intrinsic dimension (TwoNN)": [numbers[k][1] for k in spectra],
-        "directions for 90 % of variance": [v.components_for(0.9) for v in spectra.values()],
-    }), hide_index=True, width="stretch")
+    spec = spectrum_panel(view)
+    st.plotly_chart(spectrum_chart(spec.explained), key="geo_spectrum", config=PLOT_CONFIG)
+    st.dataframe(spec.table, hide_index=True, width="stretch")
     st.caption("A falling effective rank over training is dimensional collapse; an intrinsic dimension far "
                "below d means the points lie on a thin surface inside the space.")
 
@@ -183,10 +162,6 @@ def explain() -> None:
 
 def train_form() -> None:
     """The contrastive lab's controls: sphere, temperature, batch size, negatives, augmentations, epochs, seed."""
-    from dataclasses import replace
-
-    from analysis.models.contrastive import ContrastiveConfig, train_contrastive
-
     with st.form("geo_lab_form"):
         cols = st.columns(4)
         out_dim = cols[0].radio("Onto", [2, 3], format_func=lambda d: "circle" if d == 2 else "sphere",
@@ -205,7 +180,7 @@ def train_form() -> None:
         submitted = st.form_submit_button("Train", type="primary", icon=":material/model_training:")
     if submitted:
         try:
-            config = replace(ContrastiveConfig(), out_dim=int(out_dim), temperature=float(temperature),
+            config = panels.contrastive_config(out_dim=int(out_dim), temperature=float(temperature),
                              batch_size=int(batch), negatives=bool(negatives), epochs=int(epochs),
                              noise_std=float(noise), mask_prob=float(mask), seed=int(seed))
         except USER_ERRORS as exc:
@@ -213,13 +188,11 @@ def train_form() -> None:
             return
         shape = "circle" if out_dim == 2 else "sphere"
         train_and_add(config, f"contrastive · {shape} τ={temperature:g} B={batch}"
-                      + ("" if negatives else " no negatives"), trainer=train_contrastive)
+                      + ("" if negatives else " no negatives"), trainer=panels.train_contrastive)
 
 
 def try_this() -> None:
     """Train the contrastive presets from the sidebar-less page: each joins the dataset picker."""
-    from analysis.models.contrastive import CONTRASTIVE_PRESETS, train_contrastive
-
     st.markdown("Train a small encoder with a contrastive loss (NT-Xent) on augmented digits, onto the circle or "
                 "the sphere. Each run joins the sidebar's Dataset; open the **Geometry** tab and press Play.")
     # Each claim measured on the preset (analysis/models/contrastive/config.py records the numbers).
@@ -235,10 +208,10 @@ def try_this() -> None:
         "no negatives": "Only the alignment term: every point collapses to one spot (alignment and uniformity both "
                         "0), the failure the negatives exist to prevent.",
     }
-    for i, (name, config) in enumerate(CONTRASTIVE_PRESETS.items(), start=1):
+    for i, (name, config) in enumerate(panels.CONTRASTIVE_PRESETS.items(), start=1):
         cols = st.columns([0.25, 0.75])
         if cols[0].button(f"{i}. Train '{name}'", key=f"geo_try_{name}", width="stretch"):
-            train_and_add(config, f"contrastive · {name}", trainer=train_contrastive)
+            train_and_add(config, f"contrastive · {name}", trainer=panels.train_contrastive)
         cols[1].markdown(guide.get(name, ""))
     st.subheader("Your own run")
     train_form()

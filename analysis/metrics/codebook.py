@@ -215,7 +215,8 @@ def codebook_usage(
     )
 
 
-def codebook_usage_table(run: Any, *, split: str | None = None) -> Any:
+def codebook_usage_table(run: Any, *, split: str | None = None, rows: Any = None,
+                         layers: Any = None) -> Any:
     """Codebook usage for every (layer, checkpoint) of a Run that has codes.
 
     Parameters
@@ -224,6 +225,11 @@ def codebook_usage_table(run: Any, *, split: str | None = None) -> Any:
         With ``codes[(layer, step)]``; ``codebooks`` give K (else the largest code + 1).
     split : str, optional
         Rows of one metadata split ("train", "test"); default all rows.
+    rows : ndarray of int, optional
+        Row ids to count instead of a split's (e.g. a `Selection`'s ``row_ids``);
+        give `split` or `rows`, not both.
+    layers : sequence of str, optional
+        Only these layers' codes (default every layer with codes).
 
     Returns
     -------
@@ -236,9 +242,12 @@ def codebook_usage_table(run: Any, *, split: str | None = None) -> Any:
 
     if not run.codes:
         raise ValueError("this run has no VQ codes; codebook usage needs codes[(layer, step)].")
-    rows = split_rows(run, split)
+    if rows is not None and split is not None:
+        raise ValueError("give split or rows, not both.")
+    rows = split_rows(run, split) if rows is None else np.asarray(rows, dtype=np.int64)
+    cells = {cell: codes for cell, codes in run.codes.items() if layers is None or cell[0] in layers}
     records = []
-    for (layer, step), codes in sorted(run.codes.items(), key=lambda item: (run.layers.index(item[0][0])
+    for (layer, step), codes in sorted(cells.items(), key=lambda item: (run.layers.index(item[0][0])
                                                                              if item[0][0] in run.layers else 0,
                                                                              item[0][1])):
         codebook = run.codebooks.get((layer, step))

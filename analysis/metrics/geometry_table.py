@@ -51,6 +51,7 @@ def geometry_table(
     run: Run,
     *,
     split: str | None = None,
+    rows: np.ndarray | None = None,
     layers: Sequence[str] | None = None,
     steps: Sequence[int] | None = None,
     progress: ProgressFn | None = None,
@@ -62,6 +63,9 @@ def geometry_table(
     run : Run
     split : str or None, default=None
         Rows of one metadata split, or all rows.
+    rows : ndarray of int, optional
+        Row ids to measure instead of a split's (e.g. a `Selection`'s ``row_ids``);
+        give `split` or `rows`, not both.
     layers, steps : sequence, optional
     progress : callable (fraction, message) -> None, optional
 
@@ -70,7 +74,9 @@ def geometry_table(
     polars.DataFrame
         Columns ``layer``, ``step``, then `GEOMETRY_COLUMNS` (null where undefined).
     """
-    rows = split_rows(run, split)
+    if rows is not None and split is not None:
+        raise ValueError("give split or rows, not both.")
+    rows = split_rows(run, split) if rows is None else np.asarray(rows, dtype=np.int64)
     labels = run.labels if rows is None or run.labels is None else run.labels[rows]
     records = []
     for layer, step in layer_step_cells(run, layers, steps, progress):

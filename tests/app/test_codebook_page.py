@@ -72,3 +72,24 @@ def test_every_preset_has_a_guide_line() -> None:
     from ui.codebook import GUIDE
 
     assert set(GUIDE) == set(VQ_PRESETS)
+
+
+def test_usage_follows_the_sidebars_split() -> None:
+    """The cards count the codes of the sidebar's split (issue 16: one rule for rows on every page)."""
+    at = _open_sample(2)  # digits_vq_plain (sample)
+    run = at.session_state["view"].source.run
+    assert "test" in run.splits()
+    at.session_state["split"] = "test"
+    at.session_state["view"] = None
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["view"].split == "test"
+    rows = run.rows("test")
+    step = run.steps[-1]
+    expected = codebook_usage(np.asarray(run.codes[("encoder", step)])[rows], codebook_size=256,
+                              labels=run.labels[rows])
+    everything = codebook_usage(run.codes[("encoder", step)], codebook_size=256, labels=run.labels)
+    shown = metric_cards(at)
+    assert shown["Perplexity"] == f"{expected.perplexity:.3g}" != f"{everything.perplexity:.3g}"
+    assert shown["I(code; label)"] == f"{expected.mutual_information:.3g}"
+    assert any(f"({rows.size:,} rows)" in m.value for m in at.markdown)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
 from analysis.data import Run
 from analysis.metrics.geometry_table import geometry_row
@@ -97,3 +98,80 @@ def test_the_lab_form_trains_and_selects_a_run() -> None:
     view = at.session_state["view"]
     assert view.source.origin == "trained" and "no negatives" in view.source.label
     assert view.layer == "embedding" and view.source.run.layer_dim("embedding") == 2
+
+
+def test_the_numbers_follow_the_sidebars_split() -> None:
+    """Cards, the spectrum table and the sphere's rows are of the sidebar's split (issue 16), not all rows."""
+    at = open_page(PAGE, split="test")
+    assert not at.exception, at.exception
+    view = at.session_state["view"]
+    run = view.source.run
+    assert view.split == "test"
+    rows = run.rows("test")
+    assert 0 < rows.size < run.n_samples
+    X = np.asarray(run.activations[(view.layer, view.step)], dtype=np.float32)[rows]
+    expected = geometry_row(X, run.labels[rows])
+    everything = geometry_row(np.asarray(run.activations[(view.layer, view.step)], dtype=np.float32), run.labels)
+    shown = metric_cards(at)
+    assert shown["Uniformity"] == f"{expected['uniformity']:.3g}"
+    assert shown["Alignment (same class)"] == f"{expected['alignment']:.3g}"
+    assert shown["Effective rank"] == f"{expected['effective_rank']:.3g}"
+    assert shown["Uniformity"] != f"{everything['uniformity']:.3g}"  # the split's rows, not all rows
+    assert any(f"({rows.size:,} samples)" in m.value for m in at.markdown)
+    table = next(df.value for df in at.dataframe if "effective rank" in df.value.columns)
+    current = table[table[""] == f"step {view.step:,}"].iloc[0]  # AppTest gives a pandas frame
+    assert current["effective rank"] == pytest.approx(expected["effective_rank"])
+    assert current["intrinsic dimension (TwoNN)"] == pytest.approx(expected["intrinsic_dimension"])
+    # Switching the split back to all rows changes the cards to all rows' numbers.
+    at.session_state["split"] = "all"
+    at.session_state["view"] = None
+    at.run()
+    assert not at.exception, at.exception
+    assert metric_cards(at)["Uniformity"] == f"{everything['uniformity']:.3g}"
+
+
+def _count_searches(monkeypatch) -> list[int]:
+    """Wrap `kneighbors` wherever a module of `analysis` or `ui` holds it; record the rows of each search."""
+    import importlib
+    import sys
+
+    import analysis.neighbors as neighbors_module
+
+    importlib.import_module("ui.geometry")
+    original = neighbors_module.kneighbors
+    calls: list[int] = []
+
+    def counted(X, *args, **options):
+        calls.append(int(np.shape(X)[0]))
+        return original(X, *args, **options)
+
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__name__", "") or ""
+        if name.split(".")[0] in ("analysis", "ui") and getattr(module, "kneighbors", None) is original:
+            monkeypatch.setattr(module, "kneighbors", counted)
+    return calls
+
+
+def test_one_twonn_search_per_checkpoint_of_the_layer_and_none_on_moving_the_slider(monkeypatch) -> None:
+    """The layer's table over checkpoints (TwoNN searches each step's points once) is measured once per
+    (data, layer, rows): both tabs and every checkpoint slice it. Same count before and after issue 16."""
+    import streamlit as st
+
+    calls = _count_searches(monkeypatch)
+    st.cache_data.clear()  # another test's table of the sample would hide this view's searches
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    view = at.session_state["view"]
+    steps = view.source.run.steps
+    assert len(calls) == len(steps)  # one TwoNN search per checkpoint, for both tabs
+    calls.clear()
+    at.session_state["step"] = steps[0]
+    at.session_state["view"] = None
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["view"].step == steps[0]
+    assert calls == []  # another checkpoint: a row of the same table
+    at.session_state["split"] = "test"
+    at.session_state["view"] = None
+    at.run()
+    assert len(calls) == len(steps)  # other rows: measured once more
