@@ -26,6 +26,13 @@ LOGO = (
 st.set_page_config(page_title="RepLens", page_icon=":material/center_focus_strong:", layout="wide",
                    menu_items={"About": "RepLens: measure and draw the geometry of embeddings."})
 
+# Pages that never read the sidebar's selection get no dataset picker (issue 16): Superposition
+# analyses weight matrices (toy models, uploads); Information plane compares whole runs (every layer,
+# checkpoint and input) chosen on the page. Both say so on the page.
+NO_DATASET_SIDEBAR = frozenset({"superposition", "information"})
+# The widget keys of `state.sidebar()`.
+SIDEBAR_KEYS = ("source_key", "layer", "step", "split")
+
 pages = [
     st.Page("app_pages/explore.py", title="Explore", icon=":material/scatter_plot:", default=True),
     st.Page("app_pages/collapse.py", title="Neural collapse", icon=":material/hub:"),
@@ -40,7 +47,14 @@ pages = [
 ]
 navigation = st.navigation(pages)
 st.logo(LOGO, size="large")
-st.session_state["view"] = state.sidebar()
+if navigation.url_path in NO_DATASET_SIDEBAR:
+    # Streamlit forgets a widget's value on a run that does not draw it: hand the sidebar's choices
+    # back to session state so the dataset, layer, checkpoint and split survive a visit to these pages.
+    for key in SIDEBAR_KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+else:
+    st.session_state["view"] = state.sidebar()
 # A training that diverged on any page (its loss became NaN) says so once, above the page it returns to.
 train_lab.show_divergence()
 navigation.run()

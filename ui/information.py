@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
-import polars as pl
 import streamlit as st
 
 from analysis.data import Run
-from analysis.metrics.information_table import RANGE_MODES, information_plane_table
-from analysis.metrics.information_validation import EstimatorSettings, estimator_validation
+from analysis.panels import information as panel
+from analysis.panels.information import (
+    ESTIMATOR_LABELS,
+    RANGE_LABELS,
+    RANGE_MODES,
+    EstimatorSettings,
+)
 from analysis.views.information import (
     accuracy_curves,
     information_curves,
@@ -22,8 +24,6 @@ from ui.state import Source, sources
 from ui.train_lab import train_and_add
 from ui.widgets import PLOT_CONFIG, progress_bar
 
-ESTIMATOR_LABELS = {"binning": "Binning", "kde": "KDE upper bound", "ksg": "KSG (k nearest neighbours)"}
-RANGE_LABELS = {"run": "layer's range over all checkpoints", "checkpoint": "each checkpoint's own range"}
 NOISE_VARIANCES = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0)
 SHIPPED_PAIR = ("ib_tanh", "ib_relu")
 ACTIVATION_NAMES = {"tanh": "tanh", "relu": "ReLU"}
@@ -37,18 +37,16 @@ def labelled_runs() -> dict[str, Source]:
     return {k: s for k, s in sources().items() if s.is_run and s.run.labels is not None}
 
 
-def _default_runs(runs: dict[str, Source], sidebar_key: str) -> list[str]:
-    """The shipped tanh / ReLU pair when loaded, else the sidebar's run, else the first labelled run."""
+def _default_runs(runs: dict[str, Source]) -> list[str]:
+    """The shipped tanh / ReLU pair when loaded, else the most recently loaded labelled run."""
     pair = [k for name in SHIPPED_PAIR for k, s in runs.items() if s.run.name == name]
-    if pair:
-        return pair
-    return [sidebar_key] if sidebar_key in runs else list(runs)[:1]
+    return pair or list(runs)[-1:]
 
 
-def run_picker(runs: dict[str, Source], sidebar_key: str) -> list[str]:
+def run_picker(runs: dict[str, Source]) -> list[str]:
     """Up to three runs side by side; a run just trained on this page joins them."""
     if _RUNS_KEY not in st.session_state or any(k not in runs for k in st.session_state[_RUNS_KEY]):
-        st.session_state[_RUNS_KEY] = _default_runs(runs, sidebar_key)
+        st.session_state[_RUNS_KEY] = _default_runs(runs)
     pending = st.session_state.pop(_PENDING_RUN, None)
     if pending in runs and pending not in st.session_state[_RUNS_KEY]:
         st.session_state[_RUNS_KEY] = [*st.session_state[_RUNS_KEY], pending][-MAX_RUNS:]
@@ -56,8 +54,8 @@ def run_picker(runs: dict[str, Source], sidebar_key: str) -> list[str]:
                             format_func=lambda k: runs[k].label,
                             help="Any run with labels works; the shipped ib_tanh and ib_relu are the 12-bit task "
                                  "of Shwartz-Ziv & Tishby with tanh and ReLU units.")
-    st.caption("Every layer, every checkpoint and every input of each run: the sidebar's layer, checkpoint and "
-               "split do not apply here.")
+    st.caption("Every layer, every checkpoint and every input (train and test rows alike) of each run, so this page "
+               "has no dataset sidebar: its layer, checkpoint and split would not apply. Pick the runs here.")
     return chosen
 
 
@@ -91,72 +89,50 @@ def estimator_controls() -> tuple[EstimatorSettings, str]:
     return settings, range_mode
 
 
-def describe(settings: EstimatorSettings, range_mode: str) -> str:
-    """The estimator's settings in words."""
-    if settings.estimator == "binning":
-        bins = f"{settings.n_bins} bins" if settings.bin_width is None else f"bins {settings.bin_width:g} wide"
-        return f"{bins} per unit over the {RANGE_LABELS[range_mode]}"
-    k = f", k = {settings.k}" if settings.estimator == "ksg" else ""
-    return f"noise variance {settings.noise_variance:g}{k}"
-
-
+# Keyed by the run's source key (content-derived: a sample's file, a trained run's settings) and the options.
 @st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
-def plane_table(source_key: str, _run: Run, settings: EstimatorSettings, range_mode: str) -> pl.DataFrame:
+def plane(source_key: str, _run: Run, settings: EstimatorSettings, range_mode: str) -> panel.PlanePanel:
     bar, progress = progress_bar(f"{ESTIMATOR_LABELS[settings.estimator]}: every layer and checkpoint…")
-    table = information_plane_table(_run, estimator=settings.estimator, n_bins=settings.n_bins,
-                                    bin_width=settings.bin_width, range_mode=range_mode,
-                                    noise_variance=settings.noise_variance, k=settings.k, progress=progress)
+    result = panel.plane_panel(_run, settings=settings, range_mode=range_mode, progress=progress)
     bar.empty()
-    return table
+    return result
 
 
 @st.cache_data(max_entries=16, ttl=SHARED_TTL, show_spinner=False)
-def validation_table(settings: EstimatorSettings) -> pl.DataFrame:
+def validation(settings: EstimatorSettings) -> panel.ValidationPanel:
     bar, progress = progress_bar("Estimating every validation case…")
-    table = estimator_validation(settings, progress=progress)
+    result = panel.validation_panel(settings, progress=progress)
     bar.empty()
-    return table
+    return result
 
 
-def plane_view(view_key: str) -> tuple[EstimatorSettings, str]:
+def plane_view() -> tuple[EstimatorSettings, str]:
     """The information plane of the chosen runs, I against time, and accuracy."""
     runs = labelled_runs()
     if not runs:
         st.info("No loaded run has labels. Train the 12-bit network in the **Train** tab.")
         return estimator_controls()
-    chosen = run_picker(runs, view_key)
+    chosen = run_picker(runs)
     settings, range_mode = estimator_controls()
     if not chosen:
         st.info("Pick at least one run above.")
         return settings, range_mode
-    tables = {runs[k].label: plane_table(k, runs[k].run, settings, range_mode) for k in chosen}
+    panels = {runs[k].label: plane(k, runs[k].run, settings, range_mode) for k in chosen}
+    tables = {label: p.table for label, p in panels.items()}
     st.plotly_chart(information_plane_figure(tables), key="ip_plane", config=PLOT_CONFIG)
-    st.caption(f"{ESTIMATOR_LABELS[settings.estimator]}, {describe(settings, range_mode)}. Each path is one layer "
-               "(hidden layers, then the softmax output), from initialisation (dark markers) to the end of training "
-               "(yellow). Up = more about the label; left = less about the input (compression).")
-    _saturation_notes(runs, chosen, tables)
+    st.caption(f"{ESTIMATOR_LABELS[settings.estimator]}, {panel.describe_settings(settings, range_mode)}. Each path "
+               "is one layer (hidden layers, then the softmax output), from initialisation (dark markers) to the end "
+               "of training (yellow). Up = more about the label; left = less about the input (compression).")
+    note = panel.saturation_note(panels)
+    if note:
+        st.info(note)
     st.plotly_chart(information_curves(tables), key="ip_curves", config=PLOT_CONFIG)
     curves = {runs[k].label: runs[k].run.curves for k in chosen if runs[k].run.curves.get("train_acc")}
     if curves:
         st.plotly_chart(accuracy_curves(curves), key="ip_accuracy", config=PLOT_CONFIG)
     with st.expander("The numbers"):
-        st.dataframe(pl.concat([t.with_columns(pl.lit(name).alias("run")) for name, t in tables.items()]),
-                     hide_index=True)
+        st.dataframe(panel.combined_table(panels), hide_index=True)
     return settings, range_mode
-
-
-def _saturation_notes(runs: dict[str, Source], chosen: list[str], tables: dict[str, pl.DataFrame]) -> None:
-    """Say when I(X;T) sits at its ceiling log2(n): the estimate then cannot show compression."""
-    lines = []
-    for key in chosen:
-        source = runs[key]
-        ceiling = math.log2(source.run.n_samples)
-        stuck = tables[source.label].filter(pl.col("i_xt") > ceiling - 0.05)["layer"].unique().to_list()
-        if stuck:
-            lines.append(f"{source.label}: {', '.join(sorted(stuck))}")
-    if lines:
-        st.info(f"At log2(n), the most n inputs can give (every input in its own bin or kernel), I(X;T) cannot show "
-                f"compression: {'; '.join(lines)}. Fewer bins or more noise make room.")
 
 
 def validation_view(settings: EstimatorSettings) -> None:
@@ -165,50 +141,32 @@ def validation_view(settings: EstimatorSettings) -> None:
                 "mutual information is known exactly: a Gaussian layer T = X with X ~ N(0, I_d) and label "
                 "y = [X₁ > 0], and d fair bits with y = the first bit, each at n = 256, 1,024 and 4,096 "
                 "samples and d = 1, 2, 5, 10.")
-    table = validation_table(settings)
-    st.plotly_chart(validation_figure(table), key="ip_validation", config=PLOT_CONFIG)
-    worst = table.sort(pl.col("error").abs(), descending=True).row(0, named=True)
-    st.caption(f"Largest error: {worst['error']:+.2f} bits on {worst['quantity']} of the {worst['family']} case "
-               f"(n = {worst['n']:,}, d = {worst['d']}; truth {worst['truth']:.2f}). Points below the diagonal "
-               "underestimate: no sample-based estimate exceeds log2(n) bits.")
-    st.markdown(_TRUTH_NOTE[settings.estimator])
+    check = validation(settings)
+    st.plotly_chart(validation_figure(check.table), key="ip_validation", config=PLOT_CONFIG)
+    st.caption(check.summary)
+    st.markdown(check.truth_note)
     with st.expander("The numbers"):
-        st.dataframe(table, hide_index=True)
-
-
-_TRUTH_NOTE = {
-    "binning": "For binning the truth is I(X; binned T) = H(binned T), exact from the normal CDF over bins spanning "
-               "±4 standard deviations. The plug-in estimate falls short once the bins outnumber the samples "
-               "(d = 5 and 10 here): I(X;T) is then about log2(n), whatever the layer does.",
-    "kde": "The truth is I(X; T + noise) = d/2 · log2(1 + 1/σ²). The KDE estimate is an upper bound "
-           "(Kolchinsky & Tracey 2017): about 0.65 bits per dimension too high at σ² = 0.1 in one dimension, and "
-           "capped at log2(n) in many dimensions.",
-    "ksg": "The truth is I(X; T + noise) = d/2 · log2(1 + 1/σ²). KSG is nearly unbiased in one or two "
-           "dimensions and underestimates more and more as d and the information grow (Kraskov et al. 2004; "
-           "Gao et al. 2015).",
-}
+        st.dataframe(check.table, hide_index=True)
 
 
 def train_view() -> None:
     """The 12-bit lab: tanh or ReLU, the shipped defaults or your own settings."""
-    from analysis.models.information_lab import INFORMATION_PRESETS
-
     st.markdown("The task of Shwartz-Ziv & Tishby (2017): all 4,096 inputs of 12 bits, a label that is a "
                 "symmetric function of the bits, and a 12-10-7-5-4-3-2 network trained with Adam, recording "
                 "every layer on every input at log-spaced epochs. The trained run joins the plot above.")
     done = st.session_state.pop("lab_last_trained", None)
     if done:
         st.success(f"Trained — {done}. It now shows on the **Information plane** tab.")
-    cols = st.columns(len(INFORMATION_PRESETS))
-    for col, (name, config) in zip(cols, INFORMATION_PRESETS.items(), strict=True):
+    cols = st.columns(len(panel.INFORMATION_PRESETS))
+    for col, (name, config) in zip(cols, panel.INFORMATION_PRESETS.items(), strict=True):
         if col.button(f"Train the {ACTIVATION_NAMES.get(name, name)} network (about 30 s)", key=f"ip_train_{name}",
                       width="stretch",
                       help=config.describe()):
             _train(config, f"12-bit · {name}")
     with st.form("ip_form"):
-        base = INFORMATION_PRESETS["tanh"]
+        base = panel.INFORMATION_PRESETS["tanh"]
         row = st.columns(4)
-        activation = row[0].selectbox("Activation", list(INFORMATION_PRESETS), key="ip_lab_activation",
+        activation = row[0].selectbox("Activation", list(panel.INFORMATION_PRESETS), key="ip_lab_activation",
                                       format_func=lambda a: ACTIVATION_NAMES.get(a, a))
         epochs = row[1].number_input("Epochs", 10, 20_000, int(base.epochs), step=100, key="ip_lab_epochs")
         lr = row[2].number_input("Learning rate", 1e-5, 1.0, float(base.lr), format="%.4f", key="ip_lab_lr")
@@ -220,22 +178,17 @@ def train_view() -> None:
         checkpoints = row[2].number_input("Checkpoints", 2, 60, int(base.n_checkpoints), key="ip_lab_checkpoints")
         submitted = st.form_submit_button("Train", type="primary", icon=":material/model_training:")
     if submitted:
-        from dataclasses import replace
-
         try:
-            config = replace(base, activation=activation, epochs=int(epochs), lr=float(lr), seed=int(seed),
-                             batch_size=int(batch), train_fraction=float(fraction),
-                             n_checkpoints=int(checkpoints))
+            config = panel.lab_config(activation=activation, epochs=epochs, lr=lr, seed=seed, batch_size=batch,
+                                      train_fraction=fraction, n_checkpoints=checkpoints)
         except USER_ERRORS as exc:
             show_error(exc)
             return
         _train(config, f"12-bit · {activation}, {int(epochs)} epochs")
 
 
-def _train(config: object, label: str) -> None:
-    from analysis.models.information_lab import train_information_lab
-
-    train_and_add(config, label, trainer=train_information_lab, pending_key=_PENDING_RUN)
+def _train(config: panel.InformationLabConfig, label: str) -> None:
+    train_and_add(config, label, trainer=panel.train_information_lab, pending_key=_PENDING_RUN)
 
 
 DEBATE = """

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from analysis.data.weights import list_weight_tensors, load_weight_matrix
-from analysis.metrics import superposition_geometry
-from analysis.metrics.superposition import SuperpositionGeometry
-from analysis.models.toy_superposition import theoretical_phases
+from analysis.panels import superposition as panel
 from analysis.views import (
     feature_arrows,
     feature_dimensionality_plot,
@@ -22,30 +19,26 @@ from ui.state import bytes_key
 from ui.training_slots import training_slot
 from ui.widgets import PLOT_CONFIG, progress_bar
 
+SWEEP_STEPS = 10_000
 
+
+# cache_resource: the panels' arrays are never mutated, and cache_data would copy them on every read.
 @st.cache_resource(max_entries=4, ttl=SHARED_TTL, show_spinner=False)
-def sweep(n_features: int, n_hidden: int, steps: int, seed: int, decay: float):
-    """A toy-model sweep over the default sparsities (cache_resource: arrays, never mutated)."""
-    from dataclasses import replace
-
-    from analysis.models.toy_superposition import ToyModelConfig, train_toy_models
-
+def sweep(n_features: int, n_hidden: int, steps: int, seed: int, decay: float) -> panel.ToyModelPanel:
+    """One toy-model sweep over the default sparsities, measured (`panel.toy_model_panel`)."""
     bar, update = progress_bar("Training one model per sparsity, all in one batched computation…")
-    config = replace(ToyModelConfig(), n_features=n_features, n_hidden=n_hidden, steps=steps, seed=seed,
-                     importance_decay=decay)
     with training_slot(rerun=False):  # counts against the server's training limit
-        result = train_toy_models(config, progress=update)
+        result = panel.toy_model_panel(n_features, n_hidden, steps=steps, seed=seed, importance_decay=decay,
+                                       progress=update)
     bar.empty()
     return result
 
 
 @st.cache_resource(max_entries=2, ttl=SHARED_TTL, show_spinner=False)
-def phases(size: int, seed: int):
-    from analysis.models.toy_superposition import phase_diagram
-
+def phases(size: int, seed: int) -> panel.PhasePanel:
     bar, update = progress_bar("Training every cell of the grid at once…")
     with training_slot(rerun=False):
-        result = phase_diagram(size, size, seed=seed, progress=update)
+        result = panel.phase_panel(size, seed=seed, progress=update)
     bar.empty()
     return result
 
@@ -58,29 +51,24 @@ def toy_model() -> None:
     decay = cols[2].select_slider("Importance decay", [0.7, 0.8, 0.9, 1.0], value=0.9, key="sup_decay",
                                   help="I_i = decay^i: feature 0 matters most.")
     seed = cols[3].number_input("Seed", 0, 1000, 0, key="sup_seed")
-    result = sweep(int(n), int(m), 10_000, int(seed), float(decay))
-    W = result.final_W_features  # (instances, n, m)
-    probability = result.feature_probabilities
-    labels = [f"1 − S = {p:.2g}" for p in probability]
-    st.plotly_chart(feature_arrows(W, labels, start_index=len(labels) - 1, slider_prefix=""),
+    toy = sweep(int(n), int(m), SWEEP_STEPS, int(seed), float(decay))
+    labels = toy.labels
+    st.plotly_chart(feature_arrows(toy.W, labels, start_index=len(labels) - 1, slider_prefix=""),
                     key="sup_arrows", config=PLOT_CONFIG)
     st.caption(f"Each arrow is one feature's direction W_i in the {m}-D hidden space (colour = feature, 0 the most "
                "important). Drag the slider from dense (left) to sparse (right): the two most important features "
                "first, then antipodal pairs, then all of them in superposition.")
-    geometry = [superposition_geometry(w) for w in W]
     left, right = st.columns([1, 1])
     with left:
         choice = st.select_slider("Instance", list(range(len(labels))), value=len(labels) - 1,
                                   format_func=lambda i: labels[i], key="sup_instance")
-        st.plotly_chart(gram_and_bias(W[choice], result.b[-1][choice]), key="sup_gram", config=PLOT_CONFIG)
-        g = geometry[choice]
-        st.caption(f"{labels[choice]}: dimensions per feature {g.dimensions_per_feature:.2f}; D_i = "
-                   + ", ".join(f"{d:.2f}" for d in g.feature_dimensionality))
+        st.plotly_chart(gram_and_bias(toy.W[choice], toy.b[choice]), key="sup_gram", config=PLOT_CONFIG)
+        st.caption(toy.describe_instance(choice))
     with right:
-        D = np.stack([g.feature_dimensionality for g in geometry])
-        st.plotly_chart(feature_dimensionality_plot(probability, D), key="sup_dims", config=PLOT_CONFIG)
+        st.plotly_chart(feature_dimensionality_plot(toy.feature_probabilities, toy.feature_dimensionality),
+                        key="sup_dims", config=PLOT_CONFIG)
     st.caption(f"{len(labels)} models of n = {n} features into m = {m} dimensions trained together in "
-               f"{result.seconds:.0f} s (10,000 AdamW steps each, batch 1,024).")
+               f"{toy.seconds:.0f} s ({SWEEP_STEPS:,} AdamW steps each, batch 1,024).")
 
 
 def phase_view() -> None:
@@ -92,11 +80,8 @@ def phase_view() -> None:
             st.session_state.get("sup_phase_done") == size:
         diagram = phases(int(size), 0)
         st.session_state["sup_phase_done"] = size
-        probs, importances = diagram.feature_probabilities, diagram.relative_importances
-        fine_p = np.geomspace(probs.min(), probs.max(), 120)
-        fine_r = np.geomspace(importances.min(), importances.max(), 120)
-        theory = (fine_p, fine_r, theoretical_phases(fine_p, fine_r))
-        st.plotly_chart(phase_diagram_heatmap(probs, importances, diagram.label_grid().T, theory=theory),
+        st.plotly_chart(phase_diagram_heatmap(diagram.feature_probabilities, diagram.relative_importances,
+                                              diagram.cell_labels, theory=diagram.theory),
                         key="sup_phase", config=PLOT_CONFIG)
         st.caption("Cells: what training found. Black lines: the closed-form boundaries between the three "
                    "candidates' expected losses (ignore: r(p/3 − p²/4), dedicated: p/3 − p²/4, antipodal with "
@@ -112,8 +97,9 @@ def weights_view() -> None:
         st.info("Upload a model's weights to measure how its features overlap (e.g. a Linear layer's weight).")
         return
     data = file.getvalue()
+    data_key = bytes_key("weights", data)  # the upload's content key: hashing the bytes once per rerun
     try:
-        tensors = _listing(bytes_key("weights", data), data, file.name)
+        tensors = _listing(data_key, data, file.name)
     except USER_ERRORS as exc:
         show_error(exc, file.name, what=file.name)
         return
@@ -121,7 +107,7 @@ def weights_view() -> None:
     key = cols[0].selectbox("Tensor", list(tensors), format_func=lambda k: f"{k}  {tensors[k]}", key="sup_tensor")
     features = cols[1].radio("Features are its", ["rows", "columns"], horizontal=True, key="sup_axis")
     try:
-        result = _measure(bytes_key("weights", data, key, features), data, file.name, key, features)
+        result = _measure(data_key, data, file.name, key, features).geometry
     except USER_ERRORS as exc:
         show_error(exc, file.name, what=f"{file.name} ({key})")
         return
@@ -136,14 +122,15 @@ def weights_view() -> None:
                                        result.feature_dimensionality), key="sup_overlaps", config=PLOT_CONFIG)
 
 
+# Keyed by the upload's content key (`data_key`) and the options; the bytes themselves are not hashed.
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
-def _listing(cache_key: str, _data: bytes, name: str) -> dict[str, tuple[int, ...]]:
+def _listing(data_key: str, _data: bytes, name: str) -> dict[str, tuple[int, ...]]:
     return list_weight_tensors(_data, name)
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Measuring feature overlaps…")
-def _measure(cache_key: str, _data: bytes, name: str, key: str, features: str) -> SuperpositionGeometry:
-    return superposition_geometry(load_weight_matrix(_data, name, key), features=features)
+def _measure(data_key: str, _data: bytes, name: str, tensor: str, features: str) -> panel.WeightsPanel:
+    return panel.weights_panel(load_weight_matrix(_data, name, tensor), tensor=tensor, features=features)
 
 
 def try_this() -> None:

@@ -264,7 +264,7 @@ def test_training_from_the_form_adds_the_run_to_the_plane() -> None:
     trained = [k for k, s in uploads.items() if s.label == label]
     assert len(trained) == 1, [s.label for s in uploads.values()]
     key = trained[0]
-    assert label in at.sidebar.selectbox(key="source_key").options
+    assert not [s for s in at.sidebar.selectbox if s.label == "Dataset"]  # no dataset sidebar on this page
     assert list(at.multiselect(key="ip_runs").value) == [*before, key]
     assert any(s.value.startswith("Trained — 12-bit · relu, 20 epochs") for s in at.success)
     run = uploads[key].run
@@ -278,6 +278,11 @@ def test_training_from_the_form_adds_the_run_to_the_plane() -> None:
     at.run()
     assert list(at.multiselect(key="ip_runs").value) == [*before, key]
     assert "_ip_pending_run" not in at.session_state
+    # The next page with the dataset sidebar offers the trained run, selected.
+    at.switch_page("app_pages/data.py").run()
+    assert not at.exception, at.exception
+    assert label in at.sidebar.selectbox(key="source_key").options
+    assert at.session_state["view"].source.key == key
 
 
 def test_extreme_form_values_within_the_widget_bounds_still_train() -> None:
@@ -307,3 +312,22 @@ def test_the_debate_tab_cites_both_sides() -> None:
     assert "R. Shwartz-Ziv and N. Tishby, arXiv:1703.00810 (2017)" in debate
     assert "A. M. Saxe et al., ICLR 2018" in debate
     assert [t.label for t in at.tabs] == ["Information plane", "Estimator check", "Train", "The debate"]
+
+
+def test_the_page_has_no_dataset_sidebar_and_keeps_its_choices() -> None:
+    # Every layer, checkpoint and input of the picked runs: the sidebar's choices would not apply (issue 16).
+    at = open_page("app_pages/explore.py")
+    assert [s.label for s in at.sidebar.selectbox][:1] == ["Dataset"]
+    at.sidebar.selectbox(key="source_key").select("ib_tanh (sample)").run()
+    at.sidebar.selectbox(key="layer").select("hidden3").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert not [s.label for s in at.sidebar.selectbox if s.label in ("Dataset", "Layer")]
+    assert not at.sidebar.select_slider and not at.sidebar.radio
+    assert any("has no dataset sidebar" in c.value for c in at.caption)
+    assert at.multiselect(key="ip_runs").value  # the page's own run picker chooses the data
+    # Back on a page that uses the sidebar, the choices made before are still there.
+    at.switch_page("app_pages/data.py").run()
+    assert at.sidebar.selectbox(key="source_key").value == at.session_state["view"].source.key
+    assert at.session_state["view"].source.label == "ib_tanh (sample)"
+    assert at.session_state["view"].layer == "hidden3"

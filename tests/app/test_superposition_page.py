@@ -68,3 +68,20 @@ def test_a_bad_weights_file_says_why() -> None:
     buf = io.BytesIO(b"not a model")
     at.file_uploader(key="sup_weights").set_value(("m.pt", buf.getvalue(), "application/octet-stream")).run()
     assert at.error and "m.pt" in at.error[0].value
+
+
+def test_the_page_has_no_dataset_sidebar_and_keeps_its_choices() -> None:
+    # The page analyses weight matrices, never the sidebar's activations (issue 16).
+    at = open_page("app_pages/explore.py")
+    assert [s.label for s in at.sidebar.selectbox][:2] == ["Dataset", "Layer"]
+    at.sidebar.selectbox(key="source_key").select("digits_contrastive (sample)").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert not [s.label for s in at.sidebar.selectbox if s.label in ("Dataset", "Layer")]
+    assert not at.sidebar.select_slider and not at.sidebar.radio
+    assert any("analyses weight matrices" in c.value for c in at.caption)
+    # The dataset chosen before is still chosen on the next page that uses the sidebar.
+    at.switch_page("app_pages/data.py").run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="source_key").value == at.session_state["view"].source.key
+    assert at.session_state["view"].source.label == "digits_contrastive (sample)"
