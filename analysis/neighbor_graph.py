@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis._export import ProgressFn  # an existing definition: no new copy (issue 16)
+from analysis.validation import ProgressFn  # the one definition (issue 16)
 
 __all__ = ["NeighborGraph"]
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import polars as pl
 
 from analysis.data.schema import Run
 from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
+from analysis.validation import ProgressFn
 
 __all__ = ["collapse_inputs", "layer_step_cells", "neural_collapse_table", "split_rows"]
-
-ProgressFn = Callable[[float, str], None]
 
 
 def split_rows(run: Run, split: str | None) -> np.ndarray | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -11,10 +11,10 @@ from scipy.special import softmax
 from analysis.data.schema import Run
 from analysis.metrics.collapse_table import layer_step_cells
 from analysis.metrics.information import information_plane_point
+from analysis.validation import ProgressFn
 
 __all__ = ["OUTPUT_LAYER", "RANGE_MODES", "information_plane_table", "layer_values"]
 
-ProgressFn = Callable[[float, str], None]
 
 OUTPUT_LAYER = "output"
 # "run": one bin range per layer, its min and max over every checkpoint, so a

@@ -37,7 +37,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +45,7 @@ import polars as pl
 from scipy import integrate, stats
 
 from analysis.metrics.information import ESTIMATORS, binned_symbols, information_plane_point
+from analysis.validation import ProgressFn
 
 __all__ = [
     "VALIDATION_FAMILIES",
@@ -55,7 +56,6 @@ __all__ = [
 ]
 
 VALIDATION_FAMILIES = ("gaussian", "bits")
-ProgressFn = Callable[[float, str], None]
 
 # Gain of the Gaussian "layer" T = g X: with the default noise variance 0.1 one
 # coordinate carries 1.73 bits, so d = 10 reaches 17 bits, beyond log2(n) for

@@ -6,7 +6,6 @@ Thresholds and their sources are in `analysis.report.rules`, baselines in `analy
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +39,8 @@ from analysis.report.rules import (
     _twonn_finding,
     _uniformity_finding,
 )
-from analysis.validation import check_matrix, max_abs, row_norms
+from analysis.validation import ProgressFn, check_matrix, max_abs, row_norms
 
-ProgressFn = Callable[[float, str], None]
 METRICS = ("euclidean", "cosine")
 
 # Rows of the code-usage rank plot kept in the report (log-spaced ranks).
