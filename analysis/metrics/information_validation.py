@@ -45,7 +45,7 @@ import polars as pl
 from scipy import integrate, stats
 
 from analysis.metrics.information import ESTIMATORS, binned_symbols, information_plane_point
-from analysis.validation import ProgressFn
+from analysis.validation import ProgressFn, check_option
 
 __all__ = [
     "VALIDATION_FAMILIES",
@@ -75,8 +75,7 @@ class EstimatorSettings:
     k: int = 3
 
     def __post_init__(self) -> None:
-        if self.estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {ESTIMATORS}; got {self.estimator!r}.")
+        check_option(self.estimator, ESTIMATORS, what="estimator")
 
     def estimate(self, T: np.ndarray, y: np.ndarray, *, value_range: tuple[float, float] | None,
                  seed: int = 0) -> tuple[float, float]:
