@@ -102,10 +102,10 @@ def reduction(view: View, k: int, metric: str) -> panels.ReductionPanel:
 
 
 @st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding each query's nearest gallery points…")
-def pair_graph(data_key: str, _X: np.ndarray, _split: np.ndarray, query: str, gallery: str, metric: str,
+def pair_graph(data_key: str, _embedding: panels.Embedding, query: str, gallery: str, metric: str,
                k_max: int) -> panels.QueryGalleryGraph:
     """The two sets' one search per (data, splits, metric), to the slider's end: every k slices it."""
-    return panels.query_gallery_graph(_X, _split, query=query, gallery=gallery, metric=metric, k_max=k_max)
+    return panels.query_gallery_graph(_embedding, query=query, gallery=gallery, metric=metric, k_max=k_max)
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
@@ -114,9 +114,9 @@ def _between(data_key: str, query: str, gallery: str, k: int, metric: str, k_max
     return panels.query_gallery_panel(_pair, k=k)
 
 
-def between(view: View, split: np.ndarray, query: str, gallery: str, k: int, metric: str) -> panels.QueryGalleryPanel:
+def between(view: View, query: str, gallery: str, k: int, metric: str) -> panels.QueryGalleryPanel:
     emb = view.embedding
-    pair = pair_graph(view.data_key, emb.X, split, query, gallery, metric, largest_k(emb.n_samples))
+    pair = pair_graph(view.data_key, emb, query, gallery, metric, largest_k(emb.n_samples))
     return _between(view.data_key, query, gallery, k, metric, pair.k_max, pair)
 
 
@@ -215,16 +215,15 @@ def main_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
 def two_sets(view: View, k: int, metric: str) -> None:
     """Query-to-gallery hubness between two metadata splits (e.g. test queries, train gallery)."""
     emb = view.embedding
-    splits = panels.split_names(emb.metadata)
-    if splits is None:
+    names = panels.split_names(emb)
+    if names is None:
         return
-    split, names = splits
     st.subheader("Two sets: queries against a gallery")
     cols = st.columns(2)
     query = cols[0].selectbox("Queries", names, index=names.index("test") if "test" in names else 0,
                               key="hub_query_split")
     gallery = cols[1].selectbox("Gallery", [n for n in names if n != query], key="hub_gallery_split")
-    pair = between(view, split, query, gallery, k, metric)
+    pair = between(view, query, gallery, k, metric)
     if pair.hubness is None:
         st.info(f"k = {k} exceeds the {pair.n_gallery} gallery points; lower k.")
         return

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import spearmanr
 
+from analysis.data.schema import Embedding
 from analysis.metrics.hubness import (
     Hubness,
     _refuse_degenerate,
@@ -44,6 +45,7 @@ __all__ = [
     "LARGEST_K",
     "METHOD_NAMES",
     "Hubness",
+    "Embedding",
     "HubnessPanel",
     "NeighborGraph",
     "QueryGalleryGraph",
@@ -228,13 +230,10 @@ def reduction_panel(X: Any, *, k: int, metric: str, graph: NeighborGraph, labels
                           has_labels=labels is not None)
 
 
-def split_names(metadata: pl.DataFrame | None) -> tuple[np.ndarray, list[str]] | None:
-    """The metadata's split column as strings and its sorted values, or None without two splits."""
-    if metadata is None or "split" not in metadata.columns:
-        return None
-    split = metadata["split"].cast(pl.Utf8).to_numpy()
-    names = sorted(set(split))
-    return (split, names) if len(names) >= 2 else None
+def split_names(embedding: Embedding) -> list[str] | None:
+    """The embedding's metadata splits, sorted (`Embedding.splits`), or None with fewer than two."""
+    names = embedding.splits()
+    return names if len(names) >= 2 else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,15 +255,16 @@ class QueryGalleryGraph:
         return int(self.indices.shape[1])
 
 
-def query_gallery_graph(X: Any, split: np.ndarray, *, query: str, gallery: str, metric: str,
+def query_gallery_graph(embedding: Embedding, *, query: str, gallery: str, metric: str,
                         k_max: int) -> QueryGalleryGraph:
-    """Search the `query` rows against the `gallery` rows once, to ``min(k_max, gallery size)``.
+    """Search the `query` split's rows against the `gallery` split's once, to ``min(k_max, gallery size)``.
 
-    The checks and the search of `hubness_between` (same features, no NaN, a
-    gallery of distinct rows, `kneighbors_between`), done once for every k.
+    Rows from `Embedding.rows` (the one reader of the split column). The checks
+    and the search of `hubness_between` (same features, no NaN, a gallery of
+    distinct rows, `kneighbors_between`), done once for every k.
     """
-    q_rows, g_rows = np.flatnonzero(split == query), np.flatnonzero(split == gallery)
-    arr = np.asarray(X)
+    q_rows, g_rows = embedding.rows(query), embedding.rows(gallery)
+    arr = np.asarray(embedding.X)
     Q = check_matrix(arr[q_rows], name="queries", action="measuring hubness")
     G = check_matrix(arr[g_rows], name="gallery", action="measuring hubness")
     _refuse_degenerate(G, "gallery")

@@ -11,6 +11,7 @@ import pytest
 from scipy.stats import spearmanr
 
 import analysis.neighbors as neighbors_module
+from analysis.data.schema import Embedding
 from analysis.metrics import hubness
 from analysis.metrics.hubness import distance_to_centre, hubness_between, reverse_neighbours
 from analysis.metrics.hubness_reduction import METHOD_NAMES, compare_reductions
@@ -154,10 +155,9 @@ def test_hubness_panel_without_a_baseline_judges_skewness_alone() -> None:
 def test_query_gallery_panel_equals_hubness_between() -> None:
     X, _ = _embedding(9)
     split = np.where(np.arange(N) % 4 == 0, "test", "train")
-    metadata = pl.DataFrame({"split": split})
-    found = panels.split_names(metadata)
-    assert found is not None and found[1] == ["test", "train"]
-    searched = panels.query_gallery_graph(X, found[0], query="test", gallery="train", metric="cosine",
+    emb = Embedding(X=X, metadata=pl.DataFrame({"split": split}))
+    assert panels.split_names(emb) == ["test", "train"]
+    searched = panels.query_gallery_graph(emb, query="test", gallery="train", metric="cosine",
                                           k_max=panels.LARGEST_K)
     assert searched.k_max == panels.LARGEST_K
     for k in (1, 5, 17, panels.LARGEST_K):  # every k a slice of the one search
@@ -165,7 +165,7 @@ def test_query_gallery_panel_equals_hubness_between() -> None:
         _same_hubness(pair.hubness, hubness_between(X[split == "test"], X[split == "train"], k=k, metric="cosine"))
         assert (pair.n_queries, pair.n_gallery) == (int((split == "test").sum()), int((split == "train").sum()))
         assert pair.mean_k_occurrence == k * pair.n_queries / pair.n_gallery
-    small = panels.query_gallery_graph(X, found[0], query="train", gallery="test", metric="cosine",
+    small = panels.query_gallery_graph(emb, query="train", gallery="test", metric="cosine",
                                        k_max=panels.LARGEST_K)
     assert small.k_max == int((split == "test").sum())  # capped at the gallery's size
     assert panels.query_gallery_panel(small, k=small.k_max).hubness is not None
@@ -175,10 +175,10 @@ def test_query_gallery_panel_equals_hubness_between() -> None:
     with pytest.raises(ValueError, match=r"k must be an integer >= 1; got 0"):
         panels.query_gallery_panel(searched, k=0)
     with pytest.raises(ValueError, match="identical rows"):
-        panels.query_gallery_graph(np.ones((N, D)), found[0], query="test", gallery="train", metric="euclidean",
+        panels.query_gallery_graph(Embedding(X=np.ones((N, D)), metadata=emb.metadata), query="test", gallery="train", metric="euclidean",
                                    k_max=5)
-    assert panels.split_names(pl.DataFrame({"split": ["a"] * 3})) is None
-    assert panels.split_names(None) is None
+    assert panels.split_names(Embedding(X=X[:3], metadata=pl.DataFrame({"split": ["a"] * 3}))) is None
+    assert panels.split_names(Embedding(X=X)) is None
 
 
 def test_panels_import_no_streamlit_or_plotly() -> None:
