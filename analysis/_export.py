@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ProgressFn = Callable[[float, str], None]
+from analysis.validation import ProgressFn
 
 
 class Stages:

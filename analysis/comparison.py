@@ -40,7 +40,7 @@ import numpy as np
 from scipy.stats import hypergeom
 from sklearn.decomposition import PCA
 
-from analysis._export import Exported, ProgressFn, Stages, json_safe
+from analysis._export import Exported, Stages, json_safe
 from analysis.data.schema import Embedding, encode_labels
 from analysis.metrics.seed_agreement import row_cosines, seed_agreement
 from analysis.metrics.similarity import (
@@ -54,7 +54,7 @@ from analysis.metrics.similarity import (
     relative_representation,
 )
 from analysis.projection import align_to
-from analysis.validation import check_matrix, max_abs, power_of_two_exponent, row_norms
+from analysis.validation import ProgressFn, check_matrix, max_abs, power_of_two_exponent, row_norms
 
 __all__ = ["COMPARISON_FORMAT", "Comparison", "compare"]
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import KDTree
 
+from analysis.validation import check_k
+
 __all__ = ["max_norm_count_within", "max_norm_kth_distance"]
 
 
@@ -24,8 +26,7 @@ def max_norm_kth_distance(Z: np.ndarray, k: int) -> np.ndarray:
     distance 0, so a duplicated row correctly finds its twin at distance 0.
     """
     Z = np.ascontiguousarray(Z, dtype=np.float64)
-    if not 1 <= k < Z.shape[0]:
-        raise ValueError(f"k must be in [1, n_samples - 1] = [1, {Z.shape[0] - 1}]; got {k}.")
+    k = check_k(k, n=Z.shape[0] - 1, needs="other rows each")
     distances, _ = KDTree(Z, metric="chebyshev").query(Z, k=k + 1)
     return distances[:, -1]
 

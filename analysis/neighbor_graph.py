@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis._export import ProgressFn  # an existing definition: no new copy (issue 16)
+from analysis.validation import ProgressFn, check_k  # ProgressFn: the one definition (issue 16)
 
 __all__ = ["NeighborGraph"]
 
@@ -129,14 +129,9 @@ class NeighborGraph:
         # Looked up at call time, so one patched backend counts every search.
         from analysis import neighbors
 
-        if isinstance(k_max, bool) or not isinstance(k_max, int | np.integer) or k_max < 1:
-            raise ValueError(f"k_max must be a positive integer; got {k_max!r}.")
         n = np.shape(X)[0] if np.ndim(X) == 2 else None
-        if n is not None and k_max >= n:
-            raise ValueError(
-                f"k_max={int(k_max)} needs at least {int(k_max) + 1} rows; X has {n}. Use k_max <= {max(1, n - 1)}: "
-                "each row has only n - 1 others."
-            )
+        k_max = check_k(k_max, n=None if n is None else n - 1, what="k_max",
+                        needs=f"other rows each, of {n}")
         if progress is not None:
             progress(0.0, f"Finding the {k_max} nearest neighbours of {np.shape(X)[0]:,} points")
         distances, indices = neighbors.kneighbors(X, k_max, metric=metric)
@@ -162,15 +157,9 @@ class NeighborGraph:
 
     def check_k(self, k: Any, *, name: str = "k") -> int:
         """``k`` as an int in ``[1, k_max]``, or a ValueError naming both and the fix."""
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-            raise ValueError(f"{name} must be a positive integer; got {k!r}.")
-        if k > self.k_max:
-            raise ValueError(
-                f"{name}={int(k)} exceeds the graph's k_max={self.k_max}: it holds only {self.k_max} neighbours "
-                f"per row. Search with NeighborGraph.search(X, k_max={int(k)}) or more, or use {name} <= "
-                f"{self.k_max}."
-            )
-        return int(k)
+        k = check_k(k, what=name)
+        return check_k(k, n=self.k_max, what=name, needs="neighbours per row: the graph's k_max",
+                       hint=f"Or search deeper: NeighborGraph.search(X, k_max={k}).")
 
     def unit_chords(self) -> NeighborGraph:
         """The Euclidean graph of the unit rows ``x / ||x||``, from a cosine graph (no search).

@@ -44,6 +44,7 @@ import polars as pl
 from analysis.data.limits import format_bytes
 from analysis.data.runs import is_run_file, save_run
 from analysis.data.schema import Run
+from analysis.validation import ProgressFn
 
 if TYPE_CHECKING:
     from analysis.models.mlp_config import MLPConfig
@@ -61,7 +62,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ProgressFn = Callable[[float, str], None]
 
 SAMPLE_NAMES = ("digits_mlp", "digits_contrastive", "digits_vq_plain", "digits_vq_remedies", "ib_tanh", "ib_relu")
 # Samples shipped as checkpoint weights and replayed (name -> the lab preset).

@@ -19,12 +19,12 @@ ProgressFn = Callable[[float, str], None]
 
 def check_k(k: Any, *, n: int | None = None, minimum: int = 1, what: str = "k",
             needs: str = "points", hint: str = "") -> int:
-    """`k` as an int, or a ValueError that names the valid range and the fix (the one k check).
+    """`k` as an int, or a ValueError that names the valid range, the bad value and the fix (the one k check).
 
     Parameters
     ----------
     k : int-like
-        Rejected when it is a bool, a float or anything but an integer.
+        Rejected when it is a bool, a float (even 2.0) or anything but an integer.
     n : int, optional
         Number of candidate neighbours; `k` must then be at most ``n``.
         Callers pass ``n_samples - 1`` for neighbours within one set
@@ -32,28 +32,65 @@ def check_k(k: Any, *, n: int | None = None, minimum: int = 1, what: str = "k",
     minimum : int
         Smallest valid k (2 for estimators that need two neighbours).
     what, needs : str
-        The argument's name and what `n` counts, for the message.
+        The argument's name and what `n` counts, for the message
+        ("k must be an integer in [1, 9] (9 other points each); got 10. Use k <= 9.").
     hint : str
-        Appended to the message (e.g. a paper's suggested range).
+        Appended to the message (e.g. a paper's suggested range, or another fix).
+
+    Examples
+    --------
+    >>> check_k(3, n=9)
+    3
+    >>> check_k(10, n=9, needs="other points each")
+    Traceback (most recent call last):
+    ...
+    ValueError: k must be an integer in [1, 9] (9 other points each); got 10. Use k <= 9.
     """
     ok_type = isinstance(k, int | np.integer) and not isinstance(k, bool)
     upper = None if n is None else int(n)
     if ok_type and int(k) >= minimum and (upper is None or int(k) <= upper):
         return int(k)
+    extra = f" {hint}" if hint else ""
     if upper is not None and upper < minimum:
-        raise ValueError(f"{what} needs at least {minimum} {needs}; there are {upper}. "
-                         f"Load more rows{'; ' + hint if hint else '.'}")
+        raise ValueError(f"{what} needs at least {minimum} {needs}; there are {upper}. Pass more rows.{extra}")
     valid = f"an integer >= {minimum}" if upper is None else f"an integer in [{minimum}, {upper}]"
     counted = "" if upper is None else f" ({upper} {needs})"
-    extra = f" {hint}" if hint else ""
-    raise ValueError(f"{what} must be {valid}{counted}; got {k!r}.{extra}")
+    if not ok_type:
+        example = int(k) if isinstance(k, float) and k.is_integer() and not isinstance(k, bool) else minimum
+        fix = f"Pass a Python or NumPy integer, e.g. {what}={example}."
+    elif int(k) < minimum:
+        fix = f"Use {what} >= {minimum}."
+    else:
+        fix = f"Use {what} <= {upper}."
+    raise ValueError(f"{what} must be {valid}{counted}; got {k!r}. {fix}{extra}")
 
 
-def check_option(value: Any, options: Sequence[Any], *, what: str) -> Any:
-    """`value` when it is one of `options`, else a ValueError listing them (the one option check)."""
-    if value in tuple(options):
-        return value
-    raise ValueError(f"{what} must be one of {tuple(options)}; got {value!r}.")
+def check_option(value: Any, options: Sequence[Any], *, what: str, hint: str = "") -> Any:
+    """`value` when it is one of `options`, else a ValueError listing them (the one option check).
+
+    Examples
+    --------
+    >>> check_option("cosine", ("euclidean", "cosine"), what="metric")
+    'cosine'
+    >>> check_option("l1", ("euclidean", "cosine"), what="metric")
+    Traceback (most recent call last):
+    ...
+    ValueError: metric must be one of ('euclidean', 'cosine'); got 'l1'.
+    """
+    options = tuple(options)
+    # One by one: an array (or any value whose == is not a bool) is refused, not an error of its own,
+    # and True is not the option 1 (True == 1 in Python).
+    for option in options:
+        if isinstance(value, bool) == isinstance(option, bool) and _equal(value, option):
+            return value
+    raise ValueError(f"{what} must be one of {options}; got {value!r}.{' ' + hint if hint else ''}")
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # an array compared with a scalar
+        return False
 
 
 def first_rows(rows: np.ndarray, limit: int = 5) -> str:

@@ -1,8 +1,10 @@
-"""Hubness page: widgets, one cached neighbour graph, cached panels (`analysis.panels.hubness`), and drawing.
+"""Hubness page: widgets, cached neighbour graphs, cached panels (`analysis.panels.hubness`), and drawing.
 
-The graph is searched once per (data, metric), deep enough for the k slider's
-end and the reductions' candidates; moving k or opening the Reduction tab
-slices it (issue 16).
+Three searches, each once: the data's graph per (data, metric), deep enough for
+the k slider's end and the reductions' candidates; the verdict's Gaussian
+baseline per (n, d, metric), to the slider's end; the "Two sets" queries
+against their gallery per (data, splits, metric), to the slider's end. Moving
+k or opening the Reduction tab slices them (issue 16).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ MEANINGS: dict[str, tuple[str, str, str]] = {
                       r"\max_x N_k(x)\,/\,(nk)"),
 }
 CARDS = ("skewness", "robin_hood", "antihub_occurrence", "hub_occurrence", "gini")
+# Verdict level -> how the page shows it (the Report's badges use the same levels).
+_VERDICT_BOX = {"good": st.success, "info": st.info, "warning": st.warning, "problem": st.error}
 
 
 def largest_k(n_samples: int) -> int:
@@ -64,16 +68,26 @@ def _graph(view: View, metric: str) -> panels.NeighborGraph:
     return graph(view.data_key, emb.X, metric, panels.graph_depth(emb.n_samples, largest_k(emb.n_samples)))
 
 
+# Depends on the shape only, so every session and dataset of that shape shares it (SHARED_TTL).
+@st.cache_resource(max_entries=4, ttl=SHARED_TTL,
+                   show_spinner="Searching i.i.d. Gaussian points of the same size (the verdict's baseline)…")
+def baseline(n_samples: int, n_features: int, metric: str, k_max: int) -> panels.NeighborGraph:
+    """The report's Gaussian sample of the same n and d, searched once to the slider's end."""
+    return panels.baseline_graph(n_samples, n_features, metric=metric, k_max=k_max)
+
+
 @st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
 def _hubness_panel(data_key: str, _X: np.ndarray, k: int, metric: str, k_max: int,
-                   _graph: panels.NeighborGraph) -> panels.HubnessPanel:
-    return panels.hubness_panel(_X, k=k, metric=metric, graph=_graph)
+                   _graph: panels.NeighborGraph, _baseline: panels.NeighborGraph) -> panels.HubnessPanel:
+    return panels.hubness_panel(_X, k=k, metric=metric, graph=_graph, baseline=_baseline)
 
 
 def panel(view: View, k: int, metric: str) -> panels.HubnessPanel:
     """The Hubness tab's numbers (cached per data, k, metric); validates the data before any projection."""
-    g = _graph(view, metric)
-    return _hubness_panel(view.data_key, view.embedding.X, k, metric, g.k_max, g)
+    g = _graph(view, metric)  # first: it validates the data before the baseline's search
+    n, d = view.embedding.X.shape
+    base = baseline(n, d, metric, panels.baseline_depth(n, largest_k(n)))
+    return _hubness_panel(view.data_key, view.embedding.X, k, metric, g.k_max, g, base)
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Re-ranking neighbours with every hubness reduction…")
@@ -87,10 +101,23 @@ def reduction(view: View, k: int, metric: str) -> panels.ReductionPanel:
     return _reduction_panel(view.data_key, view.embedding.X, k, metric, g.k_max, g, view.embedding.labels)
 
 
+@st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding each query's nearest gallery points…")
+def pair_graph(data_key: str, _embedding: panels.Embedding, query: str, gallery: str, metric: str,
+               k_max: int) -> panels.QueryGalleryGraph:
+    """The two sets' one search per (data, splits, metric), to the slider's end: every k slices it."""
+    return panels.query_gallery_graph(_embedding, query=query, gallery=gallery, metric=metric, k_max=k_max)
+
+
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
-def between(data_key: str, _X: np.ndarray, _split: np.ndarray, query: str, gallery: str, k: int,
-            metric: str) -> panels.QueryGalleryPanel:
-    return panels.query_gallery_panel(_X, _split, query=query, gallery=gallery, k=k, metric=metric)
+def _between(data_key: str, query: str, gallery: str, k: int, metric: str, k_max: int,
+             _pair: panels.QueryGalleryGraph) -> panels.QueryGalleryPanel:
+    return panels.query_gallery_panel(_pair, k=k)
+
+
+def between(view: View, query: str, gallery: str, k: int, metric: str) -> panels.QueryGalleryPanel:
+    emb = view.embedding
+    pair = pair_graph(view.data_key, emb, query, gallery, metric, largest_k(emb.n_samples))
+    return _between(view.data_key, query, gallery, k, metric, pair.k_max, pair)
 
 
 @st.cache_data(max_entries=2, ttl=SHARED_TTL, show_spinner="Sampling Gaussian points at every dimension…")
@@ -145,7 +172,10 @@ def main_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
     emb = view.embedding
     hub = panel(view, k, metric)
     result = hub.hubness
-    st.markdown(hub.verdict)
+    _VERDICT_BOX[hub.verdict.level](hub.verdict.sentence)
+    if hub.baseline_skewness is not None:
+        st.caption(f"Baseline: skewness {hub.baseline_skewness:.2f} for {emb.n_samples:,} i.i.d. standard Gaussian "
+                   f"points in d = {emb.X.shape[1]} (seeded), same k and distance: the Report's rule and sample.")
     cards(result)
     st.plotly_chart(k_occurrence_charts(result.k_occurrence, k), key="hub_charts", config=PLOT_CONFIG)
     st.subheader("Where the hubs are")
@@ -185,16 +215,15 @@ def main_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
 def two_sets(view: View, k: int, metric: str) -> None:
     """Query-to-gallery hubness between two metadata splits (e.g. test queries, train gallery)."""
     emb = view.embedding
-    splits = panels.split_names(emb.metadata)
-    if splits is None:
+    names = panels.split_names(emb)
+    if names is None:
         return
-    split, names = splits
     st.subheader("Two sets: queries against a gallery")
     cols = st.columns(2)
     query = cols[0].selectbox("Queries", names, index=names.index("test") if "test" in names else 0,
                               key="hub_query_split")
     gallery = cols[1].selectbox("Gallery", [n for n in names if n != query], key="hub_gallery_split")
-    pair = between(view.data_key, emb.X, split, query, gallery, k, metric)
+    pair = between(view, query, gallery, k, metric)
     if pair.hubness is None:
         st.info(f"k = {k} exceeds the {pair.n_gallery} gallery points; lower k.")
         return

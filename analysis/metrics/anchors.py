@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from analysis.metrics._similarity_inputs import _CHUNK_ELEMENTS
-from analysis.validation import check_matrix, first_rows, row_norms
+from analysis.validation import check_matrix, check_option, first_rows, row_norms
 
 __all__ = ["choose_anchors", "relative_representation"]
 
@@ -145,8 +145,7 @@ def choose_anchors(
        latent space communication", ICLR 2023 (random and per-class anchors).
     """
     n_samples = _positive_int(n_samples, "n_samples")
-    if method not in _ANCHOR_METHODS:
-        raise ValueError(f"method must be one of {_ANCHOR_METHODS}; got {method!r}.")
+    check_option(method, _ANCHOR_METHODS, what="method")
     if ids is not None and method != "ids":
         raise ValueError(f"ids are only used with method='ids'; got method={method!r}. "
                          "Pass method='ids' or drop ids.")

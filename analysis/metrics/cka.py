@@ -24,8 +24,8 @@ from analysis.metrics._similarity_inputs import (
     _check_pair,
     _refuse_constant,
 )
-from analysis.metrics.cka_products import ProgressFn, _Terms, _terms_and_cross
-from analysis.validation import check_matrix
+from analysis.metrics.cka_products import _Terms, _terms_and_cross
+from analysis.validation import ProgressFn, check_matrix
 
 __all__ = ["RBF_MAX_SAMPLES", "cka_matrices", "cka_matrix", "linear_cka", "rbf_cka"]
 

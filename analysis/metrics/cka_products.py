@@ -18,7 +18,6 @@ quantities (see :func:`linear_cka`), so it costs no more.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,10 +26,10 @@ from scipy.linalg.blas import dgemm, dsyrk
 
 from analysis.data.limits import memory_budget_bytes
 from analysis.metrics._similarity_inputs import _CHUNK_ELEMENTS, _Centred, _check_budget
+from analysis.validation import ProgressFn
 
 __all__ = ["ProgressFn"]
 
-ProgressFn = Callable[[float, str], None]
 
 # Widest side-by-side stack whose (sum of widths)^2 product is computed in one syrk (512 MiB).
 _STACK_MAX_FEATURES = 8192

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -13,10 +13,10 @@ from analysis.metrics.intrinsic_dimension import intrinsic_dimension
 from analysis.metrics.isotropy import isotropy
 from analysis.metrics.spectrum import effective_rank
 from analysis.metrics.sphere import alignment, uniformity
+from analysis.validation import ProgressFn
 
 __all__ = ["GEOMETRY_COLUMNS", "geometry_row", "geometry_table"]
 
-ProgressFn = Callable[[float, str], None]
 
 GEOMETRY_COLUMNS = (
     "uniformity", "uniform_reference", "alignment", "iso_score", "mean_cosine", "partition_isotropy",

@@ -17,7 +17,14 @@ from scipy.stats import skew
 
 from analysis.metrics._result import MetricResult
 from analysis.neighbors import NeighborGraph, kneighbors, kneighbors_between
-from analysis.validation import check_matrix, first_rows, row_norms, unit_scaled_if_huge
+from analysis.validation import (
+    check_k,
+    check_matrix,
+    check_option,
+    first_rows,
+    row_norms,
+    unit_scaled_if_huge,
+)
 
 __all__ = [
     "Hubness",
@@ -90,10 +97,8 @@ class Hubness(MetricResult):
 
 
 def _check_k_and_metric(k: Any, metric: str, n_items: int) -> int:
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}; got {metric!r}.")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    check_option(metric, METRICS, what="metric")
+    k = check_k(k)
     if n_items < 3:
         raise ValueError(
             f"hubness needs at least 3 points; got {n_items}. With 2, each is the other's only neighbour."
@@ -255,11 +260,7 @@ def hubness(X: Any, *, k: int = 10, metric: str = "euclidean", atkinson_epsilon:
     """
     arr = check_matrix(X, action="measuring hubness")
     k = _check_k_and_metric(k, metric, arr.shape[0])
-    if k >= arr.shape[0]:
-        raise ValueError(
-            f"k={k} must be smaller than the number of points ({arr.shape[0]}): each point has only "
-            f"{arr.shape[0] - 1} others. Use k <= {arr.shape[0] - 1}."
-        )
+    k = check_k(k, n=arr.shape[0] - 1, needs="other points each")
     _refuse_degenerate(arr, "X")
     if neighbors is not None:
         neighbors.check_matches(arr, metric=metric)
@@ -300,8 +301,7 @@ def hubness_between(
             f"queries have {Q.shape[1]} features but gallery has {G.shape[1]}; both must live in the same space."
         )
     k = _check_k_and_metric(k, metric, G.shape[0])
-    if k > G.shape[0]:
-        raise ValueError(f"k={k} exceeds the gallery size ({G.shape[0]}). Use k <= {G.shape[0]}.")
+    k = check_k(k, n=G.shape[0], needs="gallery points")
     _refuse_degenerate(G, "gallery")
     _, indices = kneighbors_between(Q, G, k, metric=metric)
     return hubness_from_neighbors(indices, n_items=G.shape[0], metric=metric, atkinson_epsilon=atkinson_epsilon)
@@ -337,9 +337,8 @@ def knn_accuracy(indices: Any, labels: Any, *, query_labels: Any = None, k: int 
         indices = indices.top(indices.k_max if k is None else k)[1]
     elif k is not None:
         width = np.shape(indices)[-1] if np.ndim(indices) == 2 else 0
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= width:
-            raise ValueError(f"k must be an integer in [1, {width}] (the neighbours per list); got {k!r}.")
-        indices = np.asarray(indices)[:, : int(k)]
+        k = check_k(k, n=width, needs="neighbours per list")
+        indices = np.asarray(indices)[:, :k]
     ind = np.asarray(indices, dtype=np.int64)
     codes, inverse = np.unique(np.asarray(labels), return_inverse=True)
     item_codes = inverse.ravel()

@@ -29,7 +29,7 @@ from scipy.special import ndtr
 from analysis.metrics._result import MetricResult
 from analysis.metrics.hubness import METRICS, Hubness, hubness_from_neighbors, knn_accuracy
 from analysis.neighbors import NeighborGraph, kneighbors
-from analysis.validation import check_matrix, max_abs, power_of_two_exponent
+from analysis.validation import check_k, check_matrix, check_option, max_abs, power_of_two_exponent
 
 __all__ = [
     "METHODS",
@@ -277,19 +277,13 @@ def exact_reduction(X: Any, method: str, *, k: int = 10, metric: str = "euclidea
 
 
 def _check_method(method: str, metric: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}; got {metric!r}.")
+    check_option(method, METHODS, what="method")
+    check_option(metric, METRICS, what="metric")
 
 
 def _check_positive(name: str, value: Any, n: int) -> int:
     """An integer in [1, n - 1] (a neighbourhood size among the n - 1 other points)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive integer.")
-    if value >= n:
-        raise ValueError(f"{name}={value} must be smaller than the number of points ({n}). Use {name} <= {n - 1}.")
-    return int(value)
+    return check_k(value, n=n - 1, what=name, needs="other points each")
 
 
 def default_candidates(k: int, *, k_scale: int = 5) -> int:

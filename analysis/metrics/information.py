@@ -20,7 +20,7 @@ import numpy as np
 
 from analysis.metrics._result import MetricResult
 from analysis.metrics.ksg import ksg_discrete_mutual_information, ksg_mutual_information
-from analysis.validation import check_labels, check_matrix, check_squares
+from analysis.validation import check_labels, check_matrix, check_option, check_squares
 
 __all__ = ["ESTIMATORS", "InformationPoint", "binned_symbols", "information_plane_point"]
 
@@ -235,8 +235,7 @@ def information_plane_point(
     .. [5] B. C. Ross, "Mutual information between discrete and continuous
        data sets", PLoS ONE 9(2), e87357, 2014.
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}; got {estimator!r}.")
+    check_option(estimator, ESTIMATORS, what="estimator")
     arr = np.asarray(check_matrix(T, name="T", min_samples=2, action="estimating information"), dtype=np.float64)
     labels = check_labels(y, arr.shape[0], name="y", rows_of="T")
     _, codes = np.unique(labels, return_inverse=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -11,10 +11,10 @@ from scipy.special import softmax
 from analysis.data.schema import Run
 from analysis.metrics.collapse_table import layer_step_cells
 from analysis.metrics.information import information_plane_point
+from analysis.validation import ProgressFn, check_option
 
 __all__ = ["OUTPUT_LAYER", "RANGE_MODES", "information_plane_table", "layer_values"]
 
-ProgressFn = Callable[[float, str], None]
 
 OUTPUT_LAYER = "output"
 # "run": one bin range per layer, its min and max over every checkpoint, so a
@@ -84,8 +84,7 @@ def information_plane_table(
     """
     if run.labels is None:
         raise ValueError("the information plane needs labels (I(T;Y)); this run has none.")
-    if range_mode not in RANGE_MODES:
-        raise ValueError(f"range_mode must be one of {RANGE_MODES}; got {range_mode!r}.")
+    check_option(range_mode, RANGE_MODES, what="range_mode")
     steps = [int(s) for s in (run.steps if steps is None else steps)]
     layers = list(run.layers if layers is None else layers)
     if include_output and OUTPUT_LAYER not in layers and run.logits and all(s in run.logits for s in steps):

@@ -37,7 +37,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +45,7 @@ import polars as pl
 from scipy import integrate, stats
 
 from analysis.metrics.information import ESTIMATORS, binned_symbols, information_plane_point
+from analysis.validation import ProgressFn, check_option
 
 __all__ = [
     "VALIDATION_FAMILIES",
@@ -55,7 +56,6 @@ __all__ = [
 ]
 
 VALIDATION_FAMILIES = ("gaussian", "bits")
-ProgressFn = Callable[[float, str], None]
 
 # Gain of the Gaussian "layer" T = g X: with the default noise variance 0.1 one
 # coordinate carries 1.73 bits, so d = 10 reaches 17 bits, beyond log2(n) for
@@ -75,8 +75,7 @@ class EstimatorSettings:
     k: int = 3
 
     def __post_init__(self) -> None:
-        if self.estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {ESTIMATORS}; got {self.estimator!r}.")
+        check_option(self.estimator, ESTIMATORS, what="estimator")
 
     def estimate(self, T: np.ndarray, y: np.ndarray, *, value_range: tuple[float, float] | None,
                  seed: int = 0) -> tuple[float, float]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from analysis.metrics._result import MetricResult
 from analysis.neighbors import NeighborGraph, kneighbors
-from analysis.validation import check_matrix, max_abs, power_of_two_exponent
+from analysis.validation import check_k, check_matrix, check_option, max_abs, power_of_two_exponent
 
 __all__ = ["IntrinsicDimension", "intrinsic_dimension"]
 
@@ -92,12 +92,10 @@ def intrinsic_dimension(X: Any, *, method: str = "twonn", k: int = 10,
     .. [3] D. J. C. MacKay and Z. Ghahramani, "Comments on 'Maximum likelihood
        estimation of intrinsic dimension' by E. Levina and P. Bickel", 2005.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+    check_option(method, METHODS, what="method")
     checked = check_matrix(X, action="estimating the intrinsic dimension")
     k = 2 if method == "twonn" else k
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
-        raise ValueError(f"k must be an integer >= 2; got {k!r}.")
+    k = check_k(k, minimum=2)
     from_graph = None
     if neighbors is not None:
         neighbors.check_matches(checked, metric="euclidean")

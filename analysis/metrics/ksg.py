@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import digamma
 
 from analysis.max_norm_neighbors import max_norm_count_within, max_norm_kth_distance
-from analysis.validation import check_matrix
+from analysis.validation import check_k, check_matrix
 
 __all__ = ["ksg_discrete_mutual_information", "ksg_mutual_information"]
 
@@ -23,9 +23,7 @@ _LOG2 = math.log(2.0)
 
 
 def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer (Kraskov et al. suggest 2 to 4); got {k!r}.")
-    return int(k)
+    return check_k(k, hint="Kraskov et al. suggest 2 to 4.")
 
 
 def _as_matrix(values: Any, name: str) -> np.ndarray:

@@ -11,7 +11,7 @@ from scipy.stats import hypergeom
 from analysis.metrics._result import MetricResult
 from analysis.metrics._similarity_inputs import _check_pair
 from analysis.neighbors import kneighbors
-from analysis.validation import first_rows, row_norms, unit_scaled_if_huge
+from analysis.validation import check_k, check_option, first_rows, row_norms, unit_scaled_if_huge
 
 __all__ = ["NeighborAgreement", "knn_agreement"]
 
@@ -107,14 +107,10 @@ def knn_agreement(X: Any, Y: Any, *, k: int = 10, metric: str = "euclidean",
        representational measures", arXiv:2305.06329, 2023 (ACM Computing
        Surveys 2025), section on neighbourhood-based measures.
     """
-    if metric not in _KNN_METRICS:
-        raise ValueError(f"metric must be one of {_KNN_METRICS}; got {metric!r}.")
+    check_option(metric, _KNN_METRICS, what="metric")
     x, y = _check_pair(X, Y, min_samples=2, why="k-NN agreement", action="finding neighbours")
     n = x.shape[0]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n - 1:
-        raise ValueError(f"k must be an integer in [1, {n - 1}] (each of the {n} points has {n - 1} "
-                         f"others); got {k!r}.")
-    k = int(k)
+    k = check_k(k, n=n - 1, needs=f"other points each, of {n}")
     for arr, name in ((x, "X"), (y, "Y")):
         if np.all(arr == arr[0]):
             raise ValueError(f"{name} holds {n} identical rows: every distance is 0, so nearest "

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from analysis.models._progress import ProgressFn, StopFn
+from analysis.models._progress import StopFn
+from analysis.validation import ProgressFn
 
 # A UI redrawing its progress bar a thousand times costs more than the training it reports on.
 _REPORT_EVERY = 0.01

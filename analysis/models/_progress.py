@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-ProgressFn = Callable[[float, str], None]
+from analysis.validation import ProgressFn
+
 StopFn = Callable[[], bool]  # polled between steps: True ends training early
 
 

@@ -44,9 +44,10 @@ from torch import nn
 from analysis.capture import record_activations
 from analysis.data.schema import Run
 from analysis.models._loop import finish_run, run_epochs
-from analysis.models._progress import ProgressFn, StopFn, clamped_progress
+from analysis.models._progress import StopFn, clamped_progress
 from analysis.models.digits import digits_dataset
 from analysis.models.mlp_config import ACTIVATIONS, LOSSES, LR_SCHEDULES, OPTIMIZERS, MLPConfig
+from analysis.validation import ProgressFn
 
 __all__ = [
     "ACTIVATIONS",

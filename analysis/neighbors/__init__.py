@@ -58,6 +58,7 @@ from analysis.neighbors.search import (
     faiss_available,
     n_threads,
 )
+from analysis.validation import check_option
 from analysis.validation import first_rows as _first_rows
 
 __all__ = [
@@ -191,16 +192,9 @@ def kneighbors(
     X = _check_X(X)
     n_samples = X.shape[0]
     k = _check_k(k, n_samples)
-    if metric not in _METRICS:
-        raise ValueError(
-            f"metric must be one of {_METRICS}; got {metric!r}. "
-            "Use 'euclidean' for L2 distance or 'cosine' for 1 - cosine similarity."
-        )
-    if backend not in _BACKENDS:
-        raise ValueError(
-            f"backend must be one of {_BACKENDS}; got {backend!r}. "
-            "Use 'auto' to pick faiss when it is installed."
-        )
+    check_option(metric, _METRICS, what="metric",
+                 hint="Use 'euclidean' for L2 distance or 'cosine' for 1 - cosine similarity.")
+    check_option(backend, _BACKENDS, what="backend", hint="Use 'auto' to pick faiss when it is installed.")
     faiss = _faiss()
     if backend == "faiss" and faiss is None:
         raise ImportError(

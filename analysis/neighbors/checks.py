@@ -6,7 +6,7 @@ from typing import Literal
 
 import numpy as np
 
-from analysis.validation import check_matrix
+from analysis.validation import check_k, check_matrix
 from analysis.validation import first_rows as _first_rows
 
 Metric = Literal["euclidean", "cosine"]
@@ -36,13 +36,7 @@ def _check_X(X: object) -> np.ndarray:
 
 
 def _check_k(k: object, n_samples: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise ValueError(f"k must be a positive integer; got {k!r} of type {type(k).__name__}.")
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be a positive integer; got k={k}. Use k >= 1.")
-    if k >= n_samples:
-        raise ValueError(f"k={k} needs at least {k + 1} samples; got {n_samples}. Use a smaller k.")
-    return k
+    """k in [1, n_samples - 1]: a point is not its own neighbour (`check_k`)."""
+    return check_k(k, n=n_samples - 1, needs=f"other points each, of {n_samples}")
 
 

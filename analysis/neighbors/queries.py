@@ -10,7 +10,9 @@ from analysis.neighbors import conditioning
 from analysis.neighbors.checks import _METRICS, Metric, _check_k, _check_X
 from analysis.neighbors.conditioning import _row_chunks
 from analysis.validation import (
+    check_k,
     check_matrix,
+    check_option,
     max_abs,
     power_of_two_exponent,
     row_norms,
@@ -52,8 +54,7 @@ def kneighbors_of(
     X = _check_X(X)
     n_samples = X.shape[0]
     k = _check_k(k, n_samples)
-    if metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS}; got {metric!r}.")
+    check_option(metric, _METRICS, what="metric")
     rows = np.asarray(rows, dtype=np.int64).ravel()
     if rows.size and (rows.min() < 0 or rows.max() >= n_samples):
         raise ValueError(f"rows must be in [0, {n_samples}); got {rows.tolist()[:5]}.")
@@ -117,10 +118,8 @@ def kneighbors_between(
     D = check_matrix(database, name="database", action="computing neighbours")
     if Q.shape[1] != D.shape[1]:
         raise ValueError(f"queries have {Q.shape[1]} features, database {D.shape[1]}: they must match.")
-    if metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS}; got {metric!r}.")
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= D.shape[0]:
-        raise ValueError(f"k must be an integer in [1, {D.shape[0]}] (the database size); got {k!r}.")
+    check_option(metric, _METRICS, what="metric")
+    k = check_k(k, n=D.shape[0], needs="database points")
     Q64, D64 = Q.astype(np.float64), D.astype(np.float64)
     if metric == "cosine":
         for name, arr in (("queries", Q64), ("database", D64)):

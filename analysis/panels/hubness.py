@@ -1,10 +1,14 @@
 """The Hubness page's numbers: one neighbour graph per (data, metric), sliced for every k and reduction.
 
 `hubness_graph` searches once, deep enough for the page's largest k and for
-the candidate set every hubness reduction re-ranks at that k; `hubness_panel`
-(the main tab), `reduction_panel` (the Reduction tab) and
-`query_gallery_panel` (two metadata splits) return what the page draws.
-Moving the k slider or opening another tab reads the same graph.
+the candidate set every hubness reduction re-ranks at that k; `baseline_graph`
+searches the report's i.i.d. Gaussian sample of the same n and d once, to the
+largest k (the verdict's baseline, `analysis.verdicts.hubness_verdict`, the
+report's rule); `query_gallery_graph` searches one split's rows against
+another's once, to the largest k. `hubness_panel` (the main tab),
+`reduction_panel` (the Reduction tab) and `query_gallery_panel` (two metadata
+splits) return what the page draws from slices of them: moving the k slider
+or opening another tab searches nothing.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import numpy as np
 import polars as pl
 from scipy.stats import spearmanr
 
+from analysis.data.schema import Embedding
 from analysis.metrics.hubness import (
     Hubness,
+    _refuse_degenerate,
     distance_to_centre,
     hubness,
-    hubness_between,
+    hubness_from_neighbors,
     iid_gaussian_skewness,
     reverse_neighbours,
 )
@@ -30,22 +36,30 @@ from analysis.metrics.hubness_reduction import (
     compare_reductions,
     default_candidates,
 )
-from analysis.neighbors import NeighborGraph
-from analysis.validation import unit_scaled_if_huge
+from analysis.neighbors import NeighborGraph, kneighbors_between
+from analysis.report.baseline import gaussian_graph, gaussian_hubness
+from analysis.validation import check_k, check_matrix, unit_scaled_if_huge
+from analysis.verdicts import Verdict, hubness_verdict
 
 __all__ = [
     "LARGEST_K",
     "METHOD_NAMES",
     "Hubness",
+    "Embedding",
     "HubnessPanel",
     "NeighborGraph",
+    "QueryGalleryGraph",
     "QueryGalleryPanel",
     "ReductionPanel",
+    "Verdict",
+    "baseline_depth",
+    "baseline_graph",
     "gaussian_demo_curve",
     "gaussian_demo_sample",
     "graph_depth",
     "hubness_graph",
     "hubness_panel",
+    "query_gallery_graph",
     "query_gallery_panel",
     "reduction_panel",
     "split_names",
@@ -56,6 +70,8 @@ __all__ = [
 LARGEST_K = 50
 # Hubs listed in the point picker, largest N_k first.
 TOP_HUBS = 50
+# The report's default seed: the page's baseline is the report's Gaussian sample.
+BASELINE_SEED = 0
 
 
 def graph_depth(n_samples: int, largest_k: int = LARGEST_K) -> int:
@@ -77,17 +93,25 @@ def hubness_graph(X: Any, *, metric: str, k_max: int) -> NeighborGraph:
     return NeighborGraph.search(unit_scaled_if_huge(np.asarray(X)), k_max=k_max, metric=metric)
 
 
-def verdict(result: Hubness) -> str:
-    """A plain sentence on how strong the hubness is (thresholds of Feldbauer & Flexer 2019)."""
-    if result.skewness is None:
-        return "No hubness: every point is equally often a neighbour."
-    if result.skewness < 0.5:
-        return f"Little hubness (skewness {result.skewness:.2f} < 0.5)."
-    if result.skewness < 1.5:
-        return f"Moderate hubness (skewness {result.skewness:.2f})."
-    return (f"Strong hubness (skewness {result.skewness:.2f} > 1.5): {result.hubs.size:,} hubs take "
-            f"{result.hub_occurrence:.0%} of all neighbour slots and {result.antihub_occurrence:.0%} of points "
-            "are nobody's neighbour. Try a reduction below.")
+def baseline_depth(n_samples: int, largest_k: int = LARGEST_K) -> int:
+    """Neighbours per row the baseline graph needs: every k of the slider (at most ``n_samples - 1``)."""
+    return max(1, min(int(largest_k), n_samples - 1))
+
+
+def baseline_graph(n_samples: int, n_features: int, *, metric: str, k_max: int,
+                   seed: int = BASELINE_SEED) -> NeighborGraph:
+    """The verdict's baseline: the report's seeded i.i.d. Gaussian sample of the same n and d, searched once.
+
+    `analysis.report.baseline.gaussian_graph`; every k <= k_max is a slice
+    (`gaussian_hubness`), so moving k searches nothing.
+    """
+    return gaussian_graph(n_samples, n_features, k_max=k_max, metric=metric, seed=seed)
+
+
+def verdict(result: Hubness, baseline_skewness: float | None, *, n: int, d: int) -> Verdict:
+    """The report's hubness verdict (`analysis.verdicts.hubness_verdict`): skewness >= 1, against 2x the
+    skewness of i.i.d. Gaussian data of the same n, d, k and metric (Radovanovic et al. 2010)."""
+    return hubness_verdict(result, baseline_skewness, n=n, d=d)
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,8 +124,12 @@ class HubnessPanel:
     metric : str
     hubness : Hubness
         `hubness(X, k=k, metric=metric)`, read from the page's graph.
-    verdict : str
-        One sentence on the strength of the hubness.
+    verdict : Verdict
+        Level and sentence on the strength of the hubness: the report's rule
+        (`analysis.verdicts.hubness_verdict`), against `baseline_skewness`.
+    baseline_skewness : float or None
+        Skewness of N_k of the report's i.i.d. Gaussian sample of the same n, d,
+        k and metric (None without a baseline graph).
     indices : ndarray of shape (n_samples, k), int64
         Every point's k nearest neighbours (the graph's first k columns).
     top_hubs : ndarray of shape (min(50, n_samples),), int64
@@ -115,7 +143,8 @@ class HubnessPanel:
     k: int
     metric: str
     hubness: Hubness
-    verdict: str
+    verdict: Verdict
+    baseline_skewness: float | None
     indices: np.ndarray
     top_hubs: np.ndarray
     distance_to_centre: np.ndarray
@@ -126,15 +155,21 @@ class HubnessPanel:
         return reverse_neighbours(self.indices, item)
 
 
-def hubness_panel(X: Any, *, k: int, metric: str, graph: NeighborGraph) -> HubnessPanel:
-    """The Hubness tab for k and metric, from `graph` (no search)."""
+def hubness_panel(X: Any, *, k: int, metric: str, graph: NeighborGraph,
+                  baseline: NeighborGraph | None = None) -> HubnessPanel:
+    """The Hubness tab for k and metric, from `graph` and the `baseline_graph` (no search)."""
     result = hubness(X, k=k, metric=metric, neighbors=graph)
+    n, d = np.shape(X)
+    base_skew = None
+    if baseline is not None:
+        baseline.check_matches(X, metric=metric, name="baseline")  # the Gaussian sample has X's n rows
+        base_skew = gaussian_hubness(baseline, k).skewness
     _, indices = graph.top(k)
     distance = distance_to_centre(X, metric=metric)
     rho = None if result.skewness is None else float(spearmanr(distance, result.k_occurrence).statistic)
     top = np.argsort(result.k_occurrence, kind="stable")[::-1][:TOP_HUBS].astype(np.int64)
-    return HubnessPanel(k=int(k), metric=metric, hubness=result, verdict=verdict(result),
-                        indices=np.asarray(indices), top_hubs=top, distance_to_centre=distance, spearman=rho)
+    return HubnessPanel(k=int(k), metric=metric, hubness=result, verdict=verdict(result, base_skew, n=n, d=d),
+                        baseline_skewness=base_skew, indices=np.asarray(indices), top_hubs=top, distance_to_centre=distance, spearman=rho)
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,13 +230,49 @@ def reduction_panel(X: Any, *, k: int, metric: str, graph: NeighborGraph, labels
                           has_labels=labels is not None)
 
 
-def split_names(metadata: pl.DataFrame | None) -> tuple[np.ndarray, list[str]] | None:
-    """The metadata's split column as strings and its sorted values, or None without two splits."""
-    if metadata is None or "split" not in metadata.columns:
-        return None
-    split = metadata["split"].cast(pl.Utf8).to_numpy()
-    names = sorted(set(split))
-    return (split, names) if len(names) >= 2 else None
+def split_names(embedding: Embedding) -> list[str] | None:
+    """The embedding's metadata splits, sorted (`Embedding.splits`), or None with fewer than two."""
+    names = embedding.splits()
+    return names if len(names) >= 2 else None
+
+
+@dataclass(frozen=True, eq=False)
+class QueryGalleryGraph:
+    """The `k_max` nearest `gallery` rows of every `query` row (one search; every k <= k_max is a slice).
+
+    Not a `NeighborGraph`: queries and gallery are two point sets, so no row is excluded.
+    """
+
+    query: str
+    gallery: str
+    n_queries: int
+    n_gallery: int
+    metric: str
+    indices: np.ndarray  # (n_queries, k_max), int64: gallery positions, nearest first
+
+    @property
+    def k_max(self) -> int:
+        return int(self.indices.shape[1])
+
+
+def query_gallery_graph(embedding: Embedding, *, query: str, gallery: str, metric: str,
+                        k_max: int) -> QueryGalleryGraph:
+    """Search the `query` split's rows against the `gallery` split's once, to ``min(k_max, gallery size)``.
+
+    Rows from `Embedding.rows` (the one reader of the split column). The checks
+    and the search of `hubness_between` (same features, no NaN, a gallery of
+    distinct rows, `kneighbors_between`), done once for every k.
+    """
+    q_rows, g_rows = embedding.rows(query), embedding.rows(gallery)
+    arr = np.asarray(embedding.X)
+    Q = check_matrix(arr[q_rows], name="queries", action="measuring hubness")
+    G = check_matrix(arr[g_rows], name="gallery", action="measuring hubness")
+    _refuse_degenerate(G, "gallery")
+    _, indices = kneighbors_between(Q, G, min(int(k_max), G.shape[0]), metric=metric)
+    indices = np.asarray(indices)
+    indices.flags.writeable = False  # shared by every k through the page's cache
+    return QueryGalleryGraph(query=query, gallery=gallery, n_queries=int(q_rows.size), n_gallery=int(g_rows.size),
+                             metric=metric, indices=indices)
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,17 +292,22 @@ class QueryGalleryPanel:
         return self.k * self.n_queries / self.n_gallery
 
 
-def query_gallery_panel(X: Any, split: np.ndarray, *, query: str, gallery: str, k: int,
-                        metric: str) -> QueryGalleryPanel:
-    """`hubness_between` of the `query` rows against the `gallery` rows (its own search: another point set).
+def query_gallery_panel(pair: QueryGalleryGraph, *, k: int) -> QueryGalleryPanel:
+    """`hubness_between` of the query rows against the gallery rows at k, from `pair`'s first k columns (no search).
 
     `hubness` is None when k exceeds the gallery's size (the page says so).
+    Equals ``hubness_between(X[query rows], X[gallery rows], k=k, metric=metric)``
+    wherever no query has a distance tie at its k-th place (always at ``k == pair.k_max``).
     """
-    q_rows, g_rows = np.flatnonzero(split == query), np.flatnonzero(split == gallery)
-    arr = np.asarray(X)
-    result = None if k > g_rows.size else hubness_between(arr[q_rows], arr[g_rows], k=k, metric=metric)
-    return QueryGalleryPanel(query=query, gallery=gallery, n_queries=int(q_rows.size), n_gallery=int(g_rows.size),
-                             k=int(k), hubness=result)
+    k = check_k(k)
+    if k > pair.n_gallery:
+        result = None
+    else:
+        k = check_k(k, n=pair.k_max, needs="gallery neighbours searched per query",
+                    hint=f"Or search deeper: query_gallery_graph(..., k_max={k}).")
+        result = hubness_from_neighbors(pair.indices[:, :k], n_items=pair.n_gallery, metric=pair.metric)
+    return QueryGalleryPanel(query=pair.query, gallery=pair.gallery, n_queries=pair.n_queries,
+                             n_gallery=pair.n_gallery, k=int(k), hubness=result)
 
 
 def gaussian_demo_curve(dimensions: tuple[int, ...], *, n_samples: int = 2000, k: int = 10) -> np.ndarray:

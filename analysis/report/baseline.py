@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.metrics.hubness import Hubness, hubness
+from analysis.metrics.hubness import Hubness, hubness, hubness_from_neighbors
 from analysis.metrics.intrinsic_dimension import IntrinsicDimension, intrinsic_dimension
 from analysis.metrics.isotropy import iso_score
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
@@ -78,6 +78,33 @@ class _GaussianBaseline:
     seconds: float
 
 
+def gaussian_sample(n: int, d: int, seed: int = 0) -> np.ndarray:
+    """The baseline's structureless data: n i.i.d. standard Gaussian points in d dimensions, float32.
+
+    Seeded by ``(seed, 1)``: the report and the Hubness page measure the very same sample.
+    """
+    return np.random.default_rng((seed, 1)).standard_normal((n, d), dtype=np.float32)
+
+
+def gaussian_graph(n: int, d: int, *, k_max: int, metric: str, seed: int = 0) -> NeighborGraph:
+    """`NeighborGraph` of `gaussian_sample(n, d, seed)` to depth k_max: the hubness baseline at every k <= k_max.
+
+    Slice it with `gaussian_hubness`; its first k columns are the report's baseline
+    search at k (the same sample, exact search).
+    """
+    return NeighborGraph.search(gaussian_sample(n, d, seed), k_max=k_max, metric=metric)
+
+
+def gaussian_hubness(graph: NeighborGraph, k: int) -> Hubness:
+    """Hubness of the Gaussian sample at k, read from its graph (`gaussian_graph`; no search).
+
+    Equals ``hubness(gaussian_sample(n, d, seed), k=k, metric=metric)``: `hubness`
+    reads the same first k columns of a graph (the sample has no distance ties).
+    """
+    _, indices = graph.top(k)
+    return hubness_from_neighbors(indices, n_items=graph.n, metric=graph.metric)
+
+
 def _gaussian_baseline(n: int, d: int, k_search: int, k: int, metric: str, seed: int) -> _GaussianBaseline:
     key = (n, d, k_search, k, metric, seed)
     cached = _BASELINE_CACHE.get(key)
@@ -85,7 +112,7 @@ def _gaussian_baseline(n: int, d: int, k_search: int, k: int, metric: str, seed:
         _BASELINE_CACHE.move_to_end(key)
         return cached
     started = time.perf_counter()
-    G = np.random.default_rng((seed, 1)).standard_normal((n, d), dtype=np.float32)
+    G = gaussian_sample(n, d, seed)
     graph = NeighborGraph.search(G, k_max=k_search, metric=metric)
     hub = hubness(G, k=k, metric=metric, neighbors=graph)
     try:

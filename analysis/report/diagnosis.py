@@ -6,7 +6,6 @@ Thresholds and their sources are in `analysis.report.rules`, baselines in `analy
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +39,8 @@ from analysis.report.rules import (
     _twonn_finding,
     _uniformity_finding,
 )
-from analysis.validation import check_matrix, max_abs, row_norms
+from analysis.validation import ProgressFn, check_k, check_matrix, check_option, max_abs, row_norms
 
-ProgressFn = Callable[[float, str], None]
 METRICS = ("euclidean", "cosine")
 
 # Rows of the code-usage rank plot kept in the report (log-spaced ranks).
@@ -248,14 +246,11 @@ def diagnose(
     search; tests/bench/bench_report.py).
     """
     started = time.perf_counter()
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}; got {metric!r}.")
+    check_option(metric, METRICS, what="metric")
     emb = _as_embedding(embedding, labels, source)
     X = emb.X
     n, d = X.shape
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}.")
-    k = int(k)
+    k = check_k(k)
     if n < 3 or k >= n:
         raise ValueError(
             f"the report needs at least 3 rows and k < n_samples; got n = {n}, k = {k}. "

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analysis._export import Exported, json_safe
+from analysis.validation import check_option
 
 VERDICTS = ("good", "warning", "problem", "info")
 #: URL paths of the app pages that explain each finding.
@@ -46,10 +47,8 @@ class Finding:
     page: str
 
     def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}; got {self.verdict!r}.")
-        if self.page not in PAGES:
-            raise ValueError(f"page must be one of {PAGES}; got {self.page!r}.")
+        check_option(self.verdict, VERDICTS, what="verdict")
+        check_option(self.page, PAGES, what="page")
         for name in ("value", "baseline"):
             number = getattr(self, name)
             if number is not None:

@@ -20,7 +20,7 @@ norm_spread            coefficient of variation of the row norms: >= 1 warning, 
 hubness                skewness S_Nk of N_k undefined (constant) or < 1: good (S_Nk near
                        0 means no hubness and above 1 a clearly right-skewed N_k,
                        Radovanovic, Nanopoulos & Ivanovic 2010; the app's Hubness page
-                       reads 0.5 / 1.5 bands after Feldbauer & Flexer 2019); >= 1 and
+                       shows this same verdict, `analysis.verdicts`); >= 1 and
                        >= 2x the Gaussian baseline: warning; >= 1 otherwise: info
                        (hubness the dimension alone explains). Factor 2 because one
                        Gaussian sample's skewness varies by up to 2x between seeds
@@ -76,20 +76,27 @@ from analysis.metrics.neural_collapse import NeuralCollapse
 from analysis.metrics.spectrum import CovarianceSpectrum
 from analysis.report.baseline import _GaussianBaseline
 from analysis.report.result import Finding
+from analysis.verdicts import (  # noqa: F401  (the thresholds stay importable from here)
+    HUBNESS_BASELINE_FACTOR,
+    HUBNESS_SKEW,
+    MEAN_COSINE_INFO,
+    MEAN_COSINE_PROBLEM,
+    MEAN_COSINE_WARNING,
+    UNIFORMITY_INFO,
+    UNIFORMITY_PROBLEM,
+    UNIFORMITY_WARNING,
+    hubness_verdict,
+    isotropy_verdict,
+    percent,
+    uniformity_verdict,
+)
 
 # --- thresholds (see the module docstring for the sources) ---------------------------------
 DUPLICATE_PROBLEM_SHARE = 0.5
 DUPLICATE_WARNING_SHARE = 0.01
 NORM_CV_WARNING = 1.0
 NORM_CV_INFO = 0.5
-HUBNESS_SKEW = 1.0
-HUBNESS_BASELINE_FACTOR = 2.0
-UNIFORMITY_PROBLEM = 0.9
-UNIFORMITY_WARNING = 0.5
-UNIFORMITY_INFO = 0.15
-MEAN_COSINE_PROBLEM = 0.9
-MEAN_COSINE_WARNING = 0.5
-MEAN_COSINE_INFO = 0.1
+# Hubness, uniformity and isotropy: in analysis.verdicts, shared with the pages (imported above).
 ERANK_COMPLETE_COLLAPSE = 1.5
 ERANK_WARNING_SHARE = 0.10
 ERANK_INFO_SHARE = 0.30
@@ -118,8 +125,7 @@ def _fmt(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
-def _pct(value: float) -> str:
-    return f"{value:.0%}" if value >= 0.01 or value == 0 else f"{value:.2%}"
+_pct = percent
 
 
 def _not_computed(key: str, title: str, page: str, exc: Exception) -> Finding:
@@ -175,46 +181,19 @@ def _data_findings(summary: dict[str, Any], norm_cv: float | None, norms: np.nda
 
 
 def _hubness_finding(hub: Hubness, base: Hubness | None, n: int, d: int, k: int, metric: str) -> Finding:
-    skew = hub.skewness
     base_skew = None if base is None else base.skewness
     note = (f"skewness of N_k for {n:,} i.i.d. standard Gaussian points in d = {d} (seeded), same k = {k} and "
             f"{metric} distance")
-    compare = "" if base_skew is None else f" i.i.d. Gaussian data of the same size (n = {n:,}, d = {d}) gives {base_skew:.2f}."
-    tail = (f" {hub.hubs.size:,} hubs (N_k >= {2 * k}) take {_pct(hub.hub_occurrence)} of all neighbour slots and "
-            f"{_pct(hub.antihub_occurrence)} of points are nobody's neighbour.")
-    if skew is None:
-        verdict, reason = "good", "No hubness: every point is equally often a neighbour (N_k is constant)."
-    elif skew < HUBNESS_SKEW:
-        verdict, reason = "good", f"Little hubness (skewness of N_k {skew:.2f} < {HUBNESS_SKEW:g})." + compare
-    elif base_skew is not None and skew >= HUBNESS_BASELINE_FACTOR * max(base_skew, 0.0):
-        verdict = "warning"
-        reason = (f"Strong hubness (skewness {skew:.2f}), more than {HUBNESS_BASELINE_FACTOR:g}x what the dimension "
-                  f"alone gives:{compare}{tail} kNN retrieval and classification suffer; try a reduction.")
-    else:
-        verdict = "info"
-        reason = (f"Hubness (skewness {skew:.2f} > {HUBNESS_SKEW:g}), but no more than high dimension alone "
-                  f"explains:{compare}{tail}")
-    return Finding("hubness", "Hubness (skewness of k-occurrence)", skew, base_skew, note, verdict, reason,
-                   "hubness")
+    # The Hubness page shows the same verdict (analysis.verdicts).
+    verdict = hubness_verdict(hub, base_skew, n=n, d=d)
+    return Finding("hubness", "Hubness (skewness of k-occurrence)", hub.skewness, base_skew, note, verdict.level,
+                   verdict.sentence, "hubness")
 
 
 def _uniformity_finding(value: float, reference: float, d: int, dropped: int,
                         collapsed_classes: int | None) -> Finding:
-    share = (value - reference) / (0.0 - reference) if reference < 0 else 0.0
-    numbers = f"Uniformity {value:.3f} against {reference:.3f} for uniform points on the same sphere (d = {d})"
-    if share >= UNIFORMITY_PROBLEM:
-        verdict, reason = "problem", numbers + ": nearly all points share one direction (collapse)."
-    elif share >= UNIFORMITY_WARNING:
-        verdict, reason = "warning", (numbers + ": the points crowd into a small part of the sphere (a narrow cone, "
-                                      "or a few tight clusters).")
-    elif share >= UNIFORMITY_INFO:
-        verdict, reason = "info", numbers + ": less uniform than the sphere allows (clusters or anisotropy)."
-    else:
-        verdict, reason = "good", numbers + ": the directions cover the sphere nearly uniformly."
-    if collapsed_classes is not None and verdict in ("warning", "problem"):
-        verdict = "info"
-        reason = (numbers + f": the points crowd around the {collapsed_classes} collapsed class means, as neural "
-                  "collapse implies.")
+    judged = uniformity_verdict(value, reference, d, collapsed_classes=collapsed_classes)
+    verdict, reason = judged.level, judged.sentence
     if dropped:
         reason += f" {dropped:,} all-zero {'row was' if dropped == 1 else 'rows were'} left out."
     return Finding("uniformity", "Uniformity on the sphere (Wang & Isola)", value, reference,
@@ -224,15 +203,8 @@ def _uniformity_finding(value: float, reference: float, d: int, dropped: int,
 
 def _isotropy_finding(mean_cosine: float, score: float, base_iso: float | None) -> Finding:
     extra = f" IsoScore {score:.2f}" + ("" if base_iso is None else f" (Gaussian of the same n, d: {base_iso:.2f})") + "."
-    if mean_cosine >= MEAN_COSINE_PROBLEM:
-        verdict, reason = "problem", f"Mean cosine {mean_cosine:.2f}: almost every pair points the same way."
-    elif mean_cosine >= MEAN_COSINE_WARNING:
-        verdict, reason = "warning", (f"Mean cosine {mean_cosine:.2f}: the vectors sit in a narrow cone (anisotropy), "
-                                      "so cosine similarities are all high; centring the data helps.")
-    elif mean_cosine >= MEAN_COSINE_INFO:
-        verdict, reason = "info", f"Mean cosine {mean_cosine:.2f}: a common direction shifts every vector a little."
-    else:
-        verdict, reason = "good", f"Mean cosine {mean_cosine:.2f}: directions spread around the origin."
+    judged = isotropy_verdict(mean_cosine)
+    verdict, reason = judged.level, judged.sentence
     if base_iso is not None and score < 0.5 * base_iso:
         # A different question from the mean cosine: how evenly the variance spreads over directions.
         extra += " That low IsoScore means the variance uses few directions; see the spectrum and effective rank."

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from analysis.metrics import hubness
 from analysis.metrics.hubness import hubness_between, reverse_neighbours
 from analysis.neighbors import kneighbors
+from analysis.report import diagnose
 from tests.app.pages import metric_cards, npy_bytes, open_page
 
 PAGE = "app_pages/hubness.py"
@@ -97,3 +98,23 @@ def test_two_sets_measure_test_queries_against_the_train_gallery() -> None:
     assert "Two sets: queries against a gallery" in [s.value for s in at.subheader]
     skews = [m.value for m in at.metric if m.label == "Skewness of N_k"]
     assert skews[-1] == f"{expected.skewness:.3g}"
+
+
+def test_the_verdict_is_the_reports_and_k_changes_slice_the_two_sets() -> None:
+    """Issue 16: the page judges hubness with the report's rule and Gaussian baseline, and the two sets'
+    numbers at a new k are those of `hubness_between` at that k (a slice of the one search)."""
+    at = _hubness_page()
+    emb = at.session_state["view"].embedding
+    split = emb.metadata["split"].to_numpy()
+    for k in (10, 3):
+        if k != 10:
+            at.slider(key="hub_k").set_value(k).run()
+        assert not at.exception
+        finding = next(f for f in diagnose(emb.X, k=k).findings if f.key == "hubness")
+        boxes = {"good": at.success, "info": at.info, "warning": at.warning, "problem": at.error}[finding.verdict]
+        assert finding.reason in [b.value for b in boxes]
+        assert any(c.value.startswith(f"Baseline: skewness {finding.baseline:.2f} for {emb.n_samples:,} i.i.d.")
+                   for c in at.caption)
+        expected = hubness_between(emb.X[split == "test"], emb.X[split == "train"], k=k)
+        skews = [m.value for m in at.metric if m.label == "Skewness of N_k"]
+        assert skews[-1] == f"{expected.skewness:.3g}"

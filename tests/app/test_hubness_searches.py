@@ -39,33 +39,46 @@ def _count_searches(monkeypatch) -> list[tuple[str, int, int]]:
 
 
 def test_one_search_per_view_k_and_the_reduction_tab_slice_it(monkeypatch) -> None:
-    """Before issue 16's panel: 3 searches of the data on the first view (hubness, the page's own
-    neighbour lists, the reductions' 50 candidates) and 3 more on every k; now 1 and 0.
+    """Searches per view (the sample; k = 10, then k changes).
 
-    The teaching demo searches its own Gaussian samples (cached for every session), and
-    "Two sets" searches test queries against the train gallery once per k: other point sets.
+    * first view: 3 of the data (hubness, the page's own neighbour lists, the reductions' 50
+      candidates) + 1 two-sets search before issue 16's panel; 1 + 1 with the one data graph; now
+      3: the data's graph (every k <= 50 and the 100 reduction candidates), the verdict's Gaussian
+      baseline of the same n and d (the report's sample and rule, to k = 50) and the two sets'
+      queries against their gallery (to k = 50);
+    * every k change: 3 + 1 before the panel; 1 (the two sets at the new k) with it; now 0;
+    * another metric: one search of each kind of its own, then 0 per k again.
+
+    The teaching demo searches its own Gaussian samples (cached for every session).
     """
     calls = _count_searches(monkeypatch)
     st.cache_data.clear()  # another test's results of the sample would hide this view's search
-    sys.modules["ui.hubness"].graph.clear()
+    hub_page = sys.modules["ui.hubness"]
+    for resource in (hub_page.graph, hub_page.baseline, hub_page.pair_graph):
+        resource.clear()
     at = open_page(PAGE)  # renders every tab: the main view and the Reduction tab
     assert not at.exception, at.exception
     n = at.session_state["view"].embedding.n_samples
 
-    def of_data() -> list[tuple[str, int, int]]:
-        return [c for c in calls if c[0] == "kneighbors" and c[1] == n]
+    def searches() -> list[tuple[str, int, int]]:
+        return [c for c in calls if c[0] == "kneighbors_between" or c[1] == n]  # not the demo's samples
 
-    assert of_data() == [("kneighbors", n, 100)]  # k up to 50, and 100 reduction candidates at k = 50
-    assert [c for c in calls if c[0] == "kneighbors_between"] == [("kneighbors_between", 450, 10)]
+    data, baseline, two_sets = ("kneighbors", n, 100), ("kneighbors", n, 50), ("kneighbors_between", 450, 50)
+    assert searches() == [data, baseline, two_sets]
     calls.clear()
     at.slider(key="hub_k").set_value(3).run()
     assert not at.exception
-    assert of_data() == []  # a slice of the cached graph
-    assert [c[0] for c in calls] == ["kneighbors_between"]  # the two sets' queries, at the new k
-    calls.clear()
+    assert calls == []  # slices of the three cached searches
+    at.slider(key="hub_k").set_value(50).run()
+    assert not at.exception
+    assert calls == []
     at.selectbox(key="hub_reduction_method").set_value("csls").run()
     assert not at.exception
     assert calls == []
     at.radio(key="hub_metric").set_value("cosine").run()
     assert not at.exception
-    assert of_data() == [("kneighbors", n, 100)]  # another metric: one graph of its own
+    assert searches() == [data, baseline, two_sets]  # another metric: one graph of each of its own
+    calls.clear()
+    at.slider(key="hub_k").set_value(7).run()
+    assert not at.exception
+    assert calls == []

@@ -11,10 +11,14 @@ import pytest
 from scipy.stats import spearmanr
 
 import analysis.neighbors as neighbors_module
+from analysis.data.schema import Embedding
 from analysis.metrics import hubness
 from analysis.metrics.hubness import distance_to_centre, hubness_between, reverse_neighbours
 from analysis.metrics.hubness_reduction import METHOD_NAMES, compare_reductions
 from analysis.panels import hubness as panels
+from analysis.report import diagnose
+from analysis.report.baseline import gaussian_sample
+from analysis.verdicts import hubness_verdict
 
 N, D = 150, 12
 
@@ -39,8 +43,10 @@ def _same_hubness(a, b) -> None:
 def test_hubness_panel_equals_the_direct_calls_for_every_k(metric) -> None:
     X, _ = _embedding()
     graph = panels.hubness_graph(X, metric=metric, k_max=panels.graph_depth(N))
+    base = panels.baseline_graph(N, D, metric=metric, k_max=panels.baseline_depth(N))
+    G = gaussian_sample(N, D)  # the report's sample (seed 0)
     for k in (1, 3, 10, 25, 50):
-        panel = panels.hubness_panel(X, k=k, metric=metric, graph=graph)
+        panel = panels.hubness_panel(X, k=k, metric=metric, graph=graph, baseline=base)
         expected = hubness(X, k=k, metric=metric)  # its own search
         _same_hubness(panel.hubness, expected)
         indices = neighbors_module.kneighbors(X, k, metric=metric)[1]
@@ -53,7 +59,10 @@ def test_hubness_panel_equals_the_direct_calls_for_every_k(metric) -> None:
         distance = distance_to_centre(X, metric=metric)
         np.testing.assert_array_equal(panel.distance_to_centre, distance)
         assert panel.spearman == float(spearmanr(distance, expected.k_occurrence).statistic)
-        assert panel.verdict == panels.verdict(expected)
+        base_skew = hubness(G, k=k, metric=metric).skewness  # its own search of the Gaussian sample
+        assert panel.baseline_skewness == base_skew
+        assert panel.verdict == panels.verdict(expected, base_skew, n=N, d=D)
+        assert panel.verdict == hubness_verdict(expected, base_skew, n=N, d=D)
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
@@ -97,10 +106,11 @@ def test_one_search_serves_every_k_and_every_reduction(monkeypatch) -> None:
     for name in ("analysis.neighbors", "analysis.metrics.hubness", "analysis.metrics.hubness_reduction"):
         monkeypatch.setattr(sys.modules[name], "kneighbors", counted)  # `analysis.metrics.hubness` is also a function
     graph = panels.hubness_graph(X, metric="euclidean", k_max=panels.graph_depth(N))
+    base = panels.baseline_graph(N, D, metric="euclidean", k_max=panels.baseline_depth(N))
     for k in range(1, panels.LARGEST_K + 1, 7):
-        panels.hubness_panel(X, k=k, metric="euclidean", graph=graph)
+        panels.hubness_panel(X, k=k, metric="euclidean", graph=graph, baseline=base)
         panels.reduction_panel(X, k=k, metric="euclidean", graph=graph, labels=labels)
-    assert calls == [100]
+    assert calls == [100, 50]  # the data to the reductions' depth, the Gaussian baseline to the largest k
 
 
 def test_graph_depth_covers_the_largest_k_and_its_candidates() -> None:
@@ -110,27 +120,65 @@ def test_graph_depth_covers_the_largest_k_and_its_candidates() -> None:
     assert panels.graph_depth(2) == 1
 
 
-def test_verdict_bands() -> None:
+def test_baseline_depth_is_the_slider_end() -> None:
+    assert panels.baseline_depth(1797) == 50
+    assert panels.baseline_depth(30) == 29
+    assert panels.baseline_depth(2) == 1
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("k", [3, 10])
+def test_page_and_report_give_the_same_hubness_verdict_on_the_same_data(metric, k) -> None:
+    """The page's verdict is the report's finding: same level, same sentence, same baseline number."""
+    for X in (_embedding(11)[0],  # mild hubness
+              np.random.default_rng(4).standard_normal((N, 60)).astype(np.float32)):  # high d: strong hubness
+        n, d = X.shape
+        graph = panels.hubness_graph(X, metric=metric, k_max=panels.graph_depth(n))
+        base = panels.baseline_graph(n, d, metric=metric, k_max=panels.baseline_depth(n))
+        panel = panels.hubness_panel(X, k=k, metric=metric, graph=graph, baseline=base)
+        finding = next(f for f in diagnose(X, k=k, metric=metric).findings if f.key == "hubness")
+        assert finding.baseline == panel.baseline_skewness
+        assert (finding.verdict, finding.reason) == (panel.verdict.level, panel.verdict.sentence)
+
+
+def test_hubness_panel_without_a_baseline_judges_skewness_alone() -> None:
     X, _ = _embedding()
-    result = hubness(X, k=10)
-    text = panels.verdict(result)
-    band = "Little" if result.skewness < 0.5 else "Moderate" if result.skewness < 1.5 else "Strong"
-    assert text.startswith(band)
+    graph = panels.hubness_graph(X, metric="euclidean", k_max=panels.graph_depth(N))
+    panel = panels.hubness_panel(X, k=10, metric="euclidean", graph=graph)
+    assert panel.baseline_skewness is None
+    assert panel.verdict == hubness_verdict(panel.hubness, None, n=N, d=D)
+    with pytest.raises(ValueError, match="baseline is a graph of 30 rows but X has 150"):
+        panels.hubness_panel(X, k=10, metric="euclidean", graph=graph,
+                             baseline=panels.baseline_graph(30, D, metric="euclidean", k_max=10))
 
 
 def test_query_gallery_panel_equals_hubness_between() -> None:
     X, _ = _embedding(9)
     split = np.where(np.arange(N) % 4 == 0, "test", "train")
-    metadata = pl.DataFrame({"split": split})
-    found = panels.split_names(metadata)
-    assert found is not None and found[1] == ["test", "train"]
-    pair = panels.query_gallery_panel(X, found[0], query="test", gallery="train", k=5, metric="cosine")
-    _same_hubness(pair.hubness, hubness_between(X[split == "test"], X[split == "train"], k=5, metric="cosine"))
-    assert (pair.n_queries, pair.n_gallery) == (int((split == "test").sum()), int((split == "train").sum()))
-    assert pair.mean_k_occurrence == 5 * pair.n_queries / pair.n_gallery
-    assert panels.query_gallery_panel(X, found[0], query="train", gallery="test", k=N, metric="cosine").hubness is None
-    assert panels.split_names(pl.DataFrame({"split": ["a"] * 3})) is None
-    assert panels.split_names(None) is None
+    emb = Embedding(X=X, metadata=pl.DataFrame({"split": split}))
+    assert panels.split_names(emb) == ["test", "train"]
+    searched = panels.query_gallery_graph(emb, query="test", gallery="train", metric="cosine",
+                                          k_max=panels.LARGEST_K)
+    assert searched.k_max == panels.LARGEST_K
+    for k in (1, 5, 17, panels.LARGEST_K):  # every k a slice of the one search
+        pair = panels.query_gallery_panel(searched, k=k)
+        _same_hubness(pair.hubness, hubness_between(X[split == "test"], X[split == "train"], k=k, metric="cosine"))
+        assert (pair.n_queries, pair.n_gallery) == (int((split == "test").sum()), int((split == "train").sum()))
+        assert pair.mean_k_occurrence == k * pair.n_queries / pair.n_gallery
+    small = panels.query_gallery_graph(emb, query="train", gallery="test", metric="cosine",
+                                       k_max=panels.LARGEST_K)
+    assert small.k_max == int((split == "test").sum())  # capped at the gallery's size
+    assert panels.query_gallery_panel(small, k=small.k_max).hubness is not None
+    assert panels.query_gallery_panel(small, k=small.k_max + 1).hubness is None  # the page says "lower k"
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 50\] .*; got 51"):
+        panels.query_gallery_panel(searched, k=51)
+    with pytest.raises(ValueError, match=r"k must be an integer >= 1; got 0"):
+        panels.query_gallery_panel(searched, k=0)
+    with pytest.raises(ValueError, match="identical rows"):
+        panels.query_gallery_graph(Embedding(X=np.ones((N, D)), metadata=emb.metadata), query="test", gallery="train", metric="euclidean",
+                                   k_max=5)
+    assert panels.split_names(Embedding(X=X[:3], metadata=pl.DataFrame({"split": ["a"] * 3}))) is None
+    assert panels.split_names(Embedding(X=X)) is None
 
 
 def test_panels_import_no_streamlit_or_plotly() -> None:

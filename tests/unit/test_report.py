@@ -208,7 +208,7 @@ def test_embedding_input_and_labels_override() -> None:
         ({"X": np.ones(5)}, "2-D"),
         ({"labels": np.zeros(7)}, "labels must have shape"),
         ({"k": 50}, "k < n_samples"),
-        ({"k": 0}, "positive integer"),
+        ({"k": 0}, r"k must be an integer >= 1; got 0"),
         ({"metric": "manhattan"}, "metric"),
     ],
 )

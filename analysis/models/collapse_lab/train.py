@@ -16,7 +16,8 @@ from analysis.models.collapse_lab.data import (
     long_tail_subsample,
 )
 from analysis.models.digits import digits_dataset
-from analysis.models.mlp import ProgressFn, StopFn, train_mlp
+from analysis.models.mlp import StopFn, train_mlp
+from analysis.validation import ProgressFn
 
 __all__ = ["train_collapse_lab"]
 

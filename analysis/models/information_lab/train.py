@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from analysis.data.schema import Run
-from analysis.models._progress import ProgressFn, StopFn
+from analysis.models._progress import StopFn
 from analysis.models.information_lab.config import InformationLabConfig
 from analysis.models.information_lab.run_layout import (
     CheckpointWeights,
@@ -19,6 +19,7 @@ from analysis.models.information_lab.run_layout import (
     task_description,
 )
 from analysis.models.information_lab.task import LABEL_COLUMN, LABEL_NAMES
+from analysis.validation import ProgressFn
 
 if TYPE_CHECKING:  # torch is imported only to train: replay and file I/O need numpy alone.
     import numpy as np

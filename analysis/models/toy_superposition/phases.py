@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from analysis.models._checks import is_int
-from analysis.models._progress import ProgressFn, StopFn
+from analysis.models._progress import StopFn
 from analysis.models.toy_superposition.config import ToyModelConfig, positive_float
 from analysis.models.toy_superposition.train import train_toy_models
+from analysis.validation import ProgressFn
 
 __all__ = ["PHASE_LABELS", "PhaseDiagram", "classify_two_feature_model", "phase_diagram", "theoretical_phases"]
 

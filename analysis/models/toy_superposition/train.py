@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.models._progress import ProgressFn, StopFn, clamped_progress
+from analysis.models._progress import StopFn, clamped_progress
 from analysis.models._threads import torch_threads
 from analysis.models.toy_superposition.config import (
     ToyModelConfig,
@@ -17,6 +17,7 @@ from analysis.models.toy_superposition.config import (
     check_sparsity,
 )
 from analysis.models.toy_superposition.sweep import ToySweep
+from analysis.validation import ProgressFn
 
 __all__ = ["train_toy_models"]
 

@@ -15,9 +15,10 @@ from analysis.models._loop import finish_run, run_epochs
 from analysis.models._progress import clamped_progress
 from analysis.models._threads import torch_threads
 from analysis.models.digits import digits_dataset
-from analysis.models.mlp import ProgressFn, StopFn, checkpoint_steps
+from analysis.models.mlp import StopFn, checkpoint_steps
 from analysis.models.vq.config import VQConfig
 from analysis.models.vq.model import VQAutoencoder, code_usage
+from analysis.validation import ProgressFn
 
 __all__ = ["train_vq"]
 
