@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.data import Selection
+from analysis.panels import common
 from analysis.panels import data as data_panels
 from analysis.panels import explore as panel
 
@@ -49,3 +50,15 @@ def _data_panel(data_key: str, _selection: Selection) -> data_panels.DataPanel:
 def data_panel(view) -> data_panels.DataPanel:
     """The Data page's numbers (summary, row norms), once per selection."""
     return _data_panel(view.data_key, view.selection)
+
+
+# A resource, not data: the graph's arrays are read-only and shared as they are, where st.cache_data
+# would copy them (unpickle) on every read.
+@st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding every point's nearest neighbours…")
+def _selection_graph(data_key: str, metric: str, _selection: Selection) -> common.NeighborGraph:
+    return common.selection_graph(_selection, metric=metric)
+
+
+def selection_graph(selection: Selection, metric: str) -> common.NeighborGraph:
+    """The one neighbour search of a selection per metric, shared by the Hubness and Explore pages."""
+    return _selection_graph(selection.key, metric, selection)

@@ -64,12 +64,6 @@ def colour(view: View, choice: str) -> ColorSpec:
     return _colour(view.data_key, choice, view.selection)
 
 
-# A resource: the graph's read-only arrays are shared as they are (cache_data would unpickle a copy per read).
-@st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding every point's nearest neighbours…")
-def _graph(data_key: str, metric: str, _selection: Selection) -> panel.NeighborGraph:
-    return panel.neighbour_graph(_selection, metric=metric)
-
-
 @st.cache_data(max_entries=64, ttl=RESULTS_TTL, show_spinner=False)
 def _row_neighbours(data_key: str, row: int, metric: str, _selection: Selection) -> panel.PointNeighbours:
     return panel.point_neighbours(_selection, row, metric=metric)
@@ -80,7 +74,7 @@ def neighbours(view: View, row: int, metric: str) -> panel.PointNeighbours:
     the first click), or on more than `GRAPH_MAX_ROWS` rows that row's own search."""
     sel = view.selection
     if panel.uses_graph(sel.n_samples):
-        return panel.point_neighbours(sel, row, metric=metric, graph=_graph(sel.key, metric, sel))
+        return panel.point_neighbours(sel, row, metric=metric, graph=cache.selection_graph(sel, metric))
     return _row_neighbours(sel.key, int(row), metric, sel)
 
 

@@ -55,17 +55,9 @@ def largest_k(n_samples: int) -> int:
     return min(panels.LARGEST_K, n_samples - 1)
 
 
-# A resource, not data: the graph's arrays are read-only and shared as they are, where st.cache_data
-# would copy them (unpickle) on every read, i.e. several times per rerun.
-@st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding every point's nearest neighbours…")
-def graph(data_key: str, _X: np.ndarray, metric: str, k_max: int) -> panels.NeighborGraph:
-    """The page's one neighbour search per (data, metric): every k and every reduction slice it."""
-    return panels.hubness_graph(_X, metric=metric, k_max=k_max)
-
-
 def _graph(view: View, metric: str) -> panels.NeighborGraph:
-    emb = view.embedding
-    return graph(view.data_key, emb.X, metric, panels.graph_depth(emb.n_samples, largest_k(emb.n_samples)))
+    """The selection's one graph per metric (`ui.cache.selection_graph`, shared with Explore)."""
+    return cache.selection_graph(view.selection, metric)
 
 
 # Depends on the shape only, so every session and dataset of that shape shares it (SHARED_TTL).

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from analysis.class_geometry import ClassMeanFrames, class_mean_frames
+from analysis.class_mean_frames import ClassMeanFrames, class_mean_frames
 from analysis.data import ALL_SPLITS, Run, Selection
 from analysis.data.classifier_io import ClassifierArrays, load_classifier
 from analysis.metrics.collapse_table import collapse_inputs, neural_collapse_table
@@ -324,7 +324,7 @@ def frames_selection(selection: Selection) -> Selection:
 def collapse_frames(selection: Selection) -> ClassMeanFrames:
     """The selection's rows at its layer, projected on the class means' top directions at every checkpoint.
 
-    One frame for an embedding. See `analysis.class_geometry.class_mean_frames`.
+    One frame for an embedding. See `analysis.class_mean_frames.class_mean_frames`.
     """
     run = selection.run
     if run is None:

@@ -28,7 +28,10 @@ import polars as pl
 from analysis.data import Embedding, Selection
 from analysis.neighbors import NeighborGraph, kneighbors_of
 from analysis.projection import Projection, project, project_sequence
-from analysis.validation import ProgressFn
+from analysis.validation import ProgressFn, max_abs, power_of_two_exponent
+
+# unit_scaled_if_huge's default limit: the shared graph is searched on X / 2**e above it.
+_SCALED_ABOVE = 2.0**64
 
 __all__ = [
     "GRAPH_MAX_ROWS",
@@ -205,6 +208,22 @@ def neighbour_graph(selection: Selection, *, metric: str, k_max: int | None = No
     return NeighborGraph.search(selection.X, k_max=depth, metric=metric)
 
 
+def _graph_distances(X: np.ndarray, graph: NeighborGraph, row: int) -> np.ndarray:
+    """Row `row` of the graph's distances in X's own units.
+
+    The shared graph (`analysis.panels.common.selection_graph`) is searched on X / 2**e when X's
+    entries exceed 2**64 (ranks are scale-free); Euclidean distances then scale back exactly by
+    2**e. Cosine distances do not depend on the scale.
+    """
+    distances = graph.distances[row]
+    if graph.metric != "euclidean":
+        return distances
+    peak = max_abs(X)
+    if peak <= _SCALED_ABOVE:
+        return distances
+    return np.ldexp(distances.astype(np.float64), power_of_two_exponent(peak))
+
+
 @dataclass(frozen=True, eq=False)
 class PointNeighbours:
     """The nearest other rows of one chosen row, nearest first, deep enough for every k on the page.
@@ -245,7 +264,8 @@ def point_neighbours(selection: Selection, row: int, *, metric: str,
         raise ValueError(f"row must be in [0, {selection.n_samples - 1}]; got {row}.")
     if graph is not None:
         graph.check_matches(selection.X, metric=metric, name="graph")
-        return PointNeighbours(row=row, metric=metric, distances=graph.distances[row], indices=graph.indices[row])
+        return PointNeighbours(row=row, metric=metric, distances=_graph_distances(selection.X, graph, row),
+                               indices=graph.indices[row])
     distances, indices = kneighbors_of(selection.X, np.asarray([row]), neighbour_depth(selection.n_samples),
                                        metric=metric)
     return PointNeighbours(row=row, metric=metric, distances=distances[0], indices=indices[0])

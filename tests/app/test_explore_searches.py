@@ -112,3 +112,25 @@ def test_above_the_graph_limit_each_clicked_row_is_searched_once_for_every_k(mon
     assert any("The 40 nearest neighbours" in c.value for c in at.caption)
     at.number_input(key="explore_focus_input").set_value(6).run()
     assert calls == [("kneighbors_of", n)]
+
+
+def test_explore_reads_the_graph_the_hubness_page_searched(monkeypatch) -> None:
+    """Compute once across pages: after the Hubness page has searched the selection's neighbours,
+    clicking points on Explore searches nothing (`ui.cache.selection_graph`, one graph per
+    (selection, metric) at the Hubness page's depth, which covers Explore's k slider)."""
+    calls = _count(monkeypatch)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = open_page("app_pages/hubness.py")
+    assert not at.exception, at.exception
+    n = at.session_state["view"].embedding.n_samples
+    assert ("kneighbors", n) in calls  # the Hubness page's search of the data
+    calls.clear()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    calls.clear()  # Explore's projections (Hubness drew only its PCA)
+    at.number_input(key="explore_focus_input").set_value(5).run()
+    at.slider(key="explore_k").set_value(50).run()
+    assert not at.exception
+    assert [c for c in calls if c[0] in ("kneighbors", "kneighbors_of")] == []
+    assert any("The 50 nearest neighbours" in c.value for c in at.caption)

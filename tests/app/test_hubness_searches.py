@@ -54,7 +54,8 @@ def test_one_search_per_view_k_and_the_reduction_tab_slice_it(monkeypatch) -> No
     calls = _count_searches(monkeypatch)
     st.cache_data.clear()  # another test's results of the sample would hide this view's search
     hub_page = sys.modules["ui.hubness"]
-    for resource in (hub_page.graph, hub_page.baseline, hub_page.pair_graph):
+    # The data's graph is the one Explore shares (`ui.cache.selection_graph`).
+    for resource in (sys.modules["ui.cache"]._selection_graph, hub_page.baseline, hub_page.pair_graph):
         resource.clear()
     at = open_page(PAGE)  # renders every tab: the main view and the Reduction tab
     assert not at.exception, at.exception

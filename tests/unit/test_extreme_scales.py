@@ -620,7 +620,7 @@ def test_compare_skips_stitching_when_every_row_has_its_own_label():
 
 def _case_class_mean_frames_huge_codes(n: int, seed: int):
     """class_mean_frames (codes must be 0..C-1 there: they colour the frames) with codes {0, 1e9}."""
-    from analysis.class_geometry import class_mean_frames
+    from analysis.class_mean_frames import class_mean_frames
 
     X = np.random.default_rng(seed).standard_normal((n, 4))
     return class_mean_frames([X], np.where(np.arange(n) % 2 == 0, 0, 10**9))

@@ -18,7 +18,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.stats import ortho_group, rankdata
 
@@ -516,6 +516,7 @@ def test_invariant_to_rotation_translation_scale_and_row_order(seed, C, d, scale
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), C=st.integers(2, 7), d=st.integers(1, 9))
+@example(seed=200, C=6, d=5)
 def test_invariant_to_relabelling_classes(seed, C, d):
     X, y = mixture(seed, C, d)
     rng = np.random.default_rng(seed)
@@ -527,11 +528,19 @@ def test_invariant_to_relabelling_classes(seed, C, d):
     result = neural_collapse(X.copy(), relabel[y], classifier=W_perm, bias=b_perm)
     names = GEOMETRIC + ("nc3", "nc4", "ncc_accuracy", "orthogonal_frame_distance", "size_norm_spearman")
     expected = _scalars(base, names)
+    # Relabelling reorders the sums, so results agree to rounding amplified by the conditioning of
+    # Sigma_B (pinv): about eps * cond(centred class means)^2. Hypothesis found seed 200, C = 6, d = 5,
+    # where the means span 5 dimensions with singular values 12 ... 7.7e-4 (cond^2 = 2.4e8) and NC1
+    # = 1.8e6 moves by 3.8e-8 relative: within this bound, beyond a fixed 1e-9.
+    means = np.stack([X[y == c].mean(axis=0) for c in range(C)])
+    sv = np.linalg.svd(means - means.mean(axis=0), compute_uv=False)
+    sv = sv[sv > sv[0] * 1e-12]
+    rel = max(1e-9, 100 * np.finfo(float).eps * (sv[0] / sv[-1]) ** 2)
     for name in names:
         if expected[name] is None:
             assert getattr(result, name) is None, name
         else:
-            assert getattr(result, name) == pytest.approx(expected[name], rel=1e-9, abs=1e-12), name
+            assert getattr(result, name) == pytest.approx(expected[name], rel=rel, abs=1e-12), name
     np.testing.assert_array_equal(result.class_counts[relabel], base.class_counts)
     np.testing.assert_allclose(result.class_means[relabel], base.class_means, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(result.nc1_class_share[relabel], base.nc1_class_share, rtol=1e-9, atol=1e-12)

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.class_geometry import class_mean_frames
+from analysis.class_mean_frames import class_mean_frames
 from analysis.data import Embedding, Run, Selection
 from analysis.data.classifier_io import ClassifierArrays
 from analysis.metrics import neural_collapse

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.class_geometry import ClassMeanFrames, class_mean_frames, sample_per_class
+from analysis.class_mean_frames import ClassMeanFrames, class_mean_frames, sample_per_class
 
 
 def _orthogonal(d: int, seed: int) -> np.ndarray:
