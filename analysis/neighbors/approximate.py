@@ -114,13 +114,13 @@ def _distances(scores: np.ndarray, metric: str) -> np.ndarray:
     return np.sqrt(np.maximum(scores, 0.0)).astype(np.float32)
 
 
-def _drop_self(D: np.ndarray, I: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _drop_self(D: np.ndarray, ids: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Remove each query's own row from its k + 1 candidates (or the last one when it is absent)."""
-    is_self = I == rows[:, None]
+    is_self = ids == rows[:, None]
     missing = ~is_self.any(axis=1)
     is_self[missing, -1] = True  # a duplicate pushed self out: drop the farthest candidate instead
     keep = ~is_self
-    return D[keep].reshape(len(rows), k), I[keep].reshape(len(rows), k)
+    return D[keep].reshape(len(rows), k), ids[keep].reshape(len(rows), k)
 
 
 def recall_at_k(approx_distances: np.ndarray, exact_distances: np.ndarray) -> float:
@@ -215,8 +215,8 @@ def approximate_kneighbors(
         if (ids < 0).any():  # fewer than k + 1 rows in the scanned cells
             raise ValueError(f"the IVF index found fewer than k + 1 = {k + 1} candidates for some rows; "
                              "use a smaller k or exact search.")
-        D, I = _drop_self(_distances(scores, metric), ids, np.arange(start, stop), k)
-        distances[start:stop], indices[start:stop] = D, I
+        block_d, block_i = _drop_self(_distances(scores, metric), ids, np.arange(start, stop), k)
+        distances[start:stop], indices[start:stop] = block_d, block_i
         if progress is not None:
             progress(0.2 + 0.8 * stop / n, f"Searched {stop:,} of {n:,} rows")
     settings = KnnSettings(method="ivf_flat", exact=False, recall=recall, n_queries_checked=int(check_rows.size),

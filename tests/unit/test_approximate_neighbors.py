@@ -30,14 +30,14 @@ def test_recall_counts_ties_at_the_cut_as_found() -> None:
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
 def test_reported_recall_matches_the_recall_over_every_row(metric: str) -> None:
     X = _clusters()
-    D, I, settings = approximate_kneighbors(X, 10, metric=metric, n_check=500, nlist=64)
+    D, ids, settings = approximate_kneighbors(X, 10, metric=metric, n_check=500, nlist=64)
     De, _ = kneighbors(X, 10, metric=metric)
     full = recall_at_k(D, De)
     assert settings.recall >= 0.95 and full >= 0.93
     assert abs(settings.recall - full) < 0.03  # a 500-row sample estimates the whole
     assert settings.as_json() == {"method": "ivf_flat", "exact": False, "recall": settings.recall,
                                   "n_queries_checked": 500}
-    assert not (I == np.arange(X.shape[0])[:, None]).any()  # a row is never its own neighbour
+    assert not (ids == np.arange(X.shape[0])[:, None]).any()  # a row is never its own neighbour
     assert np.all(np.diff(D, axis=1) >= 0)
     # Where the index found the true neighbour, its distance is the exact one.
     found = np.isclose(D[:, 0], De[:, 0], rtol=1e-4, atol=1e-4)
