@@ -4,7 +4,7 @@
     replens samples [--out DIR] [--quick]
                              regenerate the shipped sample runs
     replens app [--port N]   start the web app
-    replens report FILE [--labels FILE|COLUMN] [--layer L --step S] [--k 10]
+    replens report FILE [--labels FILE|COLUMN] [--layer L --step S] [--k 10] [--exact]
                    [--html OUT] [--json OUT]
                              every diagnostic of one embedding, with verdicts
     replens compare A B [--layer L --step S] [--layer-b L --step-b S] [--labels ...]
@@ -240,7 +240,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
               + (f", {emb.n_classes} classes" if emb.labels is not None else ", no labels"))
         # The Report page's panel: the same diagnose call for the file's rows (with --labels applied).
         report = report_panel(Selection(emb), codes=codes, codebook_size=codebook_size, k=args.k,
-                              metric=args.metric, seed=args.seed,
+                              metric=args.metric, seed=args.seed, exact=True if args.exact else None,
                               progress=None if args.quiet else _stderr_progress).report
         _write_outputs([(args.json, lambda: report.to_json() + "\n"), (args.html, report.to_html)])
     except CLI_ERRORS as exc:
@@ -270,6 +270,9 @@ def _add_report_parser(sub: Any) -> None:
     report.add_argument("--k", type=int, default=10, help="neighbours for hubness (default: 10)")
     report.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
     report.add_argument("--seed", type=int, default=0, help="seed of the baselines (default: 0)")
+    report.add_argument("--exact", action="store_true",
+                        help="exact kNN at any size (default: exact up to 200,000 rows, above that an approximate "
+                             "index whose recall is measured and reported)")
     report.add_argument("--html", metavar="OUT", help="write a self-contained HTML report here")
     report.add_argument("--json", metavar="OUT", help="write the report as JSON here")
     report.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -10,14 +10,53 @@ every consumer (``neighbors=`` arguments) instead of searching again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from analysis.validation import ProgressFn, check_k  # ProgressFn: the one definition (issue 16)
 
-__all__ = ["NeighborGraph"]
+__all__ = ["KnnSettings", "NeighborGraph"]
+
+
+@dataclass(frozen=True)
+class KnnSettings:
+    """How a neighbour search was done, as the report's ``metrics.settings.knn`` records it (issue 17).
+
+    Attributes
+    ----------
+    method : str
+        ``"exact"`` or ``"ivf_flat"`` (`analysis.neighbors.approximate`).
+    exact : bool
+    recall : float or None
+        Measured recall@k of an approximate search on `n_queries_checked`
+        sampled rows against exact search; None for an exact search.
+    n_queries_checked : int
+    params : dict
+        Index parameters (nlist, nprobe) and the seconds spent.
+    """
+
+    method: str
+    exact: bool
+    recall: float | None = None
+    n_queries_checked: int = 0
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def exact_search(cls) -> KnnSettings:
+        return cls(method="exact", exact=True)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"method": self.method, "exact": self.exact, "recall": self.recall,
+                "n_queries_checked": self.n_queries_checked}
+
+    def describe(self) -> str:
+        """One phrase for a caption or a report line, e.g. "approximate kNN (recall@10 0.97 on 1,000 rows)"."""
+        if self.exact:
+            return "exact kNN"
+        return (f"approximate kNN ({self.method}, {self.params.get('nprobe')} of {self.params.get('nlist')} "
+                f"cells scanned): recall {self.recall:.3f} on {self.n_queries_checked:,} sampled rows")
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +107,7 @@ class NeighborGraph:
     distances: np.ndarray
     indices: np.ndarray
     metric: str
+    knn: KnnSettings = field(default_factory=KnnSettings.exact_search)
 
     def __post_init__(self) -> None:
         distances = np.asarray(self.distances)
@@ -101,9 +141,11 @@ class NeighborGraph:
         *,
         k_max: int,
         metric: str = "euclidean",
+        exact: bool | None = None,
         progress: ProgressFn | None = None,
     ) -> NeighborGraph:
-        """Exact ``k_max`` nearest neighbours of every row of ``X`` (one `kneighbors` call).
+        """The ``k_max`` nearest neighbours of every row of ``X``: one exact `kneighbors` call, or above
+        `analysis.neighbors.approximate.EXACT_LIMIT` rows an approximate IVF search with measured recall.
 
         Parameters
         ----------
@@ -112,6 +154,10 @@ class NeighborGraph:
             Most neighbours any consumer will read, ``1 <= k_max <= n_samples - 1``.
         metric : {"euclidean", "cosine"}, default="euclidean"
             As in `analysis.neighbors.kneighbors`.
+        exact : bool, optional
+            True forces exact search, False forces the approximate index; None
+            (default) searches exactly up to ``EXACT_LIMIT`` rows. The graph's
+            `knn` says which was done and, if approximate, the recall measured.
         progress : callable (fraction, message) -> None, optional
             Called at the start and the end of the search.
 
@@ -132,6 +178,13 @@ class NeighborGraph:
         n = np.shape(X)[0] if np.ndim(X) == 2 else None
         k_max = check_k(k_max, n=None if n is None else n - 1, what="k_max",
                         needs=f"other rows each, of {n}")
+        from analysis.neighbors import approximate
+
+        if not approximate.use_exact(n or 0, exact=exact):
+            checked = neighbors.checks._check_X(X)
+            distances, indices, settings = approximate.approximate_kneighbors(checked, k_max, metric=metric,
+                                                                              progress=progress)
+            return cls(distances=distances, indices=indices, metric=metric, knn=settings)
         if progress is not None:
             progress(0.0, f"Finding the {k_max} nearest neighbours of {np.shape(X)[0]:,} points")
         distances, indices = neighbors.kneighbors(X, k_max, metric=metric)

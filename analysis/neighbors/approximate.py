@@ -31,11 +31,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from analysis.neighbor_graph import KnnSettings
 from analysis.neighbors.search import _faiss, n_threads
 from analysis.validation import ProgressFn, check_k, check_option
 
@@ -50,45 +49,6 @@ TARGET_RECALL = 0.95
 _FIRST_NPROBE = 8
 _TRAIN_PER_CELL = 64
 _SEARCH_CHUNK = 16_384
-
-
-@dataclass(frozen=True)
-class KnnSettings:
-    """How a neighbour search was done, as the report's ``metrics.settings.knn`` records it.
-
-    Attributes
-    ----------
-    method : str
-        ``"exact"`` or ``"ivf_flat"``.
-    exact : bool
-    recall : float or None
-        Measured recall@k of the approximate search on `n_queries_checked`
-        sampled rows (None for an exact search: it is 1 by construction).
-    n_queries_checked : int
-    params : dict
-        Index parameters (nlist, nprobe) and the seconds spent.
-    """
-
-    method: str
-    exact: bool
-    recall: float | None = None
-    n_queries_checked: int = 0
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def exact_search(cls) -> KnnSettings:
-        return cls(method="exact", exact=True)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"method": self.method, "exact": self.exact, "recall": self.recall,
-                "n_queries_checked": self.n_queries_checked}
-
-    def describe(self) -> str:
-        if self.exact:
-            return "exact kNN"
-        return (f"approximate kNN ({self.method}, nprobe {self.params.get('nprobe')} of "
-                f"{self.params.get('nlist')} cells): recall@k {self.recall:.3f} on {self.n_queries_checked:,} "
-                "sampled rows")
 
 
 def use_exact(n_samples: int, *, exact: bool | None = None) -> bool:

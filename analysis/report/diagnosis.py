@@ -6,7 +6,7 @@ Thresholds and their sources are in `analysis.report.rules`, baselines in `analy
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from analysis.metrics.isotropy import isotropy
 from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
 from analysis.metrics.sphere import uniformity
+from analysis.neighbor_graph import KnnSettings
 from analysis.neighbors import NeighborGraph
 from analysis.report import baseline as _baseline
 from analysis.report.baseline import _gaussian_baseline, _norm_cv, _twonn
@@ -109,10 +110,11 @@ class _Neighbours:
     twonn_note: str
     error: Exception | None
     twonn_error: Exception | None
+    knn: KnnSettings | None = None
 
 
 def _neighbour_stage(X: np.ndarray, k: int, k_search: int, metric: str, nonzero: np.ndarray, n_distinct: int,
-                     stages: Stages) -> _Neighbours:
+                     stages: Stages, exact: bool | None = None) -> _Neighbours:
     """Hubness and TwoNN from one neighbour graph (TwoNN drops duplicate rows first)."""
     n = X.shape[0]
     try:
@@ -122,7 +124,7 @@ def _neighbour_stage(X: np.ndarray, k: int, k_search: int, metric: str, nonzero:
         if metric == "cosine" and not nonzero.all():
             raise ValueError(f"{int((~nonzero).sum()):,} all-zero rows have no cosine distance; "
                              "use metric='euclidean' or drop them.")
-        graph = NeighborGraph.search(X, k_max=k_search, metric=metric)
+        graph = NeighborGraph.search(X, k_max=k_search, metric=metric, exact=exact)
     except ValueError as exc:
         return _Neighbours(None, None, "", exc, exc)
     hub = hubness(X, k=k, metric=metric, neighbors=graph)
@@ -131,9 +133,9 @@ def _neighbour_stage(X: np.ndarray, k: int, k_search: int, metric: str, nonzero:
     try:
         result = _twonn(X, graph)
     except ValueError as exc:
-        return _Neighbours(hub, None, "", None, exc)
+        return _Neighbours(hub, None, "", None, exc, graph.knn)
     note = f" ({result.n_duplicates:,} duplicate rows left out.)" if result.n_duplicates else ""
-    return _Neighbours(hub, result.dimension, note, None, None)
+    return _Neighbours(hub, result.dimension, note, None, None, graph.knn)
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,7 @@ def diagnose(
     seed: int = 0,
     progress: ProgressFn | None = None,
     source: str | None = None,
+    exact: bool | None = None,
 ) -> Report:
     """Run every diagnostic that applies to one embedding and give each a verdict.
 
@@ -226,6 +229,12 @@ def diagnose(
     progress : callable (fraction, message) -> None, optional
     source : str, optional
         Name shown in the report; default the Embedding's name ("array" for arrays).
+    exact : bool, optional
+        The data's kNN search: True exact, False approximate (IVF, recall
+        measured on sampled rows), None exact up to
+        `analysis.neighbors.approximate.EXACT_LIMIT` rows. The report's JSON
+        records it as ``metrics.settings.knn = {"method", "exact", "recall",
+        "n_queries_checked"}``.
 
     Returns
     -------
@@ -275,7 +284,8 @@ def diagnose(
     k_search = max(k, 2)
     stages.start("kNN search", 0.03, f"Finding the {k_search} nearest neighbours of {n:,} points")
     n_distinct = n - int(summary["n_duplicate_rows"])
-    neighbours = _neighbour_stage(X, k, k_search, metric, nonzero, n_distinct, stages)
+    neighbours = _neighbour_stage(X, k, k_search, metric, nonzero, n_distinct, stages, exact)
+    metrics["settings"]["knn"] = (neighbours.knn or KnnSettings.exact_search()).as_json()
 
     # 3. the Gaussian baseline of the same n and d
     stages.start("Gaussian baseline", 0.45,
@@ -287,7 +297,10 @@ def diagnose(
     findings += _data_findings(summary, norm_cv, norms, base, n)
     hub = neighbours.hubness
     if hub is not None:
-        findings.append(_hubness_finding(hub, base.hubness, n, d, k, metric))
+        finding = _hubness_finding(hub, base.hubness, n, d, k, metric)
+        if neighbours.knn is not None and not neighbours.knn.exact:  # say how far to trust the neighbours
+            finding = replace(finding, reason=f"{finding.reason} Neighbours from {neighbours.knn.describe()}.")
+        findings.append(finding)
         metrics["hubness"] = hub.scalars() | {"n_hubs": int(hub.hubs.size), "n_antihubs": int(hub.antihubs.size),
                                               "k": k, "metric": metric}
         series["k_occurrence"] = _histogram(hub.k_occurrence)

@@ -70,3 +70,20 @@ def test_exact_below_the_limit_unless_forced() -> None:
     assert use_exact(10**7, exact=True) and not use_exact(10, exact=False)
     assert KnnSettings.exact_search().as_json() == {"method": "exact", "exact": True, "recall": None,
                                                    "n_queries_checked": 0}
+
+
+def test_a_graph_says_how_it_was_searched_and_feeds_hubness() -> None:
+    from analysis.metrics import hubness
+    from analysis.neighbors import NeighborGraph
+
+    X = _clusters(n=4000, seed=2)
+    exact = NeighborGraph.search(X, k_max=10)
+    approx = NeighborGraph.search(X, k_max=10, exact=False)
+    assert exact.knn.as_json() == {"method": "exact", "exact": True, "recall": None, "n_queries_checked": 0}
+    assert approx.knn.method == "ivf_flat" and not approx.knn.exact and approx.knn.recall >= 0.95
+    assert "recall" in approx.knn.describe()
+    # Hubness read from the approximate graph is close to the exact one on data it searched well.
+    h_exact = hubness(X, k=10, neighbors=exact)
+    h_approx = hubness(X, k=10, neighbors=approx)
+    assert abs(h_exact.skewness - h_approx.skewness) < 0.2
+    assert np.corrcoef(h_exact.k_occurrence, h_approx.k_occurrence)[0, 1] > 0.9
