@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import polars as pl
+
+from analysis.data.cleaning import _nonfinite_rows, _pool
 
 # The format readers live in analysis.data.formats (one module per format); this
 # module keeps the public API, the upload check and the shared pipeline.
@@ -74,6 +75,7 @@ from analysis.data.formats.tables import _read_csv, _read_parquet
 from analysis.data.formats.torch_pt import _read_pt
 from analysis.data.formats.zips import _read_npz
 from analysis.data.limits import UPLOAD_LIMIT_MB, format_bytes
+from analysis.data.load_report import LoadReport
 from analysis.data.schema import Embedding
 
 __all__ = [
@@ -108,70 +110,6 @@ LABEL_FORMATS: Mapping[str, str] = MappingProxyType(
 )
 
 POOLING_CHOICES = ("mean", "last", "flatten")
-
-
-# --------------------------------------------------------------------------- report
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    """What `load_embedding_report` did to turn a file into an `Embedding`.
-
-    Attributes
-    ----------
-    source : str
-        The file name shown in messages (the upload's name for bytes).
-    format : str
-        ``"npy"``, ``"npz"``, ``"csv"``, ``"parquet"``, ``"safetensors"`` or ``"pt"``.
-    original_shape : tuple of int
-        Shape of the array as stored (before pooling and dropping rows).
-    original_dtype : str
-        Its dtype as stored (``"bfloat16"`` for bfloat16 tensors).
-    shape : tuple of int
-        Shape of the returned ``Embedding.X``.
-    cast_from : str or None
-        The dtype converted to float32, or None when it already was float32.
-    pooling : str or None
-        The pooling applied to 3-D activations.
-    dropped_nonfinite_rows : int
-        Rows dropped because they held NaN/Inf (``nonfinite="drop"``).
-    dropped_row_indices : tuple of int
-        Their indices in the file, so that a separate per-row table (e.g.
-        metadata uploaded beside the embedding) can drop the same rows.
-    memory_mapped : bool
-        Whether ``Embedding.X`` is a memory-mapped view of the file (no copy).
-    key : str or None
-        The array picked inside an npz/safetensors/pt container, or the
-        embedding column of a table.
-    labels_from : str or None
-        Where the labels came from (a key, a column, a file, an array).
-    metadata_columns : tuple of str
-        The columns kept as ``Embedding.metadata``.
-    notes : tuple of str
-        Anything else the user should know (ignored keys, precision loss, ...).
-    """
-
-    source: str
-    format: str
-    original_shape: tuple[int, ...]
-    original_dtype: str
-    shape: tuple[int, ...]
-    cast_from: str | None = None
-    pooling: str | None = None
-    dropped_nonfinite_rows: int = 0
-    dropped_row_indices: tuple[int, ...] = ()
-    memory_mapped: bool = False
-    key: str | None = None
-    labels_from: str | None = None
-    metadata_columns: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (tuples become lists)."""
-        out = asdict(self)
-        for name in ("original_shape", "shape", "dropped_row_indices", "metadata_columns", "notes"):
-            out[name] = list(out[name])
-        return out
 
 
 # --------------------------------------------------------------------------- sources
@@ -253,32 +191,6 @@ def _read_labels_source(source: Any, labels_name: str | None) -> tuple[np.ndarra
 
 
 # --------------------------------------------------------------------------- pipeline
-
-
-def _nonfinite_rows(X: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """(mask of rows with NaN/Inf, rows with NaN, rows with Inf), in row blocks."""
-    n, d = X.shape
-    bad = np.zeros(n, dtype=bool)
-    nan_rows = inf_rows = 0
-    step = max(1, (16 * _MIB) // max(d, 1))  # bounded temporaries even for huge files
-    for start in range(0, n, step):
-        block = X[start : start + step]
-        has_nan = np.isnan(block).any(axis=1)
-        has_inf = np.isinf(block).any(axis=1)
-        nan_rows += int(has_nan.sum())
-        inf_rows += int(has_inf.sum())
-        bad[start : start + step] = has_nan | has_inf
-    return bad, nan_rows, inf_rows
-
-
-def _pool(arr: np.ndarray, pooling: str) -> np.ndarray:
-    n, t, d = arr.shape
-    if pooling == "mean":
-        # float64 accumulation: float16/float32 sums over many tokens lose digits.
-        return arr.mean(axis=1, dtype=np.float64)
-    if pooling == "last":
-        return arr[:, -1, :]
-    return arr.reshape(n, t * d)  # "flatten": a view when the array is C-contiguous
 
 
 def load_embedding_report(
