@@ -301,10 +301,13 @@ def compare(
 
 def _split_of(side: Any) -> np.ndarray | None:
     """The "split" metadata column of an Embedding (e.g. a run's train/test split), as strings, or None."""
-    metadata = getattr(side, "metadata", None)
-    if metadata is None or "split" not in metadata.columns:
+    splits = side.splits() if hasattr(side, "splits") and hasattr(side, "rows") else []
+    if not splits:
         return None
-    return np.asarray(metadata["split"].cast(str).to_list(), dtype=object)
+    values = np.full(side.n_samples, None, dtype=object)  # rows without a split stay None
+    for split in splits:  # `rows` is the one reader of the split column (issue 16)
+        values[side.rows(split)] = split
+    return values
 
 
 def _stitching(X: np.ndarray, Y: np.ndarray, labels: np.ndarray, anchors: np.ndarray, pool: np.ndarray,

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import cache, hubness, state
 from ui.errors import USER_ERRORS, show_error
+from ui.widgets import exact_knn_toggle
 
 view = state.current_view()
 emb = view.embedding
@@ -18,6 +19,7 @@ controls = st.columns([2, 1, 1])
 k = controls[0].slider("Neighbours k", 1, hubness.largest_k(emb.n_samples), min(10, emb.n_samples - 1), key="hub_k")
 metric = controls[1].radio("Distance", ["euclidean", "cosine"], horizontal=True, key="hub_metric")
 method = controls[2].selectbox("Projection", ["PCA", "UMAP"], key="hub_projection")
+exact_knn_toggle(emb.n_samples)
 
 tabs = st.tabs(["Hubness", "Reduction", "Teaching demo", "Formulas"])
 with tabs[2]:

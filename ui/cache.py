@@ -55,10 +55,11 @@ def data_panel(view) -> data_panels.DataPanel:
 # A resource, not data: the graph's arrays are read-only and shared as they are, where st.cache_data
 # would copy them (unpickle) on every read.
 @st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding every point's nearest neighbours…")
-def _selection_graph(data_key: str, metric: str, _selection: Selection) -> common.NeighborGraph:
-    return common.selection_graph(_selection, metric=metric)
+def _selection_graph(data_key: str, metric: str, exact: bool | None, _selection: Selection) -> common.NeighborGraph:
+    return common.selection_graph(_selection, metric=metric, exact=exact)
 
 
-def selection_graph(selection: Selection, metric: str) -> common.NeighborGraph:
-    """The one neighbour search of a selection per metric, shared by the Hubness and Explore pages."""
-    return _selection_graph(selection.key, metric, selection)
+def selection_graph(selection: Selection, metric: str, exact: bool | None = None) -> common.NeighborGraph:
+    """The one neighbour search of a selection per (metric, exact choice), shared by the Hubness and Explore
+    pages; `exact` as `ui.widgets.exact_knn` gives it (None: exact up to the limit, then approximate)."""
+    return _selection_graph(selection.key, metric, exact, selection)

@@ -23,7 +23,7 @@ from analysis.views import (
 from ui import cache, explore
 from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.state import View
-from ui.widgets import PLOT_CONFIG, formulas
+from ui.widgets import PLOT_CONFIG, exact_knn, formulas
 
 DEMO_DIMENSIONS = (2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 
@@ -57,7 +57,7 @@ def largest_k(n_samples: int) -> int:
 
 def _graph(view: View, metric: str) -> panels.NeighborGraph:
     """The selection's one graph per metric (`ui.cache.selection_graph`, shared with Explore)."""
-    return cache.selection_graph(view.selection, metric)
+    return cache.selection_graph(view.selection, metric, exact_knn(view.embedding.n_samples))
 
 
 # Depends on the shape only, so every session and dataset of that shape shares it (SHARED_TTL).
@@ -69,7 +69,7 @@ def baseline(n_samples: int, n_features: int, metric: str, k_max: int) -> panels
 
 
 @st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
-def _hubness_panel(data_key: str, _X: np.ndarray, k: int, metric: str, k_max: int,
+def _hubness_panel(data_key: str, _X: np.ndarray, k: int, metric: str, k_max: int, knn: str,
                    _graph: panels.NeighborGraph, _baseline: panels.NeighborGraph) -> panels.HubnessPanel:
     return panels.hubness_panel(_X, k=k, metric=metric, graph=_graph, baseline=_baseline)
 
@@ -79,18 +79,20 @@ def panel(view: View, k: int, metric: str) -> panels.HubnessPanel:
     g = _graph(view, metric)  # first: it validates the data before the baseline's search
     n, d = view.embedding.X.shape
     base = baseline(n, d, metric, panels.baseline_depth(n, largest_k(n)))
-    return _hubness_panel(view.data_key, view.embedding.X, k, metric, g.k_max, g, base)
+    return _hubness_panel(view.data_key, view.embedding.X, k, metric, g.k_max, g.knn.method, g, base)
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Re-ranking neighbours with every hubness reduction…")
-def _reduction_panel(data_key: str, _X: np.ndarray, k: int, metric: str, k_max: int, _graph: panels.NeighborGraph,
+def _reduction_panel(data_key: str, _X: np.ndarray, k: int, metric: str, k_max: int, knn: str,
+                     _graph: panels.NeighborGraph,
                      _labels: np.ndarray | None) -> panels.ReductionPanel:
     return panels.reduction_panel(_X, k=k, metric=metric, graph=_graph, labels=_labels)
 
 
 def reduction(view: View, k: int, metric: str) -> panels.ReductionPanel:
     g = _graph(view, metric)
-    return _reduction_panel(view.data_key, view.embedding.X, k, metric, g.k_max, g, view.embedding.labels)
+    return _reduction_panel(view.data_key, view.embedding.X, k, metric, g.k_max, g.knn.method, g,
+                            view.embedding.labels)
 
 
 @st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner="Finding each query's nearest gallery points…")
@@ -166,8 +168,13 @@ def main_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
     result = hub.hubness
     _VERDICT_BOX[hub.verdict.level](hub.verdict.sentence)
     if hub.baseline_skewness is not None:
-        st.caption(f"Baseline: skewness {hub.baseline_skewness:.2f} for {emb.n_samples:,} i.i.d. standard Gaussian "
-                   f"points in d = {emb.X.shape[1]} (seeded), same k and distance: the Report's rule and sample.")
+        lower = (f" (the first {hub.baseline_rows:,} rows of a sample of {emb.n_samples:,}: Gaussian hubness grows "
+                 "with n, so a lower bound)" if hub.baseline_rows < emb.n_samples else "")
+        st.caption(f"Baseline: skewness {hub.baseline_skewness:.2f} for {hub.baseline_rows:,} i.i.d. standard Gaussian "
+                   f"points in d = {emb.X.shape[1]} (seeded){lower}, same k and distance: the Report's rule and sample.")
+    knn = _graph(view, metric).knn  # cached: no search
+    if not knn.exact:
+        st.caption(f"Neighbours from {knn.describe()}. Turn on Exact kNN above for an exact search (slow).")
     cards(result)
     st.plotly_chart(k_occurrence_charts(result.k_occurrence, k), key="hub_charts", config=PLOT_CONFIG)
     st.subheader("Where the hubs are")

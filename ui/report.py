@@ -9,7 +9,7 @@ from analysis.panels import report as panel
 from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View
-from ui.widgets import progress_bar
+from ui.widgets import exact_knn, exact_knn_toggle, progress_bar
 
 # Reports on up to this many rows run as soon as the page opens; larger ones wait for the button.
 AUTO_ROWS = 20_000
@@ -31,16 +31,16 @@ def _plain(text: str) -> str:
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
-def _report_panel(data_key: str, source: str, _selection: Selection) -> panel.ReportPanel:
+def _report_panel(data_key: str, source: str, exact: bool | None, _selection: Selection) -> panel.ReportPanel:
     bar, progress = progress_bar("Measuring every diagnostic…")
-    result = panel.report_panel(_selection, source=source, progress=progress)
+    result = panel.report_panel(_selection, source=source, progress=progress, exact=exact)
     bar.empty()
     return result
 
 
 def report_for(view: View, source: str) -> panel.ReportPanel:
     """The report of the sidebar's rows, layer and step (with their VQ codes), once per selection."""
-    return _report_panel(view.data_key, source, view.selection)
+    return _report_panel(view.data_key, source, exact_knn(view.embedding.n_samples), view.selection)
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Writing the HTML report…")
@@ -53,6 +53,7 @@ def report_view(view: View) -> None:
     source = view.source.label + (f" · {view.layer} · step {view.step:,}" if view.layer is not None else "")
     st.markdown(f"**{source}**: {emb.n_samples:,} samples × {emb.n_features:,} features"
                 + (f", {emb.n_classes} classes." if emb.labels is not None else ", no labels."))
+    exact_knn_toggle(emb.n_samples)
     started: set[str] = st.session_state.setdefault("report_started", set())  # selections the user asked for
     if emb.n_samples > AUTO_ROWS and view.data_key not in started:
         if st.button(f"Diagnose all {emb.n_samples:,} rows (exact neighbours: about a minute at 50,000 × 768)",

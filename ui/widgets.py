@@ -6,7 +6,24 @@ from collections.abc import Callable, Mapping
 
 import streamlit as st
 
+from analysis.panels.common import EXACT_LIMIT
+
 PLOT_CONFIG = {"displaylogo": False}
+EXACT_KNN_KEY = "knn_exact"
+
+
+def exact_knn_toggle(n_samples: int, container=None) -> None:
+    """Above `EXACT_LIMIT` rows neighbours come from an approximate index (recall measured and shown);
+    this toggle forces exact search there. Below the limit search is always exact and no toggle shows."""
+    if n_samples > EXACT_LIMIT:
+        (container or st).toggle(f"Exact kNN (slow above {EXACT_LIMIT:,} rows: O(n²d))", key=EXACT_KNN_KEY,
+                                 help="Off: an IVF index whose recall@k is measured on 1,000 sampled rows "
+                                      "against exact search and shown beside the results.")
+
+
+def exact_knn(n_samples: int) -> bool | None:
+    """The kNN choice for `analysis` calls: True (forced exact) or None (exact up to the limit, then approximate)."""
+    return True if n_samples > EXACT_LIMIT and st.session_state.get(EXACT_KNN_KEY) else None
 
 
 def progress_bar(text: str) -> tuple[object, Callable[[float, str], None]]:

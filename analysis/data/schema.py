@@ -22,7 +22,7 @@ SPLIT_COLUMN = "split"
 def _metadata_splits(metadata: pl.DataFrame | None) -> list[str]:
     if metadata is None or SPLIT_COLUMN not in metadata.columns:
         return []
-    return sorted(metadata[SPLIT_COLUMN].cast(pl.Utf8).unique().to_list())
+    return sorted(metadata[SPLIT_COLUMN].cast(pl.Utf8).drop_nulls().unique().to_list())
 
 
 def _split_rows(metadata: pl.DataFrame | None, split: str | None) -> np.ndarray | None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +82,26 @@ def _drop_self(D: np.ndarray, ids: np.ndarray, rows: np.ndarray, k: int) -> tupl
     is_self[missing, -1] = True  # a duplicate pushed self out: drop the farthest candidate instead
     keep = ~is_self
     return D[keep].reshape(len(rows), k), ids[keep].reshape(len(rows), k)
+
+
+def _search_filled(index: Any, queries: np.ndarray, width: int, nprobe: int,
+                   nlist: int) -> tuple[np.ndarray, np.ndarray]:
+    """`index.search` with `nprobe` cells, repeated with twice the cells for the rows whose scanned cells
+    held fewer than `width` points (faiss pads those with id -1), until every row is full: at
+    ``nprobe = nlist`` every row is a candidate, and n > k."""
+    index.nprobe = nprobe
+    scores, ids = index.search(queries, width)
+    ids = ids.astype(np.int64)
+    short = np.flatnonzero((ids < 0).any(axis=1))
+    while short.size:
+        nprobe = min(nlist, nprobe * 2)
+        index.nprobe = nprobe
+        more_scores, more_ids = index.search(queries[short], width)
+        scores[short], ids[short] = more_scores, more_ids.astype(np.int64)
+        short = short[(ids[short] < 0).any(axis=1)]
+        if nprobe == nlist and short.size:  # cannot happen with n > width; guard the loop anyway
+            raise ValueError(f"the IVF index holds fewer than {width} rows; use exact search.")
+    return scores, ids
 
 
 def recall_at_k(approx_distances: np.ndarray, exact_distances: np.ndarray) -> float:
@@ -154,11 +175,11 @@ def approximate_kneighbors(
     exact_scores, exact_ids = faiss.knn(data[check_rows], data, k + 1, metric=faiss_metric)
     exact_d, _ = _drop_self(_distances(exact_scores, metric), exact_ids.astype(np.int64), check_rows, k)
 
-    nprobe, recall = min(_FIRST_NPROBE, nlist), 0.0
+    # Start where the scanned cells hold, on average, twice the k + 1 candidates each row needs.
+    nprobe, recall = min(nlist, max(_FIRST_NPROBE, math.ceil(2 * (k + 1) * nlist / n))), 0.0
     while True:
-        index.nprobe = nprobe
-        scores, ids = index.search(data[check_rows], k + 1)
-        approx_d, _ = _drop_self(_distances(scores, metric), ids.astype(np.int64), check_rows, k)
+        scores, ids = _search_filled(index, data[check_rows], k + 1, nprobe, nlist)
+        approx_d, _ = _drop_self(_distances(scores, metric), ids, check_rows, k)
         recall = recall_at_k(approx_d, exact_d)
         if recall >= target_recall or nprobe >= nlist:
             break
@@ -170,11 +191,7 @@ def approximate_kneighbors(
     indices = np.empty((n, k), dtype=np.int64)
     for start in range(0, n, _SEARCH_CHUNK):
         stop = min(n, start + _SEARCH_CHUNK)
-        scores, ids = index.search(data[start:stop], k + 1)
-        ids = ids.astype(np.int64)
-        if (ids < 0).any():  # fewer than k + 1 rows in the scanned cells
-            raise ValueError(f"the IVF index found fewer than k + 1 = {k + 1} candidates for some rows; "
-                             "use a smaller k or exact search.")
+        scores, ids = _search_filled(index, data[start:stop], k + 1, nprobe, nlist)
         block_d, block_i = _drop_self(_distances(scores, metric), ids, np.arange(start, stop), k)
         distances[start:stop], indices[start:stop] = block_d, block_i
         if progress is not None:

@@ -37,7 +37,7 @@ from analysis.metrics.hubness_reduction import (
     default_candidates,
 )
 from analysis.neighbors import NeighborGraph, kneighbors_between
-from analysis.report.baseline import gaussian_graph, gaussian_hubness
+from analysis.report.baseline import baseline_knn_rows, gaussian_graph, gaussian_hubness
 from analysis.validation import check_k, check_matrix, unit_scaled_if_huge
 from analysis.verdicts import Verdict, hubness_verdict
 
@@ -84,13 +84,14 @@ def graph_depth(n_samples: int, largest_k: int = LARGEST_K) -> int:
     return max(1, min(n_samples - 1, max(largest, default_candidates(largest))))
 
 
-def hubness_graph(X: Any, *, metric: str, k_max: int) -> NeighborGraph:
+def hubness_graph(X: Any, *, metric: str, k_max: int, exact: bool | None = None) -> NeighborGraph:
     """The one neighbour search of the Hubness page, for every k <= k_max and every reduction.
 
     Searched on X scaled by an exact power of two when its entries exceed
     float32's range, as `hubness` does: neighbour ranks are scale-free.
+    `exact` as in `NeighborGraph.search` (None: exact up to its limit, then approximate).
     """
-    return NeighborGraph.search(unit_scaled_if_huge(np.asarray(X)), k_max=k_max, metric=metric)
+    return NeighborGraph.search(unit_scaled_if_huge(np.asarray(X)), k_max=k_max, metric=metric, exact=exact)
 
 
 def baseline_depth(n_samples: int, largest_k: int = LARGEST_K) -> int:
@@ -138,6 +139,9 @@ class HubnessPanel:
         Each row's distance to the data mean (`distance_to_centre`).
     spearman : float or None
         Spearman's rho of that distance against N_k (None when N_k is constant).
+    baseline_rows : int or None
+        Rows of the Gaussian sample behind `baseline_skewness`: n up to
+        `analysis.report.baseline.BASELINE_KNN_ROWS`, then that many (a lower bound).
     """
 
     k: int
@@ -149,6 +153,7 @@ class HubnessPanel:
     top_hubs: np.ndarray
     distance_to_centre: np.ndarray
     spearman: float | None
+    baseline_rows: int | None = None  # Gaussian rows behind baseline_skewness (n, at most BASELINE_KNN_ROWS)
 
     def reverse_neighbours(self, item: int) -> tuple[np.ndarray, np.ndarray]:
         """The rows whose k-NN list contains `item`, and its rank (1 = nearest) in each."""
@@ -160,16 +165,20 @@ def hubness_panel(X: Any, *, k: int, metric: str, graph: NeighborGraph,
     """The Hubness tab for k and metric, from `graph` and the `baseline_graph` (no search)."""
     result = hubness(X, k=k, metric=metric, neighbors=graph)
     n, d = np.shape(X)
-    base_skew = None
+    base_skew = base_rows = None
     if baseline is not None:
-        baseline.check_matches(X, metric=metric, name="baseline")  # the Gaussian sample has X's n rows
-        base_skew = gaussian_hubness(baseline, k).skewness
+        if baseline.metric != metric or baseline.n != baseline_knn_rows(n):
+            raise ValueError(f"baseline: a graph of {baseline.n:,} rows ({baseline.metric}) is not the Gaussian "
+                             f"baseline of {n:,} rows ({metric}); build it with baseline_graph(n, d, ...).")
+        base_skew, base_rows = gaussian_hubness(baseline, k).skewness, baseline.n
     _, indices = graph.top(k)
     distance = distance_to_centre(X, metric=metric)
     rho = None if result.skewness is None else float(spearmanr(distance, result.k_occurrence).statistic)
     top = np.argsort(result.k_occurrence, kind="stable")[::-1][:TOP_HUBS].astype(np.int64)
-    return HubnessPanel(k=int(k), metric=metric, hubness=result, verdict=verdict(result, base_skew, n=n, d=d),
-                        baseline_skewness=base_skew, indices=np.asarray(indices), top_hubs=top, distance_to_centre=distance, spearman=rho)
+    return HubnessPanel(k=int(k), metric=metric, hubness=result,
+                        verdict=verdict(result, base_skew, n=n if base_rows is None else base_rows, d=d),
+                        baseline_skewness=base_skew, indices=np.asarray(indices), top_hubs=top,
+                        distance_to_centre=distance, spearman=rho, baseline_rows=base_rows)
 
 
 @dataclass(frozen=True, eq=False)

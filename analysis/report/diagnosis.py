@@ -292,6 +292,10 @@ def diagnose(
                  f"Measuring i.i.d. Gaussian data of the same size ({n:,} x {d}) as a baseline")
     metrics["settings"]["baseline_cached"] = (n, d, k_search, k, metric, int(seed)) in _baseline._BASELINE_CACHE
     base = _gaussian_baseline(n, d, k_search, k, metric, int(seed))
+    n_base = _baseline.baseline_knn_rows(n)
+    metrics["settings"]["baseline"] = {
+        "n": n, "knn_rows": n_base,
+        "knn_method": "same size" if n_base == n else f"first {n_base:,} rows of the Gaussian sample (lower bound)"}
     if norm_cv is not None:
         metrics["data"]["norm_cv_gaussian"] = base.norm_cv
     findings += _data_findings(summary, norm_cv, norms, base, n)

@@ -17,6 +17,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from tests.bench import (
+        bench_ann,
         bench_codebook,
         bench_collapse,
         bench_geometry,
@@ -31,6 +32,7 @@ def main() -> None:
     print("== exact kNN (analysis.neighbors.kneighbors) ==", flush=True)
     print(f"float32 matmul peak (numpy sgemm, median of 5): {bench_knn.matmul_gflops():.1f} GFLOP/s")
     print(bench_knn.format_table(bench_knn.run(quick=args.quick)), flush=True)
+    bench_ann.report(quick=args.quick)
     print("\n== loading a large .npy ==", flush=True)
     print(f"{'case':<34} {'seconds':>8} {'copies':>7} {'no copy':>7}  {'target':<28} result")
     for r in bench_load.run(quick=args.quick):

@@ -87,3 +87,11 @@ def test_a_graph_says_how_it_was_searched_and_feeds_hubness() -> None:
     h_approx = hubness(X, k=10, neighbors=approx)
     assert abs(h_exact.skewness - h_approx.skewness) < 0.2
     assert np.corrcoef(h_exact.k_occurrence, h_approx.k_occurrence)[0, 1] > 0.9
+
+
+def test_rows_whose_cells_hold_too_few_points_are_searched_wider() -> None:
+    """k + 1 = 101 candidates from cells of ~40 points: rows short of candidates scan more cells."""
+    X = _clusters(n=1800, d=32, seed=3)
+    D, ids, settings = approximate_kneighbors(X, 100)
+    assert (ids >= 0).all() and not (ids == np.arange(1800)[:, None]).any()
+    assert np.isfinite(D).all() and settings.recall >= 0.95

@@ -44,3 +44,27 @@ def test_cli_exact_flag_forces_the_exact_search(tmp_path, capsys) -> None:
     out = tmp_path / "r.json"
     assert main(["report", str(tmp_path / "x.npy"), "--exact", "--json", str(out), "--quiet"]) == 0
     assert json.loads(out.read_text())["metrics"]["settings"]["knn"]["exact"] is True
+
+
+def test_above_the_cap_the_baseline_searches_a_bounded_subsample(monkeypatch) -> None:
+    """Issue 17: the Gaussian baseline never repeats the user's full-size search; the report and the
+    Hubness page say it is a lower bound (the cap is lowered so 500 rows stand in for a million)."""
+    from analysis.panels.hubness import baseline_graph, hubness_graph, hubness_panel
+    from analysis.report import baseline
+
+    monkeypatch.setattr(baseline, "BASELINE_KNN_ROWS", 300)
+    baseline._BASELINE_CACHE.clear()
+    X, y = _clusters(n=500)
+    report = diagnose(X, labels=y)
+    assert report.metrics["settings"]["baseline"] == {
+        "n": 500, "knn_rows": 300, "knn_method": "first 300 rows of the Gaussian sample (lower bound)"}
+    finding = next(f for f in report.findings if f.key == "hubness")
+    assert "lower bound" in finding.baseline_note and "300" in finding.baseline_note
+    # The page's verdict and baseline are the report's, from the same 300 rows.
+    graph = hubness_graph(X, metric="euclidean", k_max=50)
+    panel = hubness_panel(X, k=10, metric="euclidean", graph=graph,
+                          baseline=baseline_graph(500, X.shape[1], metric="euclidean", k_max=50))
+    assert panel.baseline_rows == 300
+    assert panel.baseline_skewness == report.metrics["hubness_gaussian"]["skewness"]
+    assert panel.verdict.level == finding.verdict
+    baseline._BASELINE_CACHE.clear()

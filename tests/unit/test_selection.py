@@ -100,3 +100,11 @@ def test_a_memory_mapped_run_stays_mapped_when_every_row_is_chosen(tmp_path) -> 
     sel = Selection(run, "a", 5)
     assert not sel.X.flags.owndata  # a view into the mapped file, not a copy
     np.testing.assert_array_equal(sel.X, _run().activations[("a", 5)])
+
+
+def test_rows_without_a_split_belong_to_no_split_but_to_all_rows() -> None:
+    emb = Embedding(X=np.eye(3, dtype=np.float32),
+                    metadata=pl.DataFrame({"split": ["train", None, "test"]}))
+    assert emb.splits() == ["test", "train"]  # a missing value is not a split (and does not break sorting)
+    np.testing.assert_array_equal(emb.rows("train"), [0])
+    assert emb.rows("all") is None and Selection(emb).n_samples == 3
