@@ -34,7 +34,7 @@ if run is not None and len(run.steps) > 1 and view.layer is not None:
     if st.toggle("Show the animation", key="explore_animate", value=emb.n_samples <= 5_000):
         seq_label = method if dims == 2 else "PCA"
         frames = explore.training_frames(view, seq_label)
-        rows = cache.draw_rows(view.data_key, emb.n_samples, 5_000)
+        rows = cache.draw_rows(view.data_key, emb.n_samples, 5_000, _labels=emb.labels)
         st.plotly_chart(animated_scatter(list(frames.coords), list(frames.steps), draw_rows=rows,
                                          color=explore.colour(view, colour), method=seq_label),
                         key="explore_animation", config={"displaylogo": False})

@@ -37,9 +37,11 @@ def projection(data_key: str, _X: np.ndarray, method: str, n_components: int,
 
 
 @st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
-def draw_rows(data_key: str, n: int, max_points: int = MAX_DRAWN_POINTS, seed: int = 0) -> np.ndarray:
-    """Rows to draw as markers: all of them, or a seeded random subsample."""
-    return panel.draw_rows(n, max_points, seed)
+def draw_rows(data_key: str, n: int, max_points: int = MAX_DRAWN_POINTS, seed: int = 0,
+              _labels: np.ndarray | None = None) -> np.ndarray:
+    """Rows to draw as markers: all of them, or a seeded subsample stratified by `_labels` (part of the
+    selection, so `data_key` covers them)."""
+    return panel.draw_rows(n, max_points, seed, labels=_labels)
 
 
 @st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)

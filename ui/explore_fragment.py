@@ -42,7 +42,7 @@ def _focus_from_input() -> None:
 def point_cloud(view: View, proj: Projection, *, method: str, colour: str, k: int, metric: str) -> None:
     emb = view.embedding
     coords = proj.coords
-    rows = cache.draw_rows(view.data_key, emb.n_samples)
+    rows = cache.draw_rows(view.data_key, emb.n_samples, _labels=emb.labels)
     drawn_all = rows.size == emb.n_samples
     norms = explore.norms(view)
     color = explore.colour(view, colour)
@@ -60,8 +60,9 @@ def point_cloud(view: View, proj: Projection, *, method: str, colour: str, k: in
                             config={"displaylogo": False, "scrollZoom": True})
     trust = f"trustworthiness {proj.trustworthiness:.3f}" if proj.trustworthiness is not None else ""
     drawn = ("all points drawn" if drawn_all else
-             f"{rows.size:,} of {emb.n_samples:,} points drawn over a density image of all; "
-             "selections include every point")
+             f"{rows.size:,} of {emb.n_samples:,} points drawn"
+             + (" (sampled per class, at least 50 of each)" if emb.labels is not None else " (a random sample)")
+             + " over a density image of all; selections include every point")
     st.caption(f"{method} · {trust} · {drawn}. Drag to lasso (or pick box in the toolbar); "
                "click one point to see its neighbours." + (" 3-D views select by click only." if coords.shape[1] == 3 else ""))
 

@@ -193,7 +193,7 @@ def main_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
             st.dataframe(explore.rows_table(emb, rows, extra={"its rank there": ranks}), hide_index=True,
                          height=300, width="stretch")
     with left:
-        draw = cache.draw_rows(view.data_key, emb.n_samples)
+        draw = cache.draw_rows(view.data_key, emb.n_samples, _labels=emb.labels)
         fig = hubness_scatter(coords, result.k_occurrence, draw_rows=draw, hubs=result.hubs,
                               antihubs=result.antihubs, hover=explore.hover_text(emb, draw), focus_row=focus,
                               reverse_neighbours=rows, uirevision=chart_key)
@@ -244,13 +244,16 @@ def reduction_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
     st.dataframe(red.table, hide_index=True, width="stretch",
                  column_config={"antihubs": st.column_config.NumberColumn(format="percent"),
                                 "kNN accuracy": st.column_config.NumberColumn(format="percent")})
+    knn = _graph(view, metric).knn  # cached: no search
+    if not knn.exact:
+        st.caption(f"Candidates from {knn.describe()}.")
     st.caption(f"Each method re-ranks every point's {red.n_candidates} nearest candidates by a secondary "
                f"distance and keeps the best {k} (local statistics over {red.k_scale} neighbours). kNN accuracy "
                "is leave-one-out majority vote" + ("." if red.has_labels else " (needs labels)."))
     method = st.selectbox("Show the projection after", list(red.results), format_func=panels.METHOD_NAMES.get,
                           key="hub_reduction_method")
     chosen = red.results[method]
-    rows = cache.draw_rows(view.data_key, emb.n_samples)
+    rows = cache.draw_rows(view.data_key, emb.n_samples, _labels=emb.labels)
     fig = hubness_scatter(coords, chosen.hubness.k_occurrence, draw_rows=rows, hubs=chosen.hubness.hubs,
                           antihubs=chosen.hubness.antihubs, hover=explore.hover_text(emb, rows),
                           uirevision=f"hub_reduced|{view.data_key}")

@@ -65,6 +65,8 @@ __all__ = [
 LARGEST_K = 50
 # Up to this many rows one all-points search serves every click; above it each clicked row is searched alone.
 GRAPH_MAX_ROWS = 20_000
+# Fewest rows of a class drawn in a subsample (all of a smaller class): rare classes stay visible.
+MIN_DRAWN_PER_CLASS = 50
 # Above this many points the scatter draws a random subsample over a density
 # image of all rows: the browser's selection cost grows with drawn points
 # (measured: a 100,000-point lasso took ~2 s fully drawn, ~0.3 s this way).
@@ -132,12 +134,36 @@ def training_frames(selection: Selection, *, method: str, seed: int = 0,
     return TrainingFrames(steps=steps, coords=tuple(p.coords for p in projections), method=name)
 
 
-def draw_rows(n: int, max_points: int = MAX_DRAWN_POINTS, seed: int = 0) -> np.ndarray:
-    """Rows to draw as markers: all of them, or a seeded random subsample of `max_points`."""
+def draw_rows(n: int, max_points: int = MAX_DRAWN_POINTS, seed: int = 0,
+              labels: np.ndarray | None = None) -> np.ndarray:
+    """Rows to draw as markers: all of them, or a seeded subsample of `max_points`, stratified by label.
+
+    With labels each class gets its share of the drawn points, but at least
+    ``min(its size, MIN_DRAWN_PER_CLASS)``, so a class of 30 rows among a million
+    stays visible (a uniform sample would draw it about once); the largest
+    classes give up what the small ones take. Rows are returned ascending.
+    """
     if n <= max_points:
         return np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n, size=max_points, replace=False)).astype(np.int64)
+    if labels is None:
+        return np.sort(rng.choice(n, size=max_points, replace=False)).astype(np.int64)
+    codes, inverse, counts = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
+    quota = np.maximum(np.minimum(counts, MIN_DRAWN_PER_CLASS), np.floor(max_points * counts / n).astype(np.int64))
+    quota = np.minimum(quota, counts)
+    excess = int(quota.sum()) - max_points
+    for c in np.argsort(-quota, kind="stable"):  # trim the largest quotas first
+        if excess <= 0:
+            break
+        floor = min(int(counts[c]), MIN_DRAWN_PER_CLASS)
+        cut = min(excess, int(quota[c]) - floor)
+        quota[c] -= cut
+        excess -= cut
+    order = np.argsort(inverse, kind="stable")  # rows grouped by class, ascending within each
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    chosen = [rng.choice(order[start:start + count], size=int(q), replace=False)
+              for start, count, q in zip(starts, counts, quota, strict=True)]
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------- colours

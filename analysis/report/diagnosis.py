@@ -359,7 +359,10 @@ def diagnose(
     except ValueError as exc:
         findings.append(_not_computed("effective_rank", "Effective rank", "geometry", exc))
     if neighbours.twonn is not None:
-        findings.append(_twonn_finding(neighbours.twonn, base.twonn, d, neighbours.twonn_note))
+        twonn_note = neighbours.twonn_note
+        if neighbours.knn is not None and not neighbours.knn.exact:
+            twonn_note += f" Neighbours from {neighbours.knn.describe()}."
+        findings.append(_twonn_finding(neighbours.twonn, base.twonn, d, twonn_note))
         metrics["intrinsic_dimension"] = {"twonn": neighbours.twonn, "gaussian_twonn": base.twonn, "n_features": d}
     else:
         findings.append(_not_computed("intrinsic_dimension", "Intrinsic dimension (TwoNN)", "geometry",

@@ -132,3 +132,20 @@ def test_data_panel_is_the_summary_and_norms_of_the_selected_rows() -> None:
     assert got.summary["n"] == 45 and got.summary["n_classes"] == 3
     np.testing.assert_array_equal(got.norms, np.linalg.norm(sel.X, axis=1).astype(np.float32))
     assert got.class_names == ["a", "b", "c"] and got.class_counts == [15, 15, 15]
+
+
+def test_the_drawn_subsample_keeps_every_class_visible() -> None:
+    """Issue 17: above the drawing limit the sample is stratified by label: each class keeps its share and
+    at least MIN_DRAWN_PER_CLASS rows (all of a smaller one); a uniform sample would lose the rare classes."""
+    from analysis.panels.explore import MIN_DRAWN_PER_CLASS, draw_rows
+
+    labels = np.concatenate([np.zeros(95_000, dtype=np.int64), np.ones(4_970, dtype=np.int64),
+                             np.full(30, 2, dtype=np.int64)])
+    rows = draw_rows(labels.size, 2_000, seed=1, labels=labels)
+    assert rows.size == 2_000 and np.all(np.diff(rows) > 0)
+    drawn = np.bincount(labels[rows], minlength=3)
+    assert drawn[2] == 30  # the whole rare class
+    assert drawn[1] == 99  # its share, floor(2000 * 4970 / 100000), above the minimum
+    assert drawn[0] == 2_000 - 30 - 99  # the largest class gives up what the small ones take
+    assert MIN_DRAWN_PER_CLASS == 50 and draw_rows(10, 20, labels=np.zeros(10)).tolist() == list(range(10))
+    np.testing.assert_array_equal(draw_rows(labels.size, 2_000, seed=1, labels=labels), rows)  # seeded

@@ -34,6 +34,8 @@ def test_an_approximate_report_carries_its_recall_and_stays_close_to_exact() -> 
     assert 0.95 <= knn["recall"] <= 1.0 and knn["n_queries_checked"] == 1000
     finding = next(f for f in approx.findings if f.key == "hubness")
     assert "approximate kNN" in finding.reason and "recall" in finding.reason
+    twonn = next(f for f in approx.findings if f.key == "intrinsic_dimension")
+    assert "approximate kNN" in twonn.reason  # every kNN-based finding says how its neighbours were found
     assert abs(approx.metrics["hubness"]["skewness"] - exact.metrics["hubness"]["skewness"]) < 0.2
     json.loads(approx.to_json())  # the settings serialise
 
