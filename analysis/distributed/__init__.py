@@ -8,7 +8,9 @@ the same data:
 * :func:`distributed_kneighbors` equals :func:`analysis.neighbors.kneighbors`;
 * :func:`distributed_class_statistics` equals
   :class:`analysis.metrics.class_statistics.ClassStatisticsAccumulator` over the whole array;
-* :func:`distributed_covariance_spectrum` equals :func:`analysis.metrics.covariance_spectrum`.
+* :func:`distributed_covariance_spectrum` equals :func:`analysis.metrics.covariance_spectrum`;
+* :func:`neural_collapse_distributed` equals :func:`analysis.metrics.neural_collapse`
+  (its class-statistics pass on the workers).
 
 Inputs may be numpy arrays (shipped to the workers), numpy memmaps (read by
 the workers from the same path) or dask arrays (their chunks are the blocks).
@@ -19,6 +21,7 @@ cluster is used.
 from __future__ import annotations
 
 from analysis.distributed.client import get_client
+from analysis.distributed.collapse import neural_collapse_distributed
 from analysis.distributed.knn import distributed_kneighbors
 from analysis.distributed.moments import (
     distributed_class_statistics,
@@ -30,4 +33,5 @@ __all__ = [
     "distributed_kneighbors",
     "distributed_class_statistics",
     "distributed_covariance_spectrum",
+    "neural_collapse_distributed",
 ]

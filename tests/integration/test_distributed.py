@@ -24,8 +24,9 @@ from analysis.distributed import (  # noqa: E402
     distributed_covariance_spectrum,
     distributed_kneighbors,
     get_client,
+    neural_collapse_distributed,
 )
-from analysis.metrics import covariance_spectrum  # noqa: E402
+from analysis.metrics import covariance_spectrum, neural_collapse  # noqa: E402
 from analysis.metrics.class_statistics import ClassStatisticsAccumulator  # noqa: E402
 from analysis.neighbors import kneighbors  # noqa: E402
 
@@ -149,6 +150,23 @@ def test_class_statistics_report_nan_rows(client) -> None:
     X[33] = np.inf
     with pytest.raises(ValueError, match=r"NaN or Inf in 1 rows \(first: 33\)"):
         distributed_class_statistics(X, np.arange(40) % 2, scheduler=client, block_rows=16)
+
+
+@pytest.mark.parametrize("as_dask", [False, True])
+def test_neural_collapse_equals_in_memory(client, as_dask) -> None:
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 4, size=600) * 3 + 1  # codes 1, 4, 7, 10: re-encoded as the library does
+    X = rng.normal(size=(600, 7)) + rng.normal(scale=4.0, size=(11, 7))[y]
+    W = rng.normal(size=(4, 7))
+    source = da.from_array(X, chunks=((250, 350), 7)) if as_dask else X
+    for kwargs, labels in (({}, y), ({"classifier": W, "bias": np.arange(4.0)}, (y - 1) // 3)):
+        want = neural_collapse(X, labels, **kwargs)
+        got = neural_collapse_distributed(source, labels, scheduler=client, **kwargs)
+        for field in ("nc1", "nc1_trace_quotient", "cdnv", "nc2_equinorm", "etf_distance", "ncc_accuracy"):
+            assert getattr(got, field) == pytest.approx(getattr(want, field), rel=1e-9), field
+        assert got.nc4 == want.nc4
+        assert got.nc3 == (None if want.nc3 is None else pytest.approx(want.nc3, rel=1e-9))
+        np.testing.assert_array_equal(got.class_labels, want.class_labels)
 
 
 def test_get_client_refuses_an_unreachable_address_quickly() -> None:
