@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import mmap
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,8 +98,12 @@ def row_blocks(client: Any, X: Any, block_rows: int | None) -> RowBlocks:
         futures = [client.submit(_read_memmap, str(X.filename), X.dtype.str, X.shape, int(X.offset),
                                  start, stop, pure=False) for start, stop in bounds]
     else:
-        futures = [client.submit(_hold, np.ascontiguousarray(X[start:stop]), pure=False)
-                   for start, stop in bounds]
+        with warnings.catch_warnings():
+            # Each block is embedded once, on purpose (the module docstring): not the
+            # repeated embedding distributed's "large graph" warning is about.
+            warnings.filterwarnings("ignore", message="Sending large graph")
+            futures = [client.submit(_hold, np.ascontiguousarray(X[start:stop]), pure=False)
+                       for start, stop in bounds]
     return RowBlocks(bounds, futures, n, d, X.dtype)
 
 

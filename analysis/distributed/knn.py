@@ -48,7 +48,7 @@ def _block_stats(block: np.ndarray, start: int) -> dict[str, Any]:
     """Column sums (float64), extremes and non-finite rows of one block (the conditioning pass)."""
     block = np.asarray(block)
     finite = np.isfinite(block).all(axis=1) if block.dtype.kind == "f" else np.ones(len(block), bool)
-    good = block[finite]
+    good = block if finite.all() else block[finite]
     return {"sum": good.sum(axis=0, dtype=np.float64), "max": good.max(axis=0, initial=-np.inf).astype(np.float64),
             "min": good.min(axis=0, initial=np.inf).astype(np.float64),
             "bad": np.flatnonzero(~finite) + start, "n": int(block.shape[0])}
