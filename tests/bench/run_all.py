@@ -20,6 +20,7 @@ def main() -> None:
         bench_ann,
         bench_codebook,
         bench_collapse,
+        bench_distributed,
         bench_geometry,
         bench_hubness,
         bench_information,
@@ -45,6 +46,7 @@ def main() -> None:
     bench_information.report(quick=args.quick)
     bench_similarity.report(quick=args.quick)
     bench_report.report(quick=args.quick)
+    bench_distributed.report(quick=args.quick)
     if not args.skip_browser:
         from tests.bench import bench_browser
 
