@@ -4,7 +4,7 @@
     replens samples [--out DIR] [--quick]
                              regenerate the shipped sample runs
     replens app [--port N]   start the web app
-    replens report FILE [--labels FILE|COLUMN] [--layer L --step S] [--k 10] [--exact]
+    replens report FILE [--labels FILE|COLUMN] [--layer L --step S] [--k 10] [--exact] [--scheduler ADDRESS]
                    [--html OUT] [--json OUT]
                              every diagnostic of one embedding, with verdicts
     replens compare A B [--layer L --step S] [--layer-b L --step-b S] [--labels ...]
@@ -241,6 +241,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         # The Report page's panel: the same diagnose call for the file's rows (with --labels applied).
         report = report_panel(Selection(emb), codes=codes, codebook_size=codebook_size, k=args.k,
                               metric=args.metric, seed=args.seed, exact=True if args.exact else None,
+                              scheduler=args.scheduler,
                               progress=None if args.quiet else _stderr_progress).report
         _write_outputs([(args.json, lambda: report.to_json() + "\n"), (args.html, report.to_html)])
     except CLI_ERRORS as exc:
@@ -270,6 +271,9 @@ def _add_report_parser(sub: Any) -> None:
     report.add_argument("--k", type=int, default=10, help="neighbours for hubness (default: 10)")
     report.add_argument("--metric", choices=("euclidean", "cosine"), default="euclidean")
     report.add_argument("--seed", type=int, default=0, help="seed of the baselines (default: 0)")
+    report.add_argument("--scheduler", metavar="ADDRESS",
+                        help="a dask.distributed scheduler, e.g. tcp://10.0.0.5:8786: kNN, neural collapse and the "
+                             "spectrum run on its workers (needs the [scale] extra there and here)")
     report.add_argument("--exact", action="store_true",
                         help="exact kNN at any size (default: exact up to 200,000 rows, above that an approximate "
                              "index whose recall is measured and reported)")

@@ -143,6 +143,7 @@ class NeighborGraph:
         metric: str = "euclidean",
         exact: bool | None = None,
         progress: ProgressFn | None = None,
+        scheduler: Any = None,
     ) -> NeighborGraph:
         """The ``k_max`` nearest neighbours of every row of ``X``: one exact `kneighbors` call, or above
         `analysis.neighbors.approximate.EXACT_LIMIT` rows an approximate IVF search with measured recall.
@@ -160,6 +161,10 @@ class NeighborGraph:
             `knn` says which was done and, if approximate, the recall measured.
         progress : callable (fraction, message) -> None, optional
             Called at the start and the end of the search.
+        scheduler : str or distributed.Client, optional
+            Search exactly across a dask.distributed cluster
+            (`analysis.distributed.distributed_kneighbors`, equal to `kneighbors`);
+            `exact` is then ignored.
 
         Returns
         -------
@@ -180,6 +185,12 @@ class NeighborGraph:
                         needs=f"other rows each, of {n}")
         from analysis.neighbors import approximate
 
+        if scheduler is not None:
+            from analysis.distributed import distributed_kneighbors
+
+            distances, indices = distributed_kneighbors(X, k_max, metric=metric, scheduler=scheduler)
+            return cls(distances=distances, indices=indices, metric=metric,
+                       knn=KnnSettings(method="exact", exact=True, params={"distributed": True}))
         if not approximate.use_exact(n or 0, exact=exact):
             checked = neighbors.checks._check_X(X)
             distances, indices, settings = approximate.approximate_kneighbors(checked, k_max, metric=metric,

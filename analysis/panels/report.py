@@ -42,13 +42,14 @@ class ReportPanel:
 
 def report_panel(selection: Selection, *, k: int = 10, metric: str = "euclidean", seed: int = 0,
                  source: str | None = None, codes: Any = None, codebook_size: int | None = None,
-                 progress: ProgressFn | None = None, exact: bool | None = None) -> ReportPanel:
+                 progress: ProgressFn | None = None, exact: bool | None = None,
+                 scheduler: Any = None) -> ReportPanel:
     """`diagnose` the selection's rows with their labels and, by default, their VQ codes.
 
     Parameters
     ----------
     selection : Selection
-    k, metric, seed, source, progress, exact
+    k, metric, seed, source, progress, exact, scheduler
         As in `analysis.report.diagnose`.
     codes, codebook_size : optional
         The vector-quantiser codes to diagnose; default the selection's own
@@ -60,6 +61,6 @@ def report_panel(selection: Selection, *, k: int = 10, metric: str = "euclidean"
         if codebook_size is None and codes is not None and codebook is not None:
             codebook_size = int(codebook.shape[0])
     report = diagnose(selection.embedding, codes=codes, codebook_size=codebook_size, k=k, metric=metric,
-                      seed=seed, progress=progress, source=source, exact=exact)
+                      seed=seed, progress=progress, source=source, exact=exact, scheduler=scheduler)
     findings = tuple(f for verdict in ORDER for f in report.findings if f.verdict == verdict)
     return ReportPanel(report=report, findings=findings, counts=report.verdict_counts())

@@ -103,6 +103,13 @@ def _encode(labels: Any, n: int) -> tuple[np.ndarray, tuple[str, ...] | None]:
 # ------------------------------------------------------------------------------ diagnose
 
 
+def _distributed() -> Any:
+    """`analysis.distributed`, imported only when a scheduler is given (dask is the optional [scale] extra)."""
+    import analysis.distributed
+
+    return analysis.distributed
+
+
 @dataclass(frozen=True)
 class _Neighbours:
     hubness: Hubness | None
@@ -114,7 +121,7 @@ class _Neighbours:
 
 
 def _neighbour_stage(X: np.ndarray, k: int, k_search: int, metric: str, nonzero: np.ndarray, n_distinct: int,
-                     stages: Stages, exact: bool | None = None) -> _Neighbours:
+                     stages: Stages, exact: bool | None = None, scheduler: Any = None) -> _Neighbours:
     """Hubness and TwoNN from one neighbour graph (TwoNN drops duplicate rows first)."""
     n = X.shape[0]
     try:
@@ -124,7 +131,7 @@ def _neighbour_stage(X: np.ndarray, k: int, k_search: int, metric: str, nonzero:
         if metric == "cosine" and not nonzero.all():
             raise ValueError(f"{int((~nonzero).sum()):,} all-zero rows have no cosine distance; "
                              "use metric='euclidean' or drop them.")
-        graph = NeighborGraph.search(X, k_max=k_search, metric=metric, exact=exact)
+        graph = NeighborGraph.search(X, k_max=k_search, metric=metric, exact=exact, scheduler=scheduler)
     except ValueError as exc:
         return _Neighbours(None, None, "", exc, exc)
     hub = hubness(X, k=k, metric=metric, neighbors=graph)
@@ -146,7 +153,7 @@ class _Classes:
     error: Exception | None
 
 
-def _class_stage(emb: Embedding, seed: int) -> _Classes:
+def _class_stage(emb: Embedding, seed: int, client: Any = None) -> _Classes:
     """Neural collapse with the labels, and with the labels shuffled (the baseline)."""
     present, y = np.unique(emb.labels, return_inverse=True)
     y = y.astype(np.int64).ravel()  # codes 0..C-1 of the classes present
@@ -159,12 +166,17 @@ def _class_stage(emb: Embedding, seed: int) -> _Classes:
             "within-class variability is zero by construction and the class findings would say "
             "nothing. Pass labels that group rows into classes (e.g. the class, not the sample id)."))
     names = [emb.class_name(int(c)) for c in present]
+    def collapse(labels: np.ndarray) -> NeuralCollapse:
+        if client is None:
+            return neural_collapse(emb.X, labels)
+        return _distributed().neural_collapse_distributed(emb.X, labels, scheduler=client)
+
     try:
-        result = neural_collapse(emb.X, y)
+        result = collapse(y)
     except ValueError as exc:
         return _Classes(None, None, names, exc)
     try:
-        shuffled = neural_collapse(emb.X, np.random.default_rng((seed, 2)).permutation(y))
+        shuffled = collapse(np.random.default_rng((seed, 2)).permutation(y))
     except ValueError:
         shuffled = None
     return _Classes(result, shuffled, names, None)
@@ -204,6 +216,7 @@ def diagnose(
     progress: ProgressFn | None = None,
     source: str | None = None,
     exact: bool | None = None,
+    scheduler: Any = None,
 ) -> Report:
     """Run every diagnostic that applies to one embedding and give each a verdict.
 
@@ -235,6 +248,12 @@ def diagnose(
         `analysis.neighbors.approximate.EXACT_LIMIT` rows. The report's JSON
         records it as ``metrics.settings.knn = {"method", "exact", "recall",
         "n_queries_checked"}``.
+    scheduler : str or distributed.Client, optional
+        A dask.distributed scheduler (e.g. ``"tcp://10.0.0.5:8786"``): the
+        data's kNN search, neural collapse's class statistics and the
+        covariance spectrum run on its workers (`analysis.distributed`, each
+        equal to the in-memory result); the rest, and the bounded Gaussian
+        baseline, run here. ``metrics.settings.scheduler`` records the address.
 
     Returns
     -------
@@ -284,7 +303,13 @@ def diagnose(
     k_search = max(k, 2)
     stages.start("kNN search", 0.03, f"Finding the {k_search} nearest neighbours of {n:,} points")
     n_distinct = n - int(summary["n_duplicate_rows"])
-    neighbours = _neighbour_stage(X, k, k_search, metric, nonzero, n_distinct, stages, exact)
+    client = None
+    if scheduler is not None:
+        from analysis.distributed import get_client
+
+        client = get_client(scheduler)  # a bad address fails here, before any work
+        metrics["settings"]["scheduler"] = client.scheduler.address
+    neighbours = _neighbour_stage(X, k, k_search, metric, nonzero, n_distinct, stages, exact, client)
     metrics["settings"]["knn"] = (neighbours.knn or KnnSettings.exact_search()).as_json()
 
     # 3. the Gaussian baseline of the same n and d
@@ -319,7 +344,7 @@ def diagnose(
     classes = None
     if emb.labels is not None:
         stages.start("neural collapse", 0.85, f"Neural collapse over {emb.n_classes} classes (and shuffled labels)")
-        classes = _class_stage(emb, int(seed))
+        classes = _class_stage(emb, int(seed), client)
     nc = None if classes is None else classes.result
     collapsed_classes = (nc.n_classes if nc is not None and nc.nc1 < NC1_COLLAPSED
                          and nc.ncc_accuracy >= NCC_COLLAPSED else None)
@@ -345,7 +370,8 @@ def diagnose(
         findings.append(_not_computed("isotropy", "Isotropy (mean cosine)", "geometry", exc))
     stages.start("spectrum", 0.95, "Covariance spectrum and effective rank")
     try:
-        spec = covariance_spectrum(X)
+        spec = covariance_spectrum(X) if client is None else _distributed().distributed_covariance_spectrum(
+            X, scheduler=client)
         erank = effective_rank(X).effective_rank
         findings.append(_erank_finding(erank, base.effective_rank, n, d, collapsed_classes))
         findings.append(_spectrum_finding(spec, base.spectrum))

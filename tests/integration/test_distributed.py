@@ -13,22 +13,21 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import dask.array as da  # the [scale] extra: `make install` installs it, the tests need it
+import distributed
 import numpy as np
 import pytest
 
-da = pytest.importorskip("dask.array")
-distributed = pytest.importorskip("distributed")
-
-from analysis.distributed import (  # noqa: E402
+from analysis.distributed import (
     distributed_class_statistics,
     distributed_covariance_spectrum,
     distributed_kneighbors,
     get_client,
     neural_collapse_distributed,
 )
-from analysis.metrics import covariance_spectrum, neural_collapse  # noqa: E402
-from analysis.metrics.class_statistics import ClassStatisticsAccumulator  # noqa: E402
-from analysis.neighbors import kneighbors  # noqa: E402
+from analysis.metrics import covariance_spectrum, neural_collapse
+from analysis.metrics.class_statistics import ClassStatisticsAccumulator
+from analysis.neighbors import kneighbors
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +185,54 @@ def test_get_client_reuses_a_client(client) -> None:
     assert get_client(client) is client
     address = client.scheduler.address
     assert get_client(address) is get_client(address)
+
+
+def test_the_report_through_the_cluster_equals_the_in_memory_report(client) -> None:
+    """The full report with scheduler=: kNN, neural collapse and the spectrum on the workers."""
+    from analysis.report import diagnose
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(4, size=600)
+    X = (rng.normal(scale=4.0, size=(4, 24))[y] + rng.normal(size=(600, 24))).astype(np.float32)
+    local = diagnose(X, labels=y)
+    remote = diagnose(X, labels=y, scheduler=client)
+    assert remote.metrics["settings"].pop("scheduler") == client.scheduler.address
+    for report in (remote, local):  # whether the Gaussian baseline was already in this process's cache
+        report.metrics["settings"].pop("baseline_cached")
+    assert [(f.key, f.verdict) for f in remote.findings] == [(f.key, f.verdict) for f in local.findings]
+
+    def same(a, b, path="metrics") -> None:
+        if isinstance(a, dict):
+            assert a.keys() == b.keys(), path
+            for key in a:
+                same(a[key], b[key], f"{path}.{key}")
+        elif isinstance(a, list | tuple):
+            assert len(a) == len(b), path
+            for i, (x, z) in enumerate(zip(a, b, strict=True)):
+                same(x, z, f"{path}[{i}]")
+        elif isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=path)
+        elif isinstance(a, float):
+            assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
+        else:
+            assert a == b, path
+
+    same(remote.metrics, local.metrics)
+
+
+def test_cli_report_takes_a_scheduler_address(client, tmp_path, capsys) -> None:
+    import json
+
+    from analysis.cli import main
+
+    np.save(tmp_path / "x.npy", _data(300, 8, seed=6))
+    out = tmp_path / "r.json"
+    address = client.scheduler.address
+    assert main(["report", str(tmp_path / "x.npy"), "--scheduler", address, "--json", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["metrics"]["settings"]["scheduler"] == address
+    bad = main(["report", str(tmp_path / "x.npy"), "--scheduler", "tcp://127.0.0.1:1", "--json", str(out),
+                "--quiet"])
+    assert bad == 2 and "scheduler" in capsys.readouterr().err.lower()
 
 
 def test_worker_killed_mid_way_still_equals(client) -> None:
