@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from analysis.data import Selection
@@ -30,17 +32,29 @@ def _plain(text: str) -> str:
     return text.replace("\\", "\\\\").replace("_", "\\_").replace("*", "\\*").replace("$", "\\$")
 
 
+# A Dask scheduler the server's operator names (e.g. tcp://10.0.0.5:8786): the report's kNN, neural
+# collapse and spectrum then run on its workers. Read on every call, so a restart is not needed to change it.
+SCHEDULER_ENV = "REPLENS_SCHEDULER"
+
+
+def scheduler() -> str | None:
+    """The Dask scheduler address from the environment, or None (compute on this server)."""
+    return os.environ.get(SCHEDULER_ENV, "").strip() or None
+
+
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
-def _report_panel(data_key: str, source: str, exact: bool | None, _selection: Selection) -> panel.ReportPanel:
-    bar, progress = progress_bar("Measuring every diagnostic…")
-    result = panel.report_panel(_selection, source=source, progress=progress, exact=exact)
+def _report_panel(data_key: str, source: str, exact: bool | None, address: str | None,
+                  _selection: Selection) -> panel.ReportPanel:
+    bar, progress = progress_bar("Measuring every diagnostic…" + (f" (on the Dask cluster at {address})"
+                                                                   if address else ""))
+    result = panel.report_panel(_selection, source=source, progress=progress, exact=exact, scheduler=address)
     bar.empty()
     return result
 
 
 def report_for(view: View, source: str) -> panel.ReportPanel:
     """The report of the sidebar's rows, layer and step (with their VQ codes), once per selection."""
-    return _report_panel(view.data_key, source, exact_knn(view.embedding.n_samples), view.selection)
+    return _report_panel(view.data_key, source, exact_knn(view.embedding.n_samples), scheduler(), view.selection)
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Writing the HTML report…")
@@ -67,6 +81,9 @@ def report_view(view: View) -> None:
         show_error(exc, "Cannot diagnose this embedding")
         return
     report, counts = result.report, result.counts
+    if "scheduler" in report.metrics.get("settings", {}):
+        st.caption(f"kNN, neural collapse and the spectrum were computed on the Dask cluster at "
+                   f"{report.metrics['settings']['scheduler']} ({SCHEDULER_ENV}).")
     cols = st.columns(len(ORDER) + 1)
     for col, verdict in zip(cols, ORDER, strict=False):
         col.metric(COUNT_LABELS[verdict], counts[verdict])

@@ -235,6 +235,23 @@ def test_cli_report_takes_a_scheduler_address(client, tmp_path, capsys) -> None:
     assert bad == 2 and "scheduler" in capsys.readouterr().err.lower()
 
 
+def test_the_report_page_uses_the_scheduler_the_server_names(client, monkeypatch) -> None:
+    """The app connects to a scheduler named in its settings (REPLENS_SCHEDULER) and says so."""
+    import streamlit as st
+
+    from tests.app.pages import open_page
+
+    monkeypatch.setenv("REPLENS_SCHEDULER", client.scheduler.address)
+    st.cache_data.clear()
+    at = open_page("app_pages/report.py")
+    assert not at.exception, at.exception
+    assert any(client.scheduler.address in c.value for c in at.caption)
+    monkeypatch.delenv("REPLENS_SCHEDULER")
+    st.cache_data.clear()
+    at = open_page("app_pages/report.py")
+    assert not at.exception and not any("Dask cluster" in c.value for c in at.caption)
+
+
 def test_worker_killed_mid_way_still_equals(client) -> None:
     """Kill one worker process while the kNN runs: its tasks (and the blocks it held) are redone."""
     X = _data(200, 10, seed=21)
