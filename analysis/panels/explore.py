@@ -184,6 +184,14 @@ def draw_rows(n: int, max_points: int = MAX_DRAWN_POINTS, seed: int = 0,
         cut = min(excess, int(quota[c]) - floor)
         quota[c] -= cut
         excess -= cut
+    # Flooring the shares can leave up to one row per class undrawn (19,999 of 20,000): hand them out
+    # by largest remainder (Hamilton's method) so exactly `max_points` rows are drawn.
+    remainder = max_points * counts / n - np.floor(max_points * counts / n)
+    shortfall = max_points - int(quota.sum())
+    while shortfall > 0:
+        for c in [c for c in np.argsort(-remainder, kind="stable") if quota[c] < counts[c]][:shortfall]:
+            quota[c] += 1
+            shortfall -= 1
     order = np.argsort(inverse, kind="stable")  # rows grouped by class, ascending within each
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     chosen = [rng.choice(order[start:start + count], size=int(q), replace=False)

@@ -186,3 +186,16 @@ def test_no_image_without_a_density_or_in_3d() -> None:
     assert not embedding_scatter(coords[:, :2], draw_rows=np.arange(10), color=ColorSpec()).layout.images
     in_3d = embedding_scatter(coords, draw_rows=np.arange(10), color=ColorSpec(), density=density)
     assert not in_3d.layout.images and [t.type for t in in_3d.data] == ["scatter3d"]
+
+
+def test_the_stratified_subsample_has_exactly_the_drawing_limit() -> None:
+    """Floored class shares once drew 19,999 of 20,000 rows; the remainders now fill the limit."""
+    labels = np.random.default_rng(3).integers(0, 6, size=60_000)
+    rows = panel.draw_rows(labels.size, 20_000, labels=labels)
+    assert rows.size == 20_000 and np.unique(rows).size == 20_000
+    shares = 20_000 * np.bincount(labels) / labels.size
+    drawn = np.bincount(labels[rows])
+    assert np.all((drawn == np.floor(shares)) | (drawn == np.floor(shares) + 1))
+    for n_classes in (1, 7, 13):
+        labels = np.arange(1_001) % n_classes
+        assert panel.draw_rows(labels.size, 1_000, labels=labels).size == 1_000
