@@ -92,8 +92,9 @@ MIN_DRAWN_PER_CLASS = 50
 # image of all rows: the browser's selection cost grows with drawn points
 # (measured: a 100,000-point lasso took ~2 s fully drawn, ~0.3 s this way).
 MAX_DRAWN_POINTS = 20_000
-# Pixels along the longer side of the density image (the other side keeps the data's aspect ratio).
-DENSITY_PIXELS = 400
+# Pixels along the longer side of the density image (the other side keeps the data's aspect ratio):
+# about 3 screen pixels each on the page's ~750-pixel plot, so a lone undrawn row still shows.
+DENSITY_PIXELS = 240
 # Share of each axis's span added on both sides of the data range, so edge points sit inside the image.
 DENSITY_PAD = 0.02
 # Display name -> `analysis.projection.project` method.

@@ -19,9 +19,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 # Light to dark grey: a backdrop the category colours stay readable on.
-DENSITY_COLORS = ("#DDE1EA", "#5B6173")
+DENSITY_COLORS = ("#A9B0BF", "#3B4152")
 # Alpha of the sparsest non-empty pixel (255 for the densest); empty pixels are fully transparent.
-MIN_ALPHA = 90
+MIN_ALPHA = 150
 DENSITY_NAME = "density of all rows"
 
 
