@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.e2e.helpers import chart_box, draw_lasso, open_page, screenshot, selection_count, wait_idle
+from tests.e2e.helpers import (
+    chart_box,
+    draw_lasso,
+    open_page,
+    screenshot,
+    selection_count,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -73,7 +73,7 @@ def test_streamed_pca_equals_scikit_learn_on_offset_data() -> None:
     coords, explained = panel.pca_all_rows(X, n_components=2, chunk_rows=300)
     model = PCA(n_components=2).fit(X.astype(np.float64))
     np.testing.assert_allclose(coords, model.transform(X.astype(np.float64)), atol=1e-4)
-    np.testing.assert_allclose(explained, model.explained_variance_ratio_, rtol=1e-9)
+    np.testing.assert_allclose(explained, model.explained_variance_ratio_, rtol=1e-6)  # float32 products
     np.testing.assert_allclose(panel.pca_all_rows(X, n_components=3, chunk_rows=7)[0][:, :2], coords, atol=1e-4)
     bad = X.copy()
     bad[1234, 3] = np.nan
