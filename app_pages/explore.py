@@ -23,8 +23,8 @@ k = controls[3].slider("Neighbours k", 1, explore.LARGEST_K, 10, key="explore_k"
 metric = controls[4].radio("Distance", ["euclidean", "cosine"], key="explore_metric", horizontal=True)
 
 with st.spinner(f"Computing {method} of {emb.n_samples:,} points… (stop with the ■ button, top right)"):
-    proj = explore.projection(view, method, dims)
-point_cloud(view, proj, method=method, colour=colour, k=k, metric=metric)
+    layout = explore.layout(view, method, dims)
+point_cloud(view, layout, method=method, colour=colour, k=k, metric=metric)
 
 run = state.current_run(view)
 if run is not None and len(run.steps) > 1 and view.layer is not None:

@@ -44,6 +44,22 @@ def draw_rows(data_key: str, n: int, max_points: int = MAX_DRAWN_POINTS, seed: i
     return panel.draw_rows(n, max_points, seed, labels=_labels)
 
 
+# A resource, not data: the layout's arrays (every row's position, 8 MB at 10^6 rows) are read-only and
+# shared as they are; st.cache_data would unpickle a copy on every rerun of the Explore fragment.
+@st.cache_resource(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
+def _explore_layout(data_key: str, method: str, n_components: int, _selection: Selection) -> panel.ExploreLayout:
+    layout = panel.explore_layout(_selection, method=method, n_components=n_components)
+    for array in (layout.coords, layout.drawn) + ((layout.density.counts,) if layout.density else ()):
+        array.setflags(write=False)
+    return layout
+
+
+def explore_layout(selection: Selection, method: str, n_components: int) -> panel.ExploreLayout:
+    """The Explore scatter above `MAX_DRAWN_POINTS` rows: every row projected (PCA) and its density
+    image, or a projection of the drawn rows, once per (selection, method, dimensions)."""
+    return _explore_layout(selection.key, method, n_components, selection)
+
+
 @st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def _data_panel(data_key: str, _selection: Selection) -> data_panels.DataPanel:
     return data_panels.data_panel(_selection)

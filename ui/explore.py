@@ -45,6 +45,16 @@ def projection(view: View, method: str, n_components: int) -> panel.Projection:
     return cache.projection(sel.key, sel.X, panel.METHODS.get(method, method), n_components, sel.labels)
 
 
+def layout(view: View, method: str, n_components: int) -> panel.ExploreLayout:
+    """What the scatter draws: up to `MAX_DRAWN_POINTS` rows the shared projection of every row, all
+    drawn; above, `cache.explore_layout` (a subsample over a density image of every row)."""
+    sel = view.selection
+    if panel.subsampled(sel.n_samples):
+        return cache.explore_layout(sel, method, n_components)
+    return panel.explore_layout(sel, method=method, n_components=n_components,
+                                projection=projection(view, method, n_components))
+
+
 @st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def _norms(data_key: str, _selection: Selection) -> np.ndarray:
     return panel.row_norms(_selection.X)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis.panels.explore import Projection
+from analysis.panels.explore import ExploreLayout
 from analysis.views import embedding_scatter
-from ui import cache, explore
+from ui import explore
 from ui.cache import RESULTS_TTL
 from ui.state import View
 
@@ -26,11 +26,11 @@ TABLE_ROWS_SHOWN = 2_000
 # run keeps the spec identical (the figure is never mutated after building).
 @st.cache_resource(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
 def _figure(data_key: str, method: str, n_components: int, colour: str, focus: int | None, k: int, metric: str,
-            uirevision: str, _coords, _rows, _color, _make_hover, density: bool, _highlight):
+            uirevision: str, _coords, _rows, _color, _make_hover, density: bool, _density, _highlight):
     # Keyed by the selection, the projection, the colour choice and what is ringed (focus, k, metric);
     # the arrays derive from those. Hover text (one string per drawn point) is built only on a miss:
     # a selection rerun must not pay for it.
-    return embedding_scatter(_coords, draw_rows=_rows, color=_color, hover=_make_hover(), density=density,
+    return embedding_scatter(_coords, draw_rows=_rows, color=_color, hover=_make_hover(), density=_density,
                              highlight_rows=_highlight, focus_row=focus, method=method, uirevision=uirevision)
 
 
@@ -39,11 +39,11 @@ def _focus_from_input() -> None:
 
 
 @st.fragment
-def point_cloud(view: View, proj: Projection, *, method: str, colour: str, k: int, metric: str) -> None:
+def point_cloud(view: View, layout: ExploreLayout, *, method: str, colour: str, k: int, metric: str) -> None:
     emb = view.embedding
+    proj = layout.projection
     coords = proj.coords
-    rows = cache.draw_rows(view.data_key, emb.n_samples, _labels=emb.labels)
-    drawn_all = rows.size == emb.n_samples
+    rows = layout.drawn
     norms = explore.norms(view)
     color = explore.colour(view, colour)
     chart_key = f"explore_chart|{view.data_key}|{method}|{coords.shape[1]}"
@@ -55,15 +55,11 @@ def point_cloud(view: View, proj: Projection, *, method: str, colour: str, k: in
         # A slice of the selection's neighbour graph (one search per metric), not a search per click or k.
         distances, highlight = explore.neighbours(view, int(focus), metric).top(k)
     fig = _figure(view.data_key, method, coords.shape[1], colour, focus, k, metric, chart_key, coords, rows, color,
-                  lambda: explore.hover_text(emb, rows), not drawn_all, highlight)
+                  lambda: explore.hover_text(emb, rows), layout.density is not None, layout.density, highlight)
     event = st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("lasso", "box", "points"),
                             config={"displaylogo": False, "scrollZoom": True})
     trust = f"trustworthiness {proj.trustworthiness:.3f}" if proj.trustworthiness is not None else ""
-    drawn = ("all points drawn" if drawn_all else
-             f"{rows.size:,} of {emb.n_samples:,} points drawn"
-             + (" (sampled per class, at least 50 of each)" if emb.labels is not None else " (a random sample)")
-             + " over a density image of all; selections include every point")
-    st.caption(f"{method} · {trust} · {drawn}. Drag to lasso (or pick box in the toolbar); "
+    st.caption(f"{method} · {trust} · {layout.note}. Drag to lasso (or pick box in the toolbar); "
                "click one point to see its neighbours." + (" 3-D views select by click only." if coords.shape[1] == 3 else ""))
 
     selected, clicked = explore.selected_rows(event.selection if event else None, coords)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from analysis.views.density import DensityCounts, density_layer
 from analysis.views.style import (
     ACCENT,
     CONTINUOUS_SCALE,
@@ -39,22 +40,6 @@ class ColorSpec:
 
 def _axis_titles(method: str, dims: int) -> list[str]:
     return [f"{method} {i + 1}" for i in range(dims)]
-
-
-def _density_trace(coords: np.ndarray, bins: int = 220) -> go.Heatmap:
-    """A grey log-density image of all rows, drawn under the subsample."""
-    counts, xedges, yedges = np.histogram2d(coords[:, 0], coords[:, 1], bins=bins)
-    z = np.log1p(counts.T).astype(np.float32)
-    z[z == 0] = np.nan  # empty cells stay transparent
-    return go.Heatmap(
-        z=z,
-        x=((xedges[:-1] + xedges[1:]) / 2).astype(np.float32),
-        y=((yedges[:-1] + yedges[1:]) / 2).astype(np.float32),
-        colorscale=[[0, "#E6E9F2"], [1, "#5B6173"]],
-        showscale=False,
-        hoverinfo="skip",
-        name="density of all points",
-    )
 
 
 def _marker_trace(
@@ -87,7 +72,7 @@ def embedding_scatter(
     draw_rows: np.ndarray,
     color: ColorSpec,
     hover: Sequence[str] | None = None,
-    density: bool = False,
+    density: DensityCounts | None = None,
     highlight_rows: np.ndarray | None = None,
     focus_row: int | None = None,
     method: str = "PCA",
@@ -108,8 +93,9 @@ def embedding_scatter(
         Colours for all n rows (indexed by row id).
     hover : sequence of str, optional
         Escaped hover text for each drawn row, aligned with `draw_rows`.
-    density : bool
-        Draw a density image of all rows under the markers (2-D only).
+    density : DensityImage, optional
+        Counts of all rows per pixel (`analysis.panels.explore.density_image`), drawn under the
+        markers as an image spanning exactly its extent, which becomes the axis ranges (2-D only).
     highlight_rows, focus_row
         Rows ringed (named `highlight_name` in the legend), and the chosen point.
     """
@@ -117,8 +103,6 @@ def embedding_scatter(
     draw_rows = np.asarray(draw_rows, dtype=np.int64)
     hover_arr = None if hover is None else np.asarray(hover, dtype=object)
     fig = go.Figure()
-    if density and dims == 2:
-        fig.add_trace(_density_trace(coords))
     size = marker_size if dims == 2 else max(2.0, marker_size * 0.6)
     if color.kind == "category" and color.values is not None:
         codes = np.asarray(color.values)[draw_rows]
@@ -188,6 +172,8 @@ def embedding_scatter(
             uirevision=uirevision,
             hovermode="closest",
         )
+        if density is not None:
+            density_layer(fig, density)
     return fig
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.panels.explore import density_image
 from analysis.views import (
     ColorSpec,
     animated_scatter,
@@ -34,15 +35,17 @@ def test_category_traces_carry_row_ids_of_drawn_rows_only() -> None:
 
 
 def test_density_image_only_when_asked_and_in_2d() -> None:
+    # Issue 17: the density is a datashader count image (a layout image under the markers), not a heat map
+    # trace; tests/unit/test_explore_density.py checks its pixels and alignment.
     coords = _coords()
-    with_density = embedding_scatter(coords, draw_rows=np.arange(10), color=ColorSpec(), density=True)
-    assert with_density.data[0].type == "heatmap"
-    counts = np.expm1(np.nan_to_num(np.asarray(with_density.data[0].z, dtype=float)))
-    assert round(counts.sum()) == 50  # the image counts every row, not just the drawn ones
+    density = density_image(coords)
+    with_density = embedding_scatter(coords, draw_rows=np.arange(10), color=ColorSpec(), density=density)
+    assert len(with_density.layout.images) == 1 and [t.type for t in with_density.data] == ["scattergl"]
+    assert density.counts.sum() == 50  # the image counts every row, not just the drawn ones
     without = embedding_scatter(coords, draw_rows=np.arange(10), color=ColorSpec())
-    assert all(t.type != "heatmap" for t in without.data)
-    in_3d = embedding_scatter(_coords(d=3), draw_rows=np.arange(10), color=ColorSpec(), density=True)
-    assert [t.type for t in in_3d.data] == ["scatter3d"]
+    assert not without.layout.images and all(t.type != "heatmap" for t in without.data)
+    in_3d = embedding_scatter(_coords(d=3), draw_rows=np.arange(10), color=ColorSpec(), density=density)
+    assert [t.type for t in in_3d.data] == ["scatter3d"] and not in_3d.layout.images
 
 
 def test_user_text_is_escaped() -> None:
