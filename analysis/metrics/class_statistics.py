@@ -17,7 +17,8 @@ import scipy.sparse as sp
 
 from analysis.validation import first_rows
 
-__all__ = ["ClassStatistics", "ClassStatisticsAccumulator", "iter_row_chunks", "default_chunk_rows"]
+__all__ = ["ClassStatistics", "ClassStatisticsAccumulator", "class_sums", "default_chunk_rows", "iter_row_chunks",
+           "statistics_from_sums"]
 
 # About 64 MiB of float64 per chunk: large enough for BLAS to run at full
 # speed, small enough that a 1M-row memory map never needs a second copy.
@@ -114,19 +115,11 @@ class ClassStatisticsAccumulator:
         if self._shift is None:
             self._shift = chunk.mean(axis=0)
         chunk -= self._shift
-        # One-hot (C x rows) sparse matrix: per-class sums as one sparse-dense
-        # product instead of a Python loop over classes or slow np.add.at.
-        one_hot = sp.csr_matrix(
-            (np.ones(codes.size), (codes, np.arange(codes.size))),
-            shape=(self.n_classes, codes.size),
-        )
-        self._counts += np.bincount(codes, minlength=self.n_classes)
-        self._sums += one_hot @ chunk
-        self._square_norms += np.bincount(
-            codes, weights=np.einsum("ij,ij->i", chunk, chunk), minlength=self.n_classes
-        )
-        # NumPy hands ``A.T @ A`` to BLAS syrk (half the flops of a general GEMM).
-        self._scatter += chunk.T @ chunk
+        part = class_sums(chunk, codes, self.n_classes)
+        self._counts += part["counts"]
+        self._sums += part["sums"]
+        self._square_norms += part["square_norms"]
+        self._scatter += part["scatter"]
 
     def finalize(self) -> ClassStatistics:
         """The statistics of everything fed so far.
@@ -144,21 +137,46 @@ class ClassStatisticsAccumulator:
             )
         if self._shift is None:
             raise ValueError("features has no rows; pass at least one sample per class.")
-        counts = self._counts.copy()
-        safe = np.maximum(counts, 1)[:, None]
-        centred_means = self._sums / safe  # m_c - s
-        n = counts.sum()
-        # sum_i (x_i - m_{y_i})(...)^T = sum_i (x_i - s)(...)^T - sum_c n_c (m_c - s)(m_c - s)^T
-        between = (centred_means * counts[:, None]).T @ centred_means
-        sigma_w = (self._scatter - between) / n
-        sigma_w = 0.5 * (sigma_w + sigma_w.T)
-        class_variances = self._square_norms / safe[:, 0] - np.einsum(
-            "ij,ij->i", centred_means, centred_means
-        )
-        return ClassStatistics(
-            counts=counts,
-            means=centred_means + self._shift,
-            sigma_w=sigma_w,
-            # Rounding can leave -1e-17 for a class of identical points.
-            class_variances=np.maximum(class_variances, 0.0),
-        )
+        return statistics_from_sums(self._counts.copy(), self._sums, self._square_norms, self._scatter,
+                                    self._shift)
+
+
+def class_sums(chunk: np.ndarray, codes: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """Per-class counts, sums and squared norms, and the scatter, of one float64 chunk already shifted by ``s``.
+
+    The kernel of `ClassStatisticsAccumulator.update` and of
+    `analysis.distributed.distributed_class_statistics` (one task per block).
+    """
+    # One-hot (C x rows) sparse matrix: per-class sums as one sparse-dense
+    # product instead of a Python loop over classes or slow np.add.at.
+    one_hot = sp.csr_matrix((np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n_classes, codes.size))
+    return {
+        "counts": np.bincount(codes, minlength=n_classes).astype(np.int64),
+        "sums": one_hot @ chunk,
+        "square_norms": np.bincount(codes, weights=np.einsum("ij,ij->i", chunk, chunk), minlength=n_classes),
+        # NumPy hands ``A.T @ A`` to BLAS syrk (half the flops of a general GEMM).
+        "scatter": chunk.T @ chunk,
+    }
+
+
+def statistics_from_sums(counts: np.ndarray, sums: np.ndarray, square_norms: np.ndarray, scatter: np.ndarray,
+                         shift: np.ndarray) -> ClassStatistics:
+    """`ClassStatistics` from the `class_sums` of every row, taken about the shift ``s``.
+
+    ``m_c - s = S_c / n_c``, and
+    ``sum_i (x_i - m_{y_i})(...)^T = sum_i (x_i - s)(...)^T - sum_c n_c (m_c - s)(m_c - s)^T``.
+    """
+    safe = np.maximum(counts, 1)[:, None]
+    centred_means = sums / safe  # m_c - s
+    n = counts.sum()
+    between = (centred_means * counts[:, None]).T @ centred_means
+    sigma_w = (scatter - between) / n
+    sigma_w = 0.5 * (sigma_w + sigma_w.T)
+    class_variances = square_norms / safe[:, 0] - np.einsum("ij,ij->i", centred_means, centred_means)
+    return ClassStatistics(
+        counts=counts,
+        means=centred_means + shift,
+        sigma_w=sigma_w,
+        # Rounding can leave -1e-17 for a class of identical points.
+        class_variances=np.maximum(class_variances, 0.0),
+    )

@@ -103,6 +103,13 @@ def _encode(labels: Any, n: int) -> tuple[np.ndarray, tuple[str, ...] | None]:
 # ------------------------------------------------------------------------------ diagnose
 
 
+def _within(progress: ProgressFn | None, low: float, high: float) -> ProgressFn | None:
+    """A stage's own progress (0 to 1) mapped onto the report's [low, high]."""
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(low + (high - low) * min(max(float(fraction), 0.0), 1.0), message)
+
+
 def _distributed() -> Any:
     """`analysis.distributed`, imported only when a scheduler is given (dask is the optional [scale] extra)."""
     import analysis.distributed
@@ -316,7 +323,7 @@ def diagnose(
     stages.start("Gaussian baseline", 0.45,
                  f"Measuring i.i.d. Gaussian data of the same size ({n:,} x {d}) as a baseline")
     metrics["settings"]["baseline_cached"] = (n, d, k_search, k, metric, int(seed)) in _baseline._BASELINE_CACHE
-    base = _gaussian_baseline(n, d, k_search, k, metric, int(seed))
+    base = _gaussian_baseline(n, d, k_search, k, metric, int(seed), progress=_within(progress, 0.45, 0.85))
     n_base = _baseline.baseline_knn_rows(n)
     metrics["settings"]["baseline"] = {
         "n": n, "knn_rows": n_base,
