@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from analysis.validation import check_matrix, max_abs, power_of_two_exponent
+from analysis.metrics.streaming import CovarianceSums
+from analysis.validation import ProgressFn, check_matrix, max_abs, power_of_two_exponent
 
-__all__ = ["CovarianceSpectrum", "EffectiveRank", "covariance_spectrum", "effective_rank", "effective_rank_from_scatter",
-           "spectrum_from_scatter"]
+__all__ = ["CovarianceSpectrum", "EffectiveRank", "covariance_spectrum", "covariance_sums", "effective_rank",
+           "effective_rank_from_scatter", "spectrum_and_effective_rank", "spectrum_from_scatter"]
 
 # Above this many elements the SVD's float64 copy of X is replaced by a
 # streamed d x d Gram matrix (one float64 block at a time).
@@ -112,10 +113,45 @@ def covariance_spectrum(X: Any) -> CovarianceSpectrum:
     """
     arr = check_matrix(X, action="computing the covariance spectrum")
     peak = max_abs(arr)
-    exponent = power_of_two_exponent(peak)
-    gram, n = _gram(arr, center=True, exponent=exponent)
-    return spectrum_from_scatter(gram, n_samples=n, exponent=exponent,
-                                 square_total=_square_total(arr, exponent), peak=peak)
+    sums = covariance_sums(arr, exponent=power_of_two_exponent(peak))
+    return spectrum_from_scatter(sums.scatter(), n_samples=sums.n, exponent=sums.exponent,
+                                 square_total=sums.square, peak=peak)
+
+
+def covariance_sums(arr: np.ndarray, *, exponent: int, progress: ProgressFn | None = None) -> CovarianceSums:
+    """`CovarianceSums` of ``arr / 2**exponent`` in one streamed pass (float64 blocks; a memory map is read once).
+
+    ``arr`` is a checked 2-D real array (`check_matrix`); ``progress(fraction, message)`` is called per block.
+    """
+    n = arr.shape[0]
+    sums = CovarianceSums(arr.shape[1], exponent=exponent)
+    for start in range(0, n, _GRAM_BLOCK_ROWS):
+        sums.update(arr[start : start + _GRAM_BLOCK_ROWS])
+        if progress is not None:
+            progress(min(start + _GRAM_BLOCK_ROWS, n) / n, f"Covariance: {min(start + _GRAM_BLOCK_ROWS, n):,} of {n:,} rows")
+    return sums
+
+
+def spectrum_and_effective_rank(X: Any, *, progress: ProgressFn | None = None,
+                                ) -> tuple[CovarianceSpectrum, EffectiveRank]:
+    """``(covariance_spectrum(X), effective_rank(X))`` from one streamed pass over X.
+
+    Both read the centred scatter: the spectrum its eigenvalues over n, the
+    effective rank (above ``_SVD_MAX_ELEMENTS``, where :func:`effective_rank`
+    itself uses the Gram matrix) the square roots of the same eigenvalues.
+    Smaller X takes :func:`effective_rank`'s exact SVD, as before. Equal to
+    the two calls up to float64 summation order.
+    """
+    arr = check_matrix(X, action="computing the covariance spectrum")
+    peak = max_abs(arr)
+    sums = covariance_sums(arr, exponent=power_of_two_exponent(peak), progress=progress)
+    scatter = sums.scatter()
+    spectrum = spectrum_from_scatter(scatter, n_samples=sums.n, exponent=sums.exponent, square_total=sums.square,
+                                     peak=peak)
+    if arr.size <= _SVD_MAX_ELEMENTS:
+        return spectrum, effective_rank(arr)
+    return spectrum, effective_rank_from_scatter(scatter, n_samples=sums.n, exponent=sums.exponent,
+                                                 square_total=sums.square)
 
 
 def spectrum_from_scatter(scatter: np.ndarray, *, n_samples: int, exponent: int, square_total: float,
@@ -258,10 +294,13 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
     # Work on X / 2**e (exact): products of rows at 1e160 would overflow, at 1e-200 underflow.
     exponent = power_of_two_exponent(max_abs(arr))
     n, d = arr.shape
-    if arr.size > _SVD_MAX_ELEMENTS:
+    if arr.size > _SVD_MAX_ELEMENTS and center:
         # Large X (a million rows): singular values are the square roots of the
         # Gram matrix's eigenvalues, accumulated block by block without a copy of X.
-        gram, _ = _gram(arr, center=center, exponent=exponent)
+        sums = covariance_sums(arr, exponent=exponent)
+        return effective_rank_from_scatter(sums.scatter(), n_samples=n, exponent=exponent, square_total=sums.square)
+    if arr.size > _SVD_MAX_ELEMENTS:
+        gram, _ = _gram(arr, center=False, exponent=exponent)
         return effective_rank_from_scatter(gram, n_samples=n, exponent=exponent,
                                            square_total=_square_total(arr, exponent), center=center)
     data = np.ldexp(np.asarray(arr, dtype=np.float64), -exponent)

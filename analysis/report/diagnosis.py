@@ -18,7 +18,7 @@ from analysis.metrics.codebook import codebook_usage
 from analysis.metrics.hubness import Hubness, hubness
 from analysis.metrics.isotropy import isotropy
 from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
-from analysis.metrics.spectrum import covariance_spectrum, effective_rank
+from analysis.metrics.spectrum import effective_rank, spectrum_and_effective_rank
 from analysis.metrics.sphere import uniformity
 from analysis.neighbor_graph import KnnSettings
 from analysis.neighbors import NeighborGraph
@@ -377,9 +377,12 @@ def diagnose(
         findings.append(_not_computed("isotropy", "Isotropy (mean cosine)", "geometry", exc))
     stages.start("spectrum", 0.95, "Covariance spectrum and effective rank")
     try:
-        spec = covariance_spectrum(X) if client is None else _distributed().distributed_covariance_spectrum(
-            X, scheduler=client)
-        erank = effective_rank(X).effective_rank
+        if client is None:  # one streamed pass gives both (the same centred scatter)
+            spec, rank = spectrum_and_effective_rank(X, progress=_within(progress, 0.95, 0.98))
+            erank = rank.effective_rank
+        else:
+            spec = _distributed().distributed_covariance_spectrum(X, scheduler=client)
+            erank = effective_rank(X).effective_rank
         findings.append(_erank_finding(erank, base.effective_rank, n, d, collapsed_classes))
         findings.append(_spectrum_finding(spec, base.spectrum))
         metrics["effective_rank"] = {"effective_rank": erank, "gaussian": base.effective_rank,
