@@ -278,7 +278,14 @@ def diagnose(
     `analysis.report.baseline`.
     Cost: two exact kNN searches (the data and a Gaussian sample of the same
     size), O(n^2 d); at n = 50,000, d = 768 about 37 s on 2 cores (13 s each
-    search; tests/bench/bench_report.py).
+    search; tests/bench/bench_report.py). Above `BASELINE_KNN_ROWS` the
+    baseline searches only that many rows, and the data's search is
+    approximate (see ``exact``). Memory: every other stage streams over row
+    blocks in float64 (class statistics, covariance spectrum and effective
+    rank from one scatter, isotropy, norms, duplicates by row hashes, the
+    Gaussian sample drawn chunk by chunk), so a float32 memory map is never
+    copied whole: O(block x d + d^2) beyond X, plus one copy of X only when
+    all-zero rows must be left out of uniformity and isotropy.
     """
     started = time.perf_counter()
     check_option(metric, METRICS, what="metric")
