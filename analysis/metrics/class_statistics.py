@@ -83,9 +83,16 @@ class ClassStatisticsAccumulator:
     n_features : int
     """
 
-    def __init__(self, n_classes: int, n_features: int) -> None:
+    def __init__(self, n_classes: int, n_features: int, *, other_classes: int | None = None) -> None:
         self.n_classes = int(n_classes)
         self.n_features = int(n_features)
+        # A second labelling of the same rows (e.g. shuffled labels): only its class sums
+        # differ, the scatter about the shift is shared (`finalize_other`).
+        self._other_classes = 0 if other_classes is None else int(other_classes)
+        self._other = None if other_classes is None else {
+            "counts": np.zeros(self._other_classes, dtype=np.int64),
+            "sums": np.zeros((self._other_classes, self.n_features)),
+            "square_norms": np.zeros(self._other_classes)}
         self._shift: np.ndarray | None = None
         self._counts = np.zeros(self.n_classes, dtype=np.int64)
         self._sums = np.zeros((self.n_classes, self.n_features))
@@ -94,8 +101,8 @@ class ClassStatisticsAccumulator:
         self._rows_seen = 0
         self._bad_rows: list[np.ndarray] = []
 
-    def update(self, X_chunk: np.ndarray, labels_chunk: np.ndarray) -> None:
-        """Add a chunk: rows of features and their class codes in [0, n_classes)."""
+    def update(self, X_chunk: np.ndarray, labels_chunk: np.ndarray, other_labels: np.ndarray | None = None) -> None:
+        """Add a chunk: rows of features and their class codes in [0, n_classes) (and in the other labelling)."""
         # Always a copy: the shift below is subtracted in place, and a float64
         # input chunk would otherwise be a view of the caller's (or a read-only) array.
         chunk = np.array(X_chunk, dtype=np.float64)
@@ -120,6 +127,12 @@ class ClassStatisticsAccumulator:
         self._sums += part["sums"]
         self._square_norms += part["square_norms"]
         self._scatter += part["scatter"]
+        if self._other is not None:
+            if other_labels is None:
+                raise ValueError("this accumulator also sums a second labelling: pass other_labels for every chunk.")
+            other = class_sums(chunk, np.asarray(other_labels, dtype=np.int64), self._other_classes, scatter=False)
+            for key, value in other.items():
+                self._other[key] += value
 
     def finalize(self) -> ClassStatistics:
         """The statistics of everything fed so far.
@@ -140,8 +153,23 @@ class ClassStatisticsAccumulator:
         return statistics_from_sums(self._counts.copy(), self._sums, self._square_norms, self._scatter,
                                     self._shift)
 
+    def finalize_other(self) -> ClassStatistics:
+        """The statistics of the second labelling (``other_classes``): its class sums, the shared scatter.
 
-def class_sums(chunk: np.ndarray, codes: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+        Raises
+        ------
+        ValueError
+            As `finalize`, or if no second labelling was summed.
+        """
+        self.finalize()  # the same checks (NaN/Inf rows, no rows)
+        if self._other is None:
+            raise ValueError("no second labelling: create the accumulator with other_classes=.")
+        return statistics_from_sums(self._other["counts"].copy(), self._other["sums"], self._other["square_norms"],
+                                    self._scatter, self._shift)
+
+
+def class_sums(chunk: np.ndarray, codes: np.ndarray, n_classes: int, *, scatter: bool = True,
+               ) -> dict[str, np.ndarray]:
     """Per-class counts, sums and squared norms, and the scatter, of one float64 chunk already shifted by ``s``.
 
     The kernel of `ClassStatisticsAccumulator.update` and of
@@ -150,13 +178,15 @@ def class_sums(chunk: np.ndarray, codes: np.ndarray, n_classes: int) -> dict[str
     # One-hot (C x rows) sparse matrix: per-class sums as one sparse-dense
     # product instead of a Python loop over classes or slow np.add.at.
     one_hot = sp.csr_matrix((np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n_classes, codes.size))
-    return {
+    sums = {
         "counts": np.bincount(codes, minlength=n_classes).astype(np.int64),
         "sums": one_hot @ chunk,
         "square_norms": np.bincount(codes, weights=np.einsum("ij,ij->i", chunk, chunk), minlength=n_classes),
-        # NumPy hands ``A.T @ A`` to BLAS syrk (half the flops of a general GEMM).
-        "scatter": chunk.T @ chunk,
     }
+    if scatter:  # label-free: a second labelling of the same rows shares it
+        # NumPy hands ``A.T @ A`` to BLAS syrk (half the flops of a general GEMM).
+        sums["scatter"] = chunk.T @ chunk
+    return sums
 
 
 def statistics_from_sums(counts: np.ndarray, sums: np.ndarray, square_norms: np.ndarray, scatter: np.ndarray,

@@ -15,6 +15,7 @@ from analysis._export import Stages
 from analysis.data.inspect import summarize_embedding
 from analysis.data.schema import Embedding, encode_labels
 from analysis.metrics.codebook import codebook_usage
+from analysis.metrics.collapse_pair import neural_collapse_pair
 from analysis.metrics.hubness import Hubness, hubness
 from analysis.metrics.isotropy import isotropy
 from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
@@ -178,12 +179,19 @@ def _class_stage(emb: Embedding, seed: int, client: Any = None) -> _Classes:
             return neural_collapse(emb.X, labels)
         return _distributed().neural_collapse_distributed(emb.X, labels, scheduler=client)
 
+    permuted = np.random.default_rng((seed, 2)).permutation(y)
+    if client is None:  # one pass: the shuffle shares the labels' scatter (analysis.metrics.collapse_pair)
+        try:
+            result, shuffled = neural_collapse_pair(emb.X, y, permuted)
+        except ValueError as exc:
+            return _Classes(None, None, names, exc)
+        return _Classes(result, shuffled, names, None)
     try:
         result = collapse(y)
     except ValueError as exc:
         return _Classes(None, None, names, exc)
     try:
-        shuffled = collapse(np.random.default_rng((seed, 2)).permutation(y))
+        shuffled = collapse(permuted)
     except ValueError:
         shuffled = None
     return _Classes(result, shuffled, names, None)
