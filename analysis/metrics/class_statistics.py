@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from analysis.metrics.streaming import CovarianceSums
 from analysis.validation import first_rows
 
 __all__ = ["ClassStatistics", "ClassStatisticsAccumulator", "class_sums", "default_chunk_rows", "iter_row_chunks",
@@ -152,6 +153,22 @@ class ClassStatisticsAccumulator:
             raise ValueError("features has no rows; pass at least one sample per class.")
         return statistics_from_sums(self._counts.copy(), self._sums, self._square_norms, self._scatter,
                                     self._shift)
+
+    def covariance_sums(self) -> CovarianceSums:
+        """The label-free part of the sums as `CovarianceSums` (exponent 0): the covariance of every row.
+
+        ``sum_i (x_i - s) = sum_c S_c`` and ``sum_i ||x_i||^2 = sum_c Q_c + 2 s . t + n ||s||^2``, so the
+        covariance spectrum and the effective rank need no pass of their own (`analysis.report`).
+        """
+        self.finalize()  # the same checks (NaN/Inf rows, no rows)
+        sums = CovarianceSums(self.n_features)
+        total = self._sums.sum(axis=0)
+        n = int(self._counts.sum())
+        shift = self._shift
+        sums.shift = shift.copy()
+        sums.add({"sum": total, "gram": self._scatter, "n": n,
+                  "square": float(self._square_norms.sum()) + 2.0 * float(shift @ total) + n * float(shift @ shift)})
+        return sums
 
     def finalize_other(self) -> ClassStatistics:
         """The statistics of the second labelling (``other_classes``): its class sums, the shared scatter.

@@ -14,6 +14,7 @@ instead of reading X and forming it a second time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,17 +35,30 @@ from analysis.metrics.neural_collapse import (
     _outside_safe_range,
     neural_collapse,
 )
+from analysis.metrics.streaming import CovarianceSums
 
-__all__ = ["neural_collapse_pair"]
+__all__ = ["CollapsePair", "neural_collapse_pair"]
 
 
-def neural_collapse_pair(features: Any, labels: Any, other_labels: Any) -> tuple[NeuralCollapse, NeuralCollapse | None]:
-    """``(neural_collapse(features, labels), neural_collapse(features, other_labels))`` from one accumulation pass.
+@dataclass(frozen=True)
+class CollapsePair:
+    """Result of :func:`neural_collapse_pair`."""
+
+    result: NeuralCollapse
+    shuffled: NeuralCollapse | None
+    #: The pass's label-free sums (the covariance of all rows), None when it was rescaled.
+    covariance: CovarianceSums | None
+
+
+def neural_collapse_pair(features: Any, labels: Any, other_labels: Any) -> CollapsePair:
+    """``neural_collapse(features, labels)`` and ``neural_collapse(features, other_labels)`` from one pass.
 
     Equal to the two calls up to float64 summation order (the same shift and
-    chunks; the scatter is shared, see the module docstring). The second is
+    chunks; the scatter is shared, see the module docstring). ``shuffled`` is
     None where ``neural_collapse(features, other_labels)`` raises ValueError
-    (e.g. fewer than 2 classes, coinciding class means).
+    (e.g. fewer than 2 classes, coinciding class means). ``covariance`` holds
+    the same pass's sums of every row (`CovarianceSums`, exponent 0), from
+    which `analysis.metrics.spectrum.spectrum_and_effective_rank` needs no pass.
 
     Raises
     ------
@@ -60,7 +74,7 @@ def neural_collapse_pair(features: Any, labels: Any, other_labels: Any) -> tuple
         y_other, other_class_labels = _encode_present_classes(other_labels, n)
         _check_class_budget(int(other_class_labels.size), d)
     except ValueError:
-        return neural_collapse(X, labels), None
+        return CollapsePair(neural_collapse(X, labels), None, None)
     rows = default_chunk_rows(d)
     accumulator = ClassStatisticsAccumulator(C, d, other_classes=int(other_class_labels.size))
     with np.errstate(over="ignore", invalid="ignore"):  # as neural_collapse: extreme scales are detected below
@@ -70,14 +84,14 @@ def neural_collapse_pair(features: Any, labels: Any, other_labels: Any) -> tuple
         other = accumulator.finalize_other()
     if _outside_safe_range(stats) or _outside_safe_range(other):
         # Features at 1e160 or 1e-200: neural_collapse rescales and passes again (rare).
-        return neural_collapse(X, labels), _or_none(X, other_labels)
+        return CollapsePair(neural_collapse(X, labels), _or_none(X, other_labels), None)
     result = _from_statistics(stats, X, y, W=None, b=None, preds=None, rows=rows, class_labels=class_labels)
     try:
         shuffled = _from_statistics(other, X, y_other, W=None, b=None, preds=None, rows=rows,
                                     class_labels=other_class_labels)
     except ValueError:
         shuffled = None
-    return result, shuffled
+    return CollapsePair(result, shuffled, accumulator.covariance_sums())
 
 
 def _or_none(X: Any, labels: Any) -> NeuralCollapse | None:

@@ -132,9 +132,12 @@ def covariance_sums(arr: np.ndarray, *, exponent: int, progress: ProgressFn | No
     return sums
 
 
-def spectrum_and_effective_rank(X: Any, *, progress: ProgressFn | None = None,
+def spectrum_and_effective_rank(X: Any, *, progress: ProgressFn | None = None, sums: CovarianceSums | None = None,
                                 ) -> tuple[CovarianceSpectrum, EffectiveRank]:
-    """``(covariance_spectrum(X), effective_rank(X))`` from one streamed pass over X.
+    """``(covariance_spectrum(X), effective_rank(X))`` from one streamed pass over X (none when `sums` is given).
+
+    ``sums``: the `CovarianceSums` of X already accumulated by another pass
+    (e.g. neural collapse's, `analysis.metrics.collapse_pair`); any exponent.
 
     Both read the centred scatter: the spectrum its eigenvalues over n, the
     effective rank (above ``_SVD_MAX_ELEMENTS``, where :func:`effective_rank`
@@ -144,7 +147,11 @@ def spectrum_and_effective_rank(X: Any, *, progress: ProgressFn | None = None,
     """
     arr = check_matrix(X, action="computing the covariance spectrum")
     peak = max_abs(arr)
-    sums = covariance_sums(arr, exponent=power_of_two_exponent(peak), progress=progress)
+    if sums is None:
+        sums = covariance_sums(arr, exponent=power_of_two_exponent(peak), progress=progress)
+    elif sums.n != arr.shape[0] or sums.gram.shape[0] != arr.shape[1]:
+        raise ValueError(f"sums of {sums.n} rows and {sums.gram.shape[0]} features do not describe X of shape "
+                         f"{arr.shape}; pass the sums of this very array.")
     scatter = sums.scatter()
     spectrum = spectrum_from_scatter(scatter, n_samples=sums.n, exponent=sums.exponent, square_total=sums.square,
                                      peak=peak)

@@ -21,6 +21,7 @@ from analysis.metrics.isotropy import isotropy
 from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
 from analysis.metrics.spectrum import effective_rank, spectrum_and_effective_rank
 from analysis.metrics.sphere import uniformity
+from analysis.metrics.streaming import CovarianceSums
 from analysis.neighbor_graph import KnnSettings
 from analysis.neighbors import NeighborGraph
 from analysis.report import baseline as _baseline
@@ -159,6 +160,7 @@ class _Classes:
     shuffled: NeuralCollapse | None
     names: list[str]
     error: Exception | None
+    covariance: CovarianceSums | None = None  # the pass's sums of every row: the spectrum stage reuses them
 
 
 def _class_stage(emb: Embedding, seed: int, client: Any = None) -> _Classes:
@@ -182,10 +184,10 @@ def _class_stage(emb: Embedding, seed: int, client: Any = None) -> _Classes:
     permuted = np.random.default_rng((seed, 2)).permutation(y)
     if client is None:  # one pass: the shuffle shares the labels' scatter (analysis.metrics.collapse_pair)
         try:
-            result, shuffled = neural_collapse_pair(emb.X, y, permuted)
+            pair = neural_collapse_pair(emb.X, y, permuted)
         except ValueError as exc:
             return _Classes(None, None, names, exc)
-        return _Classes(result, shuffled, names, None)
+        return _Classes(pair.result, pair.shuffled, names, None, pair.covariance)
     try:
         result = collapse(y)
     except ValueError as exc:
@@ -393,7 +395,8 @@ def diagnose(
     stages.start("spectrum", 0.95, "Covariance spectrum and effective rank")
     try:
         if client is None:  # one streamed pass gives both (the same centred scatter)
-            spec, rank = spectrum_and_effective_rank(X, progress=_within(progress, 0.95, 0.98))
+            spec, rank = spectrum_and_effective_rank(X, progress=_within(progress, 0.95, 0.98),
+                                                     sums=None if classes is None else classes.covariance)
             erank = rank.effective_rank
         else:
             spec = _distributed().distributed_covariance_spectrum(X, scheduler=client)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
 from analysis.metrics import neural_collapse
 from analysis.metrics.class_statistics import ClassStatisticsAccumulator
 from analysis.metrics.collapse_pair import neural_collapse_pair
+from analysis.metrics.spectrum import (
+    covariance_spectrum,
+    effective_rank,
+    spectrum_and_effective_rank,
+)
 
 FIELDS = ("nc1", "nc1_trace_quotient", "cdnv", "nc2_equinorm", "nc2_equiangular", "nc2_max_angle", "etf_distance",
           "ncc_accuracy")
@@ -24,7 +31,8 @@ def _classes(n=3_000, d=6, C=4, seed=0, offset=0.0):
 def test_pair_equals_two_calls(offset):
     X, y = _classes(offset=offset)
     shuffled = np.random.default_rng(1).permutation(y)
-    got, got_shuffled = neural_collapse_pair(X, y, shuffled)
+    pair = neural_collapse_pair(X, y, shuffled)
+    got, got_shuffled = pair.result, pair.shuffled
     want, want_shuffled = neural_collapse(X, y), neural_collapse(X, shuffled)
     for field in FIELDS:
         assert getattr(got, field) == pytest.approx(getattr(want, field), rel=1e-8, abs=1e-12), field
@@ -36,7 +44,8 @@ def test_pair_equals_two_calls(offset):
 
 def test_second_labelling_that_neural_collapse_refuses_gives_none():
     X, y = _classes()
-    got, other = neural_collapse_pair(X, y, np.zeros_like(y))  # one class: undefined
+    pair = neural_collapse_pair(X, y, np.zeros_like(y))  # one class: undefined
+    got, other = pair.result, pair.shuffled
     assert other is None
     assert got.nc1 == pytest.approx(neural_collapse(X, y).nc1, rel=1e-10)
 
@@ -69,3 +78,19 @@ def _finalize_other_without():
     acc = ClassStatisticsAccumulator(2, 2)
     acc.update(np.eye(2), np.array([0, 1]))
     acc.finalize_other()
+
+
+@pytest.mark.parametrize("svd_limit", [None, 100])  # 100: effective_rank's Gram path
+def test_the_pass_sums_give_the_spectrum_and_effective_rank(monkeypatch, svd_limit):
+    spectrum_module = importlib.import_module("analysis.metrics.spectrum")
+    if svd_limit is not None:
+        monkeypatch.setattr(spectrum_module, "_SVD_MAX_ELEMENTS", svd_limit)
+    X, y = _classes(offset=50.0)
+    sums = neural_collapse_pair(X, y, np.random.default_rng(2).permutation(y)).covariance
+    assert sums.n == X.shape[0]
+    assert sums.square == pytest.approx(float((X.astype(np.float64) ** 2).sum()), rel=1e-10)
+    spec, rank = spectrum_and_effective_rank(X, sums=sums)
+    np.testing.assert_allclose(spec.eigenvalues, covariance_spectrum(X).eigenvalues, rtol=1e-8)
+    assert rank.effective_rank == pytest.approx(effective_rank(X).effective_rank, rel=1e-9)
+    with pytest.raises(ValueError, match="do not describe X"):
+        spectrum_and_effective_rank(X[:10], sums=sums)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from analysis.report import diagnose
 from analysis.report.diagnosis import _as_embedding
@@ -30,7 +31,16 @@ def test_progress_of_the_streamed_stages(tmp_path):
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     messages = [m for _, m in calls]
     assert "Gaussian baseline: 600 of 600 rows" in messages
-    assert "Covariance: 600 of 600 rows" in messages
+    # With labels the spectrum reuses neural collapse's pass; without, it streams its own.
+    assert not any(m.startswith("Covariance:") for m in messages)
+    unlabelled = []
+    alone = diagnose(_mapped(tmp_path, X), k=5, progress=lambda f, m: unlabelled.append(m))
+    assert "Covariance: 600 of 600 rows" in unlabelled
+    for key in ("top_share", "gaussian_top_share"):
+        assert report.metrics["spectrum"][key] == pytest.approx(alone.metrics["spectrum"][key], rel=1e-10)
+    assert report.metrics["spectrum"]["components_90"] == alone.metrics["spectrum"]["components_90"]
+    assert report.metrics["effective_rank"]["effective_rank"] == pytest.approx(
+        alone.metrics["effective_rank"]["effective_rank"], rel=1e-10)
     # The same numbers as the report on the array in memory.
     plain = diagnose(X, labels=np.arange(600) % 3, k=5)
     assert report.metrics["spectrum"] == plain.metrics["spectrum"]
