@@ -26,17 +26,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from analysis.distributed._blocks import is_dask_array, row_blocks, tree_reduce
 from analysis.distributed.client import get_client
 from analysis.metrics.class_statistics import (
     ClassStatistics,
     ClassStatisticsAccumulator,
+    class_sums,
     default_chunk_rows,
     iter_row_chunks,
+    statistics_from_sums,
 )
-from analysis.metrics.spectrum import CovarianceSpectrum, covariance_spectrum
+from analysis.metrics.spectrum import CovarianceSpectrum, covariance_spectrum, spectrum_from_scatter
+from analysis.metrics.streaming import CovarianceSums, first_mean, gram_sums
 from analysis.validation import first_rows, power_of_two_exponent
 
 __all__ = ["distributed_class_statistics", "distributed_covariance_spectrum"]
@@ -64,25 +66,15 @@ def _bad_rows(block: np.ndarray, start: int) -> np.ndarray:
     return np.flatnonzero(~finite) + start
 
 
-def _first_mean(block: np.ndarray, exponent: int = 0) -> np.ndarray:
-    return np.ldexp(np.asarray(block, dtype=np.float64), -exponent).mean(axis=0)
-
-
 def _class_sums(block: np.ndarray, codes: np.ndarray, start: int, *, shift: np.ndarray,
                 n_classes: int) -> dict[str, Any]:
-    """Counts, shifted class sums, squared norms and scatter of one block (float64)."""
+    """`class_sums` of one block about the shift (NaN/Inf rows zeroed and listed)."""
     bad = _bad_rows(block, start)
     chunk = np.array(block, dtype=np.float64)
     chunk -= shift
     if bad.size:
         chunk[bad - start] = 0.0
-    one_hot = sp.csr_matrix((np.ones(codes.size), (codes, np.arange(codes.size))),
-                            shape=(n_classes, codes.size))
-    return {"counts": np.bincount(codes, minlength=n_classes).astype(np.int64),
-            "sums": one_hot @ chunk,
-            "square_norms": np.bincount(codes, weights=np.einsum("ij,ij->i", chunk, chunk),
-                                        minlength=n_classes),
-            "scatter": chunk.T @ chunk, "bad": bad}
+    return class_sums(chunk, codes, n_classes) | {"bad": bad}
 
 
 def _labels(labels: Any, n: int) -> tuple[np.ndarray, int]:
@@ -147,7 +139,7 @@ def distributed_class_statistics(X: Any, labels: Any, *, scheduler: Any,
     if n == 0:
         raise ValueError("features has no rows; pass at least one sample per class.")
     blocks = row_blocks(client, X, rows)
-    shift = client.submit(_first_mean, blocks.futures[0], pure=False)
+    shift = client.submit(first_mean, blocks.futures[0], pure=False)
     parts = [client.submit(_class_sums, f, codes[a:b], a, shift=shift, n_classes=C, pure=False)
              for f, (a, b) in zip(blocks.futures, blocks.bounds, strict=True)]
     total = tree_reduce(client, parts, _add).result()
@@ -155,17 +147,8 @@ def distributed_class_statistics(X: Any, labels: Any, *, scheduler: Any,
         bad = np.sort(total["bad"])
         raise ValueError(f"features contains NaN or Inf in {bad.size} rows (first: {first_rows(bad)}). "
                          "Drop or impute these rows before measuring neural collapse.")
-    shift = shift.result()
-    # ClassStatisticsAccumulator.finalize, term for term.
-    counts = total["counts"]
-    safe = np.maximum(counts, 1)[:, None]
-    centred_means = total["sums"] / safe
-    between = (centred_means * counts[:, None]).T @ centred_means
-    sigma_w = (total["scatter"] - between) / counts.sum()
-    sigma_w = 0.5 * (sigma_w + sigma_w.T)
-    class_variances = total["square_norms"] / safe[:, 0] - np.einsum("ij,ij->i", centred_means, centred_means)
-    return ClassStatistics(counts=counts, means=centred_means + shift, sigma_w=sigma_w,
-                           class_variances=np.maximum(class_variances, 0.0))
+    return statistics_from_sums(total["counts"], total["sums"], total["square_norms"], total["scatter"],
+                                shift.result())
 
 
 def _peak(block: np.ndarray, start: int) -> dict[str, Any]:
@@ -173,14 +156,6 @@ def _peak(block: np.ndarray, start: int) -> dict[str, Any]:
     good = np.delete(block, bad - start, axis=0) if bad.size else block
     peak = max(abs(float(good.max())), abs(float(good.min()))) if good.size else 0.0
     return {"peak": peak, "bad": bad}
-
-
-def _gram_sums(block: np.ndarray, *, exponent: int, shift: np.ndarray) -> dict[str, Any]:
-    """For ``y = x / 2**exponent``: sum(y - s), sum (y - s)(y - s)^T and sum ||y||^2 of one block."""
-    y = np.ldexp(np.asarray(block, dtype=np.float64), -exponent)
-    square = float(np.einsum("ij,ij->", y, y))
-    y -= shift
-    return {"sum": y.sum(axis=0), "gram": y.T @ y, "square": square, "n": y.shape[0]}
 
 
 def distributed_covariance_spectrum(X: Any, *, scheduler: Any,
@@ -223,27 +198,10 @@ def distributed_covariance_spectrum(X: Any, *, scheduler: Any,
         raise ValueError(f"X contains NaN or Inf in {bad.size} rows (first: {first_rows(bad)}). "
                          "Drop or impute these rows before computing the covariance spectrum.")
     exponent = power_of_two_exponent(first["peak"])
-    shift = client.submit(_first_mean, blocks.futures[0], exponent, pure=False)
-    total = tree_reduce(client, [client.submit(_gram_sums, f, exponent=exponent, shift=shift, pure=False)
+    shift = client.submit(first_mean, blocks.futures[0], exponent, pure=False)
+    total = tree_reduce(client, [client.submit(gram_sums, f, exponent=exponent, shift=shift, pure=False)
                                  for f in blocks.futures], _add).result()
-    m = total["sum"] / n  # mean of y - s
-    gram = total["gram"] - n * np.outer(m, m)
-    gram = 0.5 * (gram + gram.T)
-    # analysis.metrics.spectrum.covariance_spectrum from here on.
-    scaled = np.clip(np.linalg.eigvalsh(gram)[::-1] / n, 0.0, None)
-    total_variance = scaled.sum()
-    floor = max(n, d) * np.finfo(np.float64).eps * float(np.sqrt(total["square"]))
-    if not total_variance * n > floor**2:
-        raise ValueError("X has identical rows (up to float64 rounding): its covariance is zero and the "
-                         "spectrum is empty. Pass rows that vary.")
-    ratio = scaled / total_variance
-    with np.errstate(over="ignore"):
-        eigenvalues = np.ldexp(scaled, 2 * exponent)
-    if not np.isfinite(eigenvalues).all():
-        raise ValueError(
-            f"X has values up to {first['peak']:.3g}: their variances (squares) overflow float64, so the "
-            "eigenvalues cannot be returned. Rescale X first, e.g. X / np.abs(X).max(); the explained-"
-            "variance ratios do not change.")
-    return CovarianceSpectrum(eigenvalues=eigenvalues, explained_variance_ratio=ratio,
-                              cumulative=np.minimum(np.cumsum(ratio), 1.0), n_samples=int(n),
-                              n_features=int(d))
+    sums = CovarianceSums(d, exponent=exponent)
+    sums.add(total)
+    return spectrum_from_scatter(sums.scatter(), n_samples=n, exponent=exponent, square_total=sums.square,
+                                 peak=first["peak"])

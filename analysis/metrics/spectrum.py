@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from analysis.validation import check_matrix, max_abs, power_of_two_exponent
+from analysis.metrics.streaming import CovarianceSums
+from analysis.validation import ProgressFn, check_matrix, max_abs, power_of_two_exponent
 
-__all__ = ["CovarianceSpectrum", "EffectiveRank", "covariance_spectrum", "effective_rank"]
+__all__ = ["CovarianceSpectrum", "EffectiveRank", "covariance_spectrum", "covariance_sums", "effective_rank",
+           "effective_rank_from_scatter", "spectrum_and_effective_rank", "spectrum_from_scatter"]
 
 # Above this many elements the SVD's float64 copy of X is replaced by a
 # streamed d x d Gram matrix (one float64 block at a time).
@@ -70,7 +72,16 @@ def _gram(arr: np.ndarray, *, center: bool, exponent: int = 0) -> tuple[np.ndarr
     return 0.5 * (gram + gram.T), n
 
 
-def _rounding_floor(arr: np.ndarray, exponent: int) -> float:
+def _square_total(arr: np.ndarray, exponent: int) -> float:
+    """``sum_i ||x_i / 2**exponent||^2`` in float64, streamed."""
+    total = 0.0
+    for start in range(0, arr.shape[0], _GRAM_BLOCK_ROWS):
+        block = np.ldexp(np.asarray(arr[start : start + _GRAM_BLOCK_ROWS], dtype=np.float64), -exponent)
+        total += float(np.einsum("ij,ij->", block, block))
+    return total
+
+
+def _floor(n: int, d: int, square_total: float) -> float:
     """Frobenius norm of X / 2**exponent times ``max(n, d) eps``: centred data below it is rounding noise.
 
     Centring identical rows leaves residuals of a few ulps of each entry
@@ -78,11 +89,12 @@ def _rounding_floor(arr: np.ndarray, exponent: int) -> float:
     value is then at most about ``max(n, d) eps ||X||_F``; a spectrum, an
     entropy or a ratio of that noise means nothing.
     """
-    total = 0.0
-    for start in range(0, arr.shape[0], _GRAM_BLOCK_ROWS):
-        block = np.ldexp(np.asarray(arr[start : start + _GRAM_BLOCK_ROWS], dtype=np.float64), -exponent)
-        total += float(np.einsum("ij,ij->", block, block))
-    return max(arr.shape) * np.finfo(np.float64).eps * float(np.sqrt(total))
+    return max(n, d) * np.finfo(np.float64).eps * float(np.sqrt(square_total))
+
+
+def _rounding_floor(arr: np.ndarray, exponent: int) -> float:
+    """`_floor` of an array (one streamed pass)."""
+    return _floor(arr.shape[0], arr.shape[1], _square_total(arr, exponent))
 
 
 def covariance_spectrum(X: Any) -> CovarianceSpectrum:
@@ -100,13 +112,71 @@ def covariance_spectrum(X: Any) -> CovarianceSpectrum:
         For input that is not a finite 2-D real array, or rows that are all identical.
     """
     arr = check_matrix(X, action="computing the covariance spectrum")
-    exponent = power_of_two_exponent(max_abs(arr))
-    gram, n = _gram(arr, center=True, exponent=exponent)
-    scaled = np.clip(np.linalg.eigvalsh(gram)[::-1] / n, 0.0, None)  # eigenvalues of Sigma / 4**exponent
+    peak = max_abs(arr)
+    sums = covariance_sums(arr, exponent=power_of_two_exponent(peak))
+    return spectrum_from_scatter(sums.scatter(), n_samples=sums.n, exponent=sums.exponent,
+                                 square_total=sums.square, peak=peak)
+
+
+def covariance_sums(arr: np.ndarray, *, exponent: int, progress: ProgressFn | None = None) -> CovarianceSums:
+    """`CovarianceSums` of ``arr / 2**exponent`` in one streamed pass (float64 blocks; a memory map is read once).
+
+    ``arr`` is a checked 2-D real array (`check_matrix`); ``progress(fraction, message)`` is called per block.
+    """
+    n = arr.shape[0]
+    sums = CovarianceSums(arr.shape[1], exponent=exponent)
+    for start in range(0, n, _GRAM_BLOCK_ROWS):
+        sums.update(arr[start : start + _GRAM_BLOCK_ROWS])
+        if progress is not None:
+            progress(min(start + _GRAM_BLOCK_ROWS, n) / n, f"Covariance: {min(start + _GRAM_BLOCK_ROWS, n):,} of {n:,} rows")
+    return sums
+
+
+def spectrum_and_effective_rank(X: Any, *, progress: ProgressFn | None = None, sums: CovarianceSums | None = None,
+                                ) -> tuple[CovarianceSpectrum, EffectiveRank]:
+    """``(covariance_spectrum(X), effective_rank(X))`` from one streamed pass over X (none when `sums` is given).
+
+    ``sums``: the `CovarianceSums` of X already accumulated by another pass
+    (e.g. neural collapse's, `analysis.metrics.collapse_pair`); any exponent.
+
+    Both read the centred scatter: the spectrum its eigenvalues over n, the
+    effective rank (above ``_SVD_MAX_ELEMENTS``, where :func:`effective_rank`
+    itself uses the Gram matrix) the square roots of the same eigenvalues.
+    Smaller X takes :func:`effective_rank`'s exact SVD, as before. Equal to
+    the two calls up to float64 summation order.
+    """
+    arr = check_matrix(X, action="computing the covariance spectrum")
+    peak = max_abs(arr)
+    if sums is None:
+        sums = covariance_sums(arr, exponent=power_of_two_exponent(peak), progress=progress)
+    elif sums.n != arr.shape[0] or sums.gram.shape[0] != arr.shape[1]:
+        raise ValueError(f"sums of {sums.n} rows and {sums.gram.shape[0]} features do not describe X of shape "
+                         f"{arr.shape}; pass the sums of this very array.")
+    scatter = sums.scatter()
+    spectrum = spectrum_from_scatter(scatter, n_samples=sums.n, exponent=sums.exponent, square_total=sums.square,
+                                     peak=peak)
+    if arr.size <= _SVD_MAX_ELEMENTS:
+        return spectrum, effective_rank(arr)
+    return spectrum, effective_rank_from_scatter(scatter, n_samples=sums.n, exponent=sums.exponent,
+                                                 square_total=sums.square)
+
+
+def spectrum_from_scatter(scatter: np.ndarray, *, n_samples: int, exponent: int, square_total: float,
+                          peak: float) -> CovarianceSpectrum:
+    """`CovarianceSpectrum` from the centred scatter of ``Y = X / 2**exponent``, ``sum_i (y_i - ybar)(y_i - ybar)^T``.
+
+    The finish shared by :func:`covariance_spectrum`, the streamed sums of
+    `analysis.metrics.streaming` (the report's Gaussian baseline) and
+    `analysis.distributed`. ``square_total`` is ``sum_i ||y_i||^2`` (the
+    rounding floor below which centred data are noise), ``peak`` the
+    largest ``|x|`` (named in the overflow error).
+    """
+    n, d = int(n_samples), int(scatter.shape[0])
+    scaled = np.clip(np.linalg.eigvalsh(scatter)[::-1] / n, 0.0, None)  # eigenvalues of Sigma / 4**exponent
     total = scaled.sum()
     # The rows are centred before the products, so identical rows leave a total
     # squared spread of rounding noise only, at most (max(n, d) eps ||X||_F)^2.
-    if not total * n > _rounding_floor(arr, exponent) ** 2:
+    if not total * n > _floor(n, d, square_total) ** 2:
         raise ValueError(
             "X has identical rows (up to float64 rounding): its covariance is zero and the spectrum "
             "is empty. Pass rows that vary."
@@ -119,13 +189,12 @@ def covariance_spectrum(X: Any) -> CovarianceSpectrum:
         eigenvalues = np.ldexp(scaled, 2 * exponent)
     if not np.isfinite(eigenvalues).all():
         raise ValueError(
-            f"X has values up to {max_abs(arr):.3g}: their variances (squares) overflow float64, so the "
+            f"X has values up to {peak:.3g}: their variances (squares) overflow float64, so the "
             "eigenvalues cannot be returned. Rescale X first, e.g. X / np.abs(X).max(); the explained-"
             "variance ratios do not change."
         )
     return CovarianceSpectrum(eigenvalues=eigenvalues, explained_variance_ratio=ratio,
-                              cumulative=np.minimum(np.cumsum(ratio), 1.0), n_samples=int(n),
-                              n_features=int(arr.shape[1]))
+                              cumulative=np.minimum(np.cumsum(ratio), 1.0), n_samples=n, n_features=d)
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,23 +300,46 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
     arr = check_matrix(X, action="computing the effective rank")
     # Work on X / 2**e (exact): products of rows at 1e160 would overflow, at 1e-200 underflow.
     exponent = power_of_two_exponent(max_abs(arr))
-    if arr.size <= _SVD_MAX_ELEMENTS:
-        data = np.ldexp(np.asarray(arr, dtype=np.float64), -exponent)
-        if center:
-            data -= data.mean(axis=0)
-        singular_values = np.linalg.svd(data, compute_uv=False)
-        data_shape = data.shape
-    else:
+    n, d = arr.shape
+    if arr.size > _SVD_MAX_ELEMENTS and center:
         # Large X (a million rows): singular values are the square roots of the
         # Gram matrix's eigenvalues, accumulated block by block without a copy of X.
-        gram, _ = _gram(arr, center=center, exponent=exponent)
-        eigenvalues = np.clip(np.linalg.eigvalsh(gram)[::-1], 0.0, None)
-        singular_values = np.sqrt(eigenvalues)
-        data_shape = arr.shape
+        sums = covariance_sums(arr, exponent=exponent)
+        return effective_rank_from_scatter(sums.scatter(), n_samples=n, exponent=exponent, square_total=sums.square)
+    if arr.size > _SVD_MAX_ELEMENTS:
+        gram, _ = _gram(arr, center=False, exponent=exponent)
+        return effective_rank_from_scatter(gram, n_samples=n, exponent=exponent,
+                                           square_total=_square_total(arr, exponent), center=center)
+    data = np.ldexp(np.asarray(arr, dtype=np.float64), -exponent)
+    if center:
+        data -= data.mean(axis=0)
+    singular_values = np.linalg.svd(data, compute_uv=False)
+    return _from_singular_values(singular_values, n, d, exponent=exponent, center=center,
+                                 floor=lambda: _rounding_floor(arr, exponent), from_gram=False)
+
+
+def effective_rank_from_scatter(scatter: np.ndarray, *, n_samples: int, exponent: int, square_total: float,
+                                center: bool = True) -> EffectiveRank:
+    """`EffectiveRank` from the scatter ``sum_i y_i y_i^T`` of ``Y = X / 2**exponent`` (rows centred when `center`).
+
+    The singular values of Y are the square roots of the scatter's
+    eigenvalues. Shared by :func:`effective_rank` (above ``_SVD_MAX_ELEMENTS``)
+    and the streamed sums of `analysis.metrics.streaming` (the report's
+    Gaussian baseline); ``square_total`` is ``sum_i ||y_i||^2`` (uncentred).
+    """
+    n, d = int(n_samples), int(scatter.shape[0])
+    singular_values = np.sqrt(np.clip(np.linalg.eigvalsh(scatter)[::-1], 0.0, None))
+    return _from_singular_values(singular_values, n, d, exponent=exponent, center=center,
+                                 floor=lambda: _floor(n, d, square_total), from_gram=True)
+
+
+def _from_singular_values(singular_values: np.ndarray, n: int, d: int, *, exponent: int, center: bool,
+                          floor: Any, from_gram: bool) -> EffectiveRank:
+    """exp(entropy) of the singular values of ``X / 2**exponent``, rounding noise set to 0."""
     sigma_max = float(singular_values[0]) if singular_values.size else 0.0
     # Centring identical rows leaves rounding residuals, not zeros: below
     # this floor the "spectrum" is noise and its entropy meaningless.
-    if center and sigma_max > 0.0 and sigma_max <= _rounding_floor(arr, exponent):
+    if center and sigma_max > 0.0 and sigma_max <= floor():
         sigma_max = 0.0
     if not sigma_max > 0.0:
         if center:
@@ -259,11 +351,11 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
         raise ValueError(
             "X is all zero; the effective rank is undefined. Pass a matrix with a non-zero entry."
         )
-    tolerance = max(data_shape) * np.finfo(np.float64).eps * sigma_max
-    if arr.size > _SVD_MAX_ELEMENTS:
+    tolerance = max(n, d) * np.finfo(np.float64).eps * sigma_max
+    if from_gram:
         # Squaring loses half the digits: rounding noise in the Gram matrix
         # shows up as singular values up to sqrt(eps) * sigma_max.
-        tolerance = max(tolerance, np.sqrt(max(data_shape) * np.finfo(np.float64).eps) * sigma_max)
+        tolerance = max(tolerance, np.sqrt(max(n, d) * np.finfo(np.float64).eps) * sigma_max)
     singular_values = np.where(singular_values > tolerance, singular_values, 0.0)
     p = singular_values / singular_values.sum()
     nonzero = p[p > 0]  # 0 log 0 = 0
@@ -271,8 +363,8 @@ def effective_rank(X: np.ndarray, *, center: bool = True) -> EffectiveRank:
     return EffectiveRank(
         effective_rank=float(np.exp(entropy)),
         singular_values=np.ldexp(singular_values, exponent),  # in X's own units
-        n_samples=int(arr.shape[0]),
-        n_features=int(arr.shape[1]),
+        n_samples=int(n),
+        n_features=int(d),
         centered=bool(center),
     )
 

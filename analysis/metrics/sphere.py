@@ -126,6 +126,10 @@ def uniform_sphere_uniformity(n_features: int, *, t: float = 2.0) -> float:
     return -kappa + math.log(series)
 
 
+# Sampled pairs whose rows are gathered at once (uniformity above max_exact).
+_GATHER_ROWS = 16_384
+
+
 def _combine(log_a: float, log_b: float) -> float:
     """log(e^a + e^b) without overflow or underflow."""
     if log_a == -math.inf:
@@ -175,9 +179,14 @@ def _sampled_pairs(X: np.ndarray, norms: np.ndarray, t: float, *, target_se: flo
         i = rng.integers(0, n, size=batch)
         j = rng.integers(0, n - 1, size=batch)
         j += j >= i  # uniform over j != i
-        # Unit rows before the product: raw products of rows at 1e160 overflow.
-        cos = np.einsum("ij,ij->i", np.asarray(X[i], dtype=np.float64) / norms[i, None],
-                        np.asarray(X[j], dtype=np.float64) / norms[j, None])
+        # Unit rows before the product: raw products of rows at 1e160 overflow. The gathered
+        # rows are float64 copies: taken _GATHER_ROWS pairs at a time, they stay near 0.1 GiB
+        # instead of 1.6 GiB for the whole batch at d = 256 (each cosine is its own row's sum).
+        cos = np.empty(batch)
+        for a in range(0, batch, _GATHER_ROWS):
+            ii, jj = i[a : a + _GATHER_ROWS], j[a : a + _GATHER_ROWS]
+            cos[a : a + ii.size] = np.einsum("ij,ij->i", np.asarray(X[ii], dtype=np.float64) / norms[ii, None],
+                                             np.asarray(X[jj], dtype=np.float64) / norms[jj, None])
         log_terms.append(2.0 * t * (cos - 1.0))
         drawn += batch
         logs = np.concatenate(log_terms)

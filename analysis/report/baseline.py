@@ -38,16 +38,23 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.metrics.class_statistics import default_chunk_rows, iter_row_chunks
 from analysis.metrics.hubness import Hubness, hubness, hubness_from_neighbors
 from analysis.metrics.intrinsic_dimension import IntrinsicDimension, intrinsic_dimension
 from analysis.metrics.isotropy import iso_score
-from analysis.metrics.spectrum import covariance_spectrum, effective_rank
+from analysis.metrics.spectrum import (
+    CovarianceSpectrum,
+    effective_rank_from_scatter,
+    spectrum_from_scatter,
+)
+from analysis.metrics.streaming import CovarianceSums
 from analysis.neighbors import NeighborGraph
-from analysis.validation import row_norms
+from analysis.validation import ProgressFn, max_abs, row_norms
 
 _BASELINE_CACHE_SIZE = 8
 # Most Gaussian rows searched for the kNN baselines: an exact search of 50,000 x 768 takes ~13 s on 2 cores.
@@ -96,8 +103,23 @@ def gaussian_sample(n: int, d: int, seed: int = 0) -> np.ndarray:
     """The baseline's structureless data: n i.i.d. standard Gaussian points in d dimensions, float32.
 
     Seeded by ``(seed, 1)``: the report and the Hubness page measure the very same sample.
+    Its first m rows are ``gaussian_sample(m, d, seed)`` (one generator, read in order), and
+    `gaussian_chunks` yields the same rows a chunk at a time.
     """
     return np.random.default_rng((seed, 1)).standard_normal((n, d), dtype=np.float32)
+
+
+def gaussian_chunks(n: int, d: int, seed: int = 0, *, chunk_rows: int | None = None) -> Iterator[np.ndarray]:
+    """`gaussian_sample(n, d, seed)` in consecutive row chunks, never more than one chunk in memory.
+
+    NumPy's Generator draws ``standard_normal`` values one after another from
+    one bit stream (a buffered half word included), so chunks drawn in order
+    concatenate to the whole sample exactly (tests/unit/test_report_baseline_stream.py).
+    """
+    rng = np.random.default_rng((seed, 1))
+    rows = default_chunk_rows(d) if chunk_rows is None else max(1, int(chunk_rows))
+    for part in iter_row_chunks(int(n), rows):
+        yield rng.standard_normal((part.stop - part.start, d), dtype=np.float32)
 
 
 def gaussian_graph(n: int, d: int, *, k_max: int, metric: str, seed: int = 0) -> NeighborGraph:
@@ -108,7 +130,8 @@ def gaussian_graph(n: int, d: int, *, k_max: int, metric: str, seed: int = 0) ->
     """
     rows = baseline_knn_rows(n)
     # Exact: structureless Gaussian data is the approximate index's worst case, and rows is bounded.
-    return NeighborGraph.search(gaussian_sample(n, d, seed)[:rows], k_max=min(k_max, rows - 1), metric=metric,
+    # gaussian_sample(rows, ...) is gaussian_sample(n, ...)[:rows], without drawing the other n - rows rows.
+    return NeighborGraph.search(gaussian_sample(rows, d, seed), k_max=min(k_max, rows - 1), metric=metric,
                                 exact=True)
 
 
@@ -122,27 +145,73 @@ def gaussian_hubness(graph: NeighborGraph, k: int) -> Hubness:
     return hubness_from_neighbors(indices, n_items=graph.n, metric=graph.metric)
 
 
-def _gaussian_baseline(n: int, d: int, k_search: int, k: int, metric: str, seed: int) -> _GaussianBaseline:
+@dataclass(frozen=True)
+class _SampleMoments:
+    effective_rank: float
+    spectrum: CovarianceSpectrum
+    norm_cv: float
+
+
+def _sample_moments(n: int, d: int, seed: int, progress: ProgressFn | None = None) -> _SampleMoments:
+    """Effective rank, covariance spectrum and norm spread of `gaussian_sample(n, d, seed)`, streamed.
+
+    One pass over `gaussian_chunks` accumulates the float64 sums of
+    `analysis.metrics.streaming` (one d x d scatter serves the spectrum and
+    the effective rank: the singular values of the centred sample are the
+    square roots of its eigenvalues) and the row norms' shifted sums, so the
+    n x d sample never exists: O(chunk x d + d^2) memory. The sample's
+    entries are below 2**3 in absolute value with overwhelming probability,
+    and products need no power-of-two rescaling (exponent 0).
+    """
+    sums = CovarianceSums(d)
+    count = 0
+    norm_shift = None
+    norm_sum = norm_square = peak = 0.0
+    for chunk in gaussian_chunks(n, d, seed):
+        sums.update(chunk)
+        peak = max(peak, max_abs(chunk))
+        norms = row_norms(chunk)
+        if norm_shift is None:
+            norm_shift = float(norms.mean())
+        norms -= norm_shift  # shifted sums (module docstring of analysis.metrics.streaming)
+        norm_sum += float(norms.sum())
+        norm_square += float(norms @ norms)
+        count += chunk.shape[0]
+        if progress is not None:
+            progress(count / n, f"Gaussian baseline: {count:,} of {n:,} rows")
+    scatter = sums.scatter()
+    spectrum = spectrum_from_scatter(scatter, n_samples=n, exponent=0, square_total=sums.square, peak=peak)
+    erank = effective_rank_from_scatter(scatter, n_samples=n, exponent=0, square_total=sums.square)
+    mean_offset = norm_sum / n
+    mean = float(norm_shift) + mean_offset
+    std = float(np.sqrt(max(norm_square / n - mean_offset**2, 0.0)))  # population std, as numpy's default
+    return _SampleMoments(effective_rank=erank.effective_rank, spectrum=spectrum,
+                          norm_cv=std / mean if mean > 0 else 0.0)
+
+
+def _gaussian_baseline(n: int, d: int, k_search: int, k: int, metric: str, seed: int,
+                       progress: ProgressFn | None = None) -> _GaussianBaseline:
     key = (n, d, k_search, k, metric, seed)
     cached = _BASELINE_CACHE.get(key)
     if cached is not None:
         _BASELINE_CACHE.move_to_end(key)
         return cached
     started = time.perf_counter()
-    G = gaussian_sample(n, d, seed)
-    G_knn = G[: baseline_knn_rows(n)]  # the whole sample up to BASELINE_KNN_ROWS (module docstring)
+    # The first baseline_knn_rows(n) rows of the sample (module docstring), drawn alone.
+    G_knn = gaussian_sample(baseline_knn_rows(n), d, seed)
     graph = NeighborGraph.search(G_knn, k_max=k_search, metric=metric, exact=True)
     hub = hubness(G_knn, k=k, metric=metric, neighbors=graph)
     try:
         twonn = _twonn(G_knn, graph).dimension
     except ValueError:  # every ratio 1 (or duplicates in a tiny sample): no baseline
         twonn = None
-    del graph
-    erank = effective_rank(G).effective_rank
-    spectrum = covariance_spectrum(G)
+    del graph, G_knn
+    moments = _sample_moments(n, d, seed, progress)
+    spectrum = moments.spectrum
     baseline = _GaussianBaseline(
-        hubness=hub, twonn=twonn, effective_rank=erank, spectrum=spectrum.explained_variance_ratio,
-        iso_score=iso_score(spectrum.eigenvalues) if d >= 2 else None, norm_cv=float(_norm_cv(row_norms(G)) or 0.0),
+        hubness=hub, twonn=twonn, effective_rank=moments.effective_rank,
+        spectrum=spectrum.explained_variance_ratio,
+        iso_score=iso_score(spectrum.eigenvalues) if d >= 2 else None, norm_cv=moments.norm_cv,
         seconds=time.perf_counter() - started,
     )
     _BASELINE_CACHE[key] = baseline

@@ -15,11 +15,13 @@ from analysis._export import Stages
 from analysis.data.inspect import summarize_embedding
 from analysis.data.schema import Embedding, encode_labels
 from analysis.metrics.codebook import codebook_usage
+from analysis.metrics.collapse_pair import neural_collapse_pair
 from analysis.metrics.hubness import Hubness, hubness
 from analysis.metrics.isotropy import isotropy
 from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
-from analysis.metrics.spectrum import covariance_spectrum, effective_rank
+from analysis.metrics.spectrum import effective_rank, spectrum_and_effective_rank
 from analysis.metrics.sphere import uniformity
+from analysis.metrics.streaming import CovarianceSums
 from analysis.neighbor_graph import KnnSettings
 from analysis.neighbors import NeighborGraph
 from analysis.report import baseline as _baseline
@@ -103,6 +105,13 @@ def _encode(labels: Any, n: int) -> tuple[np.ndarray, tuple[str, ...] | None]:
 # ------------------------------------------------------------------------------ diagnose
 
 
+def _within(progress: ProgressFn | None, low: float, high: float) -> ProgressFn | None:
+    """A stage's own progress (0 to 1) mapped onto the report's [low, high]."""
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(low + (high - low) * min(max(float(fraction), 0.0), 1.0), message)
+
+
 def _distributed() -> Any:
     """`analysis.distributed`, imported only when a scheduler is given (dask is the optional [scale] extra)."""
     import analysis.distributed
@@ -151,6 +160,7 @@ class _Classes:
     shuffled: NeuralCollapse | None
     names: list[str]
     error: Exception | None
+    covariance: CovarianceSums | None = None  # the pass's sums of every row: the spectrum stage reuses them
 
 
 def _class_stage(emb: Embedding, seed: int, client: Any = None) -> _Classes:
@@ -171,12 +181,19 @@ def _class_stage(emb: Embedding, seed: int, client: Any = None) -> _Classes:
             return neural_collapse(emb.X, labels)
         return _distributed().neural_collapse_distributed(emb.X, labels, scheduler=client)
 
+    permuted = np.random.default_rng((seed, 2)).permutation(y)
+    if client is None:  # one pass: the shuffle shares the labels' scatter (analysis.metrics.collapse_pair)
+        try:
+            pair = neural_collapse_pair(emb.X, y, permuted)
+        except ValueError as exc:
+            return _Classes(None, None, names, exc)
+        return _Classes(pair.result, pair.shuffled, names, None, pair.covariance)
     try:
         result = collapse(y)
     except ValueError as exc:
         return _Classes(None, None, names, exc)
     try:
-        shuffled = collapse(np.random.default_rng((seed, 2)).permutation(y))
+        shuffled = collapse(permuted)
     except ValueError:
         shuffled = None
     return _Classes(result, shuffled, names, None)
@@ -271,7 +288,14 @@ def diagnose(
     `analysis.report.baseline`.
     Cost: two exact kNN searches (the data and a Gaussian sample of the same
     size), O(n^2 d); at n = 50,000, d = 768 about 37 s on 2 cores (13 s each
-    search; tests/bench/bench_report.py).
+    search; tests/bench/bench_report.py). Above `BASELINE_KNN_ROWS` the
+    baseline searches only that many rows, and the data's search is
+    approximate (see ``exact``). Memory: every other stage streams over row
+    blocks in float64 (class statistics, covariance spectrum and effective
+    rank from one scatter, isotropy, norms, duplicates by row hashes, the
+    Gaussian sample drawn chunk by chunk), so a float32 memory map is never
+    copied whole: O(block x d + d^2) beyond X, plus one copy of X only when
+    all-zero rows must be left out of uniformity and isotropy.
     """
     started = time.perf_counter()
     check_option(metric, METRICS, what="metric")
@@ -316,7 +340,7 @@ def diagnose(
     stages.start("Gaussian baseline", 0.45,
                  f"Measuring i.i.d. Gaussian data of the same size ({n:,} x {d}) as a baseline")
     metrics["settings"]["baseline_cached"] = (n, d, k_search, k, metric, int(seed)) in _baseline._BASELINE_CACHE
-    base = _gaussian_baseline(n, d, k_search, k, metric, int(seed))
+    base = _gaussian_baseline(n, d, k_search, k, metric, int(seed), progress=_within(progress, 0.45, 0.85))
     n_base = _baseline.baseline_knn_rows(n)
     metrics["settings"]["baseline"] = {
         "n": n, "knn_rows": n_base,
@@ -370,9 +394,13 @@ def diagnose(
         findings.append(_not_computed("isotropy", "Isotropy (mean cosine)", "geometry", exc))
     stages.start("spectrum", 0.95, "Covariance spectrum and effective rank")
     try:
-        spec = covariance_spectrum(X) if client is None else _distributed().distributed_covariance_spectrum(
-            X, scheduler=client)
-        erank = effective_rank(X).effective_rank
+        if client is None:  # one streamed pass gives both (the same centred scatter)
+            spec, rank = spectrum_and_effective_rank(X, progress=_within(progress, 0.95, 0.98),
+                                                     sums=None if classes is None else classes.covariance)
+            erank = rank.effective_rank
+        else:
+            spec = _distributed().distributed_covariance_spectrum(X, scheduler=client)
+            erank = effective_rank(X).effective_rank
         findings.append(_erank_finding(erank, base.effective_rank, n, d, collapsed_classes))
         findings.append(_spectrum_finding(spec, base.spectrum))
         metrics["effective_rank"] = {"effective_rank": erank, "gaussian": base.effective_rank,

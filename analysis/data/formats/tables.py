@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,46 @@ from analysis.data.formats.common import (
 )
 from analysis.data.formats.csv_text import _find_ragged_line, _ragged_error, _read_csv_table
 
+ColumnChooser = Callable[[dict[str, Any]], "list[str] | None"]
 
-def _read_parquet_table(src: _Source) -> pl.DataFrame:
+
+def _leaf_count(arrow_type: Any) -> int:
+    """Parquet leaf columns of one Arrow field (nested types store one leaf per primitive)."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(arrow_type):
+        return sum(_leaf_count(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
+    if pa.types.is_map(arrow_type):
+        return _leaf_count(arrow_type.key_type) + _leaf_count(arrow_type.item_type)
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type):
+        return _leaf_count(arrow_type.value_type)
+    return 1
+
+
+def _declared_bytes(pf: Any, names: list[str] | None) -> int:
+    """Uncompressed bytes of the chosen top-level columns (all when None), from the footer alone."""
+    md = pf.metadata
+    if names is None:
+        return sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
+    wanted = set(names)
+    leaves: list[int] = []  # leaf column indices of the wanted fields, in schema order
+    position = 0
+    for field in pf.schema_arrow:
+        count = _leaf_count(field.type)
+        if field.name in wanted:
+            leaves.extend(range(position, position + count))
+        position += count
+    return sum(md.row_group(i).column(j).total_uncompressed_size
+               for i in range(md.num_row_groups) for j in leaves)
+
+
+def _read_parquet_table(src: _Source, choose: ColumnChooser | None = None) -> pl.DataFrame:
+    """The table of a Parquet file, through polars' lazy scan: only the columns `choose` names are read.
+
+    ``choose`` gets the file's schema (name -> polars dtype, from the footer)
+    and returns the column names to read, or None for all of them; the
+    memory budget is checked against those columns' declared size only.
+    """
     if not src.head(4).startswith(b"PAR1"):
         raise _wrong_format(src, ".parquet", src.head())
     if not src.tail(4) == b"PAR1":
@@ -32,22 +71,40 @@ def _read_parquet_table(src: _Source) -> pl.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    errors = (pl.exceptions.PolarsError, OSError, pa.ArrowException)
     try:
         pf = pq.ParquetFile(str(src.path) if src.path is not None else pa.BufferReader(src.data))
-        md = pf.metadata
-        declared = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
+        pf.metadata  # noqa: B018 (reads the footer: a broken one fails here)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise _err(src.name, f"is not a readable Parquet file ({exc}). Write it again.") from None
-    _check_budget(src.name, int(declared), "the table")
     try:
-        if src.path is not None:
-            with open(src.path, "rb") as fh:  # a file object: polars would glob a str path
-                return pl.read_parquet(fh)
-        return pl.read_parquet(io.BytesIO(src.data))  # type: ignore[arg-type]
-    except (pl.exceptions.PolarsError, OSError, pa.ArrowException) as exc:
+        with _parquet_source(src) as fh:
+            scan = pl.scan_parquet(fh)
+            schema = dict(scan.collect_schema())
+            names = None if choose is None else choose(schema)
+            try:
+                declared = _declared_bytes(pf, names)
+            except (pa.ArrowException, ValueError, IndexError) as exc:
+                raise _err(src.name, f"is not a readable Parquet file ({exc}). Write it again.") from None
+            _check_budget(src.name, int(declared), "the table")
+            if names is not None:
+                # By position: pl.col would read a name like "^a.*$" or "*" as a pattern.
+                order = {name: i for i, name in enumerate(schema)}
+                scan = scan.select(pl.nth(sorted(order[c] for c in names)))
+            return scan.collect()
+    except errors as exc:
         raise _err(
             src.name, f"could not be read ({str(exc).splitlines()[0]}). Write it again."
         ) from None
+
+
+@contextmanager
+def _parquet_source(src: _Source) -> Iterator[Any]:
+    if src.path is not None:
+        with open(src.path, "rb") as fh:  # a file object: polars would glob a str path
+            yield fh
+    else:
+        yield io.BytesIO(src.data)  # type: ignore[arg-type]
 
 
 def _row_text(rows: Sequence[int], header_lines: int | None) -> str:
@@ -278,5 +335,37 @@ def _read_csv(src: _Source, opts: _Options) -> _Raw:
     return raw
 
 
+def _parquet_columns(opts: _Options) -> ColumnChooser:
+    """The columns `_table_to_raw` can use with these options: the rest of the file is never read.
+
+    Without ``metadata_columns`` every unused column becomes metadata, so all
+    are read. With it: the named embedding columns (or, unnamed, every column
+    that could be one: numeric, text that may hold numbers, lists/arrays),
+    the metadata and the label column (named, or every label-like name the
+    automatic choice looks at). A name missing from the file reads everything,
+    so that the error lists the file's real columns.
+    """
+
+    def choose(schema: dict[str, Any]) -> list[str] | None:
+        if opts.metadata_columns is None:
+            return None
+        emb = opts.embedding_column
+        named = [emb] if isinstance(emb, str) else list(emb or [])
+        wanted = named + list(opts.metadata_columns)
+        if opts.label_column is not None:
+            wanted.append(opts.label_column)
+        elif not opts.labels_given:
+            wanted += [c for c in schema if c.lower() in _LABEL_COLUMNS]
+        if any(c not in schema for c in wanted):
+            return None
+        if not named:
+            wanted += [c for c, dt in schema.items()
+                       if dt.is_numeric() or dt == pl.String or isinstance(dt, pl.List | pl.Array)]
+        keep = set(wanted)
+        return [c for c in schema if c in keep]
+
+    return choose
+
+
 def _read_parquet(src: _Source, opts: _Options) -> _Raw:
-    return _table_to_raw(_read_parquet_table(src), src, opts, None, None)
+    return _table_to_raw(_read_parquet_table(src, _parquet_columns(opts)), src, opts, None, None)
