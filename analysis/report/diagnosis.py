@@ -344,7 +344,8 @@ def diagnose(
     n_base = _baseline.baseline_knn_rows(n)
     metrics["settings"]["baseline"] = {
         "n": n, "knn_rows": n_base,
-        "knn_method": "same size" if n_base == n else f"first {n_base:,} rows of the Gaussian sample (lower bound)"}
+        "knn_method": "same size" if n_base == n else f"first {n_base:,} rows of the Gaussian sample (lower bound)",
+        "rows": n_base}  # the Gaussian rows behind every baseline number (the moments too)
     if norm_cv is not None:
         metrics["data"]["norm_cv_gaussian"] = base.norm_cv
     findings += _data_findings(summary, norm_cv, norms, base, n)

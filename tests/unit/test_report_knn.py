@@ -60,7 +60,8 @@ def test_above_the_cap_the_baseline_searches_a_bounded_subsample(monkeypatch) ->
     X, y = _clusters(n=500)
     report = diagnose(X, labels=y)
     assert report.metrics["settings"]["baseline"] == {
-        "n": 500, "knn_rows": 300, "knn_method": "first 300 rows of the Gaussian sample (lower bound)"}
+        "n": 500, "knn_rows": 300, "knn_method": "first 300 rows of the Gaussian sample (lower bound)",
+        "rows": 300}
     finding = next(f for f in report.findings if f.key == "hubness")
     assert "lower bound" in finding.baseline_note and "300" in finding.baseline_note
     # The page's verdict and baseline are the report's, from the same 300 rows.
