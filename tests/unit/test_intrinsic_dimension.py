@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import ortho_group
 
 from analysis.metrics import intrinsic_dimension
+from analysis.neighbors import NeighborGraph
 
 AMBIENT = 50
 N = 5000
@@ -185,3 +186,21 @@ def test_an_approximate_search_is_close_to_exact_and_says_its_recall() -> None:
     assert approx.knn_recall is not None and approx.knn_recall >= 0.95
     assert abs(approx.dimension - exact.dimension) < 0.05 * exact.dimension
     assert 4.0 < exact.dimension < 6.0
+
+
+def test_the_graph_order_breaks_first_column_ties_like_np_unique() -> None:
+    """Distinct rows tied in their first column (common at 10^6 float32 rows) are ordered by the whole row,
+    as np.unique(X, axis=0) orders them, without its float64 copy of X."""
+    from analysis.metrics.intrinsic_dimension import _lexicographic_order
+
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((3000, 6)).astype(np.float32)
+    X[:, 0] = rng.integers(0, 40, size=3000)  # heavy ties in column 0, in groups next to each other
+    X[5:9, 1] = X[4, 1]  # and ties that reach into column 1
+    _, first = np.unique(X.astype(np.float64), axis=0, return_index=True)
+    assert first.size == 3000  # the rows are distinct
+    np.testing.assert_array_equal(_lexicographic_order(X), first)
+    graph = NeighborGraph.search(X, k_max=2)
+    with_graph = intrinsic_dimension(X, neighbors=graph)
+    without = intrinsic_dimension(X)
+    assert with_graph.dimension == without.dimension  # bit for bit, the same summation order
