@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from analysis.metrics._result import MetricResult
+from analysis.metrics.streaming import CovarianceSums
 from analysis.validation import (
     check_matrix,
     first_rows,
@@ -93,13 +94,19 @@ def iso_score(variances: Any) -> float:
     return float(np.clip((d * phi - 1.0) / (d - 1.0), 0.0, 1.0))
 
 
-def isotropy(X: Any) -> Isotropy:
+def isotropy(X: Any, *, sums: CovarianceSums | None = None) -> Isotropy:
     """Three isotropy diagnostics of a point cloud.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
         At least 2 rows and 2 features; no zero rows (cosines).
+    sums : CovarianceSums, optional
+        The sums of exactly these rows from another pass (`analysis.metrics.streaming`,
+        any exponent; e.g. the report's neural-collapse pass): the covariance
+        and the second moment are read from them, and one pass over X (unit
+        rows and the partition function together) replaces two. Equal to the
+        result without them up to float64 summation order.
 
     Returns
     -------
@@ -144,6 +151,8 @@ def isotropy(X: Any) -> Isotropy:
     # IsoScore and the mean cosine are scale-free; the partition function
     # is not, so its projections are scaled back below.
     exponent = power_of_two_exponent(max_abs(arr))
+    if sums is not None:
+        return _from_sums(arr, sums, exponent)
     # One pass for the unit-row sum (mean cosine), the sum and the second moment
     # (covariance for IsoScore, eigenvectors for the partition function).
     # Sums are taken about a shift s (the first row), so that the covariance
@@ -159,9 +168,7 @@ def isotropy(X: Any) -> Isotropy:
         norms = scaled_norms(block)
         zero = np.flatnonzero(norms == 0)
         if zero.size:
-            raise ValueError(
-                f"X has all-zero rows (first: {first_rows(zero + start)}); their cosine is undefined. Drop them."
-            )
+            raise _zero_rows_error(zero + start)
         unit_sum += (block / norms[:, None]).sum(axis=0)
         square_norm_total += float(norms @ norms)
         if shift is None:
@@ -177,27 +184,70 @@ def isotropy(X: Any) -> Isotropy:
     # noise would be a meaningless score (0.04 for 1,000 copies of one row).
     rounding_floor = (d * np.finfo(np.float64).eps) ** 2 * square_norm_total / n
     if not variances.sum() > rounding_floor:
-        raise ValueError(
-            "X has identical rows (up to float64 rounding): its covariance is zero and isotropy is "
-            "undefined. Pass rows that vary."
-        )
+        raise _identical_rows_error()
     score = iso_score(variances)
     mean_cosine = (float(unit_sum @ unit_sum) - n) / (n * (n - 1))
     # Mu & Viswanath: Z(c) over the eigenvectors of X^T X (uncentred), via log-sum-exp.
     # sum x x^T = sum (x-s)(x-s)^T + s t^T + t s^T + n s s^T with t = sum (x - s).
     uncentred = second + np.outer(shift, total) + np.outer(total, shift) + n * np.outer(shift, shift)
-    _, vectors = np.linalg.eigh(0.5 * (uncentred + uncentred.T))
+    log_z, _ = _partition_pass(arr, _eigenvectors(uncentred), exponent, unit_rows=False)
+    return Isotropy(iso_score=score, mean_cosine=float(mean_cosine),
+                    partition_isotropy=float(np.exp(log_z.min() - log_z.max())), n_samples=n, n_features=d)
+
+
+def _eigenvectors(second_moment: np.ndarray) -> np.ndarray:
+    return np.linalg.eigh(0.5 * (second_moment + second_moment.T))[1]
+
+
+def _identical_rows_error() -> ValueError:
+    return ValueError("X has identical rows (up to float64 rounding): its covariance is zero and isotropy is "
+                      "undefined. Pass rows that vary.")
+
+
+def _from_sums(arr: np.ndarray, sums: CovarianceSums, exponent: int) -> Isotropy:
+    """`isotropy` with the covariance read from `sums` (units of ``X / 2**sums.exponent``): one pass over X."""
+    n, d = arr.shape
+    if sums.n != n or sums.gram.shape[0] != d:
+        raise ValueError(f"sums of {sums.n} rows and {sums.gram.shape[0]} features do not describe X of shape "
+                         f"{arr.shape}; pass the sums of these very rows (or none).")
+    scatter = sums.scatter()
+    variances = np.clip(np.linalg.eigvalsh(scatter / n), 0.0, None)
+    # The rounding floor of the two-pass path, in the sums' units (module notes of `isotropy`).
+    if not variances.sum() > (d * np.finfo(np.float64).eps) ** 2 * sums.square / n:
+        raise _identical_rows_error()
+    # sum y y^T = scatter + n ybar ybar^T, with ybar = shift + sum / n (y = X / 2**sums.exponent).
+    mean = sums.shift + sums.sum / n
+    log_z, unit_sum = _partition_pass(arr, _eigenvectors(scatter + n * np.outer(mean, mean)), exponent,
+                                      unit_rows=True)
+    return Isotropy(iso_score=iso_score(variances), mean_cosine=(float(unit_sum @ unit_sum) - n) / (n * (n - 1)),
+                    partition_isotropy=float(np.exp(log_z.min() - log_z.max())), n_samples=n, n_features=d)
+
+
+def _partition_pass(arr: np.ndarray, vectors: np.ndarray, exponent: int, *,
+                    unit_rows: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """log Z(c) for c = +-each column of `vectors` (Mu & Viswanath), and the sum of unit rows when asked
+    (refusing all-zero rows as the first pass does)."""
+    n, d = arr.shape
+    unit_sum = np.zeros(d) if unit_rows else None
     # Both signs of each: eigh's sign is arbitrary (it flipped under a rotation of X)
     # and Z(-c) != Z(c) in general; c and -c are both on the sphere min/max runs over.
     # The projections on -c are the negated projections on c: one product serves both.
     log_z = np.empty(2 * d)
     for start in range(0, n, _BLOCK_ROWS):
         block = np.ldexp(np.asarray(arr[start : start + _BLOCK_ROWS], dtype=np.float64), -exponent)
+        if unit_sum is not None:
+            norms = scaled_norms(block)
+            zero = np.flatnonzero(norms == 0)
+            if zero.size:
+                raise _zero_rows_error(zero + start)
+            unit_sum += (block / norms[:, None]).sum(axis=0)
         projected = block @ vectors
         if exponent:
             projected = np.ldexp(projected, exponent)
         part = np.concatenate([_column_logsumexp(projected), _column_logsumexp(-projected)])
         log_z = part if start == 0 else np.logaddexp(log_z, part)
-    partition = float(np.exp(log_z.min() - log_z.max()))
-    return Isotropy(iso_score=score, mean_cosine=float(mean_cosine), partition_isotropy=partition,
-                    n_samples=n, n_features=d)
+    return log_z, unit_sum
+
+
+def _zero_rows_error(rows: np.ndarray) -> ValueError:
+    return ValueError(f"X has all-zero rows (first: {first_rows(rows)}); their cosine is undefined. Drop them.")

@@ -18,7 +18,7 @@ exact float32 distances (faiss's ``IndexRefineFlat``):
   ``nprobe`` nearest cells and re-ranks them with exact distances, so every
   distance returned is exact, and a true neighbour is missed only when it was
   in no probed cell or ranked below the re-ranked candidates;
-* ``nprobe`` grows by x1.5 until recall@k on a seeded sample of
+* ``nprobe`` grows by x1.25 until recall@k on a seeded sample of
   `RECALL_QUERIES` rows reaches the target (0.95 by default), measured
   against exact brute-force search of those rows over all n (faiss.knn).
 
@@ -64,7 +64,7 @@ TARGET_RECALL = 0.95
 _FIRST_NPROBE = 4
 # nprobe grows by this factor between recall checks: finer than doubling, so the search does not scan
 # up to twice the cells the target needs (each check costs only RECALL_QUERIES searches).
-_NPROBE_GROWTH = 1.5
+_NPROBE_GROWTH = 1.25
 # Coded candidates re-ranked exactly per neighbour wanted, to start with: 4 (k + 1) recovered the recall of
 # the uncoded index at the same nprobe on the benchmark data (10 gained < 0.002 and cost 30% more time).
 # Where the codes are too coarse for the data's neighbour contrast (isotropic noise: every distance alike)
@@ -181,7 +181,7 @@ def _tune(index: Any, ivf: Any, data: np.ndarray, check_rows: np.ndarray, exact_
 
     A true neighbour is missed either because its cell was not probed or because its coded distance ranked
     it below the re-ranked candidates. `_coverage` tells the two apart: while the probed cells hold too few
-    of the true neighbours, probe more cells (x1.5); once they hold enough, re-rank more candidates (x2).
+    of the true neighbours, probe more cells (x1.25); once they hold enough, re-rank more candidates (x2).
     Stops at ``nprobe = nlist`` and `_MAX_K_FACTOR` with the recall reached, which the caller reports.
     """
     # Start where the scanned cells hold, on average, the K_FACTOR (k + 1) candidates the re-rank needs.
@@ -233,7 +233,7 @@ def approximate_kneighbors(
         ``1 <= k <= n_samples - 1``.
     metric : {"euclidean", "cosine"}
     target_recall : float
-        nprobe grows (x1.5) until recall@k on the check sample reaches it (or every cell is scanned).
+        nprobe grows (x1.25) until recall@k on the check sample reaches it (or every cell is scanned).
     n_check : int
         Sampled query rows whose exact neighbours measure the recall.
     nlist : int, optional

@@ -388,7 +388,9 @@ def diagnose(
         findings.append(_not_computed("uniformity", "Uniformity on the sphere (Wang & Isola)", "geometry", exc))
     stages.start("isotropy", 0.9, "Isotropy")
     try:
-        iso = isotropy(directed)
+        # Neural collapse's pass already summed every row's covariance: isotropy then reads X once, not twice.
+        shared = classes.covariance if classes is not None and directed is X else None
+        iso = isotropy(directed, sums=shared)
         findings.append(_isotropy_finding(iso.mean_cosine, iso.iso_score, base.iso_score))
         metrics["isotropy"] = iso.scalars() | {"iso_score_gaussian": base.iso_score}
     except ValueError as exc:

@@ -195,3 +195,24 @@ def test_partition_isotropy_does_not_depend_on_eigenvector_signs():
     for seed in range(5):
         Q = ortho_group.rvs(5, random_state=seed)
         assert isotropy(X @ Q).partition_isotropy == pytest.approx(base, rel=1e-9)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_sums_from_another_pass_give_the_same_isotropy(offset: float) -> None:
+    """The report hands isotropy the covariance sums of neural collapse's pass: same numbers, one pass."""
+    from analysis.metrics.spectrum import covariance_sums
+
+    rng = np.random.default_rng(3)
+    X = (rng.standard_normal((3000, 12)) * np.linspace(0.2, 3.0, 12) + offset).astype(np.float32)
+    plain = isotropy(X)
+    for exponent in (0, 3):
+        shared = isotropy(X, sums=covariance_sums(X, exponent=exponent))
+        assert shared.iso_score == pytest.approx(plain.iso_score, rel=1e-9)
+        assert shared.mean_cosine == pytest.approx(plain.mean_cosine, rel=1e-9, abs=1e-12)
+        assert shared.partition_isotropy == pytest.approx(plain.partition_isotropy, rel=1e-6)
+    with pytest.raises(ValueError, match="do not describe X"):
+        isotropy(X[:100], sums=covariance_sums(X, exponent=0))
+    Z = X.copy()
+    Z[7] = 0
+    with pytest.raises(ValueError, match="all-zero rows"):
+        isotropy(Z, sums=covariance_sums(Z, exponent=0))
