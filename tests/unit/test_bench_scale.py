@@ -36,6 +36,8 @@ def test_build_row_ratios_come_from_the_measured_values():
     assert alone["speedup"] is None and alone["memory_ratio"] is None and alone["recall"] == 0.97
     failed = bench_scale.build_row("load", 10, 4, "np.load", {"error": "boom"}, _m(1.0, 1.0))
     assert failed["speedup"] is None and failed["replens_detail"] == "failed: boom"
+    skipped = bench_scale.build_row("UMAP projection", 10, 4, "umap", {"skipped": "no 10^5 row"}, None)
+    assert skipped["replens_s"] is None and skipped["replens_detail"] == "not run: no 10^5 row"
 
 
 def _target_rows(report_s: float, peak: float, reference_s: float, recall: float, *, estimated: bool = False):
@@ -114,3 +116,17 @@ def test_lowid_data_and_a_spawned_measurement(tmp_path):
     assert out["seconds"] > 0 and out["peak_gib"] > 0 and not math.isnan(out["extra_gib"])
     missing = run_isolated(scale_cases.plain_load, job | {"x": str(tmp_path / "nope.npy")}, isolate=False)
     assert missing["error"].startswith("FileNotFoundError")
+
+
+def test_extrapolated_rows_scale_the_smaller_measurement():
+    (umap_spec,) = bench_scale.specs_for(1_000_000, 256, ("UMAP projection",), largest_256=False, quick=False)
+    earlier = {("UMAP projection", 100_000, 256, "replens"): _m(30.0, 1.5)}
+    out = bench_scale._measure(umap_spec.replens, umap_spec, {}, earlier, None, isolate=False)
+    assert out["seconds"] == pytest.approx(300.0) and out["estimated"] and out["peak_gib"] == 1.5
+    assert "x 10" in out["detail"]
+    assert "skipped" in bench_scale._measure(umap_spec.replens, umap_spec, {}, {}, None, isolate=False)
+    (knn_spec,) = bench_scale.specs_for(1_000_000, 256, ("kNN exact",), largest_256=False, quick=False)
+    earlier = {("kNN exact", 100_000, 256, "replens"): _m(20.0, 1.0)}
+    out = bench_scale._measure(knn_spec.replens, knn_spec, {}, earlier, None, isolate=False)
+    assert out["seconds"] == pytest.approx(2_000.0)  # exact search is quadratic in n: x 100
+    assert knn_spec.plain.extra == {"queries": 10_000}  # the competitor: sampled queries, linear
