@@ -27,14 +27,14 @@ class KnnSettings:
     Attributes
     ----------
     method : str
-        ``"exact"`` or ``"ivf_flat"`` (`analysis.neighbors.approximate`).
+        ``"exact"`` or ``"ivf_pq_fastscan_refine"`` (`analysis.neighbors.approximate.METHOD`).
     exact : bool
     recall : float or None
         Measured recall@k of an approximate search on `n_queries_checked`
         sampled rows against exact search; None for an exact search.
     n_queries_checked : int
     params : dict
-        Index parameters (nlist, nprobe) and the seconds spent.
+        Index parameters (its readable ``index`` name, nlist, nprobe, k_factor) and the seconds spent.
     """
 
     method: str
@@ -55,7 +55,8 @@ class KnnSettings:
         """One phrase for a caption or a report line, e.g. "approximate kNN (recall@10 0.97 on 1,000 rows)"."""
         if self.exact:
             return "exact kNN"
-        return (f"approximate kNN ({self.method}, {self.params.get('nprobe')} of {self.params.get('nlist')} "
+        index = self.params.get("index", self.method)
+        return (f"approximate kNN ({index}, {self.params.get('nprobe')} of {self.params.get('nlist'):,} "
                 f"cells scanned): recall {self.recall:.3f} on {self.n_queries_checked:,} sampled rows")
 
 

@@ -91,6 +91,9 @@ def cards(row: dict) -> None:
         if name in ("effective_rank", "intrinsic_dimension"):
             extra = f" Out of d = {int(row['n_features'])}."
         col.metric(label, shown, help=meaning + extra)
+    if row.get("intrinsic_dimension_recall") is not None:
+        st.caption(f"TwoNN read an approximate neighbour search: recall@2 {row['intrinsic_dimension_recall']:.3f} "
+                   "measured against exact search on sampled rows.")
     st.caption(f"Uniform points on this sphere (d = {int(row['n_features'])}) would score "
                f"{row['uniform_reference']:.3f} on uniformity; effective rank and intrinsic dimension are out of "
                f"d = {int(row['n_features'])}.")

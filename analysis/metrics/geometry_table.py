@@ -21,8 +21,9 @@ __all__ = ["GEOMETRY_COLUMNS", "geometry_row", "geometry_table"]
 GEOMETRY_COLUMNS = (
     "uniformity", "uniform_reference", "alignment", "iso_score", "mean_cosine", "partition_isotropy",
     "effective_rank",
-    "intrinsic_dimension", "n_features",
+    "intrinsic_dimension", "n_features", "intrinsic_dimension_recall",
 )  # fmt: skip
+# intrinsic_dimension_recall: recall@2 of the approximate neighbour search TwoNN read (null when exact).
 
 
 def geometry_row(X: np.ndarray, labels: np.ndarray | None) -> dict[str, float | None]:
@@ -36,14 +37,15 @@ def geometry_row(X: np.ndarray, labels: np.ndarray | None) -> dict[str, float | 
         except ValueError:  # no class with two samples: no positive pair
             aligned = None
     try:
-        dimension = intrinsic_dimension(X).dimension
+        twonn = intrinsic_dimension(X)
+        dimension, recall = twonn.dimension, twonn.knn_recall
     except ValueError:  # too few distinct points
-        dimension = None
+        dimension, recall = None, None
     return {
         "uniformity": uni.value, "uniform_reference": uni.uniform_reference, "alignment": aligned,
         "iso_score": iso.iso_score, "mean_cosine": iso.mean_cosine,
         "partition_isotropy": iso.partition_isotropy, "effective_rank": effective_rank(X).effective_rank,
-        "intrinsic_dimension": dimension, "n_features": float(X.shape[1]),
+        "intrinsic_dimension": dimension, "n_features": float(X.shape[1]), "intrinsic_dimension_recall": recall,
     }
 
 

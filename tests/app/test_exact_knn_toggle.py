@@ -23,7 +23,7 @@ def test_hubness_says_its_neighbours_are_approximate_until_exact_is_toggled(monk
     at = open_page("app_pages/hubness.py")
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
-    assert "approximate kNN (ivf_flat" in captions and "recall" in captions
+    assert f"approximate kNN ({approximate.INDEX_NAME}" in captions and "recall" in captions
     at.toggle(key="knn_exact").set_value(True).run()
     assert not at.exception, at.exception
     assert "approximate kNN" not in " ".join(c.value for c in at.caption)

@@ -187,6 +187,24 @@ def test_get_client_reuses_a_client(client) -> None:
     assert get_client(address) is get_client(address)
 
 
+def _same_metrics(a, b, path="metrics") -> None:
+    """Two reports' metrics agree: every key, every list, floats to 1e-9 relative."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            _same_metrics(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), path
+        for i, (x, z) in enumerate(zip(a, b, strict=True)):
+            _same_metrics(x, z, f"{path}[{i}]")
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=path)
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
+    else:
+        assert a == b, path
+
+
 def test_the_report_through_the_cluster_equals_the_in_memory_report(client) -> None:
     """The full report with scheduler=: kNN, neural collapse and the spectrum on the workers."""
     from analysis.report import diagnose
@@ -201,23 +219,24 @@ def test_the_report_through_the_cluster_equals_the_in_memory_report(client) -> N
         report.metrics["settings"].pop("baseline_cached")
     assert [(f.key, f.verdict) for f in remote.findings] == [(f.key, f.verdict) for f in local.findings]
 
-    def same(a, b, path="metrics") -> None:
-        if isinstance(a, dict):
-            assert a.keys() == b.keys(), path
-            for key in a:
-                same(a[key], b[key], f"{path}.{key}")
-        elif isinstance(a, list | tuple):
-            assert len(a) == len(b), path
-            for i, (x, z) in enumerate(zip(a, b, strict=True)):
-                same(x, z, f"{path}[{i}]")
-        elif isinstance(a, np.ndarray):
-            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=path)
-        elif isinstance(a, float):
-            assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
-        else:
-            assert a == b, path
+    _same_metrics(remote.metrics, local.metrics)
 
-    same(remote.metrics, local.metrics)
+
+def test_the_report_of_a_dask_array_equals_the_report_of_its_values(client) -> None:
+    """`diagnose` takes a dask.array (here chunked by rows) with or without a scheduler."""
+    from analysis.report import diagnose
+
+    rng = np.random.default_rng(6)
+    y = rng.integers(3, size=500)
+    X = (rng.normal(scale=4.0, size=(3, 16))[y] + rng.normal(size=(500, 16))).astype(np.float32)
+    local = diagnose(X, labels=y)
+    lazy = da.from_array(X, chunks=(120, 16))
+    for report in (diagnose(lazy, labels=y), diagnose(lazy, labels=y, scheduler=client)):
+        report.metrics["settings"].pop("scheduler", None)
+        for r in (report, local):
+            r.metrics["settings"].pop("baseline_cached", None)
+        assert [(f.key, f.verdict) for f in report.findings] == [(f.key, f.verdict) for f in local.findings]
+        _same_metrics(report.metrics, local.metrics)
 
 
 def test_cli_report_takes_a_scheduler_address(client, tmp_path, capsys) -> None:

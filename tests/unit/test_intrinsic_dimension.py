@@ -173,3 +173,15 @@ def test_equidistant_neighbours_are_an_error_not_a_division_by_zero():
         intrinsic_dimension(np.eye(5))
     with pytest.raises(ValueError, match="equally far"):
         intrinsic_dimension(np.eye(5), method="mle", k=3)
+
+
+def test_an_approximate_search_is_close_to_exact_and_says_its_recall() -> None:
+    """Above the exact-search limit TwoNN reads an approximate index; the result carries its recall."""
+    rng = np.random.default_rng(11)
+    X = (rng.standard_normal((6000, 5)) @ rng.standard_normal((5, 40))).astype(np.float32)  # a 5-d plane in 40-d
+    exact = intrinsic_dimension(X)
+    approx = intrinsic_dimension(X, exact=False)
+    assert exact.knn_recall is None
+    assert approx.knn_recall is not None and approx.knn_recall >= 0.95
+    assert abs(approx.dimension - exact.dimension) < 0.05 * exact.dimension
+    assert 4.0 < exact.dimension < 6.0
