@@ -49,6 +49,7 @@ report on 10^6 x 256 with labels under 5 minutes, under 8 GiB peak and at most
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -238,22 +239,25 @@ def _num(value: float | None, fmt: str, estimated: bool = False) -> str:
     return "—" if value is None else ("~" if estimated else "") + format(value, fmt)
 
 
-def format_table(rows: list[dict]) -> str:
-    """The table: per row RepLens and competitor seconds / peak / extra GiB, the speed-up, and the details."""
-    head = (f"{'size':<15} {'step':<24} {'RepLens s':>10} {'peak':>6} {'extra':>6}  {'competitor':<24} "
-            f"{'s':>10} {'peak':>6} {'extra':>6}  {'speed-up':>9}  detail")
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        speed = r["speedup"]
-        verdict = "" if speed is None else ("  (competitor faster)" if speed < 1 else "")
-        detail = r["replens_detail"] + (f" | {r['plain_detail']}" if r["plain_detail"] else "")
-        lines.append(
-            f"{r['size']:<15} {r['step']:<24} {_num(r['replens_s'], '.2f', r['replens_estimated']):>10} "
+HEADER = (f"{'size':<15} {'step':<24} {'RepLens s':>10} {'peak':>6} {'extra':>6}  {'competitor':<24} "
+          f"{'s':>10} {'peak':>6} {'extra':>6}  {'speed-up':>9}  detail")
+
+
+def format_line(r: dict) -> str:
+    """One row of the table (`HEADER`'s columns)."""
+    speed = r["speedup"]
+    verdict = "" if speed is None else ("  (competitor faster)" if speed < 1 else "")
+    detail = r["replens_detail"] + (f" | {r['plain_detail']}" if r["plain_detail"] else "")
+    return (f"{r['size']:<15} {r['step']:<24} {_num(r['replens_s'], '.2f', r['replens_estimated']):>10} "
             f"{_num(r['replens_peak_gib'], '.2f'):>6} {_num(r['replens_extra_gib'], '.2f'):>6}  "
             f"{r['competitor']:<24} {_num(r['plain_s'], '.2f', r['plain_estimated']):>10} "
             f"{_num(r['plain_peak_gib'], '.2f'):>6} {_num(r['plain_extra_gib'], '.2f'):>6}  "
             f"{_num(speed, '.2f') + ('x' if speed is not None else ''):>9}  {detail}{verdict}")
-    return "\n".join(lines)
+
+
+def format_table(rows: list[dict]) -> str:
+    """The table: per row RepLens and competitor seconds / peak / extra GiB, the speed-up, and the details."""
+    return "\n".join([HEADER, "-" * len(HEADER)] + [format_line(r) for r in rows])
 
 
 def _find(rows: list[dict], step: str, n: int, d: int) -> dict | None:
@@ -304,8 +308,9 @@ def report(quick: bool = False, sizes=None, isolate: bool | None = None) -> list
     print(f"\n== scale: time (s) and peak RSS (GiB) per step vs what a user would otherwise run ==\n"
           f"{machine_line()}; each cell a fresh process; peak = process peak RSS during the step, "
           f"extra = peak - RSS before it; ~ = extrapolated (see detail)", flush=True)
-    rows = run(quick=quick, sizes=sizes, isolate=isolate,
-               progress=lambda r: print(f"  measured {r['size']} {r['step']}", flush=True))
+    print(HEADER, flush=True)
+    rows = run(quick=quick, sizes=sizes, isolate=isolate, progress=lambda r: print(format_line(r), flush=True))
+    print(f"\nload average {os.getloadavg()[0]:.2f} at the end; the table again:", flush=True)
     print(format_table(rows), flush=True)
     biggest = max((r["n"] for r in rows if r["d"] == 256 and r["step"] == "full report"), default=1_000_000)
     judged = not quick and biggest == 1_000_000
