@@ -135,15 +135,23 @@ def run_isolated(fn: Callable[[dict[str, Any]], dict[str, Any]], job: dict[str, 
             return {"error": f"{type(exc).__name__}: {exc}"[:200]}
     ctx = multiprocessing.get_context("spawn")
     pool = ctx.Pool(1)
+    finished = False
     try:
         pending = pool.apply_async(_call_in_child, (fn.__module__, fn.__name__, job))
-        return pending.get(timeout)
+        out = pending.get(timeout)
+        finished = True
+        return out
     except multiprocessing.TimeoutError:
         return {"error": f"stopped after {timeout:.0f} s"}
     except Exception as exc:  # noqa: BLE001 - the table says what failed
+        finished = True
         return {"error": f"{type(exc).__name__}: {exc}"[:200]}
     finally:
-        pool.terminate()
+        # A finished child exits by itself (its joblib/loky workers clean up); only a stuck one is killed.
+        if finished:
+            pool.close()
+        else:
+            pool.terminate()
         pool.join()
 
 
