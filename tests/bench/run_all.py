@@ -27,6 +27,7 @@ def main() -> None:
         bench_knn,
         bench_load,
         bench_report,
+        bench_scale,
         bench_similarity,
     )
 
@@ -47,6 +48,7 @@ def main() -> None:
     bench_similarity.report(quick=args.quick)
     bench_report.report(quick=args.quick)
     bench_distributed.report(quick=args.quick)
+    bench_scale.report(quick=args.quick)
     if not args.skip_browser:
         from tests.bench import bench_browser
 
