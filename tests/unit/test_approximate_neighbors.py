@@ -100,15 +100,14 @@ def test_rows_whose_cells_hold_too_few_points_are_searched_wider() -> None:
 
 def test_coarse_codes_are_made_up_for_by_re_ranking_more_candidates() -> None:
     """Isotropic noise (every distance alike) defeats 4-bit codes: the tuning re-ranks more candidates
-    (k_factor) once the probed cells hold the neighbours; low-dimensional structure needs no more than
-    the starting K_FACTOR."""
+    (k_factor) once the probed cells hold the neighbours; low-dimensional structure needs fewer."""
     rng = np.random.default_rng(4)
     noise = rng.standard_normal((5000, 32)).astype(np.float32)
     _, _, hard = approximate_kneighbors(noise, 10, n_check=300, nlist=16)
     assert hard.params["k_factor"] > approximate.K_FACTOR and hard.recall >= 0.95
     latent = rng.standard_normal((5000, 3)) @ rng.standard_normal((3, 32))
     _, _, easy = approximate_kneighbors(latent.astype(np.float32), 10, n_check=300, nlist=16)
-    assert easy.params["k_factor"] == approximate.K_FACTOR and easy.recall >= 0.95
+    assert easy.params["k_factor"] < hard.params["k_factor"] and easy.recall >= 0.95
 
 
 def test_probing_every_cell_covers_every_neighbour() -> None:
