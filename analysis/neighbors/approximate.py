@@ -20,7 +20,9 @@ exact float32 distances (faiss's ``IndexRefineFlat``):
   in no probed cell or ranked below the re-ranked candidates;
 * ``nprobe`` grows by x1.25 until recall@k on a seeded sample of
   `RECALL_QUERIES` rows reaches the target (0.95 by default), measured
-  against exact brute-force search of those rows over all n (faiss.knn).
+  against exact brute-force search of those rows over all n (faiss.knn);
+  once the probed cells already hold enough of the true neighbours, the
+  re-ranked share doubles instead (`_tune`).
 
 Recall is the share of a query's k exact neighbours' distance range that
 the index found: ``|{j in approx(i) : d(i, j) <= d_k(i)}| / k`` with
