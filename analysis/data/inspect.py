@@ -70,12 +70,34 @@ def _stat(values: np.ndarray, fn: Any) -> float | None:
     return None if values.size == 0 else float(fn(values))
 
 
-def summarize_embedding(emb: Embedding) -> dict[str, Any]:
+def _norms_finite_zero(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the L2 norm, whether every entry is finite, whether every entry is zero (one blocked pass)."""
+    n, d = X.shape
+    norms = np.empty(n, dtype=np.float64)
+    finite = np.empty(n, dtype=bool)
+    zero = np.empty(n, dtype=bool)
+    step = _rows_per_block(d)
+    for start in range(0, n, step):
+        block = np.asarray(X[start : start + step], dtype=np.float64)
+        stop = start + block.shape[0]
+        finite[start:stop] = np.isfinite(block).all(axis=1)
+        zero[start:stop] = ~(block != 0).any(axis=1)
+        # float64 accumulation: a float32 sum of squares of many features loses digits.
+        norms[start:stop] = np.sqrt(np.einsum("ij,ij->i", block, block))
+    return norms, finite, zero
+
+
+def summarize_embedding(emb: Embedding, *, norms: np.ndarray | None = None) -> dict[str, Any]:
     """Shape, classes, norms, duplicates and bad rows of an embedding.
 
     Parameters
     ----------
     emb : Embedding
+    norms : ndarray of shape (n,), optional
+        The rows' norms from `analysis.validation.row_norms` (NaN or Inf for a
+        row holding NaN or Inf, 0 for an all-zero row), when the caller has
+        them: the norm, finiteness and zero-row pass is then skipped and only
+        the duplicate hashing reads X.
 
     Returns
     -------
@@ -89,17 +111,15 @@ def summarize_embedding(emb: Embedding) -> dict[str, Any]:
     """
     X = emb.X
     n, d = X.shape
-    norms = np.empty(n, dtype=np.float64)
-    finite = np.empty(n, dtype=bool)
-    zero = np.empty(n, dtype=bool)
-    step = _rows_per_block(d)
-    for start in range(0, n, step):
-        block = np.asarray(X[start : start + step], dtype=np.float64)
-        stop = start + block.shape[0]
-        finite[start:stop] = np.isfinite(block).all(axis=1)
-        zero[start:stop] = ~(block != 0).any(axis=1)
-        # float64 accumulation: a float32 sum of squares of many features loses digits.
-        norms[start:stop] = np.sqrt(np.einsum("ij,ij->i", block, block))
+    if norms is None:
+        norms, finite, zero = _norms_finite_zero(X)
+    else:
+        norms = np.asarray(norms, dtype=np.float64)
+        if norms.shape != (n,):
+            raise ValueError(f"norms must hold one value per row ({n}); got shape {norms.shape}. "
+                             "Pass analysis.validation.row_norms(emb.X), or leave norms out.")
+        finite = np.isfinite(norms)  # a NaN or Inf entry makes its row's norm NaN or Inf
+        zero = norms == 0
     good = norms[finite]
     class_sizes: dict[str, int] = {}
     if emb.labels is not None:

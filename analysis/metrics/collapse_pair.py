@@ -29,10 +29,11 @@ from analysis.metrics.collapse_inputs import (
     _check_features,
     _encode_present_classes,
 )
+from analysis.metrics.collapse_second_pass import second_pass
 from analysis.metrics.neural_collapse import (
     NeuralCollapse,
-    _from_statistics,
     _outside_safe_range,
+    _plan,
     neural_collapse,
 )
 from analysis.metrics.streaming import CovarianceSums
@@ -85,13 +86,14 @@ def neural_collapse_pair(features: Any, labels: Any, other_labels: Any) -> Colla
     if _outside_safe_range(stats) or _outside_safe_range(other):
         # Features at 1e160 or 1e-200: neural_collapse rescales and passes again (rare).
         return CollapsePair(neural_collapse(X, labels), _or_none(X, other_labels), None)
-    result = _from_statistics(stats, X, y, W=None, b=None, preds=None, rows=rows, class_labels=class_labels)
+    plans = [_plan(stats, y, W=None, b=None, preds=None, class_labels=class_labels)]
     try:
-        shuffled = _from_statistics(other, X, y_other, W=None, b=None, preds=None, rows=rows,
-                                    class_labels=other_class_labels)
-    except ValueError:
-        shuffled = None
-    return CollapsePair(result, shuffled, accumulator.covariance_sums())
+        plans.append(_plan(other, y_other, W=None, b=None, preds=None, class_labels=other_class_labels))
+    except ValueError:  # NC of the other labelling is undefined (e.g. coinciding class means)
+        pass
+    # One per-sample pass over X serves both labellings (nearest class mean, per-class NC1 shares).
+    results = second_pass(X, plans, rows=rows)
+    return CollapsePair(results[0], results[1] if len(results) > 1 else None, accumulator.covariance_sums())
 
 
 def _or_none(X: Any, labels: Any) -> NeuralCollapse | None:

@@ -30,6 +30,7 @@ from analysis.metrics.collapse_inputs import (
     check_class_labels,
     check_classifier,
 )
+from analysis.metrics.collapse_second_pass import CollapsePlan, PassTally, second_pass
 from analysis.validation import power_of_two_exponent
 
 __all__ = ["NeuralCollapse", "check_class_labels", "check_classifier", "neural_collapse", "simplex_etf_gram"]
@@ -423,6 +424,22 @@ def _from_statistics(
     exponent: int = 0,
 ) -> NeuralCollapse:
     """Every NC quantity from the statistics of X / 2**exponent; lengths reported in X's units."""
+    plan = _plan(stats, y, W=W, b=b, preds=preds, class_labels=class_labels, exponent=exponent)
+    return second_pass(X, [plan], rows=rows)[0]
+
+
+def _plan(
+    stats: ClassStatistics,
+    y: np.ndarray,
+    *,
+    W: np.ndarray | None,
+    b: np.ndarray | None,
+    preds: np.ndarray | None,
+    class_labels: np.ndarray,
+    exponent: int = 0,
+) -> CollapsePlan:
+    """The closed-form NC quantities of the statistics of X / 2**exponent, and the per-sample pass that
+    completes them (`analysis.metrics.collapse_second_pass`); raises ValueError where NC is undefined."""
     C, n = stats.n_classes, stats.n_samples
     means = stats.means
     global_mean = means.mean(axis=0)
@@ -490,70 +507,46 @@ def _from_statistics(
     if W is not None:
         nc3 = float(np.linalg.norm(W.T / np.linalg.norm(W) - M / np.linalg.norm(M)) ** 2)
 
-    # Second pass: nearest class mean, classifier predictions, whitened within distances.
+    # The per-sample pass (NCC, classifier agreement, per-class NC1 shares) finishes the result.
     whitener = U / np.sqrt(eigenvalues)  # d x r
-    projected_means = means @ whitener
-    half_square_norms = 0.5 * np.einsum("ij,ij->i", means, means)
-    per_class_whitened = np.zeros(C)
-    square_norm_total = 0.0  # sum_i ||x_i||^2, the scale of the residuals' rounding error
-    ncc_correct = 0
-    disagreements = 0
-    for part in iter_row_chunks(n, rows):
-        chunk = np.asarray(X[part], dtype=np.float64)
-        if exponent:
-            chunk = np.ldexp(chunk, -exponent)
-        codes = y[part]
-        # argmin_c ||x - mu_c||^2 = argmax_c (x . mu_c - ||mu_c||^2 / 2)
-        nearest = np.argmax(chunk @ means.T - half_square_norms, axis=1)
-        ncc_correct += int(np.count_nonzero(nearest == codes))
-        if preds is not None:
-            disagreements += int(np.count_nonzero(nearest != preds[part]))
-        elif W is not None:
-            scores = chunk @ W.T
-            if b is not None:
-                scores += np.ldexp(b, -exponent)  # W (x / s) + b / s ranks classes as W x + b
-            disagreements += int(np.count_nonzero(nearest != np.argmax(scores, axis=1)))
-        square_norm_total += float(np.einsum("ij,ij->", chunk, chunk))
-        residual = chunk @ whitener - projected_means[codes]
-        per_class_whitened += np.bincount(
-            codes, weights=np.einsum("ij,ij->i", residual, residual), minlength=C
-        )
-    share_total = per_class_whitened.sum()
-    # Each residual coordinate carries a float64 rounding error up to about
-    # d eps ||x_i|| ||whitener||_F, so a total below that floor is rounding noise:
-    # nothing varies within classes, and dividing by it would hand out shares of
-    # noise (e.g. [0.12, 0, 0, 0, 0.88] for a perfect ETF under some BLAS kernels).
-    rounding_floor = (stats.n_features * np.finfo(np.float64).eps) ** 2 * square_norm_total * float(
-        np.einsum("ij,ij->", whitener, whitener)
-    )
-    if share_total > rounding_floor:
-        nc1_class_share = per_class_whitened / share_total
-    else:
-        nc1_class_share = np.zeros(C)
 
-    return NeuralCollapse(
-        nc1=nc1,
-        nc1_trace_quotient=nc1_trace_quotient,
-        cdnv=cdnv,
-        nc2_equinorm=nc2_equinorm,
-        nc2_equiangular=nc2_equiangular,
-        nc2_max_angle=nc2_max_angle,
-        etf_distance=etf_distance,
-        orthogonal_frame_distance=orthogonal_frame_distance,
-        size_norm_spearman=size_norm_spearman,
-        nc3=nc3,
-        nc4=None if (W is None and preds is None) else disagreements / n,
-        ncc_accuracy=ncc_correct / n,
-        class_counts=counts,
-        class_mean_norms=np.ldexp(norms, exponent),
-        class_mean_norms_uncentred=np.ldexp(uncentred_norms, exponent),
-        class_means=np.ldexp(means, exponent),
-        gram=gram,
-        nc1_class_share=nc1_class_share,
-        class_variances=_in_units(stats.class_variances, 2 * exponent),
-        sigma_b_rank=int(eigenvalues.size),
-        n_samples=n,
-        n_features=stats.n_features,
-        n_classes=C,
-        class_labels=class_labels,
-    )
+    def finish(tally: PassTally, square_norm_total: float) -> NeuralCollapse:
+        share_total = tally.per_class_whitened.sum()
+        # Each residual coordinate carries a float64 rounding error up to about
+        # d eps ||x_i|| ||whitener||_F, so a total below that floor is rounding noise:
+        # nothing varies within classes, and dividing by it would hand out shares of
+        # noise (e.g. [0.12, 0, 0, 0, 0.88] for a perfect ETF under some BLAS kernels).
+        rounding_floor = (stats.n_features * np.finfo(np.float64).eps) ** 2 * square_norm_total * float(
+            np.einsum("ij,ij->", whitener, whitener)
+        )
+        nc1_class_share = tally.per_class_whitened / share_total if share_total > rounding_floor else np.zeros(C)
+        ncc_correct, disagreements = tally.ncc_correct, tally.disagreements
+        return NeuralCollapse(
+            nc1=nc1,
+            nc1_trace_quotient=nc1_trace_quotient,
+            cdnv=cdnv,
+            nc2_equinorm=nc2_equinorm,
+            nc2_equiangular=nc2_equiangular,
+            nc2_max_angle=nc2_max_angle,
+            etf_distance=etf_distance,
+            orthogonal_frame_distance=orthogonal_frame_distance,
+            size_norm_spearman=size_norm_spearman,
+            nc3=nc3,
+            nc4=None if (W is None and preds is None) else disagreements / n,
+            ncc_accuracy=ncc_correct / n,
+            class_counts=counts,
+            class_mean_norms=np.ldexp(norms, exponent),
+            class_mean_norms_uncentred=np.ldexp(uncentred_norms, exponent),
+            class_means=np.ldexp(means, exponent),
+            gram=gram,
+            nc1_class_share=nc1_class_share,
+            class_variances=_in_units(stats.class_variances, 2 * exponent),
+            sigma_b_rank=int(eigenvalues.size),
+            n_samples=n,
+            n_features=stats.n_features,
+            n_classes=C,
+            class_labels=class_labels,
+        )
+
+    return CollapsePlan(codes=y, means=means, whitener=whitener, preds=preds, W=W, b=b, exponent=exponent,
+                        finish=finish)

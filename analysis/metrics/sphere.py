@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import gammaln, hyp0f1, ive
 
 from analysis.metrics._result import MetricResult
-from analysis.validation import check_labels, check_matrix, first_rows, row_norms, scaled_norms
+from analysis.validation import check_labels, check_matrix, first_rows, row_norms
 
 __all__ = ["Alignment", "Uniformity", "alignment", "uniform_sphere_uniformity", "uniformity"]
 
@@ -198,6 +198,15 @@ def _sampled_pairs(X: np.ndarray, norms: np.ndarray, t: float, *, target_se: flo
             return peak + math.log(mean), se, drawn
 
 
+def _given_norms(norms: Any, n: int) -> np.ndarray:
+    """The caller's row norms as float64, checked: one finite non-negative value per row."""
+    values = np.asarray(norms, dtype=np.float64)
+    if values.shape != (n,) or not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"norms must hold one finite non-negative norm per row of X ({n} values); got shape "
+                         f"{values.shape}. Pass analysis.validation.row_norms(X), or leave norms out.")
+    return values
+
+
 def uniformity(
     X: Any,
     *,
@@ -206,6 +215,7 @@ def uniformity(
     target_standard_error: float = 0.005,
     max_pairs: int = 20_000_000,
     seed: int = 0,
+    norms: Any = None,
 ) -> Uniformity:
     """Uniformity loss of Wang & Isola (2020) on the L2-normalised rows of X.
 
@@ -225,6 +235,10 @@ def uniformity(
     target_standard_error : float, default=0.005
     max_pairs : int, default=20,000,000
     seed : int, default=0
+    norms : array-like of shape (n_samples,), optional
+        The rows' Euclidean norms when the caller already has them (e.g. the
+        report's `analysis.validation.row_norms`): the sampled path then reads
+        only the rows it draws instead of making a pass over X for them.
 
     Returns
     -------
@@ -257,10 +271,7 @@ def uniformity(
         log_total, pairs = _exact_pair_sum(U, t)
         value, se, exact, count = log_total - math.log(pairs), 0.0, True, int(pairs)
     else:
-        norms = np.empty(n)
-        for start in range(0, n, 65_536):
-            block = np.asarray(arr[start : start + 65_536], dtype=np.float64)
-            norms[start : start + block.shape[0]] = scaled_norms(block)
+        norms = row_norms(arr) if norms is None else _given_norms(norms, n)
         zero = np.flatnonzero(norms == 0)
         if zero.size:
             raise ValueError(

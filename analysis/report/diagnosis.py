@@ -316,8 +316,8 @@ def diagnose(
 
     # 1. data quality
     stages.start("data checks", 0.0, "Checking rows: duplicates, zero rows, norms")
-    summary = summarize_embedding(emb)
     norms = row_norms(X)
+    summary = summarize_embedding(emb, norms=norms)  # one norm pass serves the summary, the CV and uniformity
     nonzero = norms > 0
     norm_cv = _norm_cv(norms)
     metrics["data"] = {key: summary[key] for key in ("n_duplicate_rows", "n_zero_rows", "norm_min", "norm_mean",
@@ -381,7 +381,9 @@ def diagnose(
     try:
         if d < 2:
             raise ValueError("one feature: the 'sphere' is two points, and uniformity needs d >= 2.")
-        uni = uniformity(directed, seed=int(seed), target_standard_error=UNIFORMITY_STANDARD_ERROR)
+        # The data checks' norms: the sampled estimate reads only the rows it draws, not X once more.
+        uni = uniformity(directed, seed=int(seed), target_standard_error=UNIFORMITY_STANDARD_ERROR,
+                         norms=norms if directed is X else norms[nonzero])
         findings.append(_uniformity_finding(uni.value, uni.uniform_reference, d, dropped, collapsed_classes))
         metrics["uniformity"] = uni.to_dict()
     except ValueError as exc:

@@ -117,3 +117,19 @@ def test_probing_every_cell_covers_every_neighbour() -> None:
     _, ids = kneighbors_of(X, rows, 10)
     assert approximate._coverage(ivf, X, rows, ids, 20) == 1.0
     assert approximate._coverage(ivf, X, rows, ids, 1) < 1.0
+
+
+def test_rows_are_searched_cell_by_cell_and_each_gets_its_own_neighbours(monkeypatch) -> None:
+    """The search visits rows grouped by inverted-file cell (cache locality); results land on their own rows."""
+    X = _clusters(n=3000, seed=6)
+    index, ivf = approximate._build_index(np.ascontiguousarray(X), 20, "euclidean", 0)
+    order = approximate._cell_order(ivf, 3000)
+    assert np.array_equal(np.sort(order), np.arange(3000))
+    _, cells = ivf.quantizer.search(X[order], 1)
+    assert (np.diff(cells[:, 0]) >= 0).all() and np.unique(cells).size > 1
+
+    monkeypatch.setattr(approximate, "_SEARCH_CHUNK", 128)  # many chunks, each a run of cells
+    D, ids, settings = approximate_kneighbors(X, 5, nlist=20, n_check=3000, target_recall=1.0)
+    assert settings.recall == 1.0  # checked on every row: each row's list is its own exact neighbours
+    exact_D, _ = kneighbors_of(X, np.arange(3000), 5)
+    np.testing.assert_allclose(D, exact_D, rtol=1e-4, atol=1e-4)

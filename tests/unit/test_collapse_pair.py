@@ -42,6 +42,19 @@ def test_pair_equals_two_calls(offset):
     np.testing.assert_allclose(got_shuffled.nc1_class_share, want_shuffled.nc1_class_share, rtol=1e-6, atol=1e-12)
 
 
+def test_both_labellings_share_one_per_sample_pass(monkeypatch):
+    """The nearest-class-mean pass reads X once for the labels and the shuffle together."""
+    second = importlib.import_module("analysis.metrics.collapse_second_pass")
+    passes = []
+    original = second.iter_row_chunks
+    monkeypatch.setattr(second, "iter_row_chunks", lambda *a, **k: passes.append(a) or original(*a, **k))
+    X, y = _classes()
+    pair = neural_collapse_pair(X, y, np.random.default_rng(2).permutation(y))
+    assert len(passes) == 1 and pair.shuffled is not None
+    neural_collapse(X, y)
+    assert len(passes) == 2  # a single labelling makes its own pass
+
+
 def test_second_labelling_that_neural_collapse_refuses_gives_none():
     X, y = _classes()
     pair = neural_collapse_pair(X, y, np.zeros_like(y))  # one class: undefined

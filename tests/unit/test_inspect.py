@@ -43,6 +43,20 @@ def test_summary_by_hand():
     json.dumps(s)  # JSON-ready
 
 
+def test_summary_from_given_row_norms_equals_its_own_pass():
+    from analysis.validation import row_norms
+
+    X = np.array([[3.0, 4.0], [0.0, 0.0], [np.nan, 1.0], [np.inf, 0.0], [1.0, 0.0], [3.0, 4.0]], dtype=np.float32)
+    emb = Embedding(X=X)
+    with np.errstate(invalid="ignore"):  # inf / inf while scaling the Inf row: its norm is NaN, as wanted
+        norms = row_norms(X)
+    own, given = summarize_embedding(emb), summarize_embedding(emb, norms=norms)
+    assert given == own
+    assert given["n_nonfinite_rows"] == 2 and given["n_zero_rows"] == 1 and given["n_duplicate_rows"] == 1
+    with pytest.raises(ValueError, match="one value per row"):
+        summarize_embedding(emb, norms=np.ones(5))
+
+
 def test_summary_without_labels_and_all_nonfinite():
     X = np.full((3, 2), np.inf, dtype=np.float32)
     s = summarize_embedding(Embedding(X=X))

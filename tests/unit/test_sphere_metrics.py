@@ -104,6 +104,22 @@ def test_sampled_path_within_three_standard_errors_of_exact():
     assert again.value == sampled.value
 
 
+def test_sampled_path_reads_given_norms_and_checks_them():
+    from analysis.validation import row_norms
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((400, 6)) * 3.0
+    own = uniformity(X, max_exact=100, seed=1)
+    given = uniformity(X, max_exact=100, seed=1, norms=row_norms(X))
+    assert given.value == own.value and given.n_pairs == own.n_pairs
+    # The norms are used, not recomputed: doubling them shrinks every cosine and changes the estimate.
+    assert uniformity(X, max_exact=100, seed=1, norms=2 * row_norms(X)).value != own.value
+    with pytest.raises(ValueError, match="one finite non-negative norm per row"):
+        uniformity(X, max_exact=100, norms=np.ones(399))
+    with pytest.raises(ValueError, match="one finite non-negative norm per row"):
+        uniformity(X, max_exact=100, norms=np.full(400, np.nan))
+
+
 def test_sampled_path_stops_at_max_pairs():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((500, 2))
