@@ -94,7 +94,7 @@ def iso_score(variances: Any) -> float:
     return float(np.clip((d * phi - 1.0) / (d - 1.0), 0.0, 1.0))
 
 
-def isotropy(X: Any, *, sums: CovarianceSums | None = None) -> Isotropy:
+def isotropy(X: Any, *, sums: CovarianceSums | None = None, norms: Any = None) -> Isotropy:
     """Three isotropy diagnostics of a point cloud.
 
     Parameters
@@ -107,6 +107,10 @@ def isotropy(X: Any, *, sums: CovarianceSums | None = None) -> Isotropy:
         and the second moment are read from them, and one pass over X (unit
         rows and the partition function together) replaces two. Equal to the
         result without them up to float64 summation order.
+    norms : array-like of shape (n_samples,), optional
+        With `sums`: the rows' Euclidean norms (`analysis.validation.row_norms`)
+        when the caller has them, so the pass does not compute them again for
+        the unit rows of the mean cosine.
 
     Returns
     -------
@@ -152,7 +156,7 @@ def isotropy(X: Any, *, sums: CovarianceSums | None = None) -> Isotropy:
     # is not, so its projections are scaled back below.
     exponent = power_of_two_exponent(max_abs(arr))
     if sums is not None:
-        return _from_sums(arr, sums, exponent)
+        return _from_sums(arr, sums, exponent, None if norms is None else _given_norms(norms, n))
     # One pass for the unit-row sum (mean cosine), the sum and the second moment
     # (covariance for IsoScore, eigenvectors for the partition function).
     # Sums are taken about a shift s (the first row), so that the covariance
@@ -204,7 +208,19 @@ def _identical_rows_error() -> ValueError:
                       "undefined. Pass rows that vary.")
 
 
-def _from_sums(arr: np.ndarray, sums: CovarianceSums, exponent: int) -> Isotropy:
+def _given_norms(norms: Any, n: int) -> np.ndarray:
+    """The caller's row norms, checked: one finite value per row, no zero row (its cosine is undefined)."""
+    values = np.asarray(norms, dtype=np.float64)
+    if values.shape != (n,) or not np.isfinite(values).all():
+        raise ValueError(f"norms must hold one finite norm per row of X ({n} values); got shape {values.shape}. "
+                         "Pass analysis.validation.row_norms(X), or leave norms out.")
+    zero = np.flatnonzero(values == 0)
+    if zero.size:
+        raise _zero_rows_error(zero)
+    return values
+
+
+def _from_sums(arr: np.ndarray, sums: CovarianceSums, exponent: int, norms: np.ndarray | None) -> Isotropy:
     """`isotropy` with the covariance read from `sums` (units of ``X / 2**sums.exponent``): one pass over X."""
     n, d = arr.shape
     if sums.n != n or sums.gram.shape[0] != d:
@@ -218,15 +234,15 @@ def _from_sums(arr: np.ndarray, sums: CovarianceSums, exponent: int) -> Isotropy
     # sum y y^T = scatter + n ybar ybar^T, with ybar = shift + sum / n (y = X / 2**sums.exponent).
     mean = sums.shift + sums.sum / n
     log_z, unit_sum = _partition_pass(arr, _eigenvectors(scatter + n * np.outer(mean, mean)), exponent,
-                                      unit_rows=True)
+                                      unit_rows=True, norms=norms)
     return Isotropy(iso_score=iso_score(variances), mean_cosine=(float(unit_sum @ unit_sum) - n) / (n * (n - 1)),
                     partition_isotropy=float(np.exp(log_z.min() - log_z.max())), n_samples=n, n_features=d)
 
 
-def _partition_pass(arr: np.ndarray, vectors: np.ndarray, exponent: int, *,
-                    unit_rows: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _partition_pass(arr: np.ndarray, vectors: np.ndarray, exponent: int, *, unit_rows: bool,
+                    norms: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """log Z(c) for c = +-each column of `vectors` (Mu & Viswanath), and the sum of unit rows when asked
-    (refusing all-zero rows as the first pass does)."""
+    (refusing all-zero rows as the first pass does; `norms`, the rows' norms in X's units, if known)."""
     n, d = arr.shape
     unit_sum = np.zeros(d) if unit_rows else None
     # Both signs of each: eigh's sign is arbitrary (it flipped under a rotation of X)
@@ -236,11 +252,14 @@ def _partition_pass(arr: np.ndarray, vectors: np.ndarray, exponent: int, *,
     for start in range(0, n, _BLOCK_ROWS):
         block = np.ldexp(np.asarray(arr[start : start + _BLOCK_ROWS], dtype=np.float64), -exponent)
         if unit_sum is not None:
-            norms = scaled_norms(block)
-            zero = np.flatnonzero(norms == 0)
-            if zero.size:
-                raise _zero_rows_error(zero + start)
-            unit_sum += (block / norms[:, None]).sum(axis=0)
+            if norms is None:
+                block_norms = scaled_norms(block)
+                zero = np.flatnonzero(block_norms == 0)
+                if zero.size:
+                    raise _zero_rows_error(zero + start)
+            else:  # norms of X, the block is X / 2**exponent
+                block_norms = np.ldexp(norms[start : start + block.shape[0]], -exponent)
+            unit_sum += (block / block_norms[:, None]).sum(axis=0)
         projected = block @ vectors
         if exponent:
             projected = np.ldexp(projected, exponent)

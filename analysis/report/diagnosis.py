@@ -392,7 +392,7 @@ def diagnose(
     try:
         # Neural collapse's pass already summed every row's covariance: isotropy then reads X once, not twice.
         shared = classes.covariance if classes is not None and directed is X else None
-        iso = isotropy(directed, sums=shared)
+        iso = isotropy(directed, sums=shared, norms=None if shared is None else norms)
         findings.append(_isotropy_finding(iso.mean_cosine, iso.iso_score, base.iso_score))
         metrics["isotropy"] = iso.scalars() | {"iso_score_gaussian": base.iso_score}
     except ValueError as exc:

@@ -216,3 +216,24 @@ def test_sums_from_another_pass_give_the_same_isotropy(offset: float) -> None:
     Z[7] = 0
     with pytest.raises(ValueError, match="all-zero rows"):
         isotropy(Z, sums=covariance_sums(Z, exponent=0))
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e30])
+def test_given_norms_give_the_same_isotropy_and_are_checked(scale: float) -> None:
+    """The report also hands over its row norms: the unit rows of the mean cosine need no norm pass."""
+    from analysis.metrics.spectrum import covariance_sums
+    from analysis.validation import row_norms
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((2000, 8)) * np.linspace(0.5, 2.0, 8) * scale + 0.3 * scale
+    sums = covariance_sums(X, exponent=0)
+    own = isotropy(X, sums=sums)
+    given = isotropy(X, sums=sums, norms=row_norms(X))
+    assert (given.iso_score, given.mean_cosine, given.partition_isotropy) == (
+        own.iso_score, own.mean_cosine, own.partition_isotropy)
+    # They are read, not recomputed: halving every norm doubles each unit row, so the mean cosine moves.
+    assert isotropy(X, sums=sums, norms=0.5 * row_norms(X)).mean_cosine != pytest.approx(own.mean_cosine)
+    with pytest.raises(ValueError, match="one finite norm per row"):
+        isotropy(X, sums=sums, norms=np.ones(5))
+    with pytest.raises(ValueError, match="all-zero rows"):
+        isotropy(X, sums=sums, norms=np.where(np.arange(2000) == 3, 0.0, 1.0))
