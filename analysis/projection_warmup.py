@@ -15,7 +15,10 @@ import numpy as np
 
 from analysis.projection import project
 
-__all__ = ["start_umap_warm_up", "warm_up_umap"]
+__all__ = ["WARM_UP_THREAD_NAME", "start_umap_warm_up", "warm_up_umap"]
+
+#: The warm-up thread's name (tests tell its work from a page's by it).
+WARM_UP_THREAD_NAME = "replens-umap-warm-up"
 
 _warm_up_lock = threading.Lock()
 _warm_up_thread: threading.Thread | None = None
@@ -40,7 +43,7 @@ def start_umap_warm_up() -> threading.Thread:
     global _warm_up_thread
     with _warm_up_lock:
         if _warm_up_thread is None:
-            _warm_up_thread = threading.Thread(target=_warm_up_quietly, name="replens-umap-warm-up", daemon=True)
+            _warm_up_thread = threading.Thread(target=_warm_up_quietly, name=WARM_UP_THREAD_NAME, daemon=True)
             _warm_up_thread.start()
         return _warm_up_thread
 
