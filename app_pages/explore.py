@@ -31,9 +31,9 @@ if run is not None and len(run.steps) > 1 and view.layer is not None:
     st.subheader("Over training")
     seq_label = method if dims == 2 else "PCA"
     st.caption(f"{seq_label} of layer {view.layer} at all {len(run.steps)} checkpoints, computed when you turn it "
-               "on: the checkpoint shown above is kept as drawn, each other checkpoint starts from its "
-               "neighbour's layout and is aligned to it (orthogonal Procrustes), so the cloud does not flip or "
-               "spin. Then press play.")
+               "on: the checkpoint shown above at that moment is kept as drawn, each other checkpoint starts "
+               "from its neighbour's layout and is aligned to it (orthogonal Procrustes), so the cloud does not "
+               "flip or spin. Then press play.")
     # Off until asked (issue 18): ten UMAP or t-SNE fits cost tens of seconds, and the scatter above comes first.
     if st.toggle("Animate over training", key="explore_animate", value=False,
                  help=f"Project all {len(run.steps)} checkpoints with {seq_label} (a progress bar shows each)."):
