@@ -52,8 +52,9 @@ ProgressCallback = Callable[[float, str], None]
 
 #: Up to this many rows UMAP is given exact neighbours from `analysis.neighbors.kneighbors`
 #: (faiss). umap-learn's own search below 4,096 rows calls its numba distance once per pair
-#: through scikit-learn's Python loop: 1.6 million calls, ~3 s of a 4 s fit of the 1,797-row
-#: digits sample (profiled), where the faiss search takes ~0.05 s. Above, umap-learn's
+#: through scikit-learn's Python loop (1.6 million calls on the 1,797-row digits sample): that
+#: fit took 18.7-31.7 s, and 3.9-4.0 s with these neighbours (tests/bench/bench_projection.py on
+#: 2 cores shared with other work, load 9-11; the search itself 0.4 s). Above, umap-learn's
 #: NN-descent (approximate, no n x n work) is left to it.
 UMAP_EXACT_KNN_MAX_ROWS = 20_000
 #: Epochs of a UMAP fit that starts from a neighbouring checkpoint's layout (`init=`); a fresh fit
