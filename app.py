@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas  # noqa: F401
 import streamlit as st
 
-from ui import state, train_lab
+from ui import cache, state, train_lab
 
 # A wordmark as inline SVG: no emoji (headless Chromium has no emoji font), no image file.
 LOGO = (
@@ -25,6 +25,8 @@ LOGO = (
 
 st.set_page_config(page_title="RepLens", page_icon=":material/center_focus_strong:", layout="wide",
                    menu_items={"About": "RepLens: measure and draw the geometry of embeddings."})
+# UMAP's first fit in a process compiles numba code (~12 s): start that in the background, once.
+cache.warm_up_projections()
 
 # Pages that never read the sidebar's selection get no dataset picker (issue 16): Superposition
 # analyses weight matrices (toy models, uploads); Information plane compares whole runs (every layer,

@@ -29,6 +29,13 @@ SHARED_TTL = 24 * 3600
 MAX_DRAWN_POINTS = panel.MAX_DRAWN_POINTS
 
 
+def warm_up_projections() -> None:
+    """Compile UMAP's numba code in a background daemon thread, once per server process (issue 18: the
+    first UMAP fit otherwise waits ~12 s for it). Returns at once; app.py calls it on every run and
+    only the first call starts the thread (`analysis.projection_warmup.start_umap_warm_up`)."""
+    panel.start_umap_warm_up()
+
+
 @st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def projection(data_key: str, _X: np.ndarray, method: str, n_components: int,
                _labels: np.ndarray | None, seed: int = 0) -> panel.Projection:

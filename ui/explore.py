@@ -4,7 +4,8 @@ Each computation is one cached call keyed by the selection's `key` plus its
 options (the selection itself passes unhashed): a projection per (selection,
 method, dimensions), one neighbour graph per (selection, metric) that every
 click and k slice (or, above `GRAPH_MAX_ROWS` rows, one search per clicked
-row), one animation per (selection at every step, method).
+row), one animation per (selection at every step, method), built on request from the projection on
+screen (issue 18).
 """
 
 from __future__ import annotations
@@ -89,18 +90,29 @@ def neighbours(view: View, row: int, metric: str) -> panel.PointNeighbours:
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner=False)
-def _training_frames(step_keys: tuple[str, ...], method: str, _selection: Selection) -> panel.TrainingFrames:
-    bar, progress = progress_bar("Projecting checkpoints…")
-    frames = panel.training_frames(_selection, method=method, progress=progress)
+def _training_frames(step_keys: tuple[str, ...], method: str, _selection: Selection,
+                     _anchor: panel.Projection | None) -> panel.TrainingFrames:
+    total = len(step_keys)
+    bar, progress = progress_bar(f"Projecting {total} checkpoints with {method}, one at a time…")
+    frames = panel.training_frames(_selection, method=method, progress=progress, anchor_projection=_anchor)
     bar.empty()
     return frames
 
 
 def training_frames(view: View, method: str) -> panel.TrainingFrames:
-    """Every checkpoint of the selection's layer and rows, projected and aligned (cached per the selection
-    at every step and the method: the sidebar's step does not change it)."""
+    """Every checkpoint of the selection's layer and rows, projected and aligned, with a progress bar (one step
+    per checkpoint). The sidebar's checkpoint anchors it: its 2-D projection is the cached one the scatter
+    draws (reused, not fitted again) and the other checkpoints start from it.
+
+    Cached per the selection at every step and the method, not per anchor: moving the checkpoint slider
+    afterwards keeps the frames (each is a projection of its own checkpoint whichever step anchored them;
+    `TrainingFrames.anchor_step` says which) instead of fitting nine checkpoints again.
+    """
     sel = view.selection
-    return _training_frames(tuple(sel.at(s).key for s in sel.run.steps), method, sel)
+    name = panel.METHODS.get(method, method)
+    # Above MAX_DRAWN_POINTS the scatter's projection places the drawn rows only: the anchor is fitted anew.
+    anchor = None if panel.subsampled(sel.n_samples) else projection(view, method, 2)
+    return _training_frames(tuple(sel.at(s).key for s in sel.run.steps), name, sel, anchor)
 
 
 # ------------------------------------------------------------------------------------ tables and hover text

@@ -3,8 +3,9 @@
 Compute once (issue 16):
 
 * a projection is made once per (selection, method, n_components); the
-  over-training animation projects the selection's rows at every checkpoint
-  once per (selection at each step, method);
+  over-training animation (issue 18) starts from that projection of the
+  sidebar's checkpoint and fits every other checkpoint from its neighbour's
+  layout (`project_sequence`), once per (selection at each step, method);
 * the neighbours of clicked points come from one `NeighborGraph` per
   (selection, metric), searched to `LARGEST_K` (the k slider's end) on the
   first click and sliced for every later click and every k. Above
@@ -41,6 +42,7 @@ from analysis.projection import (
     project,
     project_sequence,
 )
+from analysis.projection_warmup import start_umap_warm_up
 from analysis.validation import ProgressFn, first_rows, max_abs, power_of_two_exponent
 
 # unit_scaled_if_huge's default limit: the shared graph is searched on X / 2**e above it.
@@ -77,6 +79,7 @@ __all__ = [
     "projection_of",
     "pca_all_rows",
     "row_norms",
+    "start_umap_warm_up",
     "subsampled",
     "training_frames",
     "uses_graph",
@@ -125,30 +128,43 @@ def projection(selection: Selection, *, method: str, n_components: int, seed: in
 
 @dataclass(frozen=True, eq=False)
 class TrainingFrames:
-    """The selection's rows projected at every checkpoint, each aligned to the previous one.
+    """The selection's rows projected at every checkpoint, each aligned to its neighbour.
 
     Attributes
     ----------
     steps : tuple of int
         The checkpoints, in training order.
     coords : tuple of ndarray of shape (n_samples, 2)
-        One layout per step, Procrustes-aligned to the step before (`project_sequence`).
+        One layout per step (`project_sequence`): the anchor step's as fitted, every other step
+        Procrustes-aligned to its neighbour towards the anchor.
     method : str
         The `project` method used.
+    anchor_step : int
+        The checkpoint fitted first (the sidebar's): the others start from it, outward.
+    trustworthiness : tuple of float
+        Each layout's trustworthiness (`Projection.trustworthiness`).
     """
 
     steps: tuple[int, ...]
     coords: tuple[np.ndarray, ...]
     method: str
+    anchor_step: int
+    trustworthiness: tuple[float, ...]
 
 
 def training_frames(selection: Selection, *, method: str, seed: int = 0,
-                    progress: ProgressFn | None = None) -> TrainingFrames:
-    """`project_sequence` of `selection.at(step).X` for every step of the selection's run.
+                    progress: ProgressFn | None = None, anchor_projection: Projection | None = None,
+                    warm_start: bool = True) -> TrainingFrames:
+    """`project_sequence` of `selection.at(step).X` for every step of the selection's run, anchored at the
+    selection's own step.
 
-    The same rows and layer at each checkpoint, projected with the same method
-    and seed, each aligned to the previous by orthogonal Procrustes
-    (Schönemann 1966) so the cloud moves only where the representation moved.
+    The same rows and layer at each checkpoint, projected with the same method and seed. The
+    selection's step is fitted first, or `anchor_projection` (its 2-D projection, e.g. the one on
+    screen) is reused; UMAP and t-SNE then fit each other step from its neighbour's layout (a fifth
+    of UMAP's epochs, a quarter of t-SNE's iterations: `project(init=...)`) and every step is
+    aligned to its neighbour by orthogonal Procrustes (Schönemann 1966), so the cloud moves only
+    where the representation moved. ``warm_start=False`` fits every step from scratch (as before
+    issue 18; for comparison).
     """
     run = selection.run
     if run is None:
@@ -156,8 +172,12 @@ def training_frames(selection: Selection, *, method: str, seed: int = 0,
     steps = tuple(int(s) for s in run.steps)
     name = METHODS.get(method, method)
     projections = project_sequence([selection.at(s).X for s in steps], method=name, n_components=2,
-                                   labels=selection.labels, seed=seed, progress=progress)
-    return TrainingFrames(steps=steps, coords=tuple(p.coords for p in projections), method=name)
+                                   labels=selection.labels, seed=seed, progress=progress,
+                                   anchor=steps.index(int(selection.step)), anchor_projection=anchor_projection,
+                                   warm_start=warm_start)
+    return TrainingFrames(steps=steps, coords=tuple(p.coords for p in projections), method=name,
+                          anchor_step=int(selection.step),
+                          trustworthiness=tuple(p.trustworthiness for p in projections))
 
 
 def draw_rows(n: int, max_points: int = MAX_DRAWN_POINTS, seed: int = 0,

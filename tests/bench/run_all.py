@@ -13,7 +13,7 @@ import sys
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--skip-browser", action="store_true", help="skip the headless-Chromium benchmarks (lasso latency, concurrent users)")
+    parser.add_argument("--skip-browser", action="store_true", help="skip the headless-Chromium benchmarks (lasso latency, UMAP on Explore, concurrent users)")
     args = parser.parse_args()
 
     from tests.bench import (
@@ -26,6 +26,7 @@ def main() -> None:
         bench_information,
         bench_knn,
         bench_load,
+        bench_projection,
         bench_report,
         bench_scale,
         bench_similarity,
@@ -46,6 +47,7 @@ def main() -> None:
     bench_codebook.report(quick=args.quick)
     bench_information.report(quick=args.quick)
     bench_similarity.report(quick=args.quick)
+    bench_projection.report(quick=args.quick)
     bench_report.report(quick=args.quick)
     bench_distributed.report(quick=args.quick)
     bench_scale.report(quick=args.quick)
@@ -57,6 +59,7 @@ def main() -> None:
             runs = ", ".join(f"{s:.2f}" for s in r["runs"])
             print(f"{r['case']:<30} median {r['median']:.2f} s  worst {r['worst']:.2f} s  ({runs})  "
                   f"{r['target']}  {'PASS' if r['ok'] else 'FAIL'}")
+        bench_projection.report_browser(quick=args.quick)
         from tests.bench import bench_concurrency
 
         bench_concurrency.report(quick=args.quick)

@@ -3,6 +3,8 @@ library called directly (issue 16), with no Streamlit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -44,19 +46,25 @@ def test_method_options_offer_lda_from_three_classes() -> None:
     assert set(panel.METHODS.values()) == {"pca", "umap", "tsne", "lda"}
 
 
-def test_training_frames_are_project_sequence_of_the_selection_at_every_step() -> None:
+def test_training_frames_are_project_sequence_of_the_selection_at_every_step_anchored_at_its_step() -> None:
     run = _run()
     sel = Selection(run, "h", 10, split="test")
     frames = panel.training_frames(sel, method="PCA")
     want = project_sequence([Selection(run, "h", s, split="test").X for s in run.steps], method="pca",
-                            n_components=2, labels=sel.labels)
-    assert frames.steps == (0, 10, 20) and frames.method == "pca"
+                            n_components=2, labels=sel.labels, anchor=1)
+    assert frames.steps == (0, 10, 20) and frames.method == "pca" and frames.anchor_step == 10
     for got, expected in zip(frames.coords, want, strict=True):
         np.testing.assert_array_equal(got, expected.coords)
-    # The sidebar's step does not matter: every step is projected.
+    assert frames.trustworthiness == tuple(p.trustworthiness for p in want)
+    # The sidebar's step is the anchor, drawn as the scatter draws it: the other frames follow it.
+    on_screen = panel.projection(sel, method="PCA", n_components=2)
+    np.testing.assert_array_equal(frames.coords[1], on_screen.coords)
     other = panel.training_frames(sel.at(20), method="PCA")
-    for a, b in zip(frames.coords, other.coords, strict=True):
-        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(other.coords[2], panel.projection(sel.at(20), method="PCA", n_components=2).coords)
+    # A given projection of the anchor is used as it is (the page passes its cached one).
+    given = replace(on_screen, coords=on_screen.coords + 100.0)
+    np.testing.assert_array_equal(panel.training_frames(sel, method="PCA", anchor_projection=given).coords[1],
+                                  given.coords)
     with pytest.raises(ValueError, match="needs a run"):
         panel.training_frames(Selection(Embedding(X=sel.X)), method="PCA")
 
