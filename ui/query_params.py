@@ -139,12 +139,15 @@ def view_params(current_path: str) -> dict[str, str]:
 
 
 def write(current_path: str) -> None:
-    """Put the current view into the address: only the parameters that changed (others' are kept)."""
+    """Put the current view into the address, in one message and only when it changed.
+
+    The browser adds a history entry per change (Streamlit's frontend pushes state), so the
+    parameters are set together (`from_dict`: one message) rather than one by one; parameters this
+    module does not manage are kept.
+    """
     wanted = view_params(current_path)
-    params = st.query_params
-    for name in MANAGED:
-        if name in wanted:
-            if params.get(name) != wanted[name]:
-                params[name] = wanted[name]
-        elif name in params:
-            del params[name]
+    current = st.query_params.to_dict()
+    others = {name: value for name, value in current.items() if name not in MANAGED}
+    merged = {**wanted, **others}
+    if merged != current:
+        st.query_params.from_dict(merged)

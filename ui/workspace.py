@@ -105,8 +105,7 @@ def start_session() -> None:
     except ValueError as exc:
         note("warning", f"{exc} A new, empty workspace was started.")
         ws = new_workspace_id()
-    st.session_state[_WS_KEY] = ws
-    st.query_params[WS_PARAM] = ws
+    st.session_state[_WS_KEY] = ws  # ui.query_params.write puts it in the address
     _restore(active, ws)
 
 
