@@ -16,7 +16,8 @@
 widget exists; values the dataset does not offer are dropped (the sidebar's own checks, and
 `apply_explore` against the projections and colours Explore offers) with a note naming them.
 `write` puts the view back into the address on every run of the entry script. Explore's fragment
-reruns (a click on a point) do not run the entry script, so ``point`` follows on the next full run.
+reruns (a click on a point) do not run the entry script: ``point`` follows on the next full run, or at
+once where the fragment calls `refresh`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ MANAGED = (workspace.WS_PARAM, PAGE, DATASET, LAYER, STEP, SPLIT, PROJECTION, CO
 EXPLORE_PATHS = frozenset({"", "explore"})  # Explore is the default page: its url path is ""
 _READ_KEY = "_view_params_read"
 _PENDING_EXPLORE = "_view_params_explore"
+_PATH_KEY = "_view_params_path"  # the page of the last full run, for `refresh` from a fragment
 
 
 def _int(text: str | None) -> int | None:
@@ -145,9 +147,17 @@ def write(current_path: str) -> None:
     parameters are set together (`from_dict`: one message) rather than one by one; parameters this
     module does not manage are kept.
     """
+    st.session_state[_PATH_KEY] = current_path
     wanted = view_params(current_path)
     current = st.query_params.to_dict()
     others = {name: value for name, value in current.items() if name not in MANAGED}
     merged = {**wanted, **others}
     if merged != current:
         st.query_params.from_dict(merged)
+
+
+def refresh() -> None:
+    """`write` from a fragment rerun (which does not run the entry script), e.g. after Explore's click
+    sets ``explore_focus``: the address follows at once instead of on the next full run."""
+    if _PATH_KEY in st.session_state:
+        write(st.session_state[_PATH_KEY])

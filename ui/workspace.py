@@ -45,7 +45,8 @@ _NOTES_KEY = "_workspace_notes"  # (level, text) messages shown once above the n
 CLEANUP_EVERY_S = 24 * 3600
 
 
-@st.cache_resource(max_entries=1, show_spinner=False)
+# The settings are read again hourly (the ttl): a store is a few paths and numbers, cheap to rebuild.
+@st.cache_resource(max_entries=1, ttl=3600, show_spinner=False)
 def _store() -> WorkspaceStore | str:
     """The server's store, or the message saying why it is off (a bad setting is named, not fatal)."""
     try:

@@ -107,6 +107,14 @@ def test_a_trained_run_is_saved_as_a_run_file_and_reloaded() -> None:
     labels = {b.key: b.label for b in again.get("download_button")}
     assert labels.get(f"ws_download_{slot}") == "Run file"
     assert labels.get(f"ws_download_meta_{slot}") == "Metadata"
+    # The next training in the reloaded session is numbered after the kept one, not "lab #1" again.
+    assert trained.label.startswith("lab #1 ")
+    again.switch_page("app_pages/collapse.py").run()
+    again.number_input(key="lab_epochs").set_value(2)
+    again.text_input(key="lab_hidden").set_value("8")
+    again.button(key="FormSubmitter:lab_form-Train").click().run()
+    assert not again.exception
+    assert again.session_state["view"].source.label.startswith("lab #2 ")
 
 
 def test_the_address_restores_the_view() -> None:
