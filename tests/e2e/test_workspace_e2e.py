@@ -82,6 +82,9 @@ def test_an_upload_survives_a_reload_and_downloads(fresh_server, browser, tmp_pa
         page.get_by_text("tiny_run.safetensors (run) · run · saved").wait_for()
         assert "tiny_run.safetensors" in _sidebar_dataset(page)  # still the chosen dataset
         assert page.get_by_role("heading", name="tiny_run.safetensors (run)").count() == 1
+        page.get_by_role("button", name="Run file").wait_for()
+        page.get_by_text("samples (n)").wait_for()
+        wait_idle(page)
         screenshot(page, "workspace-after-reload")
 
         with page.expect_download() as info:
