@@ -96,6 +96,15 @@ def test_an_upload_survives_a_reload_and_downloads(fresh_server, browser, tmp_pa
         assert back.layers == ("h",) and back.steps == (0, 10) and back.label_names == ("x", "y", "z")
         np.testing.assert_array_equal(back.activations[("h", 10)], original.activations[("h", 10)])
         assert info.value.suggested_filename.endswith(".safetensors")
+
+        # Moving to another page through the sidebar keeps the workspace and the dataset in the address.
+        dataset = _params(page)["dataset"]
+        page.get_by_role("link", name="Explore").click()
+        page.get_by_role("heading", name="Explore", level=1).wait_for()
+        wait_idle(page)
+        shown = _params(page)
+        assert (shown.get("ws"), shown.get("dataset")) == (ws, dataset), page.url
+        assert "tiny_run.safetensors" in _sidebar_dataset(page)
     except BaseException:
         page.screenshot(path=str(ARTIFACTS / "FAILED-workspace-reload.png"), full_page=True)
         raise
