@@ -159,3 +159,50 @@ def test_a_malformed_workspace_id_starts_a_new_workspace() -> None:
     assert any("not valid" in w.value for w in at.warning)
     assert at.query_params["ws"] != "../../etc" and len(at.query_params["ws"]) == 32
     assert not (_workspace_root().parent / "etc").exists()
+
+
+def test_an_upload_over_the_cap_stays_for_the_session_and_says_it_is_not_saved(monkeypatch, tmp_path) -> None:
+    import ui.workspace
+
+    monkeypatch.setenv("REPLENS_WORKSPACE", str(tmp_path))  # its own root: the cap counts every workspace
+    monkeypatch.setenv("REPLENS_WORKSPACE_MAX", "1KB")  # smaller than the upload
+    ui.workspace._store.clear()  # the store reads its settings once (cached): read them again
+    try:
+        at = _upload(_fresh(page="app_pages/data.py"))
+        assert not at.exception and not at.error
+        assert at.session_state["view"].source.label == "mine.npy"  # loaded for this session
+        text = " ".join(w.value for w in at.warning)
+        assert "mine.npy is loaded for this session but was not saved" in text
+        assert "REPLENS_WORKSPACE_MAX" in text and "a reload will not find it" in text
+        assert not (_workspace_root() / at.query_params["ws"]).exists() or not any(
+            (_workspace_root() / at.query_params["ws"]).iterdir())
+        assert any(m.value.startswith("**mine.npy** · embedding · this session only") for m in at.markdown)
+    finally:
+        monkeypatch.undo()
+        ui.workspace._store.clear()
+
+
+def test_a_save_past_the_cap_removes_the_least_recently_used_and_says_so(monkeypatch, tmp_path) -> None:
+    import ui.workspace
+
+    monkeypatch.setenv("REPLENS_WORKSPACE", str(tmp_path))  # its own root: the cap counts every workspace
+    monkeypatch.setenv("REPLENS_WORKSPACE_MAX", "2KB")  # room for one of the two uploads below
+    ui.workspace._store.clear()
+    try:
+        at = _upload(_fresh(page="app_pages/data.py"))
+        first = at.session_state["view"].source
+        other = npy_bytes(np.random.default_rng(1).normal(size=(40, 5)).astype(np.float32))
+        at.file_uploader(key="upload_main").set_value(("other.npy", other, "application/octet-stream"))
+        at.file_uploader(key="upload_labels").set_value(("y.txt", LABELS, "text/plain"))
+        at.button(key="FormSubmitter:upload_form-Load").click().run()
+        assert not at.exception and not at.error
+        text = " ".join(i.value for i in at.info)
+        assert "least recently used datasets were removed (from your workspace: mine.npy)" in text
+        [kept] = list((_workspace_root() / at.query_params["ws"]).iterdir())
+        assert (kept / "main.bin").read_bytes() == other
+        # Still open in this session, and the list says it is no longer saved.
+        assert first.key in at.session_state["uploads"]
+        assert any(m.value.startswith("**mine.npy** · embedding · this session only") for m in at.markdown)
+    finally:
+        monkeypatch.undo()
+        ui.workspace._store.clear()
