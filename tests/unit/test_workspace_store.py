@@ -124,7 +124,9 @@ def test_the_cap_evicts_the_least_recently_used_and_says_which(tmp_path: Path) -
     assert [e.label for e in result.evicted] == ["old"]  # the least recently used, of any workspace
     assert not old.folder.exists() and mid.folder.exists()
     assert store.total_bytes() <= 5_000
-    # Used since: mid becomes the newest, so the next save evicts "new" instead.
+    # Used since: mid becomes the newest, so the next save evicts "new" instead (aged explicitly: a
+    # file system's time stamps may be too coarse to order two writes a millisecond apart).
+    _age(result.item, 50)
     store.touch(mid)
     result = store.save_upload(WS, key="upload:fourth", label="fourth", files={"main": ("f.npy", b"f" * 2_000)})
     assert [e.label for e in result.evicted] == ["new"]
