@@ -63,7 +63,10 @@ def _store() -> WorkspaceStore | str:
 @st.cache_resource(max_entries=4, ttl=CLEANUP_EVERY_S, show_spinner=False)
 def _cleaned(root: str) -> int:
     store = _store()
-    return len(store.cleanup()) if isinstance(store, WorkspaceStore) else 0
+    try:
+        return len(store.cleanup()) if isinstance(store, WorkspaceStore) else 0
+    except OSError:  # an unwritable root: saving will say so, each page must still open
+        return 0
 
 
 def store() -> WorkspaceStore | None:
@@ -111,7 +114,11 @@ def start_session() -> None:
 
 
 def _restore(active: WorkspaceStore, ws: str) -> None:
-    items, problems = active.items(ws)
+    try:
+        items, problems = active.items(ws)
+    except OSError as exc:
+        note("warning", f"The saved datasets of this workspace could not be listed: {_disk_problem(exc)}.")
+        return
     for problem in problems:
         note("warning", f"A saved dataset could not be read and was skipped: {problem}")
     saved: dict[str, str] = st.session_state.setdefault(_SAVED_KEY, {})
@@ -162,9 +169,16 @@ def _after_save(source: Source, result) -> None:
                 del st.session_state[_SAVED_KEY][key]
 
 
+def _disk_problem(exc: OSError) -> str:
+    """An OSError without the server's paths (users never see those): its reason and who can fix it."""
+    return (f"the server cannot use its workspace folder: {exc.strerror or type(exc).__name__}. Whoever runs "
+            "the server can point REPLENS_WORKSPACE at a writable folder")
+
+
 def _save_failed(source: Source, exc: BaseException) -> None:
+    reason = _disk_problem(exc) if isinstance(exc, OSError) else user_message(exc, source.label)
     note("warning", f"{source.label} is loaded for this session but was not saved in your workspace "
-                     f"({user_message(exc, source.label)}); a reload will not find it.")
+                    f"({reason.rstrip('.')}); a reload will not find it.")
 
 
 def remember_upload(source: Source, files: dict[str, Upload], options: dict[str, object]) -> None:

@@ -206,3 +206,22 @@ def test_a_save_past_the_cap_removes_the_least_recently_used_and_says_so(monkeyp
     finally:
         monkeypatch.undo()
         ui.workspace._store.clear()
+
+
+def test_an_unusable_workspace_folder_still_opens_every_page_and_says_why(monkeypatch, tmp_path) -> None:
+    import ui.workspace
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("REPLENS_WORKSPACE", str(blocker / "workspaces"))  # cannot be created
+    ui.workspace._store.clear()
+    try:
+        at = _upload(_fresh(page="app_pages/data.py"))
+        assert not at.exception and not at.error
+        assert at.session_state["view"].source.label == "mine.npy"
+        [warning] = [w.value for w in at.warning if "was not saved in your workspace" in w.value]
+        assert "Not a directory" in warning and "REPLENS_WORKSPACE" in warning
+        assert str(tmp_path) not in warning  # no server path shown to a user
+    finally:
+        monkeypatch.undo()
+        ui.workspace._store.clear()
