@@ -47,10 +47,11 @@ pages = [
 ]
 navigation = st.navigation(pages)
 st.logo(LOGO, size="large")
-# A session's first run: the address's workspace (`?ws=`) reloads its uploads and trained runs, then the
-# address's view (dataset, layer, step, Explore's projection...) goes into session state before any widget.
+# A session's first run: the address's workspace (`?ws=`) reloads its uploads and trained runs. Then the
+# address's view (dataset, layer, step, Explore's projection...) goes into session state before any widget:
+# all of it at the first run, what changed after Back or Forward later.
 workspace.start_session()
-query_params.read_at_session_start(navigation.url_path, {page.url_path: page for page in pages})
+query_params.read_address(navigation.url_path, {page.url_path: page for page in pages})
 if navigation.url_path in NO_DATASET_SIDEBAR:
     # Streamlit forgets a widget's value on a run that does not draw it: hand the sidebar's choices
     # back to session state so the dataset, layer, checkpoint and split survive a visit to these pages.

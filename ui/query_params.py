@@ -12,8 +12,8 @@
 - ``projection``, ``colour``, ``point``: Explore's session-state keys ``explore_method``,
   ``explore_colour``, ``explore_focus`` (written on the Explore page only).
 
-`read_at_session_start` copies them into session state once, at a session's first run, before any
-widget exists; values the dataset does not offer are dropped (the sidebar's own checks, and
+`read_address` copies them into session state at a session's first run, before any widget exists,
+and later where the address changed under the app (Back and Forward); values the dataset does not offer are dropped (the sidebar's own checks, and
 `apply_explore` against the projections and colours Explore offers) with a note naming them.
 `write` puts the view back into the address on every run of the entry script. Explore's fragment
 reruns (a click on a point) do not run the entry script: ``point`` follows on the next full run, or at
@@ -40,6 +40,7 @@ EXPLORE_PATHS = frozenset({"", "explore"})  # Explore is the default page: its u
 _READ_KEY = "_view_params_read"
 _PENDING_EXPLORE = "_view_params_explore"
 _PATH_KEY = "_view_params_path"  # the page of the last full run, for `refresh` from a fragment
+_WRITTEN_KEY = "_view_params_written"  # what `write` last put in the address
 
 
 def _int(text: str | None) -> int | None:
@@ -51,17 +52,27 @@ def dataset_param(source) -> str:
     return source.name or source.key
 
 
-def read_at_session_start(current_path: str, pages: Mapping[str, object]) -> None:
-    """Once per session, before the sidebar: the address's view into session state.
+def read_address(current_path: str, pages: Mapping[str, object]) -> None:
+    """Before the sidebar: the address's view into session state, where the address is news.
+
+    At a session's first run that is every parameter (an opened bookmark or shared link). Later,
+    only parameters that differ from what `write` last put there: the browser's Back and Forward
+    buttons rerun the app with an earlier address, and that view comes back. A parameter the
+    address lacks changes nothing (Streamlit's own page links clear the query string).
 
     `pages` maps url paths to st.Page objects; a ``page`` parameter naming another page switches
     to it (a rerun, after session state is set).
     """
+    params = st.query_params.to_dict()
+    news = {name: value for name, value in params.items() if name in MANAGED and name != workspace.WS_PARAM
+            and value}
     if _READ_KEY in st.session_state:
-        return
+        written = st.session_state.get(_WRITTEN_KEY, {})
+        news = {name: value for name, value in news.items() if written.get(name) != value}
     st.session_state[_READ_KEY] = True
-    params = st.query_params
-    wanted = params.get(DATASET)
+    if not news:
+        return
+    wanted = news.get(DATASET)
     if wanted:
         match = [key for key, src in sources().items() if wanted in (key, src.name)]
         if match:
@@ -70,14 +81,14 @@ def read_at_session_start(current_path: str, pages: Mapping[str, object]) -> Non
             workspace.note("warning", f"This address names the dataset {wanted!r}, which this workspace does not "
                                       "hold (removed, or the address lost its `ws=`). Showing the first dataset.")
     for param, key in SIDEBAR_KEYS.items():
-        value = params.get(param)
+        value = news.get(param)
         if value:
             # The sidebar resets a layer, checkpoint or split the dataset does not have.
             st.session_state[key] = _int(value) if param == STEP else value
-    explore = {param: params.get(param) for param in EXPLORE_KEYS if params.get(param)}
+    explore = {param: news[param] for param in EXPLORE_KEYS if param in news}
     if explore:
         st.session_state[_PENDING_EXPLORE] = explore
-    page = params.get(PAGE)
+    page = news.get(PAGE)
     if page and page != current_path and page in pages:
         st.switch_page(pages[page])
 
@@ -149,6 +160,7 @@ def write(current_path: str) -> None:
     """
     st.session_state[_PATH_KEY] = current_path
     wanted = view_params(current_path)
+    st.session_state[_WRITTEN_KEY] = wanted
     current = st.query_params.to_dict()
     others = {name: value for name, value in current.items() if name not in MANAGED}
     merged = {**wanted, **others}

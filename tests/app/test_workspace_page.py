@@ -225,3 +225,19 @@ def test_an_unusable_workspace_folder_still_opens_every_page_and_says_why(monkey
     finally:
         monkeypatch.undo()
         ui.workspace._store.clear()
+
+
+def test_an_earlier_address_brings_its_view_back_and_an_unchanged_one_keeps_the_widgets() -> None:
+    """The browser's Back reruns the app with the earlier address (Streamlit's popstate handler)."""
+    at = _fresh({"dataset": "digits_mlp", "layer": "hidden1", "projection": "LDA"})
+    earlier = dict(at.query_params)
+    at.selectbox(key="layer").set_value("hidden2").run()  # a widget change: the address follows
+    assert at.query_params["layer"] == "hidden2" and at.session_state["layer"] == "hidden2"
+    at.selectbox(key="explore_method").set_value("PCA").run()
+    assert at.query_params["projection"] == "PCA" and at.session_state["layer"] == "hidden2"
+    at.query_params.clear()
+    at.query_params.update(earlier)  # Back, to the first address
+    at.run()
+    assert not at.exception
+    assert at.session_state["layer"] == "hidden1" and at.selectbox(key="explore_method").value == "LDA"
+    assert at.query_params["layer"] == "hidden1"

@@ -4,6 +4,7 @@ workspace folder, as a user meets it: a fresh server, the default drag mode."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,6 +139,22 @@ def test_an_address_with_view_parameters_opens_that_view(fresh_server, browser) 
         shown = _params(page)
         assert {k: shown.get(k) for k in params} == params  # written back, plus the new workspace id
         assert len(shown["ws"]) == 32
+
+        # Another layer, then the browser's Back: the earlier address's view comes back.
+        boxes.nth(1).click()
+        page.get_by_role("option", name=re.compile(r"^hidden2")).click()
+        wait_idle(page)
+        deadline = time.time() + 30
+        while _params(page).get("layer") != "hidden2" and time.time() < deadline:
+            page.wait_for_timeout(200)
+        assert _params(page).get("layer") == "hidden2", page.url
+        page.go_back()
+        wait_idle(page)
+        deadline = time.time() + 30
+        while "hidden1" not in _shown(boxes.nth(1)) and time.time() < deadline:
+            page.wait_for_timeout(200)
+        assert "hidden1" in _shown(boxes.nth(1))
+        assert _params(page).get("layer") == "hidden1", page.url
     except BaseException:
         page.screenshot(path=str(ARTIFACTS / "FAILED-workspace-view.png"), full_page=True)
         raise
