@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas  # noqa: F401
 import streamlit as st
 
-from ui import cache, state, train_lab
+from ui import cache, query_params, state, train_lab, workspace
 
 # A wordmark as inline SVG: no emoji (headless Chromium has no emoji font), no image file.
 LOGO = (
@@ -49,6 +49,11 @@ pages = [
 ]
 navigation = st.navigation(pages)
 st.logo(LOGO, size="large")
+# A session's first run: the address's workspace (`?ws=`) reloads its uploads and trained runs. Then the
+# address's view (dataset, layer, step, Explore's projection...) goes into session state before any widget:
+# all of it at the first run, what changed after Back or Forward later.
+workspace.start_session()
+query_params.read_address(navigation.url_path, {page.url_path: page for page in pages})
 if navigation.url_path in NO_DATASET_SIDEBAR:
     # Streamlit forgets a widget's value on a run that does not draw it: hand the sidebar's choices
     # back to session state so the dataset, layer, checkpoint and split survive a visit to these pages.
@@ -57,6 +62,10 @@ if navigation.url_path in NO_DATASET_SIDEBAR:
             st.session_state[key] = st.session_state[key]
 else:
     st.session_state["view"] = state.sidebar()
+    query_params.apply_explore(st.session_state["view"])
 # A training that diverged on any page (its loss became NaN) says so once, above the page it returns to.
 train_lab.show_divergence()
+workspace.show_notes()
+query_params.write(navigation.url_path)  # before the page: a page that reruns still leaves the address right
 navigation.run()
+query_params.write(navigation.url_path)  # and after: what the page itself changed

@@ -7,7 +7,7 @@ import streamlit as st
 
 from analysis.data import SUPPORTED_FORMATS, UPLOAD_LIMIT_MB
 from analysis.views import class_size_bars, norm_histogram, training_curves
-from ui import cache, state
+from ui import cache, state, workspace
 from ui.errors import USER_ERRORS, show_error
 from ui.explore import rows_table
 from ui.loading import Upload, load_upload
@@ -15,7 +15,8 @@ from ui.loading import Upload, load_upload
 TABLE_ROWS = 5_000
 
 st.title("Data")
-st.caption("Every page works on the dataset chosen in the sidebar. Uploads stay in this browser session.")
+st.caption("Every page works on the dataset chosen in the sidebar. Uploads and trained runs are kept in your "
+           "workspace: a reload of this address finds them (see the list below).")
 
 with st.expander("Upload embeddings, activations or a RepLens run", expanded=False), st.form("upload_form"):
     main = st.file_uploader(f"Embeddings ({', '.join(SUPPORTED_FORMATS)}; up to {UPLOAD_LIMIT_MB} MB)",
@@ -36,19 +37,23 @@ if submitted:
     if main is None:
         st.warning("Choose an embeddings file first.")
     else:
+        files = {role: Upload(f.name, f.getvalue()) for role, f in
+                 (("main", main), ("labels", labels), ("metadata", metadata)) if f is not None}
+        options = {"label_column": label_column, "pooling": None if pooling == "refuse" else pooling,
+                   "drop_nonfinite": drop}
         try:
-            source, notes = load_upload(
-                Upload(main.name, main.getvalue()),
-                labels=None if labels is None else Upload(labels.name, labels.getvalue()),
-                metadata=None if metadata is None else Upload(metadata.name, metadata.getvalue()),
-                label_column=label_column, pooling=None if pooling == "refuse" else pooling, drop_nonfinite=drop)
+            source, notes = load_upload(files["main"], labels=files.get("labels"), metadata=files.get("metadata"),
+                                        **options)
         except USER_ERRORS as exc:
             named = main.name + ("" if labels is None else f" with labels {labels.name}")
             show_error(exc, what=named, kept="The data loaded before is still active.")
         else:
             state.add_upload(source)
+            workspace.remember_upload(source, files, options)  # its original bytes: a reload parses them again
             st.session_state["upload_notes"] = notes
             st.rerun()
+
+workspace.section()  # this session's uploads and trained runs: Download, Remove
 
 for note in st.session_state.pop("upload_notes", []):
     st.info(note)

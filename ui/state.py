@@ -2,7 +2,8 @@
 
 A *source* is a loaded Run (layers x checkpoints) or a single Embedding. The
 shipped samples are loaded once per server (memory-mapped, `st.cache_resource`);
-uploads live in the session. Every page reads the active choice through
+uploads and trained runs live in the session and in the user's workspace on disk
+(ui/workspace.py), which reloads them into a new session. Every page reads the active choice through
 `current_view()`; nothing here computes metrics.
 """
 
@@ -30,6 +31,8 @@ class Source:
     origin: str  # "sample" or "upload"
     run: Run | None = None
     embedding: Embedding | None = None
+    name: str = ""  # a shipped sample's name ("digits_mlp"): its stable id in a shared address
+
 
     @property
     def is_run(self) -> bool:
@@ -75,7 +78,8 @@ def _sample_sources() -> dict[str, Source]:
         stat = Path(path).stat()
         key = hashlib.blake2b(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode(), digest_size=8).hexdigest()
         run = load_run(path)
-        sources[f"sample:{key}"] = Source(key=f"sample:{key}", label=f"{name} (sample)", origin="sample", run=run)
+        sources[f"sample:{key}"] = Source(key=f"sample:{key}", label=f"{name} (sample)", origin="sample", run=run,
+                                          name=name)
     return sources
 
 
@@ -85,9 +89,17 @@ def sources() -> dict[str, Source]:
     return {**_sample_sources(), **uploads}
 
 
-def add_upload(source: Source, *, select: bool = True) -> None:
-    """Register an uploaded (or trained) dataset; with `select`, make it the sidebar's active one."""
+def add_upload(source: Source, *, select: bool = True, persist: bool = True) -> None:
+    """Register an uploaded (or trained) dataset; with `select`, make it the sidebar's active one.
+
+    With `persist`, a trained run is also saved in the user's workspace on disk (ui.workspace) so a
+    reload finds it; uploads are saved by the Data page, which holds their original bytes.
+    """
     st.session_state.setdefault("uploads", {})[source.key] = source
+    if persist and source.origin == "trained" and source.run is not None:
+        from ui import workspace  # ui.workspace imports this module
+
+        workspace.remember_run(source)
     if not select:
         return
     # The sidebar's widget already exists in this run, so its key cannot be set

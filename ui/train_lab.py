@@ -11,6 +11,7 @@ saying so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,7 @@ from analysis.panels.training import (
     form_values,
     train_collapse_lab,
 )
-from ui.state import Source, add_upload, bytes_key
+from ui.state import Source, add_upload, bytes_key, sources
 from ui.training_slots import training_slot
 from ui.widgets import progress_bar
 
@@ -140,7 +141,9 @@ def form() -> None:
         except ValueError as exc:
             st.error(str(exc))
             return
-        count = st.session_state.get("lab_count", 0) + 1
+        # Runs kept from an earlier session of this workspace (ui.workspace) keep their numbers: go on after them.
+        reloaded = [int(m.group(1)) for s in sources().values() if (m := re.match(r"lab #(\d+) ", s.label))]
+        count = max([st.session_state.get("lab_count", 0), *reloaded]) + 1
         st.session_state["lab_count"] = count
         train_and_add(config, f"lab #{count} · {st.session_state[_PRESET_KEY]}")
 

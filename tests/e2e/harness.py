@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -41,7 +42,13 @@ def running_server(log_path: Path | None = None, env: dict[str, str] | None = No
     and the server process."""
     port = _free_port()
     log_path = log_path or Path(tempfile.mkdtemp()) / "server.log"
-    with open(log_path, "w") as log:
+    # Uploads and trained runs go to a workspace on disk (issue 18): a server started here (tests,
+    # `make bench`) without REPLENS_WORKSPACE keeps them in a temporary folder, never in ~/.cache.
+    own_workspace = None
+    if "REPLENS_WORKSPACE" not in {**os.environ, **(env or {})}:
+        own_workspace = tempfile.mkdtemp(prefix="replens-workspaces-")
+        env = {**(env or {}), "REPLENS_WORKSPACE": own_workspace}
+    with open(log_path, "w") as log, _removed_after(own_workspace):
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true", *args],
@@ -67,6 +74,15 @@ def running_server(log_path: Path | None = None, env: dict[str, str] | None = No
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextlib.contextmanager
+def _removed_after(folder: str | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
