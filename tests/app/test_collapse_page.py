@@ -184,3 +184,47 @@ def test_try_this_offers_every_preset() -> None:
     labels = [b.label for b in at.button if b.key and b.key.startswith("lab_try_")]
     assert len(labels) == len(PRESETS)
     assert all(any(f"'{name}'" in label for label in labels) for name in PRESETS)
+
+
+def _centring_sentences(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption if "two centrings" in c.value]
+
+
+@pytest.mark.parametrize("counts", [(150, 30, 8), (40, 40, 40)], ids=["imbalanced", "balanced"])
+def test_centring_switch_moves_the_etf_distance_only_when_classes_are_imbalanced(counts) -> None:
+    """mu_G = mean of class means (default) or mean of all samples (Papyan et al. 2020): equal for balanced classes."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(3), counts)
+    X = (4.0 * rng.normal(size=(3, 6))[labels] + rng.normal(size=(labels.size, 6))).astype(np.float32)
+    at = _upload_embedding(_collapse_page(), X, labels)
+    assert not at.exception and not at.error
+    default = neural_collapse(X, labels)
+    assert at.radio(key="nc_centring").value == "class_means"
+    assert _metrics(at)["NC2 · ETF distance"] == f"{default.etf_distance:.3g}"
+    before = _centring_sentences(at)
+    at.radio(key="nc_centring").set_value("samples").run()
+    assert not at.exception and not at.error
+    papyan = neural_collapse(X, labels, mu_g="samples")
+    assert _metrics(at)["NC2 · ETF distance"] == f"{papyan.etf_distance:.3g}"
+    assert _metrics(at)["NC1"] == f"{papyan.nc1:.3g}"
+    after = _centring_sentences(at)
+    if counts[0] == counts[-1]:
+        assert papyan.etf_distance == default.etf_distance
+        assert before == after == []
+    else:
+        assert f"{papyan.etf_distance:.3g}" != f"{default.etf_distance:.3g}"
+        assert len(before) == len(after) == 1
+        assert "**mean of class means**" in before[0] and "**mean of all samples**" in after[0]
+
+
+def test_centring_switch_follows_through_the_cards_and_the_curves_of_a_run() -> None:
+    at = _collapse_page()
+    at.radio(key="nc_centring").set_value("samples").run()
+    assert not at.exception, at.exception
+    view = at.session_state["view"]
+    run = view.source.run
+    expected = neural_collapse(**collapse_inputs(run, view.layer, view.step, split_rows(run, "all")), mu_g="samples")
+    assert _metrics(at)["NC1"] == f"{expected.nc1:.3g}"
+    curves = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("nc_curves"))
+    nc1 = json.loads(curves.proto.spec)["data"][0]
+    assert nc1["y"][list(run.steps).index(view.step)] == pytest.approx(expected.nc1, rel=1e-12)
