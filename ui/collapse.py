@@ -223,7 +223,8 @@ def imbalance(data: panel.CollapsePanel) -> None:
 
 def explain() -> None:
     """Every metric's plain meaning and formula."""
-    st.markdown(r"Notation: class means $\mu_c$, their mean $\mu_G$, $M=[\mu_c-\mu_G]_c$ (d × C), "
+    st.markdown(r"Notation: class means $\mu_c$, their mean $\mu_G$ (or the mean of all samples, by the Collapse "
+                r"tab's centring switch), $M=[\mu_c-\mu_G]_c$ (d × C), "
                 r"$\Sigma_W=\frac1n\sum_i(x_i-\mu_{y_i})(x_i-\mu_{y_i})^\top$, $\Sigma_B=\frac1C MM^\top$, "
                 r"classifier $W$ (C × d). Computed in float64; $\Sigma_B^{+}$ keeps its top C−1 eigenpairs.")
     formulas(MEANINGS)
