@@ -127,6 +127,10 @@ def test_run_panels_share_the_information_axes() -> None:
     assert layout["xaxis2"].get("matches") == "x", layout["xaxis2"]
 
 
+def _layer_column(table: pl.DataFrame, layer: str, column: str) -> list[float]:
+    return table.filter(pl.col("layer") == layer).sort("step")[column].to_list()
+
+
 def test_kde_and_ksg_match_direct_estimates_and_differ_from_binning() -> None:
     at = open_page(PAGE)
     picker = at.multiselect(key="ip_runs")
@@ -169,8 +173,8 @@ def test_kde_and_ksg_match_direct_estimates_and_differ_from_binning() -> None:
     shown = pl.from_pandas(at.dataframe[0].value)
     for plotted, raw in (("i_xt", "i_xt_raw"), ("i_ty", "i_ty_raw")):
         assert shown[plotted].to_list() == [max(0.0, v) for v in shown[raw].to_list()]
-        hidden5 = shown.filter(pl.col("layer") == "hidden5").sort("step")[raw].to_list()
-        assert hidden5 == pytest.approx(ksg.sort("step")[raw].to_list(), abs=1e-12)
+        hidden5 = _layer_column(shown, "hidden5", raw)
+        assert hidden5 == pytest.approx(_layer_column(ksg, "hidden5", raw), abs=1e-12)
     lowest = min(shown["i_xt_raw"].min(), shown["i_ty_raw"].min())
     note = [c.value for c in at.caption if "max(0, raw)" in c.value]
     assert len(note) == 1 and "never negative" in note[0]
