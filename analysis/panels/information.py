@@ -138,7 +138,7 @@ def clipping_note(panels: Mapping[str, PlanePanel], settings: EstimatorSettings)
              "none of the raw estimates here is negative")
     return ("KSG's raw estimate can dip slightly below 0 where the true information is near 0: the estimator's "
             "sampling noise straddles the truth, but mutual information is never negative. The plot shows the "
-            f"clipped reading max(0, raw); the table below lists both (i_xt_raw, i_ty_raw); {found}.")
+            f"clipped reading max(0, raw); the table under \"The numbers\" lists both (i_xt_raw, i_ty_raw); {found}.")
 
 
 def combined_table(panels: Mapping[str, PlanePanel]) -> pl.DataFrame:
