@@ -30,35 +30,58 @@ from ui.widgets import PLOT_CONFIG, formulas
 MEANINGS = panel.MEANINGS
 
 
+def centring() -> str:
+    """The centring of the class means chosen by the page's switch (`centring_switch`, key "nc_centring")."""
+    return st.session_state.get("nc_centring") or "class_means"
+
+
+def centring_switch() -> str:
+    """mu_G: the mean of the class means (default) or of all samples (Papyan et al. 2020); see
+    `analysis.metrics.collapse_centring`. Every number on the page follows it."""
+    st.radio("Centre the class means on", panel.CENTRINGS, format_func=panel.CENTRING_LABELS.__getitem__,
+             horizontal=True, key="nc_centring",
+             help="The global mean μ_G behind M, Σ_B, NC1, NC2, the ETF distance and NC3. Mean of class means: "
+                  "every class weighs the same. Mean of all samples: Papyan, Han & Donoho (2020)'s definition. "
+                  "Equal when the classes are balanced.")
+    return centring()
+
+
+def centring_note(data: panel.CollapsePanel) -> None:
+    """With imbalanced classes, one sentence: the two centrings differ here, and which one the numbers use."""
+    if data.centring_text:
+        st.caption(data.centring_text, help="The Report always centres on the mean of class means.")
+
+
 @st.cache_data(max_entries=64, ttl=RESULTS_TTL, show_spinner=False)
 def _measure(selection_key: str, _selection: Selection, classifier_key: str = "",
-             _classifier: panel.ClassifierArrays | None = None) -> panel.NeuralCollapse:
-    return panel.measure(_selection, classifier=_classifier)
+             _classifier: panel.ClassifierArrays | None = None, mu_g: str = "class_means") -> panel.NeuralCollapse:
+    return panel.measure(_selection, classifier=_classifier, mu_g=mu_g)
 
 
 @st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
 def _panel(selection_key: str, _selection: Selection, classifier_key: str, _result: panel.NeuralCollapse,
-           _reference: panel.NeuralCollapse | None) -> panel.CollapsePanel:
-    return panel.collapse_panel(_selection, result=_result, reference=_reference)
+           _reference: panel.NeuralCollapse | None, mu_g: str = "class_means") -> panel.CollapsePanel:
+    return panel.collapse_panel(_selection, result=_result, reference=_reference, mu_g=mu_g)
 
 
 def collapse_panel(selection: Selection, classifier_key: str = "",
                    classifier: panel.ClassifierArrays | None = None) -> panel.CollapsePanel:
     """The Collapse tab's numbers; each checkpoint is measured once (the cards' reference is reused)."""
-    result = _measure(selection.key, selection, classifier_key, classifier)
+    mu_g = centring()
+    result = _measure(selection.key, selection, classifier_key, classifier, mu_g)
     step = panel.reference_step(selection)
-    reference = None if step is None else _measure(selection.at(step).key, selection.at(step))
-    return _panel(selection.key, selection, classifier_key, result, reference)
+    reference = None if step is None else _measure(selection.at(step).key, selection.at(step), mu_g=mu_g)
+    return _panel(selection.key, selection, classifier_key, result, reference, mu_g)
 
 
 @st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Measuring neural collapse at every layer and checkpoint…")
-def _history(rows_key: str, _selection: Selection) -> panel.CollapseHistory:
-    return panel.collapse_history(_selection)
+def _history(rows_key: str, _selection: Selection, mu_g: str = "class_means") -> panel.CollapseHistory:
+    return panel.collapse_history(_selection, mu_g=mu_g)
 
 
 def history(selection: Selection) -> panel.CollapseHistory:
     """Every layer and checkpoint on the selection's rows, cached per rows (not per layer or checkpoint)."""
-    return _history(panel.history_selection(selection).key, selection)
+    return _history(panel.history_selection(selection).key, selection, centring())
 
 
 @st.cache_data(max_entries=8, ttl=RESULTS_TTL, show_spinner="Projecting class means at every checkpoint…")
@@ -200,7 +223,8 @@ def imbalance(data: panel.CollapsePanel) -> None:
 
 def explain() -> None:
     """Every metric's plain meaning and formula."""
-    st.markdown(r"Notation: class means $\mu_c$, their mean $\mu_G$, $M=[\mu_c-\mu_G]_c$ (d × C), "
+    st.markdown(r"Notation: class means $\mu_c$, their mean $\mu_G$ (or the mean of all samples, by the Collapse "
+                r"tab's centring switch), $M=[\mu_c-\mu_G]_c$ (d × C), "
                 r"$\Sigma_W=\frac1n\sum_i(x_i-\mu_{y_i})(x_i-\mu_{y_i})^\top$, $\Sigma_B=\frac1C MM^\top$, "
                 r"classifier $W$ (C × d). Computed in float64; $\Sigma_B^{+}$ keeps its top C−1 eigenpairs.")
     formulas(MEANINGS)
@@ -211,6 +235,7 @@ def explain() -> None:
 def run_view(view: View, names: list[str]) -> None:
     """The Collapse tab for a run: the sidebar's layer, checkpoint and rows, and their history."""
     selection = view.selection
+    centring_switch()
     try:
         data = collapse_panel(selection)
     except USER_ERRORS as exc:
@@ -221,6 +246,7 @@ def run_view(view: View, names: list[str]) -> None:
                 "Change layer, checkpoint and split in the sidebar.")
     st.caption(f"Every number on this page uses the sidebar's {data.rows}: the same rows as every other "
                "page, the Report included.")
+    centring_note(data)
     headline(data)
     st.subheader("Over training")
     over_training(view)
@@ -233,12 +259,14 @@ def run_view(view: View, names: list[str]) -> None:
 
 def embedding_view(view: View, names: list[str]) -> None:
     """The Collapse tab for one embedding with labels (and optionally its classifier)."""
+    centring_switch()
     data = measure_embedding(view)
     if data is None:
         return
     result = data.result
     st.markdown(f"{data.rows}, {result.n_classes} classes, d = {result.n_features}. A single "
                 "embedding has no checkpoints: train a model or load a run to watch collapse form.")
+    centring_note(data)
     headline(data)
     st.subheader("Class-mean geometry")
     geometry(data, names, animation=(frames(view.selection), [0], 0))

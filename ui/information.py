@@ -123,6 +123,9 @@ def plane_view() -> tuple[EstimatorSettings, str]:
     st.caption(f"{ESTIMATOR_LABELS[settings.estimator]}, {panel.describe_settings(settings, range_mode)}. Each path "
                "is one layer (hidden layers, then the softmax output), from initialisation (dark markers) to the end "
                "of training (yellow). Up = more about the label; left = less about the input (compression).")
+    clipped = panel.clipping_note(panels, settings)  # KSG: raw and clipped readings, and why they differ
+    if clipped:
+        st.caption(clipped)
     note = panel.saturation_note(panels)
     if note:
         st.info(note)

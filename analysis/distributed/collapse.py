@@ -37,7 +37,7 @@ __all__ = ["neural_collapse_distributed"]
 
 
 def neural_collapse_distributed(X: Any, labels: Any, *, scheduler: Any, classifier: Any = None,
-                                bias: Any = None) -> NeuralCollapse:
+                                bias: Any = None, mu_g: str = "class_means") -> NeuralCollapse:
     """NC1-NC4 of features with class labels; equals :func:`analysis.metrics.neural_collapse`.
 
     Parameters
@@ -50,6 +50,8 @@ def neural_collapse_distributed(X: Any, labels: Any, *, scheduler: Any, classifi
         None: ``neural_collapse`` in memory.
     classifier, bias : array-like, optional
         Last-layer weight (C, d) and bias (C,), for NC3 and NC4.
+    mu_g : {"class_means", "samples"}, default="class_means"
+        The centring of the class means, as in ``neural_collapse``.
 
     Returns
     -------
@@ -65,7 +67,8 @@ def neural_collapse_distributed(X: Any, labels: Any, *, scheduler: Any, classifi
     if is_dask_array(labels):
         labels = labels.compute()
     if client is None:
-        return neural_collapse(X.compute() if is_dask_array(X) else X, labels, classifier=classifier, bias=bias)
+        return neural_collapse(X.compute() if is_dask_array(X) else X, labels, classifier=classifier, bias=bias,
+                               mu_g=mu_g)
     if not is_dask_array(X):
         X = _check_features(X)
     n, d = int(X.shape[0]), int(X.shape[1])
@@ -79,6 +82,7 @@ def neural_collapse_distributed(X: Any, labels: Any, *, scheduler: Any, classifi
     _check_class_budget(C, d)
     stats = distributed_class_statistics(X, y, scheduler=client, n_classes=C)
     if _outside_safe_range(stats):
-        return neural_collapse(X.compute() if is_dask_array(X) else X, labels, classifier=classifier, bias=bias)
+        return neural_collapse(X.compute() if is_dask_array(X) else X, labels, classifier=classifier, bias=bias,
+                               mu_g=mu_g)
     return _from_statistics(stats, X, y, W=W, b=b, preds=None, rows=default_chunk_rows(d),
-                            class_labels=class_labels, exponent=0)
+                            class_labels=class_labels, exponent=0, mu_g=mu_g)

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from analysis.data.schema import Run
+from analysis.metrics.collapse_centring import check_centring
 from analysis.metrics.neural_collapse import NeuralCollapse, neural_collapse
 from analysis.validation import ProgressFn
 
@@ -73,6 +74,7 @@ def neural_collapse_table(
     layers: Sequence[str] | None = None,
     steps: Sequence[int] | None = None,
     progress: ProgressFn | None = None,
+    mu_g: str = "class_means",
 ) -> pl.DataFrame:
     """Every scalar of `neural_collapse` for each layer and checkpoint of a run.
 
@@ -91,6 +93,8 @@ def neural_collapse_table(
     layers, steps : sequence, optional
         Subsets of ``run.layers`` / ``run.steps`` (default all).
     progress : callable (fraction, message) -> None, optional
+    mu_g : {"class_means", "samples"}, default="class_means"
+        The centring of the class means (`neural_collapse`'s ``mu_g``).
 
     Returns
     -------
@@ -99,10 +103,11 @@ def neural_collapse_table(
         ``NeuralCollapse.SCALARS`` (null where undefined, e.g. ``nc3`` away from
         the last layer). Rows ordered by layer (input to output) then step.
     """
+    mu_g = check_centring(mu_g)  # refused before the first cell, not after a layer's worth of work
     rows = split_rows(run, split) if rows is None else np.asarray(rows)
     records = []
     for layer, step in layer_step_cells(run, layers, steps, progress):
-        result = neural_collapse(**collapse_inputs(run, layer, step, rows))
+        result = neural_collapse(**collapse_inputs(run, layer, step, rows), mu_g=mu_g)
         records.append(
             {"layer": layer, "step": step, "split": split or "all", "n_samples": result.n_samples}
             | result.scalars()

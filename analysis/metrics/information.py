@@ -35,11 +35,17 @@ class InformationPoint(MetricResult):
     Attributes
     ----------
     i_xt, i_ty : float
-        I(X;T) and I(T;Y) in bits.
+        I(X;T) and I(T;Y) in bits, clipped at 0 (mutual information is never
+        negative): what the information plane plots.
     estimator : str
     setting : str
         The estimator's parameter, e.g. "30 bins over [min, max]", "bin width 0.5", "noise variance 0.1".
     n_samples : int
+    i_xt_raw, i_ty_raw : float
+        The estimates before clipping (equal to ``i_xt``, ``i_ty`` when not
+        negative). KSG's can dip slightly below 0 where the truth is near 0:
+        its sampling noise straddles the true value (`analysis.metrics.ksg`);
+        a binned or KDE I(T;Y) can be -1e-16 by rounding.
     """
 
     i_xt: float
@@ -47,6 +53,8 @@ class InformationPoint(MetricResult):
     estimator: str
     setting: str
     n_samples: int
+    i_xt_raw: float
+    i_ty_raw: float
 
     SCALARS: ClassVar[tuple[str, ...]] = ("i_xt", "i_ty")
 
@@ -244,17 +252,15 @@ def information_plane_point(
         symbols, setting = binned_symbols(arr, n_bins if bin_width is None else None, bin_width, value_range)
         h_t = _entropy_bits(symbols)
         h_t_given_y = sum((codes == c).mean() * _entropy_bits(symbols[codes == c]) for c in np.unique(codes))
-        return InformationPoint(i_xt=max(0.0, h_t), i_ty=max(0.0, float(h_t - h_t_given_y)), estimator=estimator,
-                                setting=setting, n_samples=arr.shape[0])
+        return _clipped(h_t, float(h_t - h_t_given_y), estimator=estimator, setting=setting, n_samples=arr.shape[0])
     if not noise_variance > 0:
         raise ValueError(f"noise_variance must be positive; got {noise_variance!r}.")
     setting = f"noise variance {noise_variance:g}"
     if estimator == "ksg":
         noisy = arr + np.random.default_rng(seed).normal(scale=math.sqrt(noise_variance), size=arr.shape)
-        i_xt = ksg_mutual_information(arr, noisy, k=k)
-        i_ty = ksg_discrete_mutual_information(noisy, codes, k=k)
-        return InformationPoint(i_xt=max(0.0, i_xt), i_ty=max(0.0, i_ty), estimator=estimator,
-                                setting=f"{setting}, k = {k}", n_samples=arr.shape[0])
+        i_xt = ksg_mutual_information(arr, noisy, k=k).value
+        i_ty = ksg_discrete_mutual_information(noisy, codes, k=k).value
+        return _clipped(i_xt, i_ty, estimator=estimator, setting=f"{setting}, k = {k}", n_samples=arr.shape[0])
     if arr.shape[0] > 20_000:
         raise ValueError(f"the KDE estimator uses all n^2 pairs; n = {arr.shape[0]} is too many (max 20,000). "
                          "Subsample the rows first.")
@@ -266,5 +272,11 @@ def information_plane_point(
     # same over c's rows; sum_c p_c (mean over c) is the mean over all rows.
     i_xt = float(-np.mean(log_total - math.log(arr.shape[0])))
     within = float(-np.mean(log_own - np.log(class_sizes[codes])))
-    return InformationPoint(i_xt=max(0.0, i_xt / _LOG2), i_ty=max(0.0, float(i_xt - within) / _LOG2), estimator=estimator,
-                            setting=setting, n_samples=arr.shape[0])
+    return _clipped(i_xt / _LOG2, float(i_xt - within) / _LOG2, estimator=estimator, setting=setting,
+                    n_samples=arr.shape[0])
+
+
+def _clipped(i_xt: float, i_ty: float, *, estimator: str, setting: str, n_samples: int) -> InformationPoint:
+    """The point with both raw estimates and their readings max(0, raw) (mutual information is >= 0)."""
+    return InformationPoint(i_xt=max(0.0, float(i_xt)), i_ty=max(0.0, float(i_ty)), estimator=estimator,
+                            setting=setting, n_samples=int(n_samples), i_xt_raw=float(i_xt), i_ty_raw=float(i_ty))

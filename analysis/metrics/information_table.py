@@ -79,7 +79,9 @@ def information_plane_table(
     -------
     polars.DataFrame
         Columns ``layer``, ``step``, ``epoch`` (null without an epoch curve),
-        ``i_xt``, ``i_ty`` (bits), ``n_units``, ``setting``; rows by layer
+        ``i_xt``, ``i_ty`` (bits, clipped at 0), ``i_xt_raw``, ``i_ty_raw``
+        (the estimates before clipping: KSG's can dip below 0, see
+        `InformationPoint`), ``n_units``, ``setting``; rows by layer
         (input to output) then step.
     """
     if run.labels is None:
@@ -103,7 +105,8 @@ def information_plane_table(
         point = information_plane_point(T, run.labels, estimator=estimator, n_bins=n_bins, bin_width=bin_width,
                                         value_range=ranges[layer], noise_variance=noise_variance, k=k)
         records.append({"layer": layer, "step": step, "epoch": epochs[step], "i_xt": point.i_xt,
-                        "i_ty": point.i_ty, "n_units": T.shape[1], "setting": point.setting})
+                        "i_ty": point.i_ty, "i_xt_raw": point.i_xt_raw, "i_ty_raw": point.i_ty_raw,
+                        "n_units": T.shape[1], "setting": point.setting})
     schema = {"layer": pl.Utf8, "step": pl.Int64, "epoch": pl.Float64, "i_xt": pl.Float64, "i_ty": pl.Float64,
-              "n_units": pl.Int64, "setting": pl.Utf8}
+              "i_xt_raw": pl.Float64, "i_ty_raw": pl.Float64, "n_units": pl.Int64, "setting": pl.Utf8}
     return pl.DataFrame(records, schema=schema, orient="row")

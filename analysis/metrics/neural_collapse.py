@@ -23,6 +23,7 @@ from analysis.metrics.class_statistics import (
     default_chunk_rows,
     iter_row_chunks,
 )
+from analysis.metrics.collapse_centring import check_centring, global_mean
 from analysis.metrics.collapse_inputs import (
     _check_class_budget,
     _check_features,
@@ -99,6 +100,8 @@ class NeuralCollapse(MetricResult):
         (``class_counts``, ``class_means``, ...): without a classifier the
         labels are re-encoded to the classes that occur (``np.unique``), so
         codes {0, 1e9} are two classes; with one it is ``arange(C)``.
+    mu_g : str
+        The centring used for mu_G: ``"class_means"`` or ``"samples"`` (see `neural_collapse`).
     """
 
     nc1: float
@@ -125,6 +128,7 @@ class NeuralCollapse(MetricResult):
     n_features: int
     n_classes: int
     class_labels: np.ndarray
+    mu_g: str = "class_means"
 
     SCALARS: ClassVar[tuple[str, ...]] = (
         "nc1", "nc1_trace_quotient", "cdnv", "nc2_equinorm", "nc2_equiangular",
@@ -149,7 +153,8 @@ def simplex_etf_gram(n_classes: int) -> np.ndarray:
 def _between_class_whitener(M: np.ndarray, C: int) -> tuple[np.ndarray, np.ndarray]:
     """Top eigenpairs of Sigma_B = M M^T / C, at most C-1 of them, as (eigenvalues, U).
 
-    Sigma_B has rank at most C-1 (the centred means sum to zero), so its
+    Sigma_B has rank at most C-1 (a weighted sum of the centred means is zero:
+    with weight 1 each, or n_c when mu_G is the samples' mean), so its
     pseudo-inverse keeps only those eigenpairs: a generic pinv would also
     invert rounding noise in the null space (values like -1e7 in float32).
     Computed through the C x C matrix M^T M / C, which shares the non-zero
@@ -217,11 +222,14 @@ def neural_collapse(
     bias: Any = None,
     predictions: Any = None,
     chunk_rows: int | None = None,
+    mu_g: str = "class_means",
 ) -> NeuralCollapse:
     """Neural-collapse metrics NC1-NC4 of features with class labels.
 
     With class means :math:`\\mu_c`, :math:`\\mu_G = \\frac{1}{C}\\sum_c \\mu_c`
-    (the mean of the class means), :math:`M = [\\mu_c - \\mu_G]_c` (d x C),
+    (the mean of the class means; ``mu_g="samples"``: the mean of all samples,
+    :math:`\\frac{1}{n}\\sum_i x_i`, Papyan et al.'s definition [1]_),
+    :math:`M = [\\mu_c - \\mu_G]_c` (d x C),
 
     .. math::
 
@@ -260,6 +268,15 @@ def neural_collapse(
         The network's predicted class codes; used for NC4 instead of ``argmax(W x + b)``.
     chunk_rows : int, optional
         Rows per chunk (default: about 64 MiB of float64).
+    mu_g : {"class_means", "samples"}, default="class_means"
+        The global mean every centred quantity uses (M, hence Sigma_B, NC1,
+        the trace quotient, NC2, the ETF distance and NC3):
+        ``"class_means"`` = :math:`\\frac{1}{C}\\sum_c \\mu_c` (every class
+        weighs the same); ``"samples"`` = :math:`\\frac{1}{n}\\sum_i x_i
+        = \\sum_c \\frac{n_c}{n}\\mu_c`, as Papyan et al. [1]_ define
+        :math:`\\mu_G`. Equal for balanced classes; on long-tailed classes
+        they differ (`analysis.metrics.collapse_centring`). The CDNV, NC4, the
+        NCC accuracy and the orthogonal-frame distance do not use mu_G.
 
     Returns
     -------
@@ -337,6 +354,7 @@ def neural_collapse(
     >>> round(result.nc1, 6), round(result.etf_distance, 6), round(result.nc3, 6)
     (0.0, 0.0, 0.0)
     """
+    mu_g = check_centring(mu_g)
     X = _check_features(features)
     n, d = X.shape
     W, b, preds = check_classifier(classifier, bias, predictions, n_samples=n, n_features=d)
@@ -378,7 +396,7 @@ def neural_collapse(
         exponent = power_of_two_exponent(peak)
         stats = _accumulate(X, y, C, rows, exponent=exponent)
     return _from_statistics(stats, X, y, W=W, b=b, preds=preds, rows=rows, class_labels=class_labels,
-                            exponent=exponent)
+                            exponent=exponent, mu_g=mu_g)
 
 
 # E||x||^2 outside [2**-400, 2**400]: fourth powers (||M^T M||_F) would leave float64's range.
@@ -422,9 +440,10 @@ def _from_statistics(
     rows: int,
     class_labels: np.ndarray,
     exponent: int = 0,
+    mu_g: str = "class_means",
 ) -> NeuralCollapse:
     """Every NC quantity from the statistics of X / 2**exponent; lengths reported in X's units."""
-    plan = _plan(stats, y, W=W, b=b, preds=preds, class_labels=class_labels, exponent=exponent)
+    plan = _plan(stats, y, W=W, b=b, preds=preds, class_labels=class_labels, exponent=exponent, mu_g=mu_g)
     return second_pass(X, [plan], rows=rows)[0]
 
 
@@ -437,13 +456,14 @@ def _plan(
     preds: np.ndarray | None,
     class_labels: np.ndarray,
     exponent: int = 0,
+    mu_g: str = "class_means",
 ) -> CollapsePlan:
     """The closed-form NC quantities of the statistics of X / 2**exponent, and the per-sample pass that
     completes them (`analysis.metrics.collapse_second_pass`); raises ValueError where NC is undefined."""
     C, n = stats.n_classes, stats.n_samples
     means = stats.means
-    global_mean = means.mean(axis=0)
-    M = (means - global_mean).T  # d x C
+    # mu_G by the chosen centring (collapse_centring): the samples' mean is sum_c n_c mu_c / n, no extra pass.
+    M = (means - global_mean(means, stats.counts, check_centring(mu_g))).T  # d x C
     sigma_w = stats.sigma_w
     mean_floor = _mean_rounding_floor(stats)
     trace_b = float(np.einsum("ij,ij->", M, M)) / C
@@ -546,6 +566,7 @@ def _plan(
             n_features=stats.n_features,
             n_classes=C,
             class_labels=class_labels,
+            mu_g=mu_g,
         )
 
     return CollapsePlan(codes=y, means=means, whitener=whitener, preds=preds, W=W, b=b, exponent=exponent,

@@ -23,6 +23,7 @@ import polars as pl
 from analysis.class_mean_frames import ClassMeanFrames, class_mean_frames
 from analysis.data import ALL_SPLITS, Run, Selection
 from analysis.data.classifier_io import ClassifierArrays, load_classifier
+from analysis.metrics.collapse_centring import CENTRINGS, check_centring
 from analysis.metrics.collapse_table import collapse_inputs, neural_collapse_table
 from analysis.metrics.neural_collapse import (
     NeuralCollapse,
@@ -34,6 +35,8 @@ from analysis.metrics.neural_collapse import (
 from analysis.validation import ProgressFn
 
 __all__ = [
+    "CENTRINGS",
+    "CENTRING_LABELS",
     "HEADLINE",
     "HEATMAP_METRICS",
     "MEANINGS",
@@ -47,6 +50,7 @@ __all__ = [
     "comparison_splits",
     "collapse_history",
     "collapse_panel",
+    "centring_text",
     "frames_selection",
     "history_selection",
     "imbalance_verdict",
@@ -91,6 +95,10 @@ MEANINGS: dict[str, tuple[str, str, str]] = {
                                   r"\Big\|\tfrac{G}{\|G\|_F}-\tfrac{\operatorname{diag}G}{\|\operatorname{diag}G\|_F}\Big\|_F,\ G_{cc'}=\mu_c^\top\mu_{c'}"),
 }
 HEADLINE = ("nc1", "etf_distance", "nc3", "nc4")
+# neural_collapse's mu_g -> the page's words for it (the switch's options).
+CENTRING_LABELS = {"class_means": "Mean of class means", "samples": "Mean of all samples"}
+# Largest / smallest class count above which the page says the two centrings differ.
+IMBALANCE_NOTE_RATIO = 1.1
 HEATMAP_METRICS = {"NC1": "nc1", "Tr Σ_W / Tr Σ_B": "nc1_trace_quotient", "CDNV": "cdnv",
                    "ETF distance": "etf_distance", "NC4": "nc4"}
 # Columns of the history table that are not metrics.
@@ -132,8 +140,12 @@ def check_classifier_fits(arrays: ClassifierArrays, selection: Selection) -> Non
     check_class_labels(source.labels, source.n_samples, n_classes=None if weight is None else weight.shape[0])
 
 
-def measure(selection: Selection, *, classifier: ClassifierArrays | None = None) -> NeuralCollapse:
+def measure(selection: Selection, *, classifier: ClassifierArrays | None = None,
+            mu_g: str = "class_means") -> NeuralCollapse:
     """`neural_collapse` of the selection's rows (layer, checkpoint, split: the sidebar's choice).
+
+    `mu_g` is the centring of the class means (``"class_means"`` or Papyan et
+    al.'s ``"samples"``; `analysis.metrics.collapse_centring`).
 
     For a run the inputs are `collapse_inputs(run, layer, step, selection.row_ids)`:
     the network's predictions serve NC4 at every layer, its classifier NC3 at
@@ -142,13 +154,14 @@ def measure(selection: Selection, *, classifier: ClassifierArrays | None = None)
     """
     run = selection.run
     if run is not None:
-        return neural_collapse(**collapse_inputs(run, selection.layer, selection.step, selection.row_ids))
+        return neural_collapse(**collapse_inputs(run, selection.layer, selection.step, selection.row_ids),
+                               mu_g=mu_g)
     head = classifier or ClassifierArrays(None, None, None)
     predictions = head.predictions
     if predictions is not None and selection.row_ids is not None:
         predictions = np.asarray(predictions)[selection.row_ids]
     return neural_collapse(selection.X, selection.labels, classifier=head.weight, bias=head.bias,
-                           predictions=predictions)
+                           predictions=predictions, mu_g=mu_g)
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,6 +192,9 @@ class CollapsePanel:
         "simplex ETF" or "orthogonal frame": which target the class means are nearer.
     imbalance_text : str
         The sentence under the imbalance view.
+    centring_text : str
+        `centring_text(result)`: with imbalanced classes, which centring the
+        numbers use and that the other gives different values; "" when balanced.
     """
 
     result: NeuralCollapse
@@ -191,6 +207,7 @@ class CollapsePanel:
     imbalance_ratio: float
     nearer: str
     imbalance_text: str
+    centring_text: str = ""
 
 
 def reference_step(selection: Selection) -> int | None:
@@ -223,18 +240,37 @@ def imbalance_verdict(result: NeuralCollapse) -> tuple[str, str]:
     return nearer, text
 
 
+def centring_text(result: NeuralCollapse) -> str:
+    """One sentence when classes are imbalanced (largest / smallest count > 1.1), else "".
+
+    The mean of the class means and the mean of all samples (Papyan, Han &
+    Donoho 2020) are equal for balanced classes only; elsewhere the centred
+    quantities (Sigma_B, NC1, NC2, the ETF distance, NC3) depend on the choice.
+    """
+    counts = result.class_counts
+    if counts.max() <= IMBALANCE_NOTE_RATIO * counts.min():
+        return ""
+    other = next(c for c in CENTRINGS if c != result.mu_g)
+    return (f"The classes are imbalanced ({int(counts.max()):,} vs {int(counts.min()):,} samples), so the two "
+            "centrings of the class means differ here: these numbers centre on the "
+            f"**{CENTRING_LABELS[result.mu_g].lower()}**; the {CENTRING_LABELS[other].lower()} gives other values "
+            "of NC1, NC2, the ETF distance and NC3.")
+
+
 def collapse_panel(selection: Selection, *, result: NeuralCollapse | None = None,
                    reference: NeuralCollapse | None = None,
-                   classifier: ClassifierArrays | None = None) -> CollapsePanel:
+                   classifier: ClassifierArrays | None = None, mu_g: str = "class_means") -> CollapsePanel:
     """The Collapse tab for `selection`: cards, Gram matrix vs ETF, imbalance, on the selection's rows.
 
     `result` / `reference` may be passed when already measured (the page caches
-    each checkpoint once: `measure(selection)` and `measure(selection.at(reference_step(selection)))`).
+    each checkpoint once: `measure(selection)` and `measure(selection.at(reference_step(selection)))`),
+    with the same centring `mu_g`.
     """
-    result = measure(selection, classifier=classifier) if result is None else result
+    mu_g = check_centring(mu_g)
+    result = measure(selection, classifier=classifier, mu_g=mu_g) if result is None else result
     ref_step = reference_step(selection)
     if reference is None and ref_step is not None:
-        reference = measure(selection.at(ref_step))
+        reference = measure(selection.at(ref_step), mu_g=mu_g)
     if ref_step is None:
         reference = None
     changes = {name: None if reference is None else _change(getattr(result, name), getattr(reference, name))
@@ -244,7 +280,8 @@ def collapse_panel(selection: Selection, *, result: NeuralCollapse | None = None
     return CollapsePanel(
         result=result, reference=reference, reference_step=ref_step, rows=rows_label(selection),
         class_names=result_names(result, _label_names(selection)), etf_gram=simplex_etf_gram(result.n_classes),
-        changes=changes, imbalance_ratio=float(counts.max() / counts.min()), nearer=nearer, imbalance_text=text)
+        changes=changes, imbalance_ratio=float(counts.max() / counts.min()), nearer=nearer, imbalance_text=text,
+        centring_text=centring_text(result))
 
 
 # ---------------------------------------------------------------------------- every layer and step
@@ -290,16 +327,18 @@ class CollapseHistory:
                          for la in self.layers], dtype=np.float64)
 
 
-def collapse_history(selection: Selection, *, progress: ProgressFn | None = None) -> CollapseHistory:
+def collapse_history(selection: Selection, *, progress: ProgressFn | None = None,
+                     mu_g: str = "class_means") -> CollapseHistory:
     """NC metrics at every layer and checkpoint of the selection's run, on the selection's rows.
 
     The rows are the selection's own (`selection.row_ids`), whatever its
-    layer and step; see `history_selection` for a cache key.
+    layer and step; see `history_selection` for a cache key. `mu_g` is the
+    centring of the class means (`neural_collapse`).
     """
     run = selection.run
     if run is None:
         raise ValueError("The history over layers and checkpoints needs a run, not a single embedding.")
-    table = neural_collapse_table(run, split=selection.split, rows=selection.row_ids, progress=progress)
+    table = neural_collapse_table(run, split=selection.split, rows=selection.row_ids, progress=progress, mu_g=mu_g)
     return CollapseHistory(table=table, layers=tuple(run.layers), steps=tuple(int(s) for s in run.steps),
                            split=selection.split)
 

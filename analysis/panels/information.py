@@ -49,6 +49,7 @@ __all__ = [
     "InformationLabConfig",
     "PlanePanel",
     "ValidationPanel",
+    "clipping_note",
     "combined_table",
     "describe_settings",
     "lab_config",
@@ -114,6 +115,30 @@ def saturation_note(panels: Mapping[str, PlanePanel]) -> str | None:
         return None
     return (f"At log2(n), the most n inputs can give (every input in its own bin or kernel), I(X;T) cannot show "
             f"compression: {'; '.join(lines)}. Fewer bins or more noise make room.")
+
+
+def clipping_note(panels: Mapping[str, PlanePanel], settings: EstimatorSettings) -> str | None:
+    """For KSG, one sentence: the plot shows max(0, raw), why a raw estimate can be negative, the lowest here.
+
+    KSG (Kraskov et al. 2004; Ross 2014) is a difference of digamma averages whose
+    sampling noise straddles the true value, so where the truth is near 0 a raw
+    estimate can fall below it; mutual information itself is never negative
+    (`analysis.metrics.ksg`). None for the other estimators.
+    """
+    if settings.estimator != "ksg" or not panels:
+        return None
+    lowest = None
+    for label, p in panels.items():
+        for column, name in (("i_xt_raw", "I(X;T)"), ("i_ty_raw", "I(T;Y)")):
+            row = p.table.sort(column).row(0, named=True)
+            if lowest is None or row[column] < lowest[0]:
+                lowest = (row[column], f"{name} of {row['layer']} at step {row['step']:,} in {label}")
+    value, where = lowest
+    found = (f"the lowest raw estimate here is {value:+.4f} bits ({where})" if value < 0 else
+             "none of the raw estimates here is negative")
+    return ("KSG's raw estimate can dip slightly below 0 where the true information is near 0: the estimator's "
+            "sampling noise straddles the truth, but mutual information is never negative. The plot shows the "
+            f"clipped reading max(0, raw); the table under \"The numbers\" lists both (i_xt_raw, i_ty_raw); {found}.")
 
 
 def combined_table(panels: Mapping[str, PlanePanel]) -> pl.DataFrame:

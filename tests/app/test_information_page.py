@@ -127,6 +127,10 @@ def test_run_panels_share_the_information_axes() -> None:
     assert layout["xaxis2"].get("matches") == "x", layout["xaxis2"]
 
 
+def _layer_column(table: pl.DataFrame, layer: str, column: str) -> list[float]:
+    return table.filter(pl.col("layer") == layer).sort("step")[column].to_list()
+
+
 def test_kde_and_ksg_match_direct_estimates_and_differ_from_binning() -> None:
     at = open_page(PAGE)
     picker = at.multiselect(key="ip_runs")
@@ -144,6 +148,7 @@ def test_kde_and_ksg_match_direct_estimates_and_differ_from_binning() -> None:
         _assert_layer_matches(traces[(TANH, layer)], kde, layer)
     assert not np.allclose(traces[(TANH, "hidden5")][0], binned[0])
     assert any(c.value.startswith("KDE upper bound, noise variance 0.1.") for c in at.caption)
+    assert not any("max(0, raw)" in c.value for c in at.caption)  # the clipping sentence is KSG's
     assert _largest_error_caption(at).startswith(_expected_largest_error(EstimatorSettings(estimator="kde")))
     # KSG's settings are chosen with no run picked (nothing to estimate), then the run comes back.
     at.multiselect(key="ip_runs").set_value([])
@@ -163,6 +168,17 @@ def test_kde_and_ksg_match_direct_estimates_and_differ_from_binning() -> None:
     assert any(c.value.startswith("KSG (k nearest neighbours), noise variance 1, k = 5.") for c in at.caption)
     settings = EstimatorSettings(estimator="ksg", noise_variance=1.0, k=5)
     assert _largest_error_caption(at).startswith(_expected_largest_error(settings))
+    # Both readings of KSG: the table lists the raw estimates beside the plotted max(0, raw), and one
+    # sentence says why they differ and names the lowest raw value.
+    shown = pl.from_pandas(at.dataframe[0].value)
+    for plotted, raw in (("i_xt", "i_xt_raw"), ("i_ty", "i_ty_raw")):
+        assert shown[plotted].to_list() == [max(0.0, v) for v in shown[raw].to_list()]
+        hidden5 = _layer_column(shown, "hidden5", raw)
+        assert hidden5 == pytest.approx(_layer_column(ksg, "hidden5", raw), abs=1e-12)
+    lowest = min(shown["i_xt_raw"].min(), shown["i_ty_raw"].min())
+    note = [c.value for c in at.caption if "max(0, raw)" in c.value]
+    assert len(note) == 1 and "never negative" in note[0]
+    assert (f"{lowest:+.4f} bits" in note[0]) if lowest < 0 else ("none of the raw estimates" in note[0])
 
 
 def test_bin_count_width_and_range_mode_reach_the_table() -> None:

@@ -22,7 +22,7 @@ STEPS = (0, 10, 20)
 LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 1])
 BASE = np.arange(8.0) - 3.5  # -3.5, -2.5, ..., 3.5
 SHRINK = {0: 1.0, 10: 0.5, 20: 0.1}  # "h2" only shrinks toward 0 as training goes on
-COLUMNS = ["layer", "step", "epoch", "i_xt", "i_ty", "n_units", "setting"]
+COLUMNS = ["layer", "step", "epoch", "i_xt", "i_ty", "i_xt_raw", "i_ty_raw", "n_units", "setting"]
 
 
 def make_run(*, logits_steps=STEPS, labels=LABELS, curves=None) -> Run:
@@ -43,7 +43,8 @@ def test_schema_order_and_epochs() -> None:
     df = information_plane_table(make_run(), n_bins=8)
     assert df.columns == COLUMNS
     assert df.schema == pl.Schema({"layer": pl.Utf8, "step": pl.Int64, "epoch": pl.Float64, "i_xt": pl.Float64,
-                                   "i_ty": pl.Float64, "n_units": pl.Int64, "setting": pl.Utf8})
+                                   "i_ty": pl.Float64, "i_xt_raw": pl.Float64, "i_ty_raw": pl.Float64,
+                                   "n_units": pl.Int64, "setting": pl.Utf8})
     # Rows by layer (input to output, the softmax output last) then step.
     assert df["layer"].to_list() == ["h1"] * 3 + ["h2"] * 3 + [OUTPUT_LAYER] * 3
     assert df["step"].to_list() == list(STEPS) * 3

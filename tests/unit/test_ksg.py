@@ -193,7 +193,7 @@ def test_ksg_matches_sklearn_reference(seed: int, k: int) -> None:
     x, y = gaussian_pair(0.6, 300, seed)
     nats = _compute_mi_cc(x.copy(), y.copy(), k)
     assert nats > 0  # sklearn clips at 0; these data are clearly dependent
-    assert ksg_mutual_information(x, y, k=k) * LN2 == pytest.approx(nats, abs=1e-10)
+    assert ksg_mutual_information(x, y, k=k).value * LN2 == pytest.approx(nats, abs=1e-10)
 
 
 @pytest.mark.parametrize("k", [1, 3, 5])
@@ -201,13 +201,13 @@ def test_ksg_matches_brute_force_reference_in_several_dimensions(k: int) -> None
     rng = np.random.default_rng(k)
     A = rng.standard_normal((150, 3))
     B = A[:, :2] @ np.array([[1.0, 0.3], [-0.5, 2.0]]) + 0.7 * rng.standard_normal((150, 2))
-    assert ksg_mutual_information(A, B, k=k) == pytest.approx(brute_ksg(A, B, k), abs=1e-10)
+    assert ksg_mutual_information(A, B, k=k).value == pytest.approx(brute_ksg(A, B, k), abs=1e-10)
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.5, 0.9])
 def test_ksg_bivariate_gaussian(rho: float) -> None:
     truth = -0.5 * math.log2(1.0 - rho**2)
-    estimates = [ksg_mutual_information(*gaussian_pair(rho, 2000, seed)) for seed in range(5)]
+    estimates = [ksg_mutual_information(*gaussian_pair(rho, 2000, seed)).value for seed in range(5)]
     errors = np.array(estimates) - truth
     assert np.all(np.abs(errors) < 0.08), errors  # ~4 sd of one estimate
     assert abs(errors.mean()) < 0.04, errors  # ~4 sd of a mean of 5
@@ -229,15 +229,40 @@ def test_ksg_gaussian_channel(A: np.ndarray, tol: float) -> None:
     for seed in range(5):
         rng = np.random.default_rng(seed)
         X = rng.standard_normal((2000, d))
-        estimates.append(ksg_mutual_information(X, X @ A.T + s * rng.standard_normal((2000, d))))
+        estimates.append(ksg_mutual_information(X, X @ A.T + s * rng.standard_normal((2000, d))).value)
     assert np.mean(estimates) == pytest.approx(truth, abs=tol), (estimates, truth)
+
+
+def test_ksg_hand_example_with_a_negative_raw_value_and_its_clipped_reading() -> None:
+    # Joint points (0,1), (1,3), (2,0), (3,2); k = 1. Every nearest joint neighbour is at max-norm
+    # distance 2; strictly closer than 2 in A: n_a = [1, 2, 2, 1], in B = [1, 3, 0, 2]: n_b = [2, 1, 1, 2].
+    # I = psi(1) + psi(4) - <psi(n_a + 1) + psi(n_b + 1)> = psi(1) + psi(4) - psi(2) - psi(3)
+    #   = (-g) + (11/6 - g) - (1 - g) - (3/2 - g) = -2/3 nats (g: Euler's constant).
+    r = ksg_mutual_information([0.0, 1.0, 2.0, 3.0], [1.0, 3.0, 0.0, 2.0], k=1)
+    assert r.value == pytest.approx(-2.0 / 3.0 / LN2, abs=1e-12)
+    assert r.clipped == 0.0
+    assert (r.k, r.n_samples) == (1, 4)
+    assert r.to_dict() == {"value": r.value, "clipped": 0.0, "k": 1, "n_samples": 4}
+
+
+@pytest.mark.parametrize("estimate", [ksg_mutual_information, ksg_discrete_mutual_information])
+def test_independent_data_small_raw_value_and_clipped_reading_at_least_zero(estimate) -> None:
+    values = []
+    for seed in range(6):
+        rng = np.random.default_rng(100 + seed)
+        other = rng.standard_normal(1000) if estimate is ksg_mutual_information else rng.integers(0, 3, 1000)
+        r = estimate(rng.standard_normal((1000, 2)), other)
+        assert abs(r.value) < 0.1, r  # about 4 sd of one estimate at n = 1,000
+        assert r.clipped >= 0.0 and r.clipped == max(0.0, r.value)
+        values.append(r.value)
+    assert min(values) < 0  # the raw value is not clipped: noise around 0 goes both ways
 
 
 def test_ksg_independent_variables_give_about_zero() -> None:
     estimates = []
     for seed in range(5):
         rng = np.random.default_rng(seed)
-        estimates.append(ksg_mutual_information(rng.standard_normal((2000, 2)), rng.standard_normal(2000)))
+        estimates.append(ksg_mutual_information(rng.standard_normal((2000, 2)), rng.standard_normal(2000)).value)
     assert np.all(np.abs(estimates) < 0.06), estimates
     # Not clipped at zero: an unbiased estimator of 0 goes negative on some samples.
     assert min(estimates) < 0
@@ -247,20 +272,20 @@ def test_ksg_invariances() -> None:
     rng = np.random.default_rng(7)
     A = rng.standard_normal((400, 2))
     B = A[:, :1] + 0.5 * rng.standard_normal((400, 1))
-    base = ksg_mutual_information(A, B, k=4)
+    base = ksg_mutual_information(A, B, k=4).value
     order = rng.permutation(400)
-    assert ksg_mutual_information(A[order], B[order], k=4) == pytest.approx(base, abs=1e-12)
+    assert ksg_mutual_information(A[order], B[order], k=4).value == pytest.approx(base, abs=1e-12)
     # The joint max-norm max(||a||, ||b||) is symmetric in A and B.
-    assert ksg_mutual_information(B, A, k=4) == pytest.approx(base, abs=1e-12)
+    assert ksg_mutual_information(B, A, k=4).value == pytest.approx(base, abs=1e-12)
     # Scaling BOTH variables by the same c > 0 scales every distance by c (4 is exact in floats).
-    assert ksg_mutual_information(4.0 * A, 4.0 * B, k=4) == pytest.approx(base, abs=1e-12)
+    assert ksg_mutual_information(4.0 * A, 4.0 * B, k=4).value == pytest.approx(base, abs=1e-12)
     # ...but scaling only one of them changes which block sets eps: not invariant.
-    assert ksg_mutual_information(10.0 * A, B, k=4) != pytest.approx(base, abs=1e-3)
+    assert ksg_mutual_information(10.0 * A, B, k=4).value != pytest.approx(base, abs=1e-3)
 
 
 def test_ksg_one_dimensional_and_column_inputs_agree() -> None:
     x, y = gaussian_pair(0.7, 200, 3)
-    assert ksg_mutual_information(x, y) == ksg_mutual_information(x[:, None], y[:, None])
+    assert ksg_mutual_information(x, y).value == ksg_mutual_information(x[:, None], y[:, None]).value
 
 
 def test_ksg_bad_inputs() -> None:
@@ -272,7 +297,7 @@ def test_ksg_bad_inputs() -> None:
             ksg_mutual_information(x, y, k=bad_k)
     with pytest.raises(ValueError, match="needs at least"):
         ksg_mutual_information(x[:3], y[:3], k=3)
-    assert np.isfinite(ksg_mutual_information(x[:4], y[:4], k=3))  # k = n - 1 is allowed
+    assert np.isfinite(ksg_mutual_information(x[:4], y[:4], k=3).value)  # k = n - 1 is allowed
     with pytest.raises(ValueError, match="NaN"):
         ksg_mutual_information(np.where(np.arange(20) == 5, np.nan, x), y)
     # Four identical joint samples: with k = 3 their k-th neighbour is at distance 0.
@@ -280,7 +305,7 @@ def test_ksg_bad_inputs() -> None:
     xd[:4], yd[:4] = 0.25, -1.0
     with pytest.raises(ValueError, match="duplicates"):
         ksg_mutual_information(xd, yd, k=3)
-    assert np.isfinite(ksg_mutual_information(xd, yd, k=4))  # a 4th neighbour exists further out
+    assert np.isfinite(ksg_mutual_information(xd, yd, k=4).value)  # a 4th neighbour exists further out
 
 
 # --------------------------------------------------------------------------- Ross, discrete labels
@@ -294,7 +319,7 @@ def test_ross_matches_sklearn_reference(seed: int, k: int) -> None:
     c = labels + rng.normal(scale=0.8, size=300)
     nats = _compute_mi_cd(c.copy(), labels.copy(), k)
     assert nats > 0
-    assert ksg_discrete_mutual_information(c, labels, k=k) * LN2 == pytest.approx(nats, abs=1e-10)
+    assert ksg_discrete_mutual_information(c, labels, k=k).value * LN2 == pytest.approx(nats, abs=1e-10)
 
 
 def test_ross_singleton_classes_match_sklearn_reference() -> None:
@@ -303,7 +328,7 @@ def test_ross_singleton_classes_match_sklearn_reference() -> None:
     labels = np.concatenate([np.zeros(60, int), np.ones(50, int), [7, 8]])
     c = labels + rng.normal(scale=0.7, size=labels.size)
     nats = _compute_mi_cd(c.copy(), labels.copy(), 5)
-    assert ksg_discrete_mutual_information(c, labels, k=5) * LN2 == pytest.approx(nats, abs=1e-10)
+    assert ksg_discrete_mutual_information(c, labels, k=5).value * LN2 == pytest.approx(nats, abs=1e-10)
 
 
 def test_ross_small_class_uses_its_size_minus_one_neighbours() -> None:
@@ -314,7 +339,7 @@ def test_ross_small_class_uses_its_size_minus_one_neighbours() -> None:
     rng = np.random.default_rng(11)
     labels = np.concatenate([np.zeros(60, int), np.ones(50, int), np.full(3, 2), [7, 8]])
     c = labels + rng.normal(scale=0.7, size=labels.size)
-    assert ksg_discrete_mutual_information(c, labels, k=5) == pytest.approx(
+    assert ksg_discrete_mutual_information(c, labels, k=5).value == pytest.approx(
         brute_ross(c, labels, 5), abs=1e-10
     )
 
@@ -323,8 +348,8 @@ def test_ross_singleton_classes_are_ignored() -> None:
     rng = np.random.default_rng(5)
     labels = np.concatenate([rng.integers(0, 2, size=100), [5, 6, 7]])
     T = labels[:, None] + rng.normal(scale=0.5, size=(103, 2))
-    full = ksg_discrete_mutual_information(T, labels)
-    assert full == pytest.approx(ksg_discrete_mutual_information(T[:100], labels[:100]), abs=1e-12)
+    full = ksg_discrete_mutual_information(T, labels).value
+    assert full == pytest.approx(ksg_discrete_mutual_information(T[:100], labels[:100]).value, abs=1e-12)
     with pytest.raises(ValueError, match="every label occurs once"):
         ksg_discrete_mutual_information(T[:5], np.arange(5))
 
@@ -334,7 +359,7 @@ def test_ross_matches_brute_force_reference_in_several_dimensions(k: int) -> Non
     rng = np.random.default_rng(20 + k)
     labels = rng.integers(0, 4, size=160)
     T = np.eye(4)[labels][:, :3] + rng.normal(scale=0.6, size=(160, 3))
-    assert ksg_discrete_mutual_information(T, labels, k=k) == pytest.approx(
+    assert ksg_discrete_mutual_information(T, labels, k=k).value == pytest.approx(
         brute_ross(T, labels, k), abs=1e-10
     )
 
@@ -344,7 +369,7 @@ def test_ross_independent_labels_give_about_zero() -> None:
     for seed in range(5):
         rng = np.random.default_rng(seed)
         estimates.append(ksg_discrete_mutual_information(rng.standard_normal((1000, 2)),
-                                                         rng.integers(0, 4, size=1000)))
+                                                         rng.integers(0, 4, size=1000)).value)
     assert np.all(np.abs(estimates) < 0.08), estimates
 
 
@@ -354,7 +379,7 @@ def test_ross_separated_classes_give_label_entropy(n_classes: int) -> None:
     rng = np.random.default_rng(n_classes)
     labels = rng.permutation(np.repeat(np.arange(n_classes), 1000 // n_classes))
     T = labels + 1e-3 * rng.standard_normal(1000)
-    assert ksg_discrete_mutual_information(T, labels) == pytest.approx(math.log2(n_classes), abs=0.01)
+    assert ksg_discrete_mutual_information(T, labels).value == pytest.approx(math.log2(n_classes), abs=0.01)
 
 
 def test_ross_unbalanced_separated_classes_give_label_entropy() -> None:
@@ -362,7 +387,7 @@ def test_ross_unbalanced_separated_classes_give_label_entropy() -> None:
     labels = np.repeat([0, 1, 2], [600, 300, 100])
     h = -sum(p * math.log2(p) for p in (0.6, 0.3, 0.1))
     T = 10.0 * labels + rng.standard_normal(1000)
-    assert ksg_discrete_mutual_information(T, labels) == pytest.approx(h, abs=0.02)
+    assert ksg_discrete_mutual_information(T, labels).value == pytest.approx(h, abs=0.02)
 
 
 def test_ross_string_labels_and_row_order() -> None:
@@ -370,11 +395,11 @@ def test_ross_string_labels_and_row_order() -> None:
     codes = rng.integers(0, 3, size=200)
     T = codes[:, None] + rng.normal(size=(200, 2))
     names = np.array(["cat", "dog", "eel"])[codes]
-    base = ksg_discrete_mutual_information(T, codes)
-    assert ksg_discrete_mutual_information(T, names) == base
-    assert ksg_discrete_mutual_information(T, list(names)) == base
+    base = ksg_discrete_mutual_information(T, codes).value
+    assert ksg_discrete_mutual_information(T, names).value == base
+    assert ksg_discrete_mutual_information(T, list(names)).value == base
     order = rng.permutation(200)
-    assert ksg_discrete_mutual_information(T[order], names[order]) == pytest.approx(base, abs=1e-12)
+    assert ksg_discrete_mutual_information(T[order], names[order]).value == pytest.approx(base, abs=1e-12)
 
 
 def test_ross_equals_ksg_on_a_binary_variable_and_its_noisy_copy() -> None:
@@ -383,8 +408,8 @@ def test_ross_equals_ksg_on_a_binary_variable_and_its_noisy_copy() -> None:
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, size=500)
     T = y + 0.2 * rng.standard_normal(500)
-    assert ksg_mutual_information(y.astype(float), T) == pytest.approx(
-        ksg_discrete_mutual_information(T, y), abs=1e-12
+    assert ksg_mutual_information(y.astype(float), T).value == pytest.approx(
+        ksg_discrete_mutual_information(T, y).value, abs=1e-12
     )
 
 

@@ -90,6 +90,23 @@ def test_saturation_note_names_each_run_with_stuck_layers() -> None:
                     "show compression: x: a, b; z: b. Fewer bins or more noise make room.")
 
 
+def _raw_panel(i_xt_raw: list[float], i_ty_raw: list[float]) -> panels.PlanePanel:
+    table = pl.DataFrame({"layer": ["a", "b"], "step": [0, 1000], "i_xt_raw": i_xt_raw, "i_ty_raw": i_ty_raw})
+    return panels.PlanePanel(table=table, n_samples=4, ceiling=2.0, saturated_layers=[])
+
+
+def test_clipping_note_only_for_ksg_naming_the_lowest_raw_estimate() -> None:
+    runs = {"x": _raw_panel([1.0, 2.0], [0.5, -0.002]), "y": _raw_panel([-0.0125, 1.0], [0.3, 0.4])}
+    ksg = EstimatorSettings(estimator="ksg")
+    assert panels.clipping_note(runs, EstimatorSettings()) is None
+    assert panels.clipping_note(runs, EstimatorSettings(estimator="kde")) is None
+    note = panels.clipping_note(runs, ksg)
+    assert "clipped reading max(0, raw)" in note and "never negative" in note
+    assert note.endswith("the lowest raw estimate here is -0.0125 bits (I(X;T) of a at step 0 in y).")
+    positive = panels.clipping_note({"x": _raw_panel([1.0, 2.0], [0.5, 0.1])}, ksg)
+    assert positive.endswith("none of the raw estimates here is negative.")
+
+
 def test_combined_table_stacks_the_runs_with_their_labels() -> None:
     combined = panels.combined_table({"x": _panel([]), "y": _panel([])})
     assert combined.height == 4
