@@ -8,12 +8,15 @@ few drawn points it selected. Measured in headless Chromium by the e2e suite.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from analysis.panels.explore import ExploreLayout
 from analysis.views import embedding_scatter
 from ui import explore
+from ui import explore_selection as selection_rules
 from ui.cache import RESULTS_TTL
+from ui.plotly_click import ChartClick, click_listener
 from ui.state import View
 
 TABLE_ROWS_SHOWN = 2_000
@@ -26,16 +29,66 @@ TABLE_ROWS_SHOWN = 2_000
 # run keeps the spec identical (the figure is never mutated after building).
 @st.cache_resource(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
 def _figure(data_key: str, method: str, n_components: int, colour: str, focus: int | None, k: int, metric: str,
-            uirevision: str, _coords, _rows, _color, _make_hover, density: bool, _density, _highlight):
-    # Keyed by the selection, the projection, the colour choice and what is ringed (focus, k, metric);
-    # the arrays derive from those. Hover text (one string per drawn point) is built only on a miss:
-    # a selection rerun must not pay for it.
+            uirevision: str, chart_view: selection_rules.ChartView, region: selection_rules.Region | None,
+            _coords, _rows, _color, _make_hover, density: bool, _density, _highlight):
+    # Keyed by the selection, the projection, the colour choice, what is ringed (focus, k, metric), the
+    # user's drag mode and ranges and a region to draw again; the arrays derive from those. Hover text
+    # (one string per drawn point) is built only on a miss: a selection rerun must not pay for it.
     return embedding_scatter(_coords, draw_rows=_rows, color=_color, hover=_make_hover(), density=_density,
-                             highlight_rows=_highlight, focus_row=focus, method=method, uirevision=uirevision)
+                             highlight_rows=_highlight, focus_row=focus, method=method, uirevision=uirevision,
+                             dragmode=chart_view.dragmode, x_range=chart_view.x_range, y_range=chart_view.y_range,
+                             lasso=region.lasso if region else (), box=region.box if region else ())
+
+
+FOCUS, FOCUS_DATA, FOCUS_INPUT = "explore_focus", "explore_focus_data", "explore_focus_input"
+REGION, CHART_VIEW, CHART_EPOCH = "explore_region", "explore_chart_view", "explore_chart_epoch"
+CHART_BOX, CLICK_LISTENER = "explore_chart_box", "explore_click_listener"
 
 
 def _focus_from_input() -> None:
-    st.session_state["explore_focus"] = int(st.session_state["explore_focus_input"])
+    value = st.session_state.get(FOCUS_INPUT)
+    st.session_state[FOCUS] = None if value is None else int(value)
+
+
+def _clear_region() -> None:
+    st.session_state[REGION] = None
+    # A new uirevision re-creates the chart, so a lasso still outlined in the browser goes too.
+    st.session_state[CHART_EPOCH] = st.session_state.get(CHART_EPOCH, 0) + 1
+
+
+def _focus_of(view: View) -> int | None:
+    """The focused row, or None: a focus chosen on other data (another dataset, layer, step or split)
+    is dropped with its number input, so it is never carried to rows it was not chosen on."""
+    if st.session_state.get(FOCUS_DATA) != view.data_key:
+        st.session_state[FOCUS_DATA] = view.data_key
+        st.session_state[FOCUS] = None
+        st.session_state[FOCUS_INPUT] = None
+    focus = st.session_state.get(FOCUS)
+    return None if focus is None or not 0 <= int(focus) < view.embedding.n_samples else int(focus)
+
+
+def _on_click(context: str, n_samples: int):
+    """The click listener's callback: focus the clicked row and keep the drag mode and view it was made in."""
+    def chosen(click: ChartClick) -> None:
+        if click.row < n_samples:
+            st.session_state[FOCUS] = click.row
+            st.session_state[CHART_VIEW] = selection_rules.view_after_click(
+                context, click.dragmode, click.x_range, click.y_range)
+    return chosen
+
+
+def _on_select(chart_key: str, context: str, figure_key: str):
+    """The chart's on_select callback: runs only when the user changed the selection (not when a
+    redrawn chart starts empty), so an empty event is the user clearing it."""
+    def changed() -> None:
+        event = st.session_state.get(chart_key)
+        selection = event.get("selection") if isinstance(event, dict) or hasattr(event, "get") else None
+        region = selection_rules.region_after_event(st.session_state.get(REGION), selection, context=context,
+                                                    figure_key=figure_key)
+        # The stored view (drag mode, ranges) is left alone: changing it would redraw the chart the
+        # user just drew on and lose their zoom; the next click reports the drag mode anyway.
+        st.session_state[REGION] = region
+    return changed
 
 
 @st.fragment
@@ -46,27 +99,36 @@ def point_cloud(view: View, layout: ExploreLayout, *, method: str, colour: str, 
     rows = layout.drawn
     norms = explore.norms(view)
     color = explore.colour(view, colour)
-    chart_key = f"explore_chart|{view.data_key}|{method}|{coords.shape[1]}"
-    focus = st.session_state.get("explore_focus")
-    if focus is not None and focus >= emb.n_samples:
-        focus = None
+    context = f"{view.data_key}|{method}|{coords.shape[1]}"
+    chart_key = f"explore_chart|{context}"
+    # Mounted before the chart: it only listens (to the chart in CHART_BOX), and its callback runs
+    # before this rerun, so the figure below already rings the clicked point's neighbours.
+    click_listener(CHART_BOX, key=CLICK_LISTENER, on_click=_on_click(context, emb.n_samples))
+    focus = _focus_of(view)
     highlight = distances = None
     if focus is not None:
         # A slice of the selection's neighbour graph (one search per metric), not a search per click or k.
         distances, highlight = explore.neighbours(view, int(focus), metric).top(k)
-    fig = _figure(view.data_key, method, coords.shape[1], colour, focus, k, metric, chart_key, coords, rows, color,
-                  lambda: explore.hover_text(emb, rows), layout.density is not None, layout.density, highlight)
-    event = st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("lasso", "box", "points"),
-                            config={"displaylogo": False, "scrollZoom": True})
+    region = selection_rules.region_in(st.session_state.get(REGION), context)
+    chart_view = selection_rules.view_in(st.session_state.get(CHART_VIEW), context)
+    figure_key = repr((context, colour, focus, k, metric, chart_view, st.session_state.get(CHART_EPOCH, 0)))
+    redraw = region if selection_rules.redraws_region(region, figure_key) else None
+    uirevision = f"{chart_key}|{st.session_state.get(CHART_EPOCH, 0)}"
+    fig = _figure(view.data_key, method, coords.shape[1], colour, focus, k, metric, uirevision, chart_view,
+                  redraw, coords, rows, color, lambda: explore.hover_text(emb, rows), layout.density is not None,
+                  layout.density, highlight)
+    with st.container(key=CHART_BOX):
+        st.plotly_chart(fig, key=chart_key, on_select=_on_select(chart_key, context, figure_key),
+                        selection_mode=("lasso", "box", "points"), config={"displaylogo": False, "scrollZoom": True})
     trust = f"trustworthiness {proj.trustworthiness:.3f}" if proj.trustworthiness is not None else ""
-    st.caption(f"{method} · {trust} · {layout.note}. Drag to lasso (or pick box in the toolbar); "
-               "click one point to see its neighbours." + (" 3-D views select by click only." if coords.shape[1] == 3 else ""))
+    three_d = coords.shape[1] == 3
+    st.caption(f"{method} · {trust} · {layout.note}. "
+               + ("Drag to rotate; click a point to list its neighbours (3-D views select by click only)."
+                  if three_d else "Drag to lasso (or pick box, zoom or pan in the toolbar); click a point in "
+                                  "any mode to list and ring its neighbours."))
 
-    selected, clicked = explore.selected_rows(event.selection if event else None, coords)
-    if clicked is not None and clicked != focus:
-        st.session_state["explore_focus"] = clicked
-        st.rerun(scope="fragment")
-
+    selected = (selection_rules.region_rows(coords, region.lasso, region.box) if region is not None and not three_d
+                else np.empty(0, dtype=np.int64))
     left, right = st.columns([3, 2])
     with left:
         st.markdown(f"**Selection: {selected.size:,} points**")
@@ -75,16 +137,19 @@ def point_cloud(view: View, layout: ExploreLayout, *, method: str, colour: str, 
             st.dataframe(table.head(TABLE_ROWS_SHOWN), height=280, hide_index=True, key="explore_selection_table")
             if selected.size > TABLE_ROWS_SHOWN:
                 st.caption(f"Showing the first {TABLE_ROWS_SHOWN:,}; the CSV has all {selected.size:,}.")
-            st.download_button("Download selection as CSV", table.write_csv(), file_name="replens_selection.csv",
-                               mime="text/csv", key="explore_download")
+            buttons = st.columns(2)
+            buttons[0].download_button("Download selection as CSV", table.write_csv(),
+                                       file_name="replens_selection.csv", mime="text/csv", key="explore_download")
+            # A callback, not a rerun after the click: the chart below is then drawn without the region.
+            buttons[1].button("Clear selection", key="explore_clear_selection", on_click=_clear_region)
         else:
             st.caption("Lasso or box-select points in the chart to list them here.")
     with right:
         st.markdown(f"**Nearest neighbours ({metric}, original {emb.n_features}-D space)**")
         ids = explore.row_ids(emb)
-        if focus is not None:
-            st.session_state["explore_focus_input"] = int(focus)
-        st.number_input("Point (row)", 0, emb.n_samples - 1, key="explore_focus_input", on_change=_focus_from_input)
+        st.session_state[FOCUS_INPUT] = focus  # None: an empty box, not row 0 (no list is shown)
+        st.number_input("Point (row)", 0, emb.n_samples - 1, key=FOCUS_INPUT, on_change=_focus_from_input,
+                        placeholder="click a point, or type its row")
         if focus is not None and highlight is not None:
             st.caption(f"The {highlight.size} nearest neighbours of id {int(ids[focus])}, ringed in the chart.")
             st.dataframe(explore.rows_table(emb, highlight, {"distance": distances}), height=240,

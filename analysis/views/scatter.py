@@ -80,6 +80,11 @@ def embedding_scatter(
     height: int = 620,
     uirevision: str = "explore",
     highlight_name: str = "neighbours",
+    dragmode: str | None = None,
+    x_range: Sequence[float] | None = None,
+    y_range: Sequence[float] | None = None,
+    lasso: Sequence[dict] = (),
+    box: Sequence[dict] = (),
 ) -> go.Figure:
     """Scatter of a 2-D or 3-D projection.
 
@@ -98,6 +103,12 @@ def embedding_scatter(
         markers as an image spanning exactly its extent, which becomes the axis ranges (2-D only).
     highlight_rows, focus_row
         Rows ringed (named `highlight_name` in the legend), and the chosen point.
+    dragmode, x_range, y_range
+        The drag mode (default "lasso") and axis ranges (default: autorange, or the density
+        image's extent) to draw with: the user's, when the chart is redrawn after a click (2-D).
+    lasso, box
+        Selection shapes ({"x": [...], "y": [...]}, as Streamlit reports them) drawn again as
+        `layout.selections`, so a redrawn chart still shows the region its table lists (2-D).
     """
     dims = coords.shape[1]
     draw_rows = np.asarray(draw_rows, dtype=np.int64)
@@ -150,6 +161,7 @@ def embedding_scatter(
                 marker=dict(size=size * 2.2, color="rgba(0,0,0,0)", line=dict(color="#E4572E", width=2)),
             )
         )
+        _never_dimmed(fig.data[-1])
     if focus_row is not None:
         fig.add_trace(
             _marker_trace(
@@ -157,6 +169,7 @@ def embedding_scatter(
                 marker=dict(size=size * 3, color="#E4572E", symbol="x" if dims == 2 else "diamond"),
             )
         )
+        _never_dimmed(fig.data[-1])
     base_layout(fig, height=height)
     titles = _axis_titles(method, dims)
     if dims == 3:
@@ -168,13 +181,39 @@ def embedding_scatter(
         fig.update_layout(
             xaxis=dict(title=titles[0], zeroline=False),
             yaxis=dict(title=titles[1], zeroline=False, scaleanchor="x", scaleratio=1),
-            dragmode="lasso",
+            dragmode=dragmode or "lasso",
             uirevision=uirevision,
             hovermode="closest",
         )
         if density is not None:
             density_layer(fig, density)
+        if x_range is not None:
+            fig.update_xaxes(range=[float(v) for v in x_range], autorange=False)
+        if y_range is not None:
+            fig.update_yaxes(range=[float(v) for v in y_range], autorange=False)
+        shapes = [_selection_path(s["x"], s["y"]) for s in lasso] + [_selection_rect(s["x"], s["y"]) for s in box]
+        if shapes:
+            fig.update_layout(selections=shapes)
     return fig
+
+
+def _never_dimmed(trace: go.Scattergl | go.Scatter3d) -> None:
+    """Keep a marker layer (rings, the chosen point) at full opacity outside a lasso: Plotly dims every
+    trace's unselected points, and the chosen point is often outside the region."""
+    if isinstance(trace, go.Scattergl):
+        trace.unselected = dict(marker=dict(opacity=1.0))
+
+
+def _selection_path(xs: Sequence[float], ys: Sequence[float]) -> dict:
+    """A lasso polygon as a Plotly layout selection (an SVG path in data coordinates)."""
+    vertices = "L".join(f"{float(x)!r},{float(y)!r}" for x, y in zip(xs, ys, strict=True))
+    return dict(type="path", path=f"M{vertices}Z", xref="x", yref="y")
+
+
+def _selection_rect(xs: Sequence[float], ys: Sequence[float]) -> dict:
+    """A box as a Plotly layout selection."""
+    return dict(type="rect", x0=float(min(xs)), x1=float(max(xs)), y0=float(min(ys)), y1=float(max(ys)),
+                xref="x", yref="y")
 
 
 def animated_scatter(
