@@ -27,14 +27,16 @@ from ui.state import View
 from ui.widgets import progress_bar
 
 HIDDEN_COLUMNS = panel.HIDDEN_COLUMNS
+CLUSTERS = panel.CLUSTERS
 LARGEST_K = panel.LARGEST_K
 method_options = panel.method_options
 colour_options = panel.colour_options
 
 
-def colour_spec(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None) -> ColorSpec:
+def colour_spec(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None,
+                clustering: panel.Clusters | None = None) -> ColorSpec:
     """The views' ColorSpec of `panel.colouring` (the same fields)."""
-    c = panel.colouring(emb, choice, norms)
+    c = panel.colouring(emb, choice, norms, clustering)
     return ColorSpec(kind=c.kind, values=c.values, names=c.names, title=c.title)
 
 
@@ -64,14 +66,26 @@ def norms(view: View) -> np.ndarray:
     return _norms(view.data_key, view.selection)
 
 
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Finding clusters (HDBSCAN)…")
+def _clusters(data_key: str, min_cluster_size: int | None, _selection: Selection) -> panel.Clusters:
+    return panel.clusters(_selection, min_cluster_size=min_cluster_size)
+
+
+def clusters(view: View, min_cluster_size: int | None = None) -> panel.Clusters:
+    """HDBSCAN clusters of the selection's rows, once per (selection, smallest cluster)."""
+    return _clusters(view.data_key, None if min_cluster_size is None else int(min_cluster_size), view.selection)
+
+
 @st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
-def _colour(data_key: str, choice: str, _selection: Selection) -> ColorSpec:
-    return colour_spec(_selection, choice, _norms(data_key, _selection))
+def _colour(data_key: str, choice: str, min_cluster_size: int | None, _selection: Selection) -> ColorSpec:
+    clustering = _clusters(data_key, min_cluster_size, _selection) if choice == CLUSTERS else None
+    return colour_spec(_selection, choice, _norms(data_key, _selection), clustering)
 
 
-def colour(view: View, choice: str) -> ColorSpec:
+def colour(view: View, choice: str, min_cluster_size: int | None = None) -> ColorSpec:
     """Point colours for a choice, built once per (selection, choice), not on every click."""
-    return _colour(view.data_key, choice, view.selection)
+    size = None if min_cluster_size is None or choice != CLUSTERS else int(min_cluster_size)
+    return _colour(view.data_key, choice, size, view.selection)
 
 
 @st.cache_data(max_entries=64, ttl=RESULTS_TTL, show_spinner=False)

@@ -92,13 +92,16 @@ def _on_select(chart_key: str, context: str, figure_key: str):
 
 
 @st.fragment
-def point_cloud(view: View, layout: ExploreLayout, *, method: str, colour: str, k: int, metric: str) -> None:
+def point_cloud(view: View, layout: ExploreLayout, *, method: str, colour: str, k: int, metric: str,
+                min_cluster_size: int | None = None) -> None:
     emb = view.embedding
     proj = layout.projection
     coords = proj.coords
     rows = layout.drawn
     norms = explore.norms(view)
-    color = explore.colour(view, colour)
+    color = explore.colour(view, colour, min_cluster_size)
+    if colour == explore.CLUSTERS:
+        colour = f"{colour}|{min_cluster_size}"  # the figure's cache key: another smallest cluster, other colours
     context = f"{view.data_key}|{method}|{coords.shape[1]}"
     chart_key = f"explore_chart|{context}"
     # Mounted before the chart: it only listens (to the chart in CHART_BOX), and its callback runs

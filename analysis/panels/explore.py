@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from analysis.clusters import PCA_COMPONENTS, Clusters, hdbscan_clusters
 from analysis.data import Embedding, Selection
 from analysis.metrics.class_statistics import default_chunk_rows, iter_row_chunks
 from analysis.neighbors import NeighborGraph, kneighbors_of
@@ -47,6 +48,8 @@ from analysis.validation import ProgressFn, first_rows, max_abs, power_of_two_ex
 _SCALED_ABOVE = 2.0**64
 
 __all__ = [
+    "CLUSTERS",
+    "Clusters",
     "GRAPH_MAX_ROWS",
     "LABEL",
     "LARGEST_K",
@@ -63,6 +66,8 @@ __all__ = [
     "PointNeighbours",
     "Projection",
     "TrainingFrames",
+    "cluster_table",
+    "clusters",
     "colour_options",
     "colouring",
     "density_extent",
@@ -100,7 +105,9 @@ DENSITY_PAD = 0.02
 # Display name -> `analysis.projection.project` method.
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne", "LDA": "lda"}
 
-NONE, LABEL, NORM = "none", "label", "vector norm"
+NONE, LABEL, NORM, CLUSTERS = "none", "label", "vector norm", "clusters (HDBSCAN)"
+# Fewest rows offered clusters: HDBSCAN's smallest cluster is at least 10 rows here.
+MIN_CLUSTER_ROWS = 20
 # A metadata column with at most this many distinct values is coloured as categories.
 MAX_CATEGORIES = 40
 HIDDEN_COLUMNS = frozenset({"id"})
@@ -448,18 +455,29 @@ class Colouring:
 
 
 def colour_options(emb: Embedding | Selection) -> list[str]:
-    """Colour choices: the label (if any), each visible metadata column, the vector norm, none."""
+    """Colour choices: the label (if any), each visible metadata column, the vector norm, HDBSCAN
+    clusters (on at least `MIN_CLUSTER_ROWS` rows), none."""
     options = [LABEL] if emb.labels is not None else []
     if emb.metadata is not None:
-        options += [c for c in emb.metadata.columns if c not in HIDDEN_COLUMNS]
-    return [*options, NORM, NONE]
+        options += [c for c in emb.metadata.columns if c not in HIDDEN_COLUMNS and c != CLUSTERS]
+    options.append(NORM)
+    if emb.n_samples >= MIN_CLUSTER_ROWS:
+        options.append(CLUSTERS)
+    return [*options, NONE]
 
 
-def colouring(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None) -> Colouring:
-    """The colours of a choice: labels by class name, norms on a colour bar, a metadata column as
-    categories (at most `MAX_CATEGORIES` distinct values) or as numbers (numeric with more)."""
+def colouring(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None,
+              clustering: Clusters | None = None) -> Colouring:
+    """The colours of a choice: labels by class name, norms on a colour bar, clusters (given in
+    `clustering`; noise last, as "noise"), a metadata column as categories (at most
+    `MAX_CATEGORIES` distinct values) or as numbers (numeric with more)."""
     if isinstance(emb, Selection):
         emb = emb.embedding
+    if choice == CLUSTERS and clustering is not None:
+        k = clustering.n_clusters
+        codes = np.where(clustering.labels < 0, k, clustering.labels)
+        return Colouring(kind="category", values=codes, names=(*(f"cluster {c}" for c in range(k)), "noise"),
+                         title="cluster")
     if choice == LABEL and emb.labels is not None:
         n_codes = int(emb.labels.max()) + 1
         names = tuple(emb.class_name(c) for c in range(n_codes))
@@ -477,6 +495,37 @@ def colouring(emb: Embedding | Selection, choice: str, norms: np.ndarray | None 
             codes = np.fromiter((lookup[v] for v in text.to_list()), dtype=np.int64, count=len(text))
             return Colouring(kind="category", values=codes, names=tuple(uniques), title=choice)
     return Colouring()
+
+
+# ---------------------------------------------------------------------------------------------- clusters
+def clusters(selection: Selection, *, min_cluster_size: int | None = None, seed: int = 0) -> Clusters:
+    """HDBSCAN clusters of the selection's rows in the original space (`analysis.clusters`), on the
+    first `PCA_COMPONENTS` principal components of a wider embedding (streamed over every row)."""
+    n, d = selection.n_samples, int(selection.X.shape[1])
+    if d > PCA_COMPONENTS:
+        Z, _ = pca_all_rows(selection.X, n_components=PCA_COMPONENTS)
+        space = f"the PCA-{PCA_COMPONENTS} of the {d}-D embedding"
+    else:
+        Z = np.asarray(selection.X, dtype=np.float32)
+        space = f"the {d}-D embedding"
+    if n < MIN_CLUSTER_ROWS:
+        raise ValueError(f"Clusters need at least {MIN_CLUSTER_ROWS} rows; this selection has {n}.")
+    return hdbscan_clusters(Z, labels=selection.labels, min_cluster_size=min_cluster_size, seed=seed, space=space)
+
+
+def cluster_table(clustering: Clusters, class_name=None) -> pl.DataFrame:
+    """One row per cluster (then noise): its size, share of rows and, with labels, its majority
+    label and purity (the majority label's share of the cluster)."""
+    n = max(int(clustering.labels.size), 1)
+    k = clustering.n_clusters
+    names = [f"cluster {c}" for c in range(k)] + ["noise"]
+    sizes = [*clustering.sizes.tolist(), clustering.n_noise]
+    columns: dict[str, Any] = {"cluster": names, "rows": sizes, "share of rows": [s / n for s in sizes]}
+    if clustering.purity is not None and clustering.majority is not None:
+        label = (lambda code: str(code)) if class_name is None else class_name
+        columns["majority label"] = [label(int(c)) for c in clustering.majority] + [None]
+        columns["purity"] = [*clustering.purity.tolist(), None]
+    return pl.DataFrame(columns)
 
 
 # ---------------------------------------------------------------------------------------------- neighbours

@@ -38,6 +38,17 @@ class ColorSpec:
     title: str = ""
 
 
+# HDBSCAN's noise rows (`analysis.panels.explore.colouring`: the category "noise" of the "cluster" colouring).
+NOISE_GREY = "#B8B8B8"
+
+
+def _category_colour(color: ColorSpec, code: int) -> str:
+    """A category's colour; clustering noise is grey, not a cluster's colour."""
+    if color.title == "cluster" and code < len(color.names) and color.names[code] == "noise":
+        return NOISE_GREY
+    return category_color(code)
+
+
 def _axis_titles(method: str, dims: int) -> list[str]:
     return [f"{method} {i + 1}" for i in range(dims)]
 
@@ -126,7 +137,7 @@ def embedding_scatter(
                     draw_rows[sel],
                     None if hover_arr is None else hover_arr[sel],
                     name=escape(name),
-                    marker=dict(size=size, color=category_color(int(code)), opacity=0.85),
+                    marker=dict(size=size, color=_category_colour(color, int(code)), opacity=0.85),
                 )
             )
     elif color.kind == "continuous" and color.values is not None:

@@ -1,0 +1,37 @@
+"""Issue 18 item 7 on Explore in the browser: clusters as a colour, search, thumbnails."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.helpers import open_page, screenshot, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+GD = "document.querySelector('.st-key-explore_chart_box .js-plotly-plot')"
+
+
+def _no_exception(page) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.get_by_label(label, exact=True).click()  # a Streamlit selectbox opens its list on click
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_colour_by_clusters_shows_them_and_their_purity(page, server) -> None:
+    open_page(page, server)
+    page.locator(".st-key-explore_chart_box .js-plotly-plot").wait_for()
+    _choose(page, "Colour by", "clusters (HDBSCAN)")
+    page.get_by_role("heading", name="Clusters").wait_for(timeout=60_000)
+    wait_idle(page)
+    caption = page.get_by_text("HDBSCAN (smallest cluster 10)", exact=False).first.inner_text()
+    assert "clusters" in caption and "Purity" in caption
+    names = page.evaluate(f"() => {GD}._fullData.map(t => t.name)")
+    assert "cluster 0" in names and "cluster 1" in names
+    page.get_by_role("button", name="Download clusters as CSV").wait_for()
+    _no_exception(page)
+    page.get_by_role("heading", name="Clusters").scroll_into_view_if_needed()
+    screenshot(page, "explore-clusters")
