@@ -19,6 +19,7 @@ import streamlit as st
 
 from analysis.data import Embedding, Selection
 from analysis.panels import explore as panel
+from analysis.panels import explore_points as points
 from analysis.views import ColorSpec
 from analysis.views.regions import points_in_box, points_in_polygon
 from ui import cache
@@ -31,6 +32,16 @@ CLUSTERS = panel.CLUSTERS
 LARGEST_K = panel.LARGEST_K
 method_options = panel.method_options
 colour_options = panel.colour_options
+
+
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
+def _search(data_key: str, query: str, column: str, _selection: Selection) -> np.ndarray:
+    return points.search_rows(_selection, query, column)
+
+
+def search(view: View, query: str, column: str) -> np.ndarray:
+    """Rows matching a search (`explore_points.search_rows`), once per (selection, query, column)."""
+    return _search(view.data_key, query, column, view.selection)
 
 
 def colour_spec(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None,
@@ -133,7 +144,10 @@ def hover_text(emb: Embedding, rows: np.ndarray, *, max_columns: int = 4) -> lis
         for lines, code in zip(parts, emb.labels[rows], strict=True):
             lines.append(f"label: {html.escape(emb.class_name(int(code)))}")
     if emb.metadata is not None:
-        columns = [c for c in emb.metadata.columns if c not in HIDDEN_COLUMNS][:max_columns]
+        # A `text` column first (what an upload's point says), never a picture's bytes.
+        shown = [c for c in emb.metadata.columns if c not in HIDDEN_COLUMNS and emb.metadata[c].dtype != pl.Binary
+                 and c != points.IMAGE_COLUMN]
+        columns = sorted(shown, key=lambda c: c != points.TEXT_COLUMN)[:max_columns]
         for column in columns:
             values = emb.metadata[column].gather(rows).cast(pl.Utf8).fill_null("").to_list()
             for lines, value in zip(parts, values, strict=True):
@@ -175,6 +189,8 @@ def rows_table(emb: Embedding, rows: np.ndarray, extra: Mapping[str, np.ndarray]
         columns[name] = values
     table = pl.DataFrame(columns)
     if emb.metadata is not None:
-        meta = emb.metadata.drop([c for c in emb.metadata.columns if c in columns]).gather(rows)
+        # Pictures' bytes are not a table column (nor CSV text): `explore_tools.show_rows` shows them as images.
+        dropped = [c for c in emb.metadata.columns if c in columns or emb.metadata[c].dtype == pl.Binary]
+        meta = emb.metadata.drop(dropped).gather(rows)
         table = pl.concat([table, meta], how="horizontal")
     return table

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis.clusters import PCA_COMPONENTS, Clusters, hdbscan_clusters
+from analysis.clusters import PCA_COMPONENTS, Clusters, default_min_cluster_size, hdbscan_clusters
 from analysis.data import Embedding, Selection
 from analysis.metrics.class_statistics import default_chunk_rows, iter_row_chunks
 from analysis.neighbors import NeighborGraph, kneighbors_of
@@ -70,6 +70,7 @@ __all__ = [
     "clusters",
     "colour_options",
     "colouring",
+    "default_min_cluster_size",
     "density_extent",
     "density_image",
     "draw_rows",

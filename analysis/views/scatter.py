@@ -96,6 +96,7 @@ def embedding_scatter(
     y_range: Sequence[float] | None = None,
     lasso: Sequence[dict] = (),
     box: Sequence[dict] = (),
+    match_rows: np.ndarray | None = None,
 ) -> go.Figure:
     """Scatter of a 2-D or 3-D projection.
 
@@ -117,6 +118,8 @@ def embedding_scatter(
     dragmode, x_range, y_range
         The drag mode (default "lasso") and axis ranges (default: autorange, or the density
         image's extent) to draw with: the user's, when the chart is redrawn after a click (2-D).
+    match_rows : ndarray of int, optional
+        Rows a search matched, circled in black ("matches" in the legend) above the other markers.
     lasso, box
         Selection shapes ({"x": [...], "y": [...]}, as Streamlit reports them) drawn again as
         `layout.selections`, so a redrawn chart still shows the region its table lists (2-D).
@@ -165,6 +168,14 @@ def embedding_scatter(
                 marker=dict(size=size, color=ACCENT, opacity=0.8),
             )
         )
+    if match_rows is not None and len(match_rows):
+        fig.add_trace(
+            _marker_trace(
+                coords, np.asarray(match_rows, dtype=np.int64), None, name="matches",
+                marker=dict(size=size * 1.8, color="rgba(0,0,0,0)", line=dict(color="#111111", width=1.5)),
+            )
+        )
+        _never_dimmed(fig.data[-1])
     if highlight_rows is not None and len(highlight_rows):
         fig.add_trace(
             _marker_trace(

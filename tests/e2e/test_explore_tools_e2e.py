@@ -35,3 +35,42 @@ def test_colour_by_clusters_shows_them_and_their_purity(page, server) -> None:
     _no_exception(page)
     page.get_by_role("heading", name="Clusters").scroll_into_view_if_needed()
     screenshot(page, "explore-clusters")
+
+
+def test_search_circles_matches_and_selects_them(page, server) -> None:
+    open_page(page, server)
+    page.locator(".st-key-explore_chart_box .js-plotly-plot").wait_for()
+    _choose(page, "in", "label")
+    box = page.get_by_label("Find points", exact=True)
+    box.fill("3")
+    box.press("Enter")
+    page.get_by_text("matching points, circled in black", exact=False).wait_for(timeout=30_000)
+    wait_idle(page)
+    shown = int(page.get_by_text("matching points, circled in black", exact=False).inner_text().split()[0])
+    circled = page.evaluate(f"() => ({GD}._fullData.find(t => t.name === 'matches') || {{x: []}}).x.length")
+    assert circled == shown > 100  # the digits sample has about 180 threes
+    page.get_by_role("button", name=f"Select the {shown} matches").click()
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('p')].some(p => p.innerText === 'Selection: ' + n + ' points')",
+        arg=shown, timeout=15_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Download selection as CSV").wait_for()
+    _no_exception(page)
+    screenshot(page, "explore-search")
+
+
+def test_the_chosen_digit_and_its_neighbours_pictures_are_shown(page, server) -> None:
+    open_page(page, server)
+    page.locator(".st-key-explore_chart_box .js-plotly-plot").wait_for()
+    box = page.get_by_label("Point (row)", exact=True)
+    box.fill("4")
+    box.press("Enter")
+    page.get_by_text("nearest neighbours of id", exact=False).wait_for(timeout=30_000)
+    wait_idle(page)
+    image = page.locator('[data-testid="stImage"] img').first
+    image.wait_for()
+    # The picture decoded in the browser: a 32 x 32 PNG (the 8 x 8 digit scaled by 4).
+    assert page.evaluate("img => [img.complete, img.naturalWidth]", image.element_handle()) == [True, 32]
+    _no_exception(page)
+    page.get_by_text("nearest neighbours of id", exact=False).scroll_into_view_if_needed()
+    screenshot(page, "explore-thumbnails")
