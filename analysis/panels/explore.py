@@ -456,11 +456,12 @@ class Colouring:
 
 
 def colour_options(emb: Embedding | Selection) -> list[str]:
-    """Colour choices: the label (if any), each visible metadata column, the vector norm, HDBSCAN
-    clusters (on at least `MIN_CLUSTER_ROWS` rows), none."""
+    """Colour choices: the label (if any), each visible metadata column (not bytes, e.g. pictures),
+    the vector norm, HDBSCAN clusters (on at least `MIN_CLUSTER_ROWS` rows), none."""
     options = [LABEL] if emb.labels is not None else []
     if emb.metadata is not None:
-        options += [c for c in emb.metadata.columns if c not in HIDDEN_COLUMNS and c != CLUSTERS]
+        options += [c for c in emb.metadata.columns
+                    if c not in HIDDEN_COLUMNS and c != CLUSTERS and emb.metadata[c].dtype != pl.Binary]
     options.append(NORM)
     if emb.n_samples >= MIN_CLUSTER_ROWS:
         options.append(CLUSTERS)

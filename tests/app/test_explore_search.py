@@ -51,3 +51,44 @@ def test_the_chosen_point_shows_its_digit_and_the_neighbours_their_pictures() ->
     assert len(at.get("image")) == 1  # the chosen digit, above its neighbours
     neighbours = _table_with(at, "distance")
     assert len(neighbours) == 10 and neighbours["picture"].str.startswith("data:image/png;base64,").all()
+
+
+def _png(value: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((4, 4), value, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_uploads_image_and_text_columns_are_shown_for_its_points() -> None:
+    import polars as pl
+
+    from analysis.data import Embedding
+    from ui.state import Source
+
+    rng = np.random.default_rng(0)
+    n = 40
+    meta = pl.DataFrame({"text": [f"sentence {i} about {'cats' if i % 2 else 'dogs'}" for i in range(n)],
+                         "image": [_png(6 * i) for i in range(n)]})
+    emb = Embedding(X=rng.normal(size=(n, 5)).astype(np.float32), metadata=meta, name="pictures")
+    upload = Source(key="upload:pictures", label="pictures", origin="upload", embedding=emb)
+    at = open_page(PAGE, uploads={upload.key: upload}, source_key=upload.key)
+    assert not at.exception, at.exception
+    assert at.session_state["view"].source.key == upload.key
+    assert "image" not in at.selectbox(key="explore_search_column").options  # bytes are not searched
+    at.text_input(key="explore_search").input("cats").run()
+    assert any(c.value == f"{n // 2} matching points, circled in black." for c in at.caption)
+    at.number_input(key="explore_focus_input").set_value(3).run()
+    assert not at.exception, at.exception
+    assert len(at.get("image")) == 1  # the chosen point's picture
+    assert any(t.value == "sentence 3 about cats" for t in at.text)  # and its text
+    neighbours = _table_with(at, "distance")
+    assert "image" not in neighbours.columns  # the bytes are shown as pictures, not as a column
+    assert neighbours["picture"].str.startswith("data:image/png;base64,").all()
+    assert "image" not in at.selectbox(key="explore_colour").options
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    hover = next(h for t in spec["data"] for h in (t.get("text") or []) if h.startswith("<b>id 3</b>"))
+    assert "text: sentence 3 about cats" in hover and "image" not in hover
