@@ -167,7 +167,7 @@ def point_cloud(view: View, layout: ExploreLayout, *, method: str, colour: str, 
     trust = f"trustworthiness {proj.trustworthiness:.3f}" if proj.trustworthiness is not None else ""
     three_d = coords.shape[1] == 3
     st.caption(f"{method} · {trust} · {layout.note}. "
-               + ("Drag to rotate; click a point to list its neighbours (3-D views select by click only)."
+               + ("Drag to rotate; click a point, or type its row, to list its neighbours (lasso and box are 2-D only)."
                   if three_d else "Drag to lasso (or pick box, zoom or pan in the toolbar); click a point in "
                                   "any mode to list and ring its neighbours."))
 

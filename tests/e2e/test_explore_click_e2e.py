@@ -162,3 +162,4 @@ def test_a_click_lists_neighbours_in_every_other_drag_mode_and_keeps_it(page, se
     assert _dragmode(page) == mode
     _no_exception(page)
     screenshot(page, f"explore-click-{mode}-mode")
+
