@@ -79,7 +79,7 @@ def norms(view: View) -> np.ndarray:
 
 @st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Finding clusters (HDBSCAN)…")
 def _clusters(data_key: str, min_cluster_size: int | None, _selection: Selection) -> panel.Clusters:
-    return panel.clusters(_selection, min_cluster_size=min_cluster_size)
+    return points.clusters(_selection, min_cluster_size=min_cluster_size)
 
 
 def clusters(view: View, min_cluster_size: int | None = None) -> panel.Clusters:

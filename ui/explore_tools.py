@@ -72,7 +72,7 @@ def cluster_section(view: View, min_cluster_size: int) -> None:
               if found.overall_purity is not None else " No labels: purity needs class labels.")
     st.caption(found.describe() + purity + " Clusters are found in the original space, not in the 2-D picture, "
                "so they do not change with the projection.")
-    table = panel.cluster_table(found, class_name=emb.class_name if emb.labels is not None else None)
+    table = points.cluster_table(found, class_name=emb.class_name if emb.labels is not None else None)
     config = {"share of rows": st.column_config.NumberColumn(format="%.3f")}
     if "purity" in table.columns:
         config["purity"] = st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.3f")

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis.clusters import PCA_COMPONENTS, Clusters, default_min_cluster_size, hdbscan_clusters
+from analysis.clusters import Clusters, default_min_cluster_size
 from analysis.data import Embedding, Selection
 from analysis.metrics.class_statistics import default_chunk_rows, iter_row_chunks
 from analysis.neighbors import NeighborGraph, kneighbors_of
@@ -66,8 +66,6 @@ __all__ = [
     "PointNeighbours",
     "Projection",
     "TrainingFrames",
-    "cluster_table",
-    "clusters",
     "colour_options",
     "colouring",
     "default_min_cluster_size",
@@ -497,37 +495,6 @@ def colouring(emb: Embedding | Selection, choice: str, norms: np.ndarray | None 
             codes = np.fromiter((lookup[v] for v in text.to_list()), dtype=np.int64, count=len(text))
             return Colouring(kind="category", values=codes, names=tuple(uniques), title=choice)
     return Colouring()
-
-
-# ---------------------------------------------------------------------------------------------- clusters
-def clusters(selection: Selection, *, min_cluster_size: int | None = None, seed: int = 0) -> Clusters:
-    """HDBSCAN clusters of the selection's rows in the original space (`analysis.clusters`), on the
-    first `PCA_COMPONENTS` principal components of a wider embedding (streamed over every row)."""
-    n, d = selection.n_samples, int(selection.X.shape[1])
-    if d > PCA_COMPONENTS:
-        Z, _ = pca_all_rows(selection.X, n_components=PCA_COMPONENTS)
-        space = f"the PCA-{PCA_COMPONENTS} of the {d}-D embedding"
-    else:
-        Z = np.asarray(selection.X, dtype=np.float32)
-        space = f"the {d}-D embedding"
-    if n < MIN_CLUSTER_ROWS:
-        raise ValueError(f"Clusters need at least {MIN_CLUSTER_ROWS} rows; this selection has {n}.")
-    return hdbscan_clusters(Z, labels=selection.labels, min_cluster_size=min_cluster_size, seed=seed, space=space)
-
-
-def cluster_table(clustering: Clusters, class_name=None) -> pl.DataFrame:
-    """One row per cluster (then noise): its size, share of rows and, with labels, its majority
-    label and purity (the majority label's share of the cluster)."""
-    n = max(int(clustering.labels.size), 1)
-    k = clustering.n_clusters
-    names = [f"cluster {c}" for c in range(k)] + ["noise"]
-    sizes = [*clustering.sizes.tolist(), clustering.n_noise]
-    columns: dict[str, Any] = {"cluster": names, "rows": sizes, "share of rows": [s / n for s in sizes]}
-    if clustering.purity is not None and clustering.majority is not None:
-        label = (lambda code: str(code)) if class_name is None else class_name
-        columns["majority label"] = [label(int(c)) for c in clustering.majority] + [None]
-        columns["purity"] = [*clustering.purity.tolist(), None]
-    return pl.DataFrame(columns)
 
 
 # ---------------------------------------------------------------------------------------------- neighbours

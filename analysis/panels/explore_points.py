@@ -1,7 +1,9 @@
-"""The Explore page's per-point tools: search rows by id, label or metadata, and their thumbnails.
+"""The Explore page's per-point tools: search rows by id, label or metadata, their thumbnails, and
+HDBSCAN clusters with their label purity.
 
-Nothing here imports streamlit or plotly: the page highlights the rows `search_rows` returns and
-shows the PNG bytes `thumbnails` returns (as data URIs in a table's image column).
+Nothing here imports streamlit or plotly: the page highlights the rows `search_rows` returns,
+shows the PNG bytes `thumbnails` returns (as data URIs in a table's image column) and colours by
+`clusters` (`analysis.panels.explore.colouring`).
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
+from analysis.clusters import PCA_COMPONENTS, Clusters, hdbscan_clusters
 from analysis.data import Embedding, Selection
+from analysis.panels.explore import MIN_CLUSTER_ROWS, pca_all_rows
 
 ANY_COLUMN = "any column"
 ID, LABEL = "id", "label"
@@ -28,8 +33,8 @@ DIGIT_THUMBNAIL_PIXELS = 32
 # Largest picture shown per row (bytes): a larger one is left out of the table, not truncated.
 MAX_IMAGE_BYTES = 200_000
 
-__all__ = ["ANY_COLUMN", "IMAGE_COLUMN", "TEXT_COLUMN", "has_thumbnails", "search_columns", "search_rows",
-           "thumbnail_uris", "thumbnails"]
+__all__ = ["ANY_COLUMN", "IMAGE_COLUMN", "TEXT_COLUMN", "cluster_table", "clusters",
+           "has_thumbnails", "search_columns", "search_rows", "thumbnail_uris", "thumbnails"]
 
 
 def _embedding(emb: Embedding | Selection) -> Embedding:
@@ -181,3 +186,34 @@ def thumbnail_uris(emb: Embedding | Selection, rows: np.ndarray) -> list[str | N
 def thumbnails(emb: Embedding | Selection, rows: np.ndarray) -> list[bytes | None]:
     """The PNG/JPEG/GIF bytes of each row's picture (for `st.image`), None where it has none."""
     return [None if uri is None else base64.b64decode(uri.split(",", 1)[1]) for uri in thumbnail_uris(emb, rows)]
+
+
+# ---------------------------------------------------------------------------------------------- clusters
+def clusters(selection: Selection, *, min_cluster_size: int | None = None, seed: int = 0) -> Clusters:
+    """HDBSCAN clusters of the selection's rows in the original space (`analysis.clusters`), on the
+    first `PCA_COMPONENTS` principal components of a wider embedding (streamed over every row)."""
+    n, d = selection.n_samples, int(selection.X.shape[1])
+    if d > PCA_COMPONENTS:
+        Z, _ = pca_all_rows(selection.X, n_components=PCA_COMPONENTS)
+        space = f"the PCA-{PCA_COMPONENTS} of the {d}-D embedding"
+    else:
+        Z = np.asarray(selection.X, dtype=np.float32)
+        space = f"the {d}-D embedding"
+    if n < MIN_CLUSTER_ROWS:
+        raise ValueError(f"Clusters need at least {MIN_CLUSTER_ROWS} rows; this selection has {n}.")
+    return hdbscan_clusters(Z, labels=selection.labels, min_cluster_size=min_cluster_size, seed=seed, space=space)
+
+
+def cluster_table(clustering: Clusters, class_name=None) -> pl.DataFrame:
+    """One row per cluster (then noise): its size, share of rows and, with labels, its majority
+    label and purity (the majority label's share of the cluster)."""
+    n = max(int(clustering.labels.size), 1)
+    k = clustering.n_clusters
+    names = [f"cluster {c}" for c in range(k)] + ["noise"]
+    sizes = [*clustering.sizes.tolist(), clustering.n_noise]
+    columns: dict[str, Any] = {"cluster": names, "rows": sizes, "share of rows": [s / n for s in sizes]}
+    if clustering.purity is not None and clustering.majority is not None:
+        label = (lambda code: str(code)) if class_name is None else class_name
+        columns["majority label"] = [label(int(c)) for c in clustering.majority] + [None]
+        columns["purity"] = [*clustering.purity.tolist(), None]
+    return pl.DataFrame(columns)

@@ -7,6 +7,7 @@ import pytest
 
 from analysis.clusters import NOISE, cluster_purity, default_min_cluster_size, hdbscan_clusters
 from analysis.panels import explore as panel
+from analysis.panels import explore_points as points
 
 
 def test_purity_by_hand() -> None:
@@ -82,7 +83,7 @@ def test_bad_input_is_refused_with_the_fix() -> None:
 def test_the_panel_table_and_colours_of_clusters() -> None:
     X, y = _blobs(40)
     found = hdbscan_clusters(X, labels=y, min_cluster_size=10)
-    table = panel.cluster_table(found, class_name=lambda c: f"class {c}")
+    table = points.cluster_table(found, class_name=lambda c: f"class {c}")
     assert table["cluster"].to_list() == ["cluster 0", "cluster 1", "cluster 2", "noise"]
     assert table["rows"].sum() == 120
     assert set(table["majority label"].to_list()[:3]) == {"class 0", "class 1", "class 2"}
