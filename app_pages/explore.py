@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis.views import animated_scatter
-from ui import cache, explore, state
+from ui import cache, explore, explore_tools, state
 from ui.explore_fragment import point_cloud
 
 view = state.current_view()
@@ -21,10 +21,13 @@ dims = controls[1].radio("View", [2, 3], key="explore_dims", horizontal=True, fo
 colour = controls[2].selectbox("Colour by", explore.colour_options(emb), key="explore_colour")
 k = controls[3].slider("Neighbours k", 1, explore.LARGEST_K, 10, key="explore_k")
 metric = controls[4].radio("Distance", ["euclidean", "cosine"], key="explore_metric", horizontal=True)
+min_cluster = explore_tools.min_cluster_size_input(view, controls[2]) if colour == explore.CLUSTERS else None
 
 with st.spinner(f"Computing {method} of {emb.n_samples:,} points… (stop with the ■ button, top right)"):
     layout = explore.layout(view, method, dims)
-point_cloud(view, layout, method=method, colour=colour, k=k, metric=metric)
+point_cloud(view, layout, method=method, colour=colour, k=k, metric=metric, min_cluster_size=min_cluster)
+if min_cluster is not None:
+    explore_tools.cluster_section(view, min_cluster)
 
 run = state.current_run(view)
 if run is not None and len(run.steps) > 1 and view.layer is not None:

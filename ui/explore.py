@@ -20,6 +20,7 @@ import streamlit as st
 
 from analysis.data import Embedding, Selection
 from analysis.panels import explore as panel
+from analysis.panels import explore_points as points
 from analysis.views import ColorSpec
 from analysis.views.regions import points_in_box, points_in_polygon
 from ui import cache
@@ -28,14 +29,26 @@ from ui.state import View
 from ui.widgets import progress_bar
 
 HIDDEN_COLUMNS = panel.HIDDEN_COLUMNS
+CLUSTERS = panel.CLUSTERS
 LARGEST_K = panel.LARGEST_K
 method_options = panel.method_options
 colour_options = panel.colour_options
 
 
-def colour_spec(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None) -> ColorSpec:
+@st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
+def _search(data_key: str, query: str, column: str, _selection: Selection) -> np.ndarray:
+    return points.search_rows(_selection, query, column)
+
+
+def search(view: View, query: str, column: str) -> np.ndarray:
+    """Rows matching a search (`explore_points.search_rows`), once per (selection, query, column)."""
+    return _search(view.data_key, query, column, view.selection)
+
+
+def colour_spec(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None,
+                clustering: panel.Clusters | None = None) -> ColorSpec:
     """The views' ColorSpec of `panel.colouring` (the same fields)."""
-    c = panel.colouring(emb, choice, norms)
+    c = panel.colouring(emb, choice, norms, clustering)
     return ColorSpec(kind=c.kind, values=c.values, names=c.names, title=c.title)
 
 
@@ -65,14 +78,26 @@ def norms(view: View) -> np.ndarray:
     return _norms(view.data_key, view.selection)
 
 
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Finding clusters (HDBSCAN)…")
+def _clusters(data_key: str, min_cluster_size: int | None, _selection: Selection) -> panel.Clusters:
+    return points.clusters(_selection, min_cluster_size=min_cluster_size)
+
+
+def clusters(view: View, min_cluster_size: int | None = None) -> panel.Clusters:
+    """HDBSCAN clusters of the selection's rows, once per (selection, smallest cluster)."""
+    return _clusters(view.data_key, None if min_cluster_size is None else int(min_cluster_size), view.selection)
+
+
 @st.cache_data(max_entries=32, ttl=RESULTS_TTL, show_spinner=False)
-def _colour(data_key: str, choice: str, _selection: Selection) -> ColorSpec:
-    return colour_spec(_selection, choice, _norms(data_key, _selection))
+def _colour(data_key: str, choice: str, min_cluster_size: int | None, _selection: Selection) -> ColorSpec:
+    clustering = _clusters(data_key, min_cluster_size, _selection) if choice == CLUSTERS else None
+    return colour_spec(_selection, choice, _norms(data_key, _selection), clustering)
 
 
-def colour(view: View, choice: str) -> ColorSpec:
+def colour(view: View, choice: str, min_cluster_size: int | None = None) -> ColorSpec:
     """Point colours for a choice, built once per (selection, choice), not on every click."""
-    return _colour(view.data_key, choice, view.selection)
+    size = None if min_cluster_size is None or choice != CLUSTERS else int(min_cluster_size)
+    return _colour(view.data_key, choice, size, view.selection)
 
 
 @st.cache_data(max_entries=64, ttl=RESULTS_TTL, show_spinner=False)
@@ -131,7 +156,10 @@ def hover_text(emb: Embedding, rows: np.ndarray, *, max_columns: int = 4) -> lis
         for lines, code in zip(parts, emb.labels[rows], strict=True):
             lines.append(f"label: {html.escape(emb.class_name(int(code)))}")
     if emb.metadata is not None:
-        columns = [c for c in emb.metadata.columns if c not in HIDDEN_COLUMNS][:max_columns]
+        # A `text` column first (what an upload's point says), never a picture's bytes.
+        shown = [c for c in emb.metadata.columns if c not in HIDDEN_COLUMNS and emb.metadata[c].dtype != pl.Binary
+                 and c != points.IMAGE_COLUMN]
+        columns = sorted(shown, key=lambda c: c != points.TEXT_COLUMN)[:max_columns]
         for column in columns:
             values = emb.metadata[column].gather(rows).cast(pl.Utf8).fill_null("").to_list()
             for lines, value in zip(parts, values, strict=True):
@@ -173,6 +201,8 @@ def rows_table(emb: Embedding, rows: np.ndarray, extra: Mapping[str, np.ndarray]
         columns[name] = values
     table = pl.DataFrame(columns)
     if emb.metadata is not None:
-        meta = emb.metadata.drop([c for c in emb.metadata.columns if c in columns]).gather(rows)
+        # Pictures' bytes are not a table column (nor CSV text): `explore_tools.show_rows` shows them as images.
+        dropped = [c for c in emb.metadata.columns if c in columns or emb.metadata[c].dtype == pl.Binary]
+        meta = emb.metadata.drop(dropped).gather(rows)
         table = pl.concat([table, meta], how="horizontal")
     return table

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from analysis.clusters import Clusters, default_min_cluster_size
 from analysis.data import Embedding, Selection
 from analysis.metrics.class_statistics import default_chunk_rows, iter_row_chunks
 from analysis.neighbors import NeighborGraph, kneighbors_of
@@ -49,6 +50,8 @@ from analysis.validation import ProgressFn, first_rows, max_abs, power_of_two_ex
 _SCALED_ABOVE = 2.0**64
 
 __all__ = [
+    "CLUSTERS",
+    "Clusters",
     "GRAPH_MAX_ROWS",
     "LABEL",
     "LARGEST_K",
@@ -67,6 +70,7 @@ __all__ = [
     "TrainingFrames",
     "colour_options",
     "colouring",
+    "default_min_cluster_size",
     "density_extent",
     "density_image",
     "draw_rows",
@@ -103,7 +107,9 @@ DENSITY_PAD = 0.02
 # Display name -> `analysis.projection.project` method.
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne", "LDA": "lda"}
 
-NONE, LABEL, NORM = "none", "label", "vector norm"
+NONE, LABEL, NORM, CLUSTERS = "none", "label", "vector norm", "clusters (HDBSCAN)"
+# Fewest rows offered clusters: HDBSCAN's smallest cluster is at least 10 rows here.
+MIN_CLUSTER_ROWS = 20
 # A metadata column with at most this many distinct values is coloured as categories.
 MAX_CATEGORIES = 40
 HIDDEN_COLUMNS = frozenset({"id"})
@@ -468,18 +474,30 @@ class Colouring:
 
 
 def colour_options(emb: Embedding | Selection) -> list[str]:
-    """Colour choices: the label (if any), each visible metadata column, the vector norm, none."""
+    """Colour choices: the label (if any), each visible metadata column (not bytes, e.g. pictures),
+    the vector norm, HDBSCAN clusters (on at least `MIN_CLUSTER_ROWS` rows), none."""
     options = [LABEL] if emb.labels is not None else []
     if emb.metadata is not None:
-        options += [c for c in emb.metadata.columns if c not in HIDDEN_COLUMNS]
-    return [*options, NORM, NONE]
+        options += [c for c in emb.metadata.columns
+                    if c not in HIDDEN_COLUMNS and c != CLUSTERS and emb.metadata[c].dtype != pl.Binary]
+    options.append(NORM)
+    if emb.n_samples >= MIN_CLUSTER_ROWS:
+        options.append(CLUSTERS)
+    return [*options, NONE]
 
 
-def colouring(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None) -> Colouring:
-    """The colours of a choice: labels by class name, norms on a colour bar, a metadata column as
-    categories (at most `MAX_CATEGORIES` distinct values) or as numbers (numeric with more)."""
+def colouring(emb: Embedding | Selection, choice: str, norms: np.ndarray | None = None,
+              clustering: Clusters | None = None) -> Colouring:
+    """The colours of a choice: labels by class name, norms on a colour bar, clusters (given in
+    `clustering`; noise last, as "noise"), a metadata column as categories (at most
+    `MAX_CATEGORIES` distinct values) or as numbers (numeric with more)."""
     if isinstance(emb, Selection):
         emb = emb.embedding
+    if choice == CLUSTERS and clustering is not None:
+        k = clustering.n_clusters
+        codes = np.where(clustering.labels < 0, k, clustering.labels)
+        return Colouring(kind="category", values=codes, names=(*(f"cluster {c}" for c in range(k)), "noise"),
+                         title="cluster")
     if choice == LABEL and emb.labels is not None:
         n_codes = int(emb.labels.max()) + 1
         names = tuple(emb.class_name(c) for c in range(n_codes))

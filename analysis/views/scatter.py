@@ -38,6 +38,17 @@ class ColorSpec:
     title: str = ""
 
 
+# HDBSCAN's noise rows (`analysis.panels.explore.colouring`: the category "noise" of the "cluster" colouring).
+NOISE_GREY = "#B8B8B8"
+
+
+def _category_colour(color: ColorSpec, code: int) -> str:
+    """A category's colour; clustering noise is grey, not a cluster's colour."""
+    if color.title == "cluster" and code < len(color.names) and color.names[code] == "noise":
+        return NOISE_GREY
+    return category_color(code)
+
+
 def _axis_titles(method: str, dims: int) -> list[str]:
     return [f"{method} {i + 1}" for i in range(dims)]
 
@@ -80,6 +91,12 @@ def embedding_scatter(
     height: int = 620,
     uirevision: str = "explore",
     highlight_name: str = "neighbours",
+    dragmode: str | None = None,
+    x_range: Sequence[float] | None = None,
+    y_range: Sequence[float] | None = None,
+    lasso: Sequence[dict] = (),
+    box: Sequence[dict] = (),
+    match_rows: np.ndarray | None = None,
 ) -> go.Figure:
     """Scatter of a 2-D or 3-D projection.
 
@@ -98,6 +115,14 @@ def embedding_scatter(
         markers as an image spanning exactly its extent, which becomes the axis ranges (2-D only).
     highlight_rows, focus_row
         Rows ringed (named `highlight_name` in the legend), and the chosen point.
+    dragmode, x_range, y_range
+        The drag mode (default "lasso") and axis ranges (default: autorange, or the density
+        image's extent) to draw with: the user's, when the chart is redrawn after a click (2-D).
+    match_rows : ndarray of int, optional
+        Rows a search matched, circled in black ("matches" in the legend) above the other markers.
+    lasso, box
+        Selection shapes ({"x": [...], "y": [...]}, as Streamlit reports them) drawn again as
+        `layout.selections`, so a redrawn chart still shows the region its table lists (2-D).
     """
     dims = coords.shape[1]
     draw_rows = np.asarray(draw_rows, dtype=np.int64)
@@ -115,7 +140,7 @@ def embedding_scatter(
                     draw_rows[sel],
                     None if hover_arr is None else hover_arr[sel],
                     name=escape(name),
-                    marker=dict(size=size, color=category_color(int(code)), opacity=0.85),
+                    marker=dict(size=size, color=_category_colour(color, int(code)), opacity=0.85),
                 )
             )
     elif color.kind == "continuous" and color.values is not None:
@@ -143,6 +168,14 @@ def embedding_scatter(
                 marker=dict(size=size, color=ACCENT, opacity=0.8),
             )
         )
+    if match_rows is not None and len(match_rows):
+        fig.add_trace(
+            _marker_trace(
+                coords, np.asarray(match_rows, dtype=np.int64), None, name="matches",
+                marker=dict(size=size * 1.8, color="rgba(0,0,0,0)", line=dict(color="#111111", width=1.5)),
+            )
+        )
+        _never_dimmed(fig.data[-1])
     if highlight_rows is not None and len(highlight_rows):
         fig.add_trace(
             _marker_trace(
@@ -150,6 +183,7 @@ def embedding_scatter(
                 marker=dict(size=size * 2.2, color="rgba(0,0,0,0)", line=dict(color="#E4572E", width=2)),
             )
         )
+        _never_dimmed(fig.data[-1])
     if focus_row is not None:
         fig.add_trace(
             _marker_trace(
@@ -157,6 +191,7 @@ def embedding_scatter(
                 marker=dict(size=size * 3, color="#E4572E", symbol="x" if dims == 2 else "diamond"),
             )
         )
+        _never_dimmed(fig.data[-1])
     base_layout(fig, height=height)
     titles = _axis_titles(method, dims)
     if dims == 3:
@@ -168,13 +203,39 @@ def embedding_scatter(
         fig.update_layout(
             xaxis=dict(title=titles[0], zeroline=False),
             yaxis=dict(title=titles[1], zeroline=False, scaleanchor="x", scaleratio=1),
-            dragmode="lasso",
+            dragmode=dragmode or "lasso",
             uirevision=uirevision,
             hovermode="closest",
         )
         if density is not None:
             density_layer(fig, density)
+        if x_range is not None:
+            fig.update_xaxes(range=[float(v) for v in x_range], autorange=False)
+        if y_range is not None:
+            fig.update_yaxes(range=[float(v) for v in y_range], autorange=False)
+        shapes = [_selection_path(s["x"], s["y"]) for s in lasso] + [_selection_rect(s["x"], s["y"]) for s in box]
+        if shapes:
+            fig.update_layout(selections=shapes)
     return fig
+
+
+def _never_dimmed(trace: go.Scattergl | go.Scatter3d) -> None:
+    """Keep a marker layer (rings, the chosen point) at full opacity outside a lasso: Plotly dims every
+    trace's unselected points, and the chosen point is often outside the region."""
+    if isinstance(trace, go.Scattergl):
+        trace.unselected = dict(marker=dict(opacity=1.0))
+
+
+def _selection_path(xs: Sequence[float], ys: Sequence[float]) -> dict:
+    """A lasso polygon as a Plotly layout selection (an SVG path in data coordinates)."""
+    vertices = "L".join(f"{float(x)!r},{float(y)!r}" for x, y in zip(xs, ys, strict=True))
+    return dict(type="path", path=f"M{vertices}Z", xref="x", yref="y")
+
+
+def _selection_rect(xs: Sequence[float], ys: Sequence[float]) -> dict:
+    """A box as a Plotly layout selection."""
+    return dict(type="rect", x0=float(min(xs)), x1=float(max(xs)), y0=float(min(ys)), y1=float(max(ys)),
+                xref="x", yref="y")
 
 
 def animated_scatter(

@@ -82,7 +82,8 @@ def test_row_norms_and_colourings() -> None:
     norms = panel.row_norms(sel.X)
     assert norms.dtype == np.float32
     np.testing.assert_allclose(norms, np.sqrt((sel.X.astype(np.float64) ** 2).sum(axis=1)), rtol=1e-6)
-    assert panel.colour_options(sel) == ["label", "split", "group", "score", "vector norm", "none"]  # not "id"
+    assert panel.colour_options(sel) == ["label", "split", "group", "score", "vector norm", "clusters (HDBSCAN)",
+                                         "none"]  # not "id"
     label = panel.colouring(sel, "label")
     assert label.kind == "category" and label.names == ("a", "b", "c")
     np.testing.assert_array_equal(label.values, sel.labels)
