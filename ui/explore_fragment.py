@@ -14,7 +14,7 @@ import streamlit as st
 from analysis.panels import explore_points as points
 from analysis.panels.explore import ExploreLayout
 from analysis.views import embedding_scatter
-from ui import explore, explore_tools
+from ui import explore, explore_tools, query_params
 from ui import explore_selection as selection_rules
 from ui.cache import RESULTS_TTL
 from ui.plotly_click import ChartClick, click_listener
@@ -147,6 +147,8 @@ def point_cloud(view: View, layout: ExploreLayout, *, method: str, colour: str, 
     search_key = (st.session_state.get(SEARCH, ""), st.session_state.get(SEARCH_COLUMN, "")) if matches is not None \
         else ("", "")
     focus = _focus_of(view)
+    # A click reruns only this fragment, not app.py: put the chosen point in the address now.
+    query_params.refresh()
     highlight = distances = None
     if focus is not None:
         # A slice of the selection's neighbour graph (one search per metric), not a search per click or k.

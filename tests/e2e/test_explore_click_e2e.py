@@ -115,6 +115,10 @@ def test_a_click_lists_and_rings_neighbours_in_the_default_lasso_mode(page, serv
     _wait_neighbours_of(page, first)
     assert _ringed(page) == 10  # the k slider's default
     assert _dragmode(page) == "lasso", "the chart jumped out of the user's drag mode"
+    # The click reran only the chart's fragment; the address still names the chosen point (shareable).
+    row = page.get_by_label("Point (row)").input_value()
+    page.wait_for_function("row => new URLSearchParams(location.search).get('point') === row", arg=row,
+                           timeout=10_000)
     _no_exception(page)
     screenshot(page, "explore-click-lasso-mode")
 
