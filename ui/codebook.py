@@ -17,6 +17,8 @@ from analysis.views import (
     code_usage_rank,
     digit_gallery,
     embedding_scatter,
+    format_number,
+    format_percent,
     usage_over_training,
 )
 from analysis.views.scatter import ColorSpec, add_points
@@ -24,7 +26,7 @@ from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View, sources
 from ui.train_lab import train_and_add
-from ui.widgets import PLOT_CONFIG
+from ui.widgets import PLOT_CONFIG, card_columns
 
 MEANINGS = {
     "perplexity": ("Perplexity", "exp(entropy) of code use: how many codes the model effectively uses."),
@@ -38,11 +40,11 @@ MEANINGS = {
 
 def cards(result: panels.CodebookUsage) -> None:
     names = [n for n in MEANINGS if getattr(result, n) is not None]
-    cols = st.columns(len(names))
+    cols = card_columns(len(names))
     for col, name in zip(cols, names, strict=False):
         label, meaning = MEANINGS[name]
         value = getattr(result, name)
-        shown = f"{value:.1%}" if name in ("utilization", "dead_fraction", "purity") else f"{value:.3g}"
+        shown = format_percent(value) if name in ("utilization", "dead_fraction", "purity") else format_number(value)
         col.metric(label, shown, help=meaning)
     st.caption(f"{result.n_codes:,} code assignments, K = {result.codebook_size:,}: "
                f"{result.codebook_size - result.dead_codes.size:,} codes used, perplexity {result.perplexity:.1f}.")

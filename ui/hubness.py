@@ -15,6 +15,8 @@ import streamlit as st
 from analysis.panels import hubness as panels
 from analysis.views import (
     centrality_scatter,
+    format_number,
+    format_percent,
     hubness_scatter,
     k_occurrence_charts,
     reduction_bars,
@@ -23,7 +25,7 @@ from analysis.views import (
 from ui import cache, explore
 from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.state import View
-from ui.widgets import PLOT_CONFIG, exact_knn, formulas
+from ui.widgets import PLOT_CONFIG, card_columns, exact_knn, formulas
 
 DEMO_DIMENSIONS = (2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 
@@ -127,12 +129,12 @@ def demo_sample(d: int) -> panels.Hubness:
 def _fmt(value: float | None, percent: bool = False) -> str:
     if value is None:
         return "undefined"
-    return f"{value:.1%}" if percent else f"{value:.3g}"
+    return format_percent(value) if percent else format_number(value)
 
 
 def cards(result: panels.Hubness) -> None:
     """The headline numbers, each with its meaning as help."""
-    cols = st.columns(len(CARDS) + 1)
+    cols = card_columns(len(CARDS) + 1)
     for col, name in zip(cols, CARDS, strict=False):
         label, meaning, _ = MEANINGS[name]
         percent = name in ("antihub_occurrence", "hub_occurrence")

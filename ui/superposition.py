@@ -9,6 +9,7 @@ from analysis.panels import superposition as panel
 from analysis.views import (
     feature_arrows,
     feature_dimensionality_plot,
+    format_number,
     gram_and_bias,
     overlap_histograms,
     phase_diagram_heatmap,
@@ -113,11 +114,11 @@ def weights_view() -> None:
         return
     c = st.columns(4)
     c[0].metric("Features", f"{result.n_features:,}")
-    c[1].metric("Dimensions per feature", f"{result.dimensions_per_feature:.3g}",
+    c[1].metric("Dimensions per feature", format_number(result.dimensions_per_feature),
                 help="m / ‖W‖²_F: below 1 means more features than dimensions' worth of norm.")
-    c[2].metric("Mean squared overlap", "—" if result.mean_squared_overlap is None else
-                f"{result.mean_squared_overlap:.3g}", help="Mean (Ŵ_i · Ŵ_j)² over feature pairs.")
-    c[3].metric("Random directions", f"{result.random_overlap_expectation:.3g}", help="1/d for random directions.")
+    c[2].metric("Mean squared overlap", format_number(result.mean_squared_overlap), help="Mean (Ŵ_i · Ŵ_j)² over feature pairs.")
+    c[3].metric("Random directions", format_number(result.random_overlap_expectation),
+                help="1/d for random directions.")
     st.plotly_chart(overlap_histograms(result.squared_overlaps, result.random_overlap_expectation,
                                        result.feature_dimensionality), key="sup_overlaps", config=PLOT_CONFIG)
 

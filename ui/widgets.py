@@ -12,6 +12,19 @@ PLOT_CONFIG = {"displaylogo": False}
 EXACT_KNN_KEY = "knn_exact"
 
 
+# Cards a row at most: at 1,500 px with the sidebar open, four columns of ~250 px hold the longest card label
+# ("Intrinsic dimension (TwoNN)") and value ("-1.23e-12" with a delta) without Streamlit's ellipsis.
+CARDS_PER_ROW = 4
+
+
+def card_columns(n_cards: int, per_row: int = CARDS_PER_ROW) -> list:
+    """`n_cards` metric columns laid out in rows of at most `per_row`, so no label or value is cut off."""
+    columns: list = []
+    for start in range(0, n_cards, per_row):
+        columns.extend(st.columns(per_row)[: min(per_row, n_cards - start)])
+    return columns
+
+
 def exact_knn_toggle(n_samples: int, container=None) -> None:
     """Above `EXACT_LIMIT` rows neighbours come from an approximate index (recall measured and shown);
     this toggle forces exact search there. Below the limit search is always exact and no toggle shows."""
