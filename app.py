@@ -7,12 +7,15 @@ once, so a fresh server's first visit to /data would run that page bare.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # Plotly imports pandas lazily, and two script threads (a page and a fragment)
 # importing it at once can see a half-initialised module: import it up front.
 import pandas  # noqa: F401
 import streamlit as st
 
 from ui import state, train_lab
+from ui.widgets import image_format_picker
 
 # A wordmark as inline SVG: no emoji (headless Chromium has no emoji font), no image file.
 LOGO = (
@@ -23,7 +26,11 @@ LOGO = (
     "</svg>"
 )
 
-st.set_page_config(page_title="RepLens", page_icon=":material/center_focus_strong:", layout="wide",
+# The tab icon is a file in the repository, served by this server: a ":material/...:" icon is fetched from
+# an outside font host, which fails offline (issue 18 item 7).
+FAVICON = str(Path(__file__).resolve().parent / "static" / "favicon.png")
+
+st.set_page_config(page_title="RepLens", page_icon=FAVICON, layout="wide",
                    menu_items={"About": "RepLens: measure and draw the geometry of embeddings."})
 
 # Pages that never read the sidebar's selection get no dataset picker (issue 16): Superposition
@@ -55,6 +62,7 @@ if navigation.url_path in NO_DATASET_SIDEBAR:
             st.session_state[key] = st.session_state[key]
 else:
     st.session_state["view"] = state.sidebar()
+image_format_picker(st.sidebar)
 # A training that diverged on any page (its loss became NaN) says so once, above the page it returns to.
 train_lab.show_divergence()
 navigation.run()

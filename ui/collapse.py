@@ -26,7 +26,7 @@ from analysis.views import (
 from ui.cache import RESULTS_TTL
 from ui.errors import show_error
 from ui.state import View, bytes_key
-from ui.widgets import PLOT_CONFIG, card_columns, formulas
+from ui.widgets import card_columns, formulas, plot_config
 
 MEANINGS = panel.MEANINGS
 # Classes count as balanced when the largest holds at most 10% more rows than the smallest: a size chart
@@ -156,14 +156,14 @@ def over_training(view: View) -> None:
         series = {mine.split: mine.series(view.layer)}
         rows_text = f"The sidebar's {panel.rows_label(selection)}"
     st.plotly_chart(nc_over_training(list(run.steps), series, marked_step=view.step),
-                    key="nc_curves", config=PLOT_CONFIG)
+                    key="nc_curves", config=plot_config())
     st.caption(f"Layer **{view.layer}** against optimiser step (log axis, 'init' = before training). {rows_text}; "
                "in NC2 blue = ETF distance, orange = equinorm. The dashed line marks the sidebar's checkpoint; "
                "NC1 and NC3 use log axes.")
     choice = st.radio("Heatmap metric", list(panel.HEATMAP_METRICS), horizontal=True, key="nc_heatmap_metric")
     column = panel.HEATMAP_METRICS[choice]
     st.plotly_chart(collapse_heatmap(run.layers, run.steps, mine.grid(column), metric=choice, log=column != "nc4"),
-                    key="nc_heatmap", config=PLOT_CONFIG)
+                    key="nc_heatmap", config=plot_config())
     st.caption(f"Every layer and checkpoint on the sidebar's {panel.rows_label(selection)}.")
 
 
@@ -174,7 +174,7 @@ def geometry(data: panel.CollapsePanel, names: list[str], *, animation: tuple[pa
     with left:
         st.markdown("**Class-mean Gram matrix vs simplex ETF**")
         st.plotly_chart(gram_comparison(result.gram, data.etf_gram, data.class_names),
-                        key="nc_gram", config=PLOT_CONFIG)
+                        key="nc_gram", config=plot_config())
         st.caption(f"ETF distance {_fmt(result.etf_distance)} (0 = identical). A collapsed layer shows one "
                    "colour on the diagonal and one equal negative colour everywhere else.")
     with right:
@@ -182,7 +182,7 @@ def geometry(data: panel.CollapsePanel, names: list[str], *, animation: tuple[pa
         frames_, steps, start = animation
         fig = class_means_animation(frames_.sample_coords, frames_.mean_coords, frames_.labels, steps, names,
                                     start_index=start)
-        st.plotly_chart(fig, key="nc_means3d", config=PLOT_CONFIG)
+        st.plotly_chart(fig, key="nc_means3d", config=plot_config())
         if len(steps) > 1:
             st.caption("Top 3 directions of the class means at each checkpoint, scaled so the means have unit "
                        "RMS length and rotated onto the previous checkpoint. Drag the slider under the chart or "
@@ -203,7 +203,7 @@ def imbalance(data: panel.CollapsePanel) -> None:
     else:
         st.plotly_chart(imbalance_panel(result.class_counts, result.class_mean_norms, result.nc1_class_share,
                                         data.class_names),
-                        key="nc_imbalance", config=PLOT_CONFIG)
+                        key="nc_imbalance", config=plot_config())
     cols = st.columns(3)
     cols[0].metric("Largest / smallest class", f"{format_number(data.imbalance_ratio)}×",
                    help="Class-imbalance ratio of the rows measured.")

@@ -15,6 +15,7 @@ from analysis.views import embedding_scatter
 from ui import explore
 from ui.cache import RESULTS_TTL
 from ui.state import View
+from ui.widgets import plot_config
 
 TABLE_ROWS_SHOWN = 2_000
 
@@ -57,7 +58,7 @@ def point_cloud(view: View, layout: ExploreLayout, *, method: str, colour: str, 
     fig = _figure(view.data_key, method, coords.shape[1], colour, focus, k, metric, chart_key, coords, rows, color,
                   lambda: explore.hover_text(emb, rows), layout.density is not None, layout.density, highlight)
     event = st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("lasso", "box", "points"),
-                            config={"displaylogo": False, "scrollZoom": True})
+                            config=plot_config() | {"scrollZoom": True})
     trust = f"trustworthiness {proj.trustworthiness:.3f}" if proj.trustworthiness is not None else ""
     st.caption(f"{method} · {trust} · {layout.note}. Drag to lasso (or pick box in the toolbar); "
                "click one point to see its neighbours." + (" 3-D views select by click only." if coords.shape[1] == 3 else ""))

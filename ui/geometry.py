@@ -24,7 +24,7 @@ from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View, sources
 from ui.train_lab import train_and_add
-from ui.widgets import PLOT_CONFIG, card_columns, formulas
+from ui.widgets import card_columns, formulas, plot_config
 
 # Metric -> (card label, one-line meaning, LaTeX).
 MEANINGS: dict[str, tuple[str, str, str]] = {
@@ -120,7 +120,7 @@ def plane(view: View, geo: panels.GeometryPanel) -> None:
         trajectories[f"{others[key].label} · {view.layer}"] = path.as_tuple()
         kinds.add(path.pairs)
     st.plotly_chart(alignment_uniformity_plane(trajectories, uniform_reference=geo.uniform_reference),
-                    key="geo_plane", config=PLOT_CONFIG)
+                    key="geo_plane", config=plot_config())
     st.caption(f"Positive pairs: {' and '.join(sorted(kinds))}. The big marker is the last checkpoint. "
                "Contrastive training moves left (more uniform) while keeping positives close (low); "
                "a run without negatives collapses to (0, 0). Augmented views come from the training curves; "
@@ -137,7 +137,7 @@ def sphere_view(view: View, geo: panels.GeometryPanel) -> None:
         return
     fig = sphere_animation(sphere.frames, sphere.labels, list(sphere.steps), sphere.label_names,
                            start_index=sphere.start_index)
-    st.plotly_chart(fig, key="geo_sphere", config=PLOT_CONFIG)
+    st.plotly_chart(fig, key="geo_sphere", config=plot_config())
 
 
 def geometry_view(view: View) -> None:
@@ -157,7 +157,7 @@ def geometry_view(view: View) -> None:
 def spectrum_view(view: View) -> None:
     """Explained variance per direction at a few checkpoints, with effective rank and dimension beside d."""
     spec = spectrum_panel(view)
-    st.plotly_chart(spectrum_chart(spec.explained), key="geo_spectrum", config=PLOT_CONFIG)
+    st.plotly_chart(spectrum_chart(spec.explained), key="geo_spectrum", config=plot_config())
     st.dataframe(spec.table, hide_index=True, width="stretch")
     st.caption("A falling effective rank over training is dimensional collapse; an intrinsic dimension far "
                "below d means the points lie on a thin surface inside the space.")

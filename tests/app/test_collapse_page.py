@@ -185,3 +185,30 @@ def test_try_this_offers_every_preset() -> None:
     labels = [b.label for b in at.button if b.key and b.key.startswith("lab_try_")]
     assert len(labels) == len(PRESETS)
     assert all(any(f"'{name}'" in label for label in labels) for name in PRESETS)
+
+
+def test_balanced_classes_are_said_to_be_balanced_not_charted() -> None:
+    """Issue 18 item 6: the sample's classes (174-183 rows on all rows) are balanced (largest / smallest
+    <= 1.1): one sentence instead of a chart over a 399-401 axis; imbalanced data still get the chart,
+    and a single embedding's 3-D view never asks to drag a slider it does not have."""
+    from ui.collapse import BALANCED_RATIO
+
+    at = _collapse_page()
+    assert not at.exception, at.exception
+    counts = at.session_state["view"].embedding.labels
+    sizes = np.bincount(counts)
+    assert sizes.max() / sizes.min() <= BALANCED_RATIO
+    balanced = [m.value for m in at.markdown if m.value.startswith("**Classes are balanced**")]
+    assert balanced and f"{sizes.min():,} to {sizes.max():,} rows per class" in balanced[0]
+    charts_before = len(at.get("plotly_chart"))
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), [20, 40, 80])
+    X = (rng.normal(size=(3, 6))[labels] * 5 + rng.normal(size=(140, 6))).astype(np.float32)
+    at = _upload_embedding(at, X, labels)
+    assert not at.exception, at.exception
+    assert not any(m.value.startswith("**Classes are balanced**") for m in at.markdown)
+    assert _metrics(at)["Largest / smallest class"] == "4×"
+    assert charts_before > 0 and len(at.get("plotly_chart")) == 3  # Gram matrix, 3-D means, imbalance
+    captions = " ".join(c.value for c in at.caption)
+    assert "slider" not in captions.lower() and "Drag to rotate" in captions
