@@ -17,12 +17,13 @@ import streamlit as st
 from ui import state, train_lab
 from ui.widgets import image_format_picker
 
-# A wordmark as inline SVG: no emoji (headless Chromium has no emoji font), no image file.
+# A wordmark as inline SVG: no emoji (headless Chromium has no emoji font), no image file. The accent colour
+# reads on the light and the dark theme alike (an image cannot follow the theme's text colour).
 LOGO = (
     "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='150' height='36'>"
     "<circle cx='16' cy='18' r='11' fill='none' stroke='%234C5FD5' stroke-width='3'/>"
     "<circle cx='16' cy='18' r='4' fill='%234C5FD5'/>"
-    "<text x='34' y='25' font-family='sans-serif' font-size='20' font-weight='700' fill='%231F2430'>RepLens</text>"
+    "<text x='34' y='25' font-family='sans-serif' font-size='20' font-weight='700' fill='%234C5FD5'>RepLens</text>"
     "</svg>"
 )
 

@@ -24,8 +24,9 @@ def category_color(code: int) -> str:
 # The chart toolbar (Plotly's mode bar, ~26 px tall) floats over the top right corner of the figure: the
 # top margin keeps the plot area, and a legend or colour bar anchored to its top, clear of it.
 TOP_MARGIN = 40
-# With a legend above the plot: the toolbar's strip (~30 px) plus up to two legend rows (~22 px each).
-LEGEND_ABOVE_MARGIN = 76
+# With a legend above the plot: the toolbar's strip (~30 px) plus up to two legend rows with their padding
+# (~54 px; a wrapped legend's box spans the full width, so it must clear the strip vertically).
+LEGEND_ABOVE_MARGIN = 92
 # Trace types whose colour bar shows unless `showscale=False`.
 SCALED_TRACES = frozenset({"heatmap", "contour", "histogram2d", "histogram2dcontour", "surface", "choropleth"})
 
@@ -56,7 +57,7 @@ def base_layout(fig: go.Figure, *, height: int = 420, title: str | None = None) 
 def legend_above(fig: go.Figure) -> go.Figure:
     """The legend in rows above the plot, from the left, under the toolbar's strip: for figures whose right
     edge holds a colour bar. Not for titled figures (the title takes that strip)."""
-    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.01, yanchor="bottom"),
+    fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1, yanchor="bottom"),
                       margin=dict(t=LEGEND_ABOVE_MARGIN))
     return fig
 

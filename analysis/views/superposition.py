@@ -8,7 +8,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.views.style import ACCENT, FONT, base_layout, category_color, escape, escape_all
+from analysis.views.style import (
+    ACCENT,
+    FONT,
+    base_layout,
+    category_color,
+    escape,
+    escape_all,
+    legend_above,
+)
 
 __all__ = [
     "STICKY_FRACTIONS",
@@ -68,7 +76,7 @@ def feature_arrows(frames: np.ndarray, labels: Sequence[str], *, feature_names: 
         fig.update_layout(xaxis=axis, yaxis=dict(axis, scaleanchor="x", scaleratio=1))
     else:
         fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube"))
-    fig.update_layout(legend=dict(orientation="h", y=1.08, x=0))
+    legend_above(fig)  # a row of feature names, under the toolbar's strip
     if n_frames > 1:
         fig.update_layout(sliders=[dict(
             active=start_index, currentvalue=dict(prefix=slider_prefix, font=FONT), pad=dict(t=30, r=20),
