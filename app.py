@@ -7,23 +7,31 @@ once, so a fresh server's first visit to /data would run that page bare.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # Plotly imports pandas lazily, and two script threads (a page and a fragment)
 # importing it at once can see a half-initialised module: import it up front.
 import pandas  # noqa: F401
 import streamlit as st
 
 from ui import cache, query_params, state, train_lab, workspace
+from ui.widgets import image_format_picker
 
-# A wordmark as inline SVG: no emoji (headless Chromium has no emoji font), no image file.
+# A wordmark as inline SVG: no emoji (headless Chromium has no emoji font), no image file. The accent colour
+# reads on the light and the dark theme alike (an image cannot follow the theme's text colour).
 LOGO = (
     "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='150' height='36'>"
     "<circle cx='16' cy='18' r='11' fill='none' stroke='%234C5FD5' stroke-width='3'/>"
     "<circle cx='16' cy='18' r='4' fill='%234C5FD5'/>"
-    "<text x='34' y='25' font-family='sans-serif' font-size='20' font-weight='700' fill='%231F2430'>RepLens</text>"
+    "<text x='34' y='25' font-family='sans-serif' font-size='20' font-weight='700' fill='%234C5FD5'>RepLens</text>"
     "</svg>"
 )
 
-st.set_page_config(page_title="RepLens", page_icon=":material/center_focus_strong:", layout="wide",
+# The tab icon is a file in the repository, served by this server: a ":material/...:" icon is fetched from
+# an outside font host, which fails offline (issue 18 item 7).
+FAVICON = str(Path(__file__).resolve().parent / "static" / "favicon.png")
+
+st.set_page_config(page_title="RepLens", page_icon=FAVICON, layout="wide",
                    menu_items={"About": "RepLens: measure and draw the geometry of embeddings."})
 # UMAP's first fit in a process compiles numba code (~12 s): start that in the background, once.
 cache.warm_up_projections()
@@ -63,6 +71,7 @@ if navigation.url_path in NO_DATASET_SIDEBAR:
 else:
     st.session_state["view"] = state.sidebar()
     query_params.apply_explore(st.session_state["view"])
+image_format_picker(st.sidebar)
 # A training that diverged on any page (its loss became NaN) says so once, above the page it returns to.
 train_lab.show_divergence()
 workspace.show_notes()

@@ -11,6 +11,7 @@ from ui import cache, state, workspace
 from ui.errors import USER_ERRORS, show_error
 from ui.explore import rows_table
 from ui.loading import Upload, load_upload
+from ui.widgets import plot_config
 
 TABLE_ROWS = 5_000
 
@@ -74,14 +75,14 @@ cards[5].metric("zero rows", f"{summary['n_zero_rows']:,}")
 left, right = st.columns(2)
 if summary["class_sizes"]:
     left.plotly_chart(class_size_bars(data.class_names, data.class_counts),
-                      key="data_classes", config={"displaylogo": False})
+                      key="data_classes", config=plot_config())
 right.plotly_chart(norm_histogram(data.norms), key="data_norms",
-                   config={"displaylogo": False})
+                   config=plot_config())
 
 run = state.current_run(view)
 if run is not None and run.curves.get("step"):
     st.plotly_chart(training_curves(run.curves, marked_step=view.step), key="data_curves",
-                    config={"displaylogo": False})
+                    config=plot_config())
 
 st.markdown("**Samples and metadata**")
 shown = min(emb.n_samples, TABLE_ROWS)

@@ -7,6 +7,7 @@ import streamlit as st
 from analysis.views import animated_scatter
 from ui import cache, explore, explore_tools, state
 from ui.explore_fragment import point_cloud
+from ui.widgets import plot_config
 
 view = state.current_view()
 emb = view.embedding
@@ -44,4 +45,4 @@ if run is not None and len(run.steps) > 1 and view.layer is not None:
         rows = cache.draw_rows(view.data_key, emb.n_samples, 5_000, _labels=emb.labels)
         st.plotly_chart(animated_scatter(list(frames.coords), list(frames.steps), draw_rows=rows,
                                          color=explore.colour(view, colour), method=seq_label),
-                        key="explore_animation", config={"displaylogo": False})
+                        key="explore_animation", config=plot_config())

@@ -17,6 +17,8 @@ from analysis.views import (
     code_usage_rank,
     digit_gallery,
     embedding_scatter,
+    format_number,
+    format_percent,
     usage_over_training,
 )
 from analysis.views.scatter import ColorSpec, add_points
@@ -24,7 +26,7 @@ from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View, sources
 from ui.train_lab import train_and_add
-from ui.widgets import PLOT_CONFIG
+from ui.widgets import card_columns, plot_config
 
 MEANINGS = {
     "perplexity": ("Perplexity", "exp(entropy) of code use: how many codes the model effectively uses."),
@@ -38,11 +40,11 @@ MEANINGS = {
 
 def cards(result: panels.CodebookUsage) -> None:
     names = [n for n in MEANINGS if getattr(result, n) is not None]
-    cols = st.columns(len(names))
+    cols = card_columns(len(names))
     for col, name in zip(cols, names, strict=False):
         label, meaning = MEANINGS[name]
         value = getattr(result, name)
-        shown = f"{value:.1%}" if name in ("utilization", "dead_fraction", "purity") else f"{value:.3g}"
+        shown = format_percent(value) if name in ("utilization", "dead_fraction", "purity") else format_number(value)
         col.metric(label, shown, help=meaning)
     st.caption(f"{result.n_codes:,} code assignments, K = {result.codebook_size:,}: "
                f"{result.codebook_size - result.dead_codes.size:,} codes used, perplexity {result.perplexity:.1f}.")
@@ -97,12 +99,12 @@ def run_view(view: View, sel: Selection) -> None:
         counts[others[key].label] = other.usage.counts
         curves[others[key].label] = other.curves
     left, right = st.columns(2)
-    left.plotly_chart(code_usage_rank(counts), key="code_rank", config=PLOT_CONFIG)
+    left.plotly_chart(code_usage_rank(counts), key="code_rank", config=plot_config())
     right.plotly_chart(usage_over_training(curves, codebook_size=result.codebook_size), key="code_curves",
-                       config=PLOT_CONFIG)
+                       config=plot_config())
     if panel.labels is not None:
         st.plotly_chart(code_label_heatmap(panel.codes, panel.labels, result.codebook_size, panel.label_names),
-                        key="code_labels", config=PLOT_CONFIG)
+                        key="code_labels", config=plot_config())
     with st.expander("Usage at every checkpoint of this layer"):
         st.dataframe(panel.table, hide_index=True, width="stretch")
         st.caption("On the sidebar's rows. " + ("The chart's curves are the run's training curves (all training "
@@ -122,7 +124,7 @@ def codes_in_space(sel: Selection, panel: panels.UsagePanel) -> None:
     add_points(fig, space.coords, space.used, name="used codes",
                marker=dict(size=9, color="#111", symbol="diamond-open"))
     add_points(fig, space.coords, space.dead, name="dead codes", marker=dict(size=8, color="#E4572E", symbol="x"))
-    st.plotly_chart(fig, key="code_space", config=PLOT_CONFIG)
+    st.plotly_chart(fig, key="code_space", config=plot_config())
     st.caption("PCA of the encoder outputs (dots, coloured by code id mod 10) and the codebook (open diamonds "
                "used, red crosses dead). Dead codes sit away from the data: no input is ever nearest to them.")
     counts = panel.usage.counts
@@ -131,10 +133,10 @@ def codes_in_space(sel: Selection, panel: panels.UsagePanel) -> None:
     members = _members(sel.key, code, sel, panel.codes)
     if members.images is not None:
         st.plotly_chart(digit_gallery(members.images, [f"#{m}" for m in members.rows]), key="code_gallery",
-                        config=PLOT_CONFIG)
+                        config=plot_config())
         if members.decoded is not None:
             st.plotly_chart(digit_gallery(members.decoded, [f"decoded code {code}"], columns=1),
-                            key="code_decoded", config=PLOT_CONFIG)
+                            key="code_decoded", config=plot_config())
 
 
 def shipped_comparison(split: str) -> None:
@@ -148,8 +150,8 @@ def shipped_comparison(split: str) -> None:
         counts[source.label] = other.usage.counts
         curves[source.label] = other.curves
     left, right = st.columns(2)
-    left.plotly_chart(code_usage_rank(counts), key="code_rank_all", config=PLOT_CONFIG)
-    right.plotly_chart(usage_over_training(curves), key="code_curves_all", config=PLOT_CONFIG)
+    left.plotly_chart(code_usage_rank(counts), key="code_rank_all", config=plot_config())
+    right.plotly_chart(usage_over_training(curves), key="code_curves_all", config=plot_config())
     st.caption("The runs with VQ codes loaded now. Pick one in the sidebar's Dataset for its details.")
 
 
@@ -170,7 +172,7 @@ def upload_view(view: View) -> None:
         show_error(exc, file.name, what=file.name)
         return
     cards(result)
-    st.plotly_chart(code_usage_rank({file.name: result.counts}), key="code_rank_upload", config=PLOT_CONFIG)
+    st.plotly_chart(code_usage_rank({file.name: result.counts}), key="code_rank_upload", config=plot_config())
 
 
 def try_this() -> None:

@@ -8,7 +8,6 @@ rows side by side instead, when the user asks for it (a toggle, captioned).
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from analysis.data import Selection
@@ -18,6 +17,8 @@ from analysis.panels.common import USER_ERRORS
 from analysis.views import (
     class_means_animation,
     collapse_heatmap,
+    format_number,
+    format_percent,
     gram_comparison,
     imbalance_panel,
     nc_over_training,
@@ -25,9 +26,13 @@ from analysis.views import (
 from ui.cache import RESULTS_TTL
 from ui.errors import show_error
 from ui.state import View, bytes_key
-from ui.widgets import PLOT_CONFIG, formulas
+from ui.widgets import card_columns, formulas, plot_config
 
 MEANINGS = panel.MEANINGS
+# Classes count as balanced when the largest holds at most 10% more rows than the smallest: a size chart
+# over such a narrow range only magnifies noise (the sample's 174-183 rows per class drew an axis of
+# 399-401 on the train split and ticks of "21%, 21%, 20%").
+BALANCED_RATIO = 1.1
 
 
 def centring() -> str:
@@ -138,13 +143,13 @@ def measure_embedding(view: View) -> panel.CollapsePanel | None:
 
 
 def _fmt(value: float | None) -> str:
-    return "—" if value is None or not np.isfinite(value) else f"{value:.3g}"
+    return format_number(value)
 
 
 def headline(data: panel.CollapsePanel) -> None:
     """NC1-NC4 cards, each with its meaning as help and the change since the reference checkpoint."""
     result = data.result
-    cols = st.columns(len(panel.HEADLINE) + 1)
+    cols = card_columns(len(panel.HEADLINE) + 1, per_row=len(panel.HEADLINE) + 1)
     for col, name in zip(cols, panel.HEADLINE, strict=False):
         label, meaning, _ = MEANINGS[name]
         value, change = getattr(result, name), data.changes[name]
@@ -154,7 +159,7 @@ def headline(data: panel.CollapsePanel) -> None:
         if value is None:
             meaning += " (Needs a classifier: not available for this layer or dataset.)"
         col.metric(label, _fmt(value), delta=delta, delta_color="inverse", help=meaning)
-    cols[-1].metric("NCC accuracy", f"{result.ncc_accuracy:.1%}",
+    cols[-1].metric("NCC accuracy", format_percent(result.ncc_accuracy),
                     help="Share of samples whose nearest class mean is their own class's.")
 
 
@@ -174,14 +179,14 @@ def over_training(view: View) -> None:
         series = {mine.split: mine.series(view.layer)}
         rows_text = f"The sidebar's {panel.rows_label(selection)}"
     st.plotly_chart(nc_over_training(list(run.steps), series, marked_step=view.step),
-                    key="nc_curves", config=PLOT_CONFIG)
+                    key="nc_curves", config=plot_config())
     st.caption(f"Layer **{view.layer}** against optimiser step (log axis, 'init' = before training). {rows_text}; "
                "in NC2 blue = ETF distance, orange = equinorm. The dashed line marks the sidebar's checkpoint; "
                "NC1 and NC3 use log axes.")
     choice = st.radio("Heatmap metric", list(panel.HEATMAP_METRICS), horizontal=True, key="nc_heatmap_metric")
     column = panel.HEATMAP_METRICS[choice]
     st.plotly_chart(collapse_heatmap(run.layers, run.steps, mine.grid(column), metric=choice, log=column != "nc4"),
-                    key="nc_heatmap", config=PLOT_CONFIG)
+                    key="nc_heatmap", config=plot_config())
     st.caption(f"Every layer and checkpoint on the sidebar's {panel.rows_label(selection)}.")
 
 
@@ -192,7 +197,7 @@ def geometry(data: panel.CollapsePanel, names: list[str], *, animation: tuple[pa
     with left:
         st.markdown("**Class-mean Gram matrix vs simplex ETF**")
         st.plotly_chart(gram_comparison(result.gram, data.etf_gram, data.class_names),
-                        key="nc_gram", config=PLOT_CONFIG)
+                        key="nc_gram", config=plot_config())
         st.caption(f"ETF distance {_fmt(result.etf_distance)} (0 = identical). A collapsed layer shows one "
                    "colour on the diagonal and one equal negative colour everywhere else.")
     with right:
@@ -200,20 +205,30 @@ def geometry(data: panel.CollapsePanel, names: list[str], *, animation: tuple[pa
         frames_, steps, start = animation
         fig = class_means_animation(frames_.sample_coords, frames_.mean_coords, frames_.labels, steps, names,
                                     start_index=start)
-        st.plotly_chart(fig, key="nc_means3d", config=PLOT_CONFIG)
-        st.caption("Top 3 directions of the class means at each checkpoint, scaled so the means have unit "
-                   "RMS length and rotated onto the previous checkpoint. Drag the slider or press Play: "
-                   "samples close in on their means as NC1 falls.")
+        st.plotly_chart(fig, key="nc_means3d", config=plot_config())
+        if len(steps) > 1:
+            st.caption("Top 3 directions of the class means at each checkpoint, scaled so the means have unit "
+                       "RMS length and rotated onto the previous checkpoint. Drag the slider under the chart or "
+                       "press Play: samples close in on their means as NC1 falls.")
+        else:  # one embedding, one frame: no slider to point at (issue 18 item 6)
+            st.caption("Top 3 directions of the class means, scaled so the means have unit RMS length. Drag to "
+                       "rotate; load a run to watch the samples close in on their means over training.")
 
 
 def imbalance(data: panel.CollapsePanel) -> None:
     """Class size against class-mean norm and against the class's share of NC1; which target is nearer."""
     result = data.result
-    st.plotly_chart(imbalance_panel(result.class_counts, result.class_mean_norms, result.nc1_class_share,
-                                    data.class_names),
-                    key="nc_imbalance", config=PLOT_CONFIG)
+    if data.imbalance_ratio <= BALANCED_RATIO:
+        counts = result.class_counts
+        st.markdown(f"**Classes are balanced**: {min(counts):,} to {max(counts):,} rows per class (largest / "
+                    f"smallest {format_number(data.imbalance_ratio)}, at most {BALANCED_RATIO:g} counts as "
+                    "balanced), so there is no class-size effect to plot.")
+    else:
+        st.plotly_chart(imbalance_panel(result.class_counts, result.class_mean_norms, result.nc1_class_share,
+                                        data.class_names),
+                        key="nc_imbalance", config=plot_config())
     cols = st.columns(3)
-    cols[0].metric("Largest / smallest class", f"{data.imbalance_ratio:.3g}×",
+    cols[0].metric("Largest / smallest class", f"{format_number(data.imbalance_ratio)}×",
                    help="Class-imbalance ratio of the rows measured.")
     cols[1].metric("ETF distance", _fmt(result.etf_distance), help=MEANINGS["etf_distance"][1])
     cols[2].metric("Orthogonal-frame distance", _fmt(result.orthogonal_frame_distance),

@@ -20,7 +20,7 @@ from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.explore import selected_rows
 from ui.state import Source, View, add_upload, sources
 from ui.training_slots import training_slot
-from ui.widgets import PLOT_CONFIG, progress_bar
+from ui.widgets import plot_config, progress_bar
 
 CKA_MODES = ("Layers of one run", "Two runs", "Checkpoints of one layer")
 _PENDING_PAIR = "_cmp_pending_pair"
@@ -111,7 +111,7 @@ def cka_view(view: View) -> None:
     name = "Debiased linear CKA" if debiased else "Linear CKA"
     fig = cka_heatmap(result.values(debiased), list(result.rows), list(result.columns), title=f"{name} {title}",
                       row_title=row_title, column_title=column_title)
-    st.plotly_chart(fig, key="cmp_cka", config=PLOT_CONFIG)
+    st.plotly_chart(fig, key="cmp_cka", config=plot_config())
     st.caption(f"{caption} {result.bias_note()} Rows: {sel_a.describe()}.")
     if train_pair:
         _train_seed_pair_button()
@@ -189,14 +189,14 @@ def side_by_side(view: View) -> None:
         event = st.plotly_chart(embedding_scatter(coords_a, draw_rows=np.arange(A.n_samples), color=colour,
                                                   height=430, uirevision="cmp_a"),
                                 key="cmp_side_a", on_select="rerun", selection_mode=("lasso", "box"),
-                                config=PLOT_CONFIG)
+                                config=plot_config())
     selected, _ = selected_rows(event.selection if event else None, coords_a)
     with right:
         st.markdown(f"**B:** {name_b}")
         st.plotly_chart(embedding_scatter(coords_b, draw_rows=np.arange(A.n_samples), color=colour, height=430,
                                           highlight_rows=selected if selected.size else None, uirevision="cmp_b",
                                           highlight_name="selected in A"),
-                        key="cmp_side_b", config=PLOT_CONFIG)
+                        key="cmp_side_b", config=plot_config())
     st.caption(f"PCA of each space. Lasso or box-select points in A: they are ringed in B. Mean Jaccard of the "
                f"{NEIGHBOURS} nearest neighbours in A and in B: {result.mean_jaccard:.2f} (1 = same neighbours). "
                f"Rows: the sidebar's, {A.describe()}.")

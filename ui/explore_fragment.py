@@ -19,6 +19,7 @@ from ui import explore_selection as selection_rules
 from ui.cache import RESULTS_TTL
 from ui.plotly_click import ChartClick, click_listener
 from ui.state import View
+from ui.widgets import plot_config
 
 TABLE_ROWS_SHOWN = 2_000
 
@@ -165,7 +166,7 @@ def point_cloud(view: View, layout: ExploreLayout, *, method: str, colour: str, 
                   None if matches is None else matches[:MAX_MATCHES_DRAWN])
     with st.container(key=CHART_BOX):
         st.plotly_chart(fig, key=chart_key, on_select=_on_select(chart_key, context, figure_key),
-                        selection_mode=("lasso", "box", "points"), config={"displaylogo": False, "scrollZoom": True})
+                        selection_mode=("lasso", "box", "points"), config=plot_config() | {"scrollZoom": True})
     trust = f"trustworthiness {proj.trustworthiness:.3f}" if proj.trustworthiness is not None else ""
     three_d = coords.shape[1] == 3
     st.caption(f"{method} · {trust} · {layout.note}. "

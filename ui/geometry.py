@@ -14,20 +14,26 @@ import streamlit as st
 
 from analysis.data import Selection
 from analysis.panels import geometry as panels
-from analysis.views import alignment_uniformity_plane, spectrum_chart, sphere_animation
+from analysis.views import (
+    alignment_uniformity_plane,
+    format_number,
+    spectrum_chart,
+    sphere_animation,
+)
 from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View, sources
 from ui.train_lab import train_and_add
-from ui.widgets import PLOT_CONFIG, formulas
+from ui.widgets import card_columns, formulas, plot_config
 
 # Metric -> (card label, one-line meaning, LaTeX).
 MEANINGS: dict[str, tuple[str, str, str]] = {
     "uniformity": ("Uniformity", "How evenly the unit-normalised points cover the sphere: lower (more negative) "
                    "is more uniform, 0 means all points coincide (Wang & Isola 2020).",
                    r"\log \tfrac{2}{n(n-1)}\sum_{i<j} e^{-2\|\hat x_i-\hat x_j\|^2}"),
-    "alignment": ("Alignment (same class)", "Mean squared distance between unit vectors of the same class: "
-                  "0 when each class is a single point.", r"\mathbb{E}_{y_i=y_j}\|\hat x_i-\hat x_j\|^2"),
+    "alignment": ("Alignment, same class", "Mean squared distance between unit vectors of two samples of the "
+                  "same class (positive pairs = same-class pairs, not augmented views): 0 when each class is a "
+                  "single point.", r"\mathbb{E}_{y_i=y_j}\|\hat x_i-\hat x_j\|^2"),
     "iso_score": ("IsoScore", "Share of dimensions the variance really uses, in [0, 1]: (k−1)/(d−1) when it "
                   "fills k of d directions equally (Rudman et al. 2022).",
                   r"\iota=\tfrac{d\,\phi-1}{d-1},\ \phi=\tfrac{(d-\delta^2(d-\sqrt d))^2}{d^2}"),
@@ -80,11 +86,11 @@ def spectrum_panel(view: View) -> panels.SpectrumPanel:
 
 
 def cards(row: dict) -> None:
-    cols = st.columns(len(CARDS))
+    cols = card_columns(len(CARDS))
     for col, name in zip(cols, CARDS, strict=False):
         label, meaning, _ = MEANINGS[name]
         value = row.get(name)
-        shown = "—" if value is None else f"{value:.3g}"
+        shown = format_number(value)
         extra = ""
         if name == "uniformity":
             extra = f" Uniform points on the same sphere: {row['uniform_reference']:.3f}."
@@ -114,7 +120,7 @@ def plane(view: View, geo: panels.GeometryPanel) -> None:
         trajectories[f"{others[key].label} · {view.layer}"] = path.as_tuple()
         kinds.add(path.pairs)
     st.plotly_chart(alignment_uniformity_plane(trajectories, uniform_reference=geo.uniform_reference),
-                    key="geo_plane", config=PLOT_CONFIG)
+                    key="geo_plane", config=plot_config())
     st.caption(f"Positive pairs: {' and '.join(sorted(kinds))}. The big marker is the last checkpoint. "
                "Contrastive training moves left (more uniform) while keeping positives close (low); "
                "a run without negatives collapses to (0, 0). Augmented views come from the training curves; "
@@ -131,7 +137,7 @@ def sphere_view(view: View, geo: panels.GeometryPanel) -> None:
         return
     fig = sphere_animation(sphere.frames, sphere.labels, list(sphere.steps), sphere.label_names,
                            start_index=sphere.start_index)
-    st.plotly_chart(fig, key="geo_sphere", config=PLOT_CONFIG)
+    st.plotly_chart(fig, key="geo_sphere", config=plot_config())
 
 
 def geometry_view(view: View) -> None:
@@ -151,7 +157,7 @@ def geometry_view(view: View) -> None:
 def spectrum_view(view: View) -> None:
     """Explained variance per direction at a few checkpoints, with effective rank and dimension beside d."""
     spec = spectrum_panel(view)
-    st.plotly_chart(spectrum_chart(spec.explained), key="geo_spectrum", config=PLOT_CONFIG)
+    st.plotly_chart(spectrum_chart(spec.explained), key="geo_spectrum", config=plot_config())
     st.dataframe(spec.table, hide_index=True, width="stretch")
     st.caption("A falling effective rank over training is dimensional collapse; an intrinsic dimension far "
                "below d means the points lie on a thin surface inside the space.")

@@ -15,6 +15,8 @@ import streamlit as st
 from analysis.panels import hubness as panels
 from analysis.views import (
     centrality_scatter,
+    format_number,
+    format_percent,
     hubness_scatter,
     k_occurrence_charts,
     reduction_bars,
@@ -23,7 +25,7 @@ from analysis.views import (
 from ui import cache, explore
 from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.state import View
-from ui.widgets import PLOT_CONFIG, exact_knn, formulas
+from ui.widgets import card_columns, exact_knn, formulas, plot_config
 
 DEMO_DIMENSIONS = (2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 
@@ -127,12 +129,12 @@ def demo_sample(d: int) -> panels.Hubness:
 def _fmt(value: float | None, percent: bool = False) -> str:
     if value is None:
         return "undefined"
-    return f"{value:.1%}" if percent else f"{value:.3g}"
+    return format_percent(value) if percent else format_number(value)
 
 
 def cards(result: panels.Hubness) -> None:
     """The headline numbers, each with its meaning as help."""
-    cols = st.columns(len(CARDS) + 1)
+    cols = card_columns(len(CARDS) + 1)
     for col, name in zip(cols, CARDS, strict=False):
         label, meaning, _ = MEANINGS[name]
         percent = name in ("antihub_occurrence", "hub_occurrence")
@@ -176,7 +178,7 @@ def main_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
     if not knn.exact:
         st.caption(f"Neighbours from {knn.describe()}. Turn on Exact kNN above for an exact search (slow).")
     cards(result)
-    st.plotly_chart(k_occurrence_charts(result.k_occurrence, k), key="hub_charts", config=PLOT_CONFIG)
+    st.plotly_chart(k_occurrence_charts(result.k_occurrence, k), key="hub_charts", config=plot_config())
     st.subheader("Where the hubs are")
     top = [int(r) for r in hub.top_hubs]
     chart_key = f"hub_scatter|{view.data_key}"
@@ -198,13 +200,13 @@ def main_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
                               antihubs=result.antihubs, hover=explore.hover_text(emb, draw), focus_row=focus,
                               reverse_neighbours=rows, uirevision=chart_key)
         st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                        config=PLOT_CONFIG)
+                        config=plot_config())
         st.caption("Colour = log(1 + N_k). Red rings: hubs; grey crosses: antihubs; yellow: the points whose "
                    "k-NN lists contain the chosen point (star). Click a point to choose it.")
     st.subheader("Why are there hubs?")
     st.plotly_chart(centrality_scatter(hub.distance_to_centre, result.k_occurrence, hubs=result.hubs,
                                        spearman=hub.spearman),
-                    key="hub_centrality", config=PLOT_CONFIG)
+                    key="hub_centrality", config=plot_config())
     st.caption("In high dimensions distances concentrate, and points near the data mean are a little closer to "
                "everyone: they become hubs (Radovanovic et al. 2010), which shows as a negative ρ. In clustered data "
                "(a classifier's classes) hubs sit at the centre of their own cluster instead, and ρ can be positive.")
@@ -240,7 +242,7 @@ def reduction_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
     before = red.before
     st.plotly_chart(reduction_bars(red.method_names, before.skewness, red.skewness_after, red.knn_accuracy_before,
                                    red.knn_accuracy_after),
-                    key="hub_reduction_bars", config=PLOT_CONFIG)
+                    key="hub_reduction_bars", config=plot_config())
     st.dataframe(red.table, hide_index=True, width="stretch",
                  column_config={"antihubs": st.column_config.NumberColumn(format="percent"),
                                 "kNN accuracy": st.column_config.NumberColumn(format="percent")})
@@ -257,7 +259,7 @@ def reduction_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
     fig = hubness_scatter(coords, chosen.hubness.k_occurrence, draw_rows=rows, hubs=chosen.hubness.hubs,
                           antihubs=chosen.hubness.antihubs, hover=explore.hover_text(emb, rows),
                           uirevision=f"hub_reduced|{view.data_key}")
-    st.plotly_chart(fig, key="hub_reduced_scatter", config=PLOT_CONFIG)
+    st.plotly_chart(fig, key="hub_reduced_scatter", config=plot_config())
     st.caption(f"Same projection, coloured by N_k after {panels.METHOD_NAMES[method]}: "
                f"{chosen.hubness.hubs.size:,} hubs (was {before.hubs.size:,}), "
                f"{chosen.hubness.antihub_occurrence:.0%} antihubs (was {before.antihub_occurrence:.0%}).")
@@ -271,10 +273,10 @@ def teaching_demo() -> None:
     curve = demo_curve(DEMO_DIMENSIONS, 2000, 10)
     left, right = st.columns(2)
     left.plotly_chart(skewness_vs_dimension(DEMO_DIMENSIONS, curve, current=d), key="hub_demo_curve",
-                      config=PLOT_CONFIG)
+                      config=plot_config())
     sample = demo_sample(d)
     right.plotly_chart(k_occurrence_charts(sample.k_occurrence, 10, rank_plot=False, height=330),
-                       key="hub_demo_hist", config=PLOT_CONFIG)
+                       key="hub_demo_hist", config=plot_config())
     right.caption(f"d = {d}: skewness {_fmt(sample.skewness)}, largest N_k {sample.k_occurrence.max()}, "
                   f"{sample.antihub_occurrence:.0%} antihubs.")
     st.markdown(

@@ -22,7 +22,7 @@ from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import Source, sources
 from ui.train_lab import train_and_add
-from ui.widgets import PLOT_CONFIG, progress_bar
+from ui.widgets import plot_config, progress_bar
 
 NOISE_VARIANCES = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0)
 SHIPPED_PAIR = ("ib_tanh", "ib_relu")
@@ -119,7 +119,7 @@ def plane_view() -> tuple[EstimatorSettings, str]:
         return settings, range_mode
     panels = {runs[k].label: plane(k, runs[k].run, settings, range_mode) for k in chosen}
     tables = {label: p.table for label, p in panels.items()}
-    st.plotly_chart(information_plane_figure(tables), key="ip_plane", config=PLOT_CONFIG)
+    st.plotly_chart(information_plane_figure(tables), key="ip_plane", config=plot_config())
     st.caption(f"{ESTIMATOR_LABELS[settings.estimator]}, {panel.describe_settings(settings, range_mode)}. Each path "
                "is one layer (hidden layers, then the softmax output), from initialisation (dark markers) to the end "
                "of training (yellow). Up = more about the label; left = less about the input (compression).")
@@ -129,10 +129,10 @@ def plane_view() -> tuple[EstimatorSettings, str]:
     note = panel.saturation_note(panels)
     if note:
         st.info(note)
-    st.plotly_chart(information_curves(tables), key="ip_curves", config=PLOT_CONFIG)
+    st.plotly_chart(information_curves(tables), key="ip_curves", config=plot_config())
     curves = {runs[k].label: runs[k].run.curves for k in chosen if runs[k].run.curves.get("train_acc")}
     if curves:
-        st.plotly_chart(accuracy_curves(curves), key="ip_accuracy", config=PLOT_CONFIG)
+        st.plotly_chart(accuracy_curves(curves), key="ip_accuracy", config=plot_config())
     with st.expander("The numbers"):
         st.dataframe(panel.combined_table(panels), hide_index=True)
     return settings, range_mode
@@ -145,7 +145,7 @@ def validation_view(settings: EstimatorSettings) -> None:
                 "y = [X₁ > 0], and d fair bits with y = the first bit, each at n = 256, 1,024 and 4,096 "
                 "samples and d = 1, 2, 5, 10.")
     check = validation(settings)
-    st.plotly_chart(validation_figure(check.table), key="ip_validation", config=PLOT_CONFIG)
+    st.plotly_chart(validation_figure(check.table), key="ip_validation", config=plot_config())
     st.caption(check.summary)
     st.markdown(check.truth_note)
     with st.expander("The numbers"):

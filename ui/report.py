@@ -8,6 +8,7 @@ import streamlit as st
 
 from analysis.data import Selection
 from analysis.panels import report as panel
+from analysis.panels.collapse import rows_label
 from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View
@@ -64,8 +65,12 @@ def html_for(data_key: str, source: str, _report: panel.Report) -> str:
 
 def report_view(view: View) -> None:
     emb = view.embedding
-    source = view.source.label + (f" · {view.layer} · step {view.step:,}" if view.layer is not None else "")
-    st.markdown(f"**{source}**: {emb.n_samples:,} samples × {emb.n_features:,} features"
+    # The rows go into the report's own title (and its HTML and JSON), so its NC1 and every other number say
+    # which rows they measured, as the pages do (issue 18 item 6).
+    rows = rows_label(view.selection)
+    source = (view.source.label + (f" · {view.layer} · step {view.step:,}" if view.layer is not None else "")
+              + f" · {rows}")
+    st.markdown(f"**{source}**: {emb.n_features:,} features, the sidebar's {rows}, as on every page"
                 + (f", {emb.n_classes} classes." if emb.labels is not None else ", no labels."))
     exact_knn_toggle(emb.n_samples)
     started: set[str] = st.session_state.setdefault("report_started", set())  # selections the user asked for

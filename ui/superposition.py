@@ -9,6 +9,7 @@ from analysis.panels import superposition as panel
 from analysis.views import (
     feature_arrows,
     feature_dimensionality_plot,
+    format_number,
     gram_and_bias,
     overlap_histograms,
     phase_diagram_heatmap,
@@ -17,7 +18,7 @@ from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import bytes_key
 from ui.training_slots import training_slot
-from ui.widgets import PLOT_CONFIG, progress_bar
+from ui.widgets import plot_config, progress_bar
 
 SWEEP_STEPS = 10_000
 
@@ -54,7 +55,7 @@ def toy_model() -> None:
     toy = sweep(int(n), int(m), SWEEP_STEPS, int(seed), float(decay))
     labels = toy.labels
     st.plotly_chart(feature_arrows(toy.W, labels, start_index=len(labels) - 1, slider_prefix=""),
-                    key="sup_arrows", config=PLOT_CONFIG)
+                    key="sup_arrows", config=plot_config())
     st.caption(f"Each arrow is one feature's direction W_i in the {m}-D hidden space (colour = feature, 0 the most "
                "important). Drag the slider from dense (left) to sparse (right): the two most important features "
                "first, then antipodal pairs, then all of them in superposition.")
@@ -62,11 +63,11 @@ def toy_model() -> None:
     with left:
         choice = st.select_slider("Instance", list(range(len(labels))), value=len(labels) - 1,
                                   format_func=lambda i: labels[i], key="sup_instance")
-        st.plotly_chart(gram_and_bias(toy.W[choice], toy.b[choice]), key="sup_gram", config=PLOT_CONFIG)
+        st.plotly_chart(gram_and_bias(toy.W[choice], toy.b[choice]), key="sup_gram", config=plot_config())
         st.caption(toy.describe_instance(choice))
     with right:
         st.plotly_chart(feature_dimensionality_plot(toy.feature_probabilities, toy.feature_dimensionality),
-                        key="sup_dims", config=PLOT_CONFIG)
+                        key="sup_dims", config=plot_config())
     st.caption(f"{len(labels)} models of n = {n} features into m = {m} dimensions trained together in "
                f"{toy.seconds:.0f} s ({SWEEP_STEPS:,} AdamW steps each, batch 1,024).")
 
@@ -82,7 +83,7 @@ def phase_view() -> None:
         st.session_state["sup_phase_done"] = size
         st.plotly_chart(phase_diagram_heatmap(diagram.feature_probabilities, diagram.relative_importances,
                                               diagram.cell_labels, theory=diagram.theory),
-                        key="sup_phase", config=PLOT_CONFIG)
+                        key="sup_phase", config=plot_config())
         st.caption("Cells: what training found. Black lines: the closed-form boundaries between the three "
                    "candidates' expected losses (ignore: r(p/3 − p²/4), dedicated: p/3 − p²/4, antipodal with "
                    "zero bias: (1 + r)p²/6). Dense features keep only the more important one; sparser, the "
@@ -113,13 +114,13 @@ def weights_view() -> None:
         return
     c = st.columns(4)
     c[0].metric("Features", f"{result.n_features:,}")
-    c[1].metric("Dimensions per feature", f"{result.dimensions_per_feature:.3g}",
+    c[1].metric("Dimensions per feature", format_number(result.dimensions_per_feature),
                 help="m / ‖W‖²_F: below 1 means more features than dimensions' worth of norm.")
-    c[2].metric("Mean squared overlap", "—" if result.mean_squared_overlap is None else
-                f"{result.mean_squared_overlap:.3g}", help="Mean (Ŵ_i · Ŵ_j)² over feature pairs.")
-    c[3].metric("Random directions", f"{result.random_overlap_expectation:.3g}", help="1/d for random directions.")
+    c[2].metric("Mean squared overlap", format_number(result.mean_squared_overlap), help="Mean (Ŵ_i · Ŵ_j)² over feature pairs.")
+    c[3].metric("Random directions", format_number(result.random_overlap_expectation),
+                help="1/d for random directions.")
     st.plotly_chart(overlap_histograms(result.squared_overlaps, result.random_overlap_expectation,
-                                       result.feature_dimensionality), key="sup_overlaps", config=PLOT_CONFIG)
+                                       result.feature_dimensionality), key="sup_overlaps", config=plot_config())
 
 
 # Keyed by the upload's content key (`data_key`) and the options; the bytes themselves are not hashed.

@@ -1,4 +1,4 @@
-"""Small pieces every page uses: the chart config, a progress bar for long work, formula lists."""
+"""Small pieces every page uses: the chart config, metric-card rows, a progress bar for long work, formula lists."""
 
 from __future__ import annotations
 
@@ -8,8 +8,45 @@ import streamlit as st
 
 from analysis.panels.common import EXACT_LIMIT
 
-PLOT_CONFIG = {"displaylogo": False}
+# Every chart's toolbar has Plotly's "Download plot" camera button (toImage); it saves in the format picked
+# in the sidebar (`image_format_picker`): PNG at twice the screen resolution, or SVG (vector, for papers).
+# Plotly's button takes one format per chart and a custom button needs JavaScript, so the format is a
+# per-session choice rather than a second button.
+IMAGE_FORMATS = {"PNG": "png", "SVG": "svg"}
+IMAGE_FORMAT_KEY = "chart_image_format"
+
+
+def plot_config(filename: str = "replens-chart") -> dict:
+    """The `config` of every `st.plotly_chart`: no Plotly logo, the download button in this session's format."""
+    fmt = IMAGE_FORMATS.get(st.session_state.get(IMAGE_FORMAT_KEY, "PNG"), "png")
+    return {"displaylogo": False,
+            "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": 2 if fmt == "png" else 1}}
+
+
+# The PNG config, for callers outside a script run (and pages not yet moved to `plot_config()`).
+PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": "replens-chart", "scale": 2}}
+
+
+def image_format_picker(container=None) -> None:
+    """Which format the charts' camera button downloads (the sidebar shows it on every page)."""
+    (container or st).segmented_control(
+        "Chart download format", list(IMAGE_FORMATS), default="PNG", key=IMAGE_FORMAT_KEY,
+        help="The camera button in each chart's toolbar saves the chart as PNG or as SVG (vector). Tables "
+             "download as CSV from the button in their own toolbar.")
 EXACT_KNN_KEY = "knn_exact"
+
+
+# Cards a row at most: at 1,500 px with the sidebar open, four columns of ~250 px hold the longest card label
+# ("Intrinsic dimension (TwoNN)") and value ("-1.23e-12" with a delta) without Streamlit's ellipsis.
+CARDS_PER_ROW = 4
+
+
+def card_columns(n_cards: int, per_row: int = CARDS_PER_ROW) -> list:
+    """`n_cards` metric columns laid out in rows of at most `per_row`, so no label or value is cut off."""
+    columns: list = []
+    for start in range(0, n_cards, per_row):
+        columns.extend(st.columns(per_row)[: min(per_row, n_cards - start)])
+    return columns
 
 
 def exact_knn_toggle(n_samples: int, container=None) -> None:

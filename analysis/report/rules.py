@@ -281,9 +281,13 @@ def _class_findings(nc: NeuralCollapse, shuffled: NeuralCollapse | None, names: 
     out = []
     counts = nc.class_counts
     ratio = float(counts.max() / counts.min())
-    largest, smallest = names[int(np.argmax(counts))], names[int(np.argmin(counts))]
-    sizes = (f"{nc.n_classes} classes of {int(counts.min()):,} to {int(counts.max()):,} samples "
-             f"(largest / smallest = {ratio:.1f}; '{largest}' / '{smallest}')")
+    if counts.min() == counts.max():
+        sizes = f"{nc.n_classes} classes of {int(counts.min()):,} samples each (largest / smallest = 1)"
+    else:
+        # Named as classes, not quoted codes: "'0' / '0'" read as a ratio of zeros (issue 18 item 6).
+        largest, smallest = names[int(np.argmax(counts))], names[int(np.argmin(counts))]
+        sizes = (f"{nc.n_classes} classes of {int(counts.min()):,} to {int(counts.max()):,} samples "
+                 f"(largest / smallest = {ratio:.2f}: largest class {largest}, smallest class {smallest})")
     if ratio >= IMBALANCE_WARNING:
         verdict, reason = "warning", sizes + (". Imbalanced: minority classes may collapse together and class means "
                                               "approach an orthogonal frame rather than a simplex ETF.")

@@ -33,6 +33,7 @@ from analysis.views.information import (
     information_plane_figure,
     validation_figure,
 )
+from analysis.views.numbers import format_number, format_percent
 from analysis.views.report import (
     class_summary_chart,
     code_usage_chart,
@@ -90,4 +91,6 @@ __all__ = [
     "k_occurrence_comparison",
     "report_figures",
     "report_html",
+    "format_number",
+    "format_percent",
 ]

@@ -63,6 +63,8 @@ def training_curves(curves: Mapping[str, Sequence[float]], *, height: int = 300,
         yaxis=dict(title="loss", type="log"),
         yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02], showgrid=False,
                     tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1.0]),
-        legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
+        # Below the plot: a row beside the title sat under the toolbar, and the right edge holds the
+        # accuracy axis.
+        legend=dict(orientation="h", y=-0.3, x=0, yanchor="top"),
     )
     return fig

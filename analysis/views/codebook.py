@@ -86,8 +86,13 @@ def digit_gallery(images: np.ndarray, titles: Sequence[str], *, columns: int = 8
     for i, image in enumerate(images):
         fig.add_trace(go.Heatmap(z=image[::-1], colorscale="Greys", showscale=False, hoverinfo="skip"),
                       row=i // columns + 1, col=i % columns + 1)
-    fig.update_xaxes(visible=False, scaleanchor=None)
-    fig.update_yaxes(visible=False)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, constrain="domain")
+    # Square pixels: each image's y axis is tied to its own x axis, so a lone image in a wide column
+    # (the decoded code) stays 8 x 8 instead of stretching into a barcode (issue 18 item 5).
+    for i in range(len(titles)):
+        suffix = "" if i == 0 else str(i + 1)
+        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)
     base_layout(fig, height=max(140, rows * height_per_row + 40))
     fig.update_layout(margin=dict(t=30, l=0, r=0, b=0), plot_bgcolor="white")
     fig.update_annotations(font=dict(size=11, color=ACCENT))

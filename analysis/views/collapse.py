@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.views.style import FONT, base_layout, category_color, escape, escape_all
+from analysis.views.style import animation_controls, base_layout, category_color, escape, escape_all
 
 __all__ = [
     "NC_PANELS",
@@ -206,23 +206,8 @@ def class_means_animation(
     )
     if not animated:
         return fig
-    fig.update_layout(
-        sliders=[dict(
-            active=start, currentvalue=dict(prefix="step ", font=FONT), pad=dict(t=10, r=30),
-            steps=[dict(label=f"{s:,}" if s else "init", method="animate",
-                        args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
-                                             transition=dict(duration=0))]) for s in steps],
-        )],
-        updatemenus=[dict(type="buttons", x=0, y=0, xanchor="left", yanchor="top", direction="left",
-                          pad=dict(t=40), buttons=[
-                              dict(label="▶ Play", method="animate",
-                                   args=[None, dict(frame=dict(duration=700, redraw=True), fromcurrent=True,
-                                                    transition=dict(duration=0))]),
-                              dict(label="❚❚", method="animate",
-                                   args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))]),
-                          ])],
-    )
-    return fig
+    return animation_controls(fig, [(f"{s:,}" if s else "init", str(s)) for s in steps], active=start,
+                              frame_ms=700)
 
 
 def imbalance_panel(counts: Sequence[int], mean_norms: Sequence[float], nc1_share: Sequence[float],

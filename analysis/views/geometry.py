@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from analysis.views.style import (
     CATEGORY_COLORS,
-    FONT,
+    animation_controls,
     base_layout,
     category_color,
     escape,
@@ -116,13 +116,6 @@ def sphere_animation(coords: np.ndarray, labels: np.ndarray | None, steps: Seque
         fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube"))
     fig.update_layout(
         showlegend=False, uirevision="sphere",
-        sliders=[dict(active=start, currentvalue=dict(prefix="step ", font=FONT), pad=dict(t=30, r=30),
-                      steps=[dict(label=f"{s:,}" if s else "init", method="animate",
-                                  args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
-                                                       transition=dict(duration=0))]) for s in steps])],
-        updatemenus=[dict(type="buttons", x=0, y=0, xanchor="left", yanchor="top", direction="left", pad=dict(t=60),
-                          buttons=[dict(label="▶ Play", method="animate",
-                                        args=[None, dict(frame=dict(duration=600, redraw=True), fromcurrent=True,
-                                                         transition=dict(duration=0))])])],
     )
-    return fig
+    return animation_controls(fig, [(f"{s:,}" if s else "init", str(s)) for s in steps], active=start,
+                              frame_ms=600)

@@ -14,9 +14,12 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from analysis.views import numbers
+
 __all__ = ["PLOT_CONFIG", "esc", "figure_section", "format_number", "standalone_page"]
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+EXPORT_TEMPLATE = "plotly_white"
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1F2430; margin: 0;
@@ -45,16 +48,16 @@ def esc(value: object) -> str:
 
 
 def format_number(value: float | None) -> str:
-    """A number for a table cell: 4 significant digits, thousands separators, a dash for None."""
-    if value is None:
-        return "—"
-    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
-        return f"{value:.3g}"
-    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    """A number for a table cell: the app's one format (`analysis.views.numbers`) with 4 significant digits."""
+    return numbers.format_number(value, digits=4)
 
 
 def figure_div(fig: go.Figure, div_id: str) -> str:
-    """The figure as a ``<div>`` plus its drawing script, without plotly.js (the page inlines it once)."""
+    """The figure as a ``<div>`` plus its drawing script, without plotly.js (the page inlines it once).
+
+    The app leaves colours to Streamlit's light or dark theme; this page is always light, so its figures
+    take the white template here."""
+    fig = go.Figure(fig).update_layout(template=EXPORT_TEMPLATE)
     return pio.to_html(fig, include_plotlyjs=False, full_html=False, config=PLOT_CONFIG, div_id=div_id)
 
 

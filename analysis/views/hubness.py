@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis.views.scatter import ColorSpec, _marker_trace, embedding_scatter
-from analysis.views.style import ACCENT, base_layout, escape_all
+from analysis.views.style import ACCENT, base_layout, escape_all, legend_above
 
 __all__ = [
     "centrality_scatter",
@@ -89,7 +89,8 @@ def hubness_scatter(
             fig.add_trace(_marker_trace(coords, rows, None, name=name, marker=marker))
     # Zoom, not lasso: in Plotly's lasso mode a click selects nothing, and
     # choosing a point by clicking is what this chart is for.
-    fig.update_layout(legend=dict(orientation="h", y=1.06, x=0), dragmode="zoom")
+    legend_above(fig)  # the colour bar holds the right edge
+    fig.update_layout(dragmode="zoom")
     return fig
 
 
@@ -110,8 +111,8 @@ def centrality_scatter(distance_to_mean: np.ndarray, k_occurrence: np.ndarray, *
     if spearman is not None:
         title += f" (Spearman ρ = {spearman:+.2f})"
     base_layout(fig, height=height, title=title)
-    fig.update_layout(xaxis=dict(title="distance to the mean of all points"), yaxis=dict(title="N_k"),
-                      legend=dict(orientation="h", y=1.1, x=1, xanchor="right"))
+    # The legend stays at the right edge, under the toolbar (a row beside the title sat beneath it).
+    fig.update_layout(xaxis=dict(title="distance to the mean of all points"), yaxis=dict(title="N_k"))
     return fig
 
 

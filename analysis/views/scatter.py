@@ -18,6 +18,7 @@ from analysis.views.density import DensityCounts, density_layer
 from analysis.views.style import (
     ACCENT,
     CONTINUOUS_SCALE,
+    TOP_MARGIN,
     base_layout,
     category_color,
     escape,
@@ -296,7 +297,7 @@ def animated_scatter(
     fig.update_layout(
         xaxis=dict(range=[lo[0] - pad[0], hi[0] + pad[0]], title=f"{method} 1", zeroline=False),
         yaxis=dict(range=[lo[1] - pad[1], hi[1] + pad[1]], title=f"{method} 2", zeroline=False),
-        margin=dict(l=10, r=10, t=10, b=90),
+        margin=dict(l=10, r=10, t=TOP_MARGIN, b=90),  # the toolbar's strip stays clear of the legend
         updatemenus=[
             dict(
                 type="buttons", direction="left", x=0.0, y=-0.16, xanchor="left", yanchor="top",

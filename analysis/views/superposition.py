@@ -8,7 +8,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.views.style import ACCENT, FONT, base_layout, category_color, escape, escape_all
+from analysis.views.style import (
+    ACCENT,
+    FONT,
+    base_layout,
+    category_color,
+    escape,
+    escape_all,
+    legend_above,
+)
 
 __all__ = [
     "STICKY_FRACTIONS",
@@ -68,7 +76,7 @@ def feature_arrows(frames: np.ndarray, labels: Sequence[str], *, feature_names: 
         fig.update_layout(xaxis=axis, yaxis=dict(axis, scaleanchor="x", scaleratio=1))
     else:
         fig.update_layout(scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube"))
-    fig.update_layout(legend=dict(orientation="h", y=1.08, x=0))
+    legend_above(fig)  # a row of feature names, under the toolbar's strip
     if n_frames > 1:
         fig.update_layout(sliders=[dict(
             active=start_index, currentvalue=dict(prefix=slider_prefix, font=FONT), pad=dict(t=30, r=20),
@@ -86,10 +94,14 @@ def gram_and_bias(W_features: np.ndarray, bias: np.ndarray, *, feature_names: Se
     gram = W @ W.T
     names = _feature_names(W.shape[0], feature_names)
     limit = max(float(np.abs(gram).max()), 1e-9)
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=["WᵀW", "bias b"],
-                        horizontal_spacing=0.12)
+    # The colour bar sits in the gap between the panels, anchored at the heatmap's right edge: its tick
+    # labels need ~45 px, so the gap is wide enough for them at a half-page chart (issue 18 item 5).
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.58, 0.42], subplot_titles=["WᵀW", "bias b"],
+                        horizontal_spacing=0.2)
+    heatmap_right = fig.layout.xaxis.domain[1]
     fig.add_trace(go.Heatmap(z=gram.astype(np.float32), x=names, y=names, zmin=-limit, zmax=limit,
-                             colorscale="RdBu_r", colorbar=dict(thickness=10, x=0.56, len=0.9),
+                             colorscale="RdBu_r", colorbar=dict(thickness=10, x=heatmap_right + 0.02,
+                                                                xanchor="left", len=0.9),
                              hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>"), row=1, col=1)
     b = np.asarray(bias, dtype=np.float64)
     fig.add_trace(go.Bar(x=b, y=names, orientation="h", marker_color=[ACCENT if v >= 0 else "#E4572E" for v in b],

@@ -6,6 +6,7 @@ import numpy as np
 
 from analysis.metrics import codebook_usage
 from analysis.models.vq import VQ_PRESETS
+from analysis.views import format_number
 from tests.app.pages import metric_cards, npy_bytes, open_page
 
 PAGE = "app_pages/codebook.py"
@@ -24,9 +25,9 @@ def test_plain_vq_sample_uses_few_codes_and_the_cards_match() -> None:
     step = run.steps[-1]
     expected = codebook_usage(run.codes[("encoder", step)], codebook_size=256, labels=run.labels)
     shown = metric_cards(at)
-    assert shown["Perplexity"] == f"{expected.perplexity:.3g}"
+    assert shown["Perplexity"] == format_number(expected.perplexity)
     assert shown["Codes used"] == f"{expected.utilization:.1%}" and expected.utilization < 0.3
-    assert shown["I(code; label)"] == f"{expected.mutual_information:.3g}"
+    assert shown["I(code; label)"] == format_number(expected.mutual_information)
     assert "Codes among the encoder outputs" in [s.value for s in at.subheader]
 
 
@@ -90,6 +91,6 @@ def test_usage_follows_the_sidebars_split() -> None:
                               labels=run.labels[rows])
     everything = codebook_usage(run.codes[("encoder", step)], codebook_size=256, labels=run.labels)
     shown = metric_cards(at)
-    assert shown["Perplexity"] == f"{expected.perplexity:.3g}" != f"{everything.perplexity:.3g}"
-    assert shown["I(code; label)"] == f"{expected.mutual_information:.3g}"
+    assert shown["Perplexity"] == format_number(expected.perplexity) != format_number(everything.perplexity)
+    assert shown["I(code; label)"] == format_number(expected.mutual_information)
     assert any(f"({rows.size:,} rows)" in m.value for m in at.markdown)

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from analysis.metrics import neural_collapse
 from analysis.metrics.collapse_table import collapse_inputs, split_rows
 from analysis.models import PRESETS
+from analysis.views import format_number
 from tests.app.pages import metric_cards, npy_bytes, open_page
 
 PAGE = "app_pages/collapse.py"
@@ -42,9 +43,9 @@ def test_cards_show_the_metrics_of_the_sidebar_choice() -> None:
     # The sidebar says "all" rows: the page measures all rows, as every other page does (issue 16).
     expected = neural_collapse(**collapse_inputs(run, view.layer, view.step, split_rows(run, "all")))
     shown = _metrics(at)
-    assert shown["NC1"] == f"{expected.nc1:.3g}"
-    assert shown["NC2 · ETF distance"] == f"{expected.etf_distance:.3g}"
-    assert shown["NC3"] == f"{expected.nc3:.3g}"
+    assert shown["NC1"] == format_number(expected.nc1)
+    assert shown["NC2 · ETF distance"] == format_number(expected.etf_distance)
+    assert shown["NC3"] == format_number(expected.nc3)
     assert shown["NCC accuracy"] == f"{expected.ncc_accuracy:.1%}"
     assert [s.value for s in at.subheader] == ["Over training", "Class-mean geometry", "Imbalance"]
     # Every metric's meaning and formula is on the page.
@@ -76,7 +77,7 @@ def test_every_number_follows_the_sidebar_split(split: str) -> None:
     assert any(label in m.value for m in at.markdown), [m.value for m in at.markdown]
     assert any(label in c.value for c in at.caption)
     expected = neural_collapse(**collapse_inputs(run, view.layer, view.step, rows))
-    assert _metrics(at)["NC1"] == f"{expected.nc1:.3g}"
+    assert _metrics(at)["NC1"] == format_number(expected.nc1)
     assert _metrics(at)["NCC accuracy"] == f"{expected.ncc_accuracy:.1%}"
     # The NC1 curve is drawn for these rows (named by the split) and passes through the card's value.
     curves = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("nc_curves"))
@@ -133,26 +134,26 @@ def test_embedding_with_labels_and_a_classifier() -> None:
     at = _upload_embedding(_collapse_page(), X, labels)
     assert not at.exception and not at.error
     expected = neural_collapse(X, labels)
-    assert _metrics(at)["NC1"] == f"{expected.nc1:.3g}"
+    assert _metrics(at)["NC1"] == format_number(expected.nc1)
     assert _metrics(at)["NC3"] == "—"
     # A classifier of the wrong width: a clear error, and the page still shows the metrics.
     uploader = at.file_uploader(key=f"nc_classifier_{at.session_state['view'].data_key}")
     uploader.set_value(("w.npy", npy_bytes(rng.normal(size=(3, 4))), "application/octet-stream")).run()
     assert at.error and "shape (n_classes, 6)" in at.error[0].value
-    assert _metrics(at)["NC1"] == f"{expected.nc1:.3g}"
+    assert _metrics(at)["NC1"] == format_number(expected.nc1)
     # The right classifier enables NC3 and NC4.
     W = means - means.mean(axis=0)
     uploader = at.file_uploader(key=f"nc_classifier_{at.session_state['view'].data_key}")
     uploader.set_value(("w.npy", npy_bytes(W), "application/octet-stream")).run()
     assert not at.error
     with_head = neural_collapse(X, labels, classifier=W)
-    assert _metrics(at)["NC3"] == f"{with_head.nc3:.3g}"
-    assert _metrics(at)["NC4"] == f"{with_head.nc4:.3g}"
+    assert _metrics(at)["NC3"] == format_number(with_head.nc3)
+    assert _metrics(at)["NC4"] == format_number(with_head.nc4)
     # A later bad file (too few classes for the labels) is refused and keeps the good classifier.
     uploader = at.file_uploader(key=f"nc_classifier_{at.session_state['view'].data_key}")
     uploader.set_value(("w2.npy", npy_bytes(W[:2]), "application/octet-stream")).run()
     assert at.error and "w2.npy" in at.error[0].value and "only 2 classes" in at.error[0].value
-    assert _metrics(at)["NC3"] == f"{with_head.nc3:.3g}"
+    assert _metrics(at)["NC3"] == format_number(with_head.nc3)
 
 
 def test_preset_fills_the_form_and_train_adds_a_selected_run() -> None:
@@ -184,3 +185,30 @@ def test_try_this_offers_every_preset() -> None:
     labels = [b.label for b in at.button if b.key and b.key.startswith("lab_try_")]
     assert len(labels) == len(PRESETS)
     assert all(any(f"'{name}'" in label for label in labels) for name in PRESETS)
+
+
+def test_balanced_classes_are_said_to_be_balanced_not_charted() -> None:
+    """Issue 18 item 6: the sample's classes (174-183 rows on all rows) are balanced (largest / smallest
+    <= 1.1): one sentence instead of a chart over a 399-401 axis; imbalanced data still get the chart,
+    and a single embedding's 3-D view never asks to drag a slider it does not have."""
+    from ui.collapse import BALANCED_RATIO
+
+    at = _collapse_page()
+    assert not at.exception, at.exception
+    counts = at.session_state["view"].embedding.labels
+    sizes = np.bincount(counts)
+    assert sizes.max() / sizes.min() <= BALANCED_RATIO
+    balanced = [m.value for m in at.markdown if m.value.startswith("**Classes are balanced**")]
+    assert balanced and f"{sizes.min():,} to {sizes.max():,} rows per class" in balanced[0]
+    charts_before = len(at.get("plotly_chart"))
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), [20, 40, 80])
+    X = (rng.normal(size=(3, 6))[labels] * 5 + rng.normal(size=(140, 6))).astype(np.float32)
+    at = _upload_embedding(at, X, labels)
+    assert not at.exception, at.exception
+    assert not any(m.value.startswith("**Classes are balanced**") for m in at.markdown)
+    assert _metrics(at)["Largest / smallest class"] == "4×"
+    assert charts_before > 0 and len(at.get("plotly_chart")) == 3  # Gram matrix, 3-D means, imbalance
+    captions = " ".join(c.value for c in at.caption)
+    assert "slider" not in captions.lower() and "Drag to rotate" in captions

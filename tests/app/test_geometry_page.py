@@ -9,6 +9,7 @@ import pytest
 from analysis.data import Run
 from analysis.metrics.geometry_table import geometry_row
 from analysis.models.contrastive import CONTRASTIVE_PRESETS
+from analysis.views import format_number
 from tests.app.pages import metric_cards, npy_bytes, open_page
 from ui.state import Source
 
@@ -22,9 +23,9 @@ def test_cards_match_the_library_for_the_sidebar_choice() -> None:
     view = at.session_state["view"]
     expected = geometry_row(view.embedding.X, view.embedding.labels)
     shown = metric_cards(at)
-    assert shown["Uniformity"] == f"{expected['uniformity']:.3g}"
-    assert shown["IsoScore"] == f"{expected['iso_score']:.3g}"
-    assert shown["Effective rank"] == f"{expected['effective_rank']:.3g}"
+    assert shown["Uniformity"] == format_number(expected['uniformity'])
+    assert shown["IsoScore"] == format_number(expected['iso_score'])
+    assert shown["Effective rank"] == format_number(expected['effective_rank'])
     # A 32-D layer is not drawn on a sphere: the page says why.
     assert any("d = 32" in i.value for i in at.info)
     # The spectrum tab lists effective rank and intrinsic dimension beside d for several checkpoints.
@@ -49,7 +50,7 @@ def test_a_two_dimensional_layer_is_drawn_on_the_circle() -> None:
     # Classes gathered into three arcs: same-class alignment falls from step 0 to 5.
     shown = metric_cards(at)
     step5 = geometry_row(source.run.activations[("embedding", 5)], source.run.labels)
-    assert shown["Alignment (same class)"] == f"{step5['alignment']:.3g}"
+    assert shown["Alignment, same class"] == format_number(step5['alignment'])
     step0 = geometry_row(source.run.activations[("embedding", 0)], source.run.labels)
     assert step5["alignment"] < step0["alignment"]
 
@@ -64,8 +65,8 @@ def test_an_uploaded_embedding_gets_the_cards() -> None:
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     shown = metric_cards(at)
-    assert shown["Uniformity"] == f"{geometry_row(X, None)['uniformity']:.3g}"
-    assert shown["Alignment (same class)"] == "—"  # no labels, no positive pairs
+    assert shown["Uniformity"] == format_number(geometry_row(X, None)['uniformity'])
+    assert shown["Alignment, same class"] == "—"  # no labels, no positive pairs
 
 
 def test_try_this_offers_every_contrastive_preset() -> None:
@@ -113,10 +114,10 @@ def test_the_numbers_follow_the_sidebars_split() -> None:
     expected = geometry_row(X, run.labels[rows])
     everything = geometry_row(np.asarray(run.activations[(view.layer, view.step)], dtype=np.float32), run.labels)
     shown = metric_cards(at)
-    assert shown["Uniformity"] == f"{expected['uniformity']:.3g}"
-    assert shown["Alignment (same class)"] == f"{expected['alignment']:.3g}"
-    assert shown["Effective rank"] == f"{expected['effective_rank']:.3g}"
-    assert shown["Uniformity"] != f"{everything['uniformity']:.3g}"  # the split's rows, not all rows
+    assert shown["Uniformity"] == format_number(expected['uniformity'])
+    assert shown["Alignment, same class"] == format_number(expected['alignment'])
+    assert shown["Effective rank"] == format_number(expected['effective_rank'])
+    assert shown["Uniformity"] != format_number(everything['uniformity'])  # the split's rows, not all rows
     assert any(f"({rows.size:,} samples)" in m.value for m in at.markdown)
     table = next(df.value for df in at.dataframe if "effective rank" in df.value.columns)
     current = table[table[""] == f"step {view.step:,}"].iloc[0]  # AppTest gives a pandas frame
@@ -127,7 +128,7 @@ def test_the_numbers_follow_the_sidebars_split() -> None:
     at.session_state["view"] = None
     at.run()
     assert not at.exception, at.exception
-    assert metric_cards(at)["Uniformity"] == f"{everything['uniformity']:.3g}"
+    assert metric_cards(at)["Uniformity"] == format_number(everything['uniformity'])
 
 
 def _count_searches(monkeypatch) -> list[int]:

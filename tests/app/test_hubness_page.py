@@ -9,6 +9,7 @@ from analysis.metrics import hubness
 from analysis.metrics.hubness import hubness_between, reverse_neighbours
 from analysis.neighbors import kneighbors
 from analysis.report import diagnose
+from analysis.views import format_number
 from tests.app.pages import metric_cards, npy_bytes, open_page
 
 PAGE = "app_pages/hubness.py"
@@ -28,8 +29,8 @@ def test_cards_match_the_library_for_the_sidebar_choice() -> None:
     X = at.session_state["view"].embedding.X
     expected = hubness(X, k=10)
     shown = _metrics(at)
-    assert shown["Skewness of N_k"] == f"{expected.skewness:.3g}"
-    assert shown["Robin Hood index"] == f"{expected.robin_hood:.3g}"
+    assert shown["Skewness of N_k"] == format_number(expected.skewness)
+    assert shown["Robin Hood index"] == format_number(expected.robin_hood)
     assert shown["Antihubs"] == f"{expected.antihub_occurrence:.1%}"
     assert shown["Hubs / antihubs"] == f"{expected.hubs.size:,} / {expected.antihubs.size:,}"
     assert [s.value for s in at.subheader][:2] == ["Where the hubs are", "Why are there hubs?"]
@@ -43,7 +44,7 @@ def test_k_and_metric_change_the_numbers() -> None:
     at.radio(key="hub_metric").set_value("cosine").run()
     assert not at.exception
     X = at.session_state["view"].embedding.X
-    assert _metrics(at)["Skewness of N_k"] == f"{hubness(X, k=3, metric='cosine').skewness:.3g}" != before
+    assert _metrics(at)["Skewness of N_k"] == format_number(hubness(X, k=3, metric='cosine').skewness) != before
 
 
 def test_the_chosen_point_lists_who_has_it_as_a_neighbour() -> None:
@@ -97,7 +98,7 @@ def test_two_sets_measure_test_queries_against_the_train_gallery() -> None:
     expected = hubness_between(emb.X[split == "test"], emb.X[split == "train"], k=10)
     assert "Two sets: queries against a gallery" in [s.value for s in at.subheader]
     skews = [m.value for m in at.metric if m.label == "Skewness of N_k"]
-    assert skews[-1] == f"{expected.skewness:.3g}"
+    assert skews[-1] == format_number(expected.skewness)
 
 
 def test_the_verdict_is_the_reports_and_k_changes_slice_the_two_sets() -> None:
@@ -117,4 +118,4 @@ def test_the_verdict_is_the_reports_and_k_changes_slice_the_two_sets() -> None:
                    for c in at.caption)
         expected = hubness_between(emb.X[split == "test"], emb.X[split == "train"], k=k)
         skews = [m.value for m in at.metric if m.label == "Skewness of N_k"]
-        assert skews[-1] == f"{expected.skewness:.3g}"
+        assert skews[-1] == format_number(expected.skewness)

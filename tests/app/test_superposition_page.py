@@ -8,6 +8,7 @@ import numpy as np
 from safetensors.numpy import save
 
 from analysis.metrics import superposition_geometry
+from analysis.views import format_number
 from tests.app.pages import metric_cards, npy_bytes, open_page
 
 PAGE = "app_pages/superposition.py"
@@ -52,8 +53,8 @@ def test_weights_upload_measures_overlaps() -> None:
     expected = superposition_geometry(W)
     shown = metric_cards(at)
     assert shown["Features"] == "40"
-    assert shown["Dimensions per feature"] == f"{expected.dimensions_per_feature:.3g}"
-    assert shown["Random directions"] == f"{1 / 8:.3g}"
+    assert shown["Dimensions per feature"] == format_number(expected.dimensions_per_feature)
+    assert shown["Random directions"] == format_number(1 / 8)
     # Columns as features: 8 features of dimension 40.
     at.radio(key="sup_axis").set_value("columns").run()
     assert metric_cards(at)["Features"] == "8"

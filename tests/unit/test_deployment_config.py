@@ -56,8 +56,20 @@ def test_every_key_is_one_this_streamlit_knows(config) -> None:
     from streamlit import config as st_config
 
     known = set(st_config._config_options_template)
-    used = {f"{section}.{key}" for section, values in config.items() for key in values}
+
+    def keys(table: dict, prefix: str) -> set[str]:  # nested tables: [theme.light] -> theme.light.<key>
+        return set().union(*(keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}"}
+                             for k, v in table.items()))
+
+    used = keys(config, "")
     assert used <= known, sorted(used - known)
+
+
+def test_the_theme_follows_the_system_light_or_dark(config) -> None:
+    """Issue 18 item 7: no forced `base`; a light and a dark section, each with the RepLens accent."""
+    theme = config["theme"]
+    assert "base" not in theme
+    assert {"primaryColor", "backgroundColor", "textColor"} <= set(theme["light"]) & set(theme["dark"])
 
 
 def _cache_decorators(path: Path) -> list[tuple[str, int, ast.expr]]:
