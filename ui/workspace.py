@@ -51,7 +51,7 @@ def _store() -> WorkspaceStore | str:
     """The server's store, or the message saying why it is off (a bad setting is named, not fatal)."""
     try:
         settings = settings_from_env()
-    except ValueError as exc:
+    except USER_ERRORS as exc:  # a bad setting (ValueError) among them
         return f"The workspace is off: {exc}"
     if settings is None:
         return "off"
@@ -106,7 +106,7 @@ def start_session() -> None:
     raw = st.query_params.get(WS_PARAM)
     try:
         ws = check_workspace_id(raw) if raw else new_workspace_id()
-    except ValueError as exc:
+    except USER_ERRORS as exc:  # a malformed id (ValueError) among them
         note("warning", f"{exc} A new, empty workspace was started.")
         ws = new_workspace_id()
     st.session_state[_WS_KEY] = ws  # ui.query_params.write puts it in the address
