@@ -1,6 +1,6 @@
 """Scale: time and peak memory of every main step at n = 10^4 / 10^5 / 10^6, against what a user would otherwise run.
 
-Run:  python -m tests.bench.bench_scale [--quick] [--sizes 10000x256,100000x768] [--in-process]
+Run:  python -m tests.bench.bench_scale [--quick] [--sizes 10000x256,100000x768] [--steps STEP,...] [--in-process]
 
 Data: `scale_support.lowid` (20 labelled classes, each a 16-dimensional
 Gaussian mapped into d dimensions, plus noise), written once per size to a
@@ -329,16 +329,32 @@ def _parse_sizes(text: str) -> tuple[tuple[int, int, tuple[str, ...]], ...]:
     return tuple(out)
 
 
+def _parse_steps(text: str) -> tuple[str, ...]:
+    steps = tuple(item.strip() for item in text.split(",") if item.strip())
+    unknown = [step for step in steps if step not in STEPS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown steps {unknown}; choose from {', '.join(STEPS)}")
+    return steps
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n = 2,000 and 5,000 at d = 256 (seconds)")
     parser.add_argument("--sizes", type=_parse_sizes, default=None,
                         help="comma-separated NxD, e.g. 1e4x256,1e5x768 (default: every size)")
+    parser.add_argument("--steps", type=_parse_steps, default=None,
+                        help="comma-separated steps to measure at each size (default: all), e.g. "
+                             "'kNN approximate,full report' for the issue-17 targets alone (the faiss "
+                             "reference comes with the full report)")
     parser.add_argument("--in-process", action="store_true",
                         help="measure every step in this process (the default with --quick): no spawn cost, "
                              "but a step may reuse memory an earlier one freed")
     args = parser.parse_args(argv)
-    report(quick=args.quick, sizes=args.sizes, isolate=not (args.in_process or args.quick))
+    sizes = args.sizes
+    if args.steps is not None:
+        sizes = tuple((n, d, tuple(s for s in steps if s in args.steps))
+                      for n, d, steps in (sizes or (QUICK_SIZES if args.quick else FULL_SIZES)))
+    report(quick=args.quick, sizes=sizes, isolate=not (args.in_process or args.quick))
     return 0  # targets print PASS/FAIL; timings on a shared machine never fail the build
 
 

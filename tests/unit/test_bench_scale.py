@@ -130,3 +130,12 @@ def test_extrapolated_rows_scale_the_smaller_measurement():
     out = bench_scale._measure(knn_spec.replens, knn_spec, {}, earlier, None, isolate=False)
     assert out["seconds"] == pytest.approx(2_000.0)  # exact search is quadratic in n: x 100
     assert knn_spec.plain.extra == {"queries": 10_000}  # the competitor: sampled queries, linear
+
+
+def test_steps_option_measures_only_the_named_steps(monkeypatch) -> None:
+    seen = {}
+    monkeypatch.setattr(bench_scale, "report", lambda **kwargs: seen.update(kwargs))
+    bench_scale.main(["--sizes", "1e6x256", "--steps", "kNN approximate,full report"])
+    assert seen["sizes"] == ((1_000_000, 256, ("kNN approximate", "full report")),)
+    with pytest.raises(SystemExit):
+        bench_scale.main(["--steps", "full reprt"])
