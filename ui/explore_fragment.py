@@ -70,10 +70,12 @@ def _clear_region() -> None:
 def _focus_of(view: View) -> int | None:
     """The focused row, or None: a focus chosen on other data (another dataset, layer, step or split)
     is dropped with its number input, so it is never carried to rows it was not chosen on."""
-    if st.session_state.get(FOCUS_DATA) != view.data_key:
+    chosen_on = st.session_state.get(FOCUS_DATA)
+    if chosen_on != view.data_key:
         st.session_state[FOCUS_DATA] = view.data_key
-        st.session_state[FOCUS] = None
-        st.session_state[FOCUS_INPUT] = None
+        if chosen_on is not None:  # None: the session's first view, whose point may come from the address
+            st.session_state[FOCUS] = None
+            st.session_state[FOCUS_INPUT] = None
     focus = st.session_state.get(FOCUS)
     return None if focus is None or not 0 <= int(focus) < view.embedding.n_samples else int(focus)
 
