@@ -26,12 +26,38 @@ VIEWPORT = {"width": 1440, "height": 1600}
 SELECTION = "() => [...document.querySelectorAll('p')].some(p => /^Selection: [1-9][0-9,]* points$/.test(p.innerText))"
 
 
+LOSSLESS_LIMIT = 300 * 1024  # above this a shot is stored with a 256-colour palette
+
+
+def _paletted(image):
+    """256 colours: the page's 64 most frequent ones kept exact (white, the sidebar, text: an octree alone
+    averages them into a grey) and 192 from an octree for everything else (the charts' gradients)."""
+    import numpy as np
+    from PIL import Image
+
+    frequent = [rgb for _, rgb in sorted(image.getcolors(maxcolors=1 << 24), reverse=True)[:64]]
+    octree = image.quantize(256 - len(frequent), method=Image.Quantize.FASTOCTREE)
+    index = np.asarray(octree, dtype=np.uint8) + len(frequent)
+    pixels = np.asarray(image)
+    for i, rgb in enumerate(frequent):
+        index[(pixels == rgb).all(axis=-1)] = i
+    out = Image.fromarray(index, mode="P")
+    palette = octree.getpalette()[:3 * (256 - len(frequent))]
+    out.putpalette([c for rgb in frequent for c in rgb] + palette)
+    return out
+
+
 def save_png(png: bytes, name: str) -> Path:
-    """Re-save through Pillow with optimize=True (palette-free, lossless) and report the size."""
+    """Re-save through Pillow with optimize=True; a shot still over LOSSLESS_LIMIT (the dense 100k scatter,
+    the tall compare page) gets a 256-colour palette (`_paletted`), which keeps the page's flat colours
+    exact and the colour bars smooth at a third of the size. Reports the size."""
     from PIL import Image
 
     path = OUT / f"{name}.png"
-    Image.open(io.BytesIO(png)).save(path, optimize=True)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.save(path, optimize=True)
+    if path.stat().st_size > LOSSLESS_LIMIT:
+        _paletted(image).save(path, optimize=True)
     print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} KB")
     return path
 
@@ -43,12 +69,18 @@ def _settle(page, heading: str) -> None:
     page.wait_for_timeout(1500)
 
 
+def _hide_hover_labels(page) -> None:
+    """A hover label left by the last mouse move (a lasso's end, a click) would cover points."""
+    page.add_style_tag(content=".hoverlayer { display: none !important; }")
+
+
 def _shoot(page, name: str, *, foot=None) -> None:
     """Screenshot the viewport; `foot` (a locator) is scrolled up until its bottom edge shows."""
     errors = page.locator('[data-testid="stException"]')
     if errors.count():
         raise RuntimeError(f"{name}: the page shows an exception: {errors.first.inner_text()}")
-    page.mouse.move(900, 40)  # the empty header: no hover label, no sidebar collapse arrow
+    page.mouse.move(900, 40)  # the empty header: no sidebar collapse arrow
+    _hide_hover_labels(page)
     page.wait_for_timeout(600)
     # Streamlit pads the main block's top: scroll 30 px of it away (more slides the title under the header).
     page.evaluate("""() => { const main = document.querySelector('[data-testid="stMain"]');
@@ -203,6 +235,7 @@ def compare_html(browser) -> None:
             draw_lasso(page, drag.bounding_box(), radius_fraction=0.3, centre=(0.35, 0.5))
             page.wait_for_function("() => document.getElementById('figure-side_b')._fullData.some(t => t.selectedpoints)")
             page.mouse.move(2, 2)
+            _hide_hover_labels(page)
             page.evaluate("() => window.scrollTo(0, 0)")
             page.wait_for_timeout(800)
             save_png(page.screenshot(full_page=True), "compare-html")
