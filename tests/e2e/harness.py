@@ -42,10 +42,11 @@ def running_server(log_path: Path | None = None, env: dict[str, str] | None = No
     and the server process."""
     port = _free_port()
     log_path = log_path or Path(tempfile.mkdtemp()) / "server.log"
-    # Uploads and trained runs go to a workspace on disk (issue 18): a server started here (tests,
-    # `make bench`) without REPLENS_WORKSPACE keeps them in a temporary folder, never in ~/.cache.
+    # Uploads and trained runs go to a workspace on disk (issue 18): each server started here (tests,
+    # `make bench`) keeps them in its own temporary folder, never in ~/.cache, and never in a folder
+    # earlier servers filled towards the size cap; only a caller's explicit `env` names another.
     own_workspace = None
-    if "REPLENS_WORKSPACE" not in {**os.environ, **(env or {})}:
+    if "REPLENS_WORKSPACE" not in (env or {}):
         own_workspace = tempfile.mkdtemp(prefix="replens-workspaces-")
         env = {**(env or {}), "REPLENS_WORKSPACE": own_workspace}
     with open(log_path, "w") as log, _removed_after(own_workspace):
