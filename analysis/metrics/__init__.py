@@ -20,6 +20,7 @@ from analysis.metrics.ksg import ksg_mutual_information
 from analysis.metrics.neighbor_agreement import knn_agreement
 from analysis.metrics.neural_collapse import neural_collapse
 from analysis.metrics.procrustes import procrustes_distance
+from analysis.metrics.retrieval import rerank_retrieval, retrieval_recall
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
 from analysis.metrics.sphere import alignment, uniformity
 from analysis.metrics.superposition import superposition_geometry
@@ -43,6 +44,8 @@ __all__ = [
     "rbf_cka",
     "reduce_hubness",
     "relative_representation",
+    "rerank_retrieval",
+    "retrieval_recall",
     "superposition_geometry",
     "uniformity",
 ]

@@ -126,6 +126,15 @@ CODES_FULL = Inputs(
         rng.standard_normal((8, d)), rng.integers(0, 6, n)),
     rows=("codes", "labels", "vectors"), spaces=(("codebook", "vectors"),), labels=("labels",),
 )
+# Queries x gallery similarities (n queries, d gallery items); dbnorm's gallery bank beside them.
+SIMILARITY = Inputs(lambda rng, n, d: {"similarity": rng.uniform(-1, 1, (n, d))}, rows=("similarity",),
+                    spaces=(("similarity",),))
+SIMILARITY_BANKS = Inputs(
+    lambda rng, n, d: {"similarity": rng.uniform(-1, 1, (n, d)), "gallery_bank": rng.uniform(-1, 1, (4, d))},
+    rows=("similarity",), spaces=(("similarity",),))
+RETRIEVED = Inputs(
+    lambda rng, n, d: {"indices": np.argsort(rng.random((n, d)), axis=1), "truth": rng.integers(0, d, n)},
+    rows=("indices", "truth"), spaces=())
 ROW_COUNT = Inputs(lambda rng, n, d: {"n_samples": n}, rows=(), spaces=())
 ROW_COUNT_AND_LABELS = Inputs(lambda rng, n, d: {"n_samples": n, "labels": _classes(n)},
                               rows=(), spaces=(), labels=("labels",))
@@ -233,6 +242,12 @@ REGISTRY: tuple[Entry, ...] = (
       must_raise=NO_SPREAD + ZERO_ROWS),
     E("relative_representation", CLOUD_AND_ANCHORS, invariant="permutation rotation scale row_scale",
       row_outputs=("value",), must_raise=ZERO_ROWS),
+    *(E("rerank_retrieval", SIMILARITY_BANKS if m == "dbnorm" else SIMILARITY,
+        opts={"method": m, "k": 3, "k_scale": 1}, tag=m, invariant="permutation",
+        compare=("indices", "hubness_after.k_occurrence"), row_outputs=("indices",))
+      for m in ("none", "csls", "inverted_softmax", "qb_norm", "dbnorm")),
+    E("retrieval_recall", RETRIEVED, opts={"ks": (1, 2)}, invariant="permutation", compare=("recall", "hit_rank"),
+      row_outputs=("hit_rank",)),
     E("superposition_geometry", WEIGHTS, invariant="permutation rotation scale=feature_dimensionality,mean_squared_overlap",
       compare=("feature_norms", "superposition", "feature_dimensionality", "dimensions_per_feature",
                "mean_squared_overlap"),
