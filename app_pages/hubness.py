@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import cache, hubness, state
+from ui import cache, hubness, retrieval, state
 from ui.errors import USER_ERRORS, show_error
 from ui.widgets import exact_knn_toggle
 
@@ -21,11 +21,16 @@ metric = controls[1].radio("Distance", ["euclidean", "cosine"], horizontal=True,
 method = controls[2].selectbox("Projection", ["PCA", "UMAP"], key="hub_projection")
 exact_knn_toggle(emb.n_samples)
 
-tabs = st.tabs(["Hubness", "Reduction", "Teaching demo", "Formulas"])
-with tabs[2]:
-    hubness.teaching_demo()
+tabs = st.tabs(["Hubness", "Reduction", "Retrieval", "Teaching demo", "Formulas"])
 with tabs[3]:
+    hubness.teaching_demo()
+with tabs[4]:
     hubness.explain()
+with tabs[2]:
+    try:
+        retrieval.retrieval_view(view, k)
+    except USER_ERRORS as exc:
+        show_error(exc, "Cannot compare retrieval re-rankings on these splits")
 try:
     hubness.panel(view, k, metric)  # validates the data before any projection (cached; one neighbour search)
     with st.spinner(f"Computing {method} of {emb.n_samples:,} points…"):

@@ -299,8 +299,23 @@ def retrieval_scores(similarity: Any, *, method: str, temperature: float = DEFAU
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest scores per row, best first; ties go to the lower index (stable sort)."""
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int64)
+    """Indices of the k largest scores per row, best first; ties go to the lower index (as a stable sort).
+
+    A partition finds k candidates and only they are sorted (by score, then
+    index); rows with a tie at the k-th place, where the partition's choice
+    among the tied is arbitrary, are sorted in full.
+    """
+    n = scores.shape[1]
+    if 4 * k >= n:
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k].astype(np.int64)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -values), axis=1)
+    top = np.take_along_axis(part, order, axis=1)
+    tied = np.flatnonzero(np.count_nonzero(scores >= values.min(axis=1)[:, None], axis=1) > k)
+    if tied.size:
+        top[tied] = np.argsort(-scores[tied], axis=1, kind="stable")[:, :k]
+    return top.astype(np.int64)
 
 
 def rerank_retrieval(similarity: Any, *, method: str, k: int, temperature: float = DEFAULT_TEMPERATURE,

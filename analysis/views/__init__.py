@@ -42,6 +42,7 @@ from analysis.views.report import (
     report_figures,
     report_html,
 )
+from analysis.views.retrieval import k_occurrence_before_after
 from analysis.views.scatter import ColorSpec, animated_scatter, embedding_scatter
 from analysis.views.superposition import (
     feature_arrows,
@@ -93,4 +94,5 @@ __all__ = [
     "report_html",
     "format_number",
     "format_percent",
+    "k_occurrence_before_after",
 ]

@@ -186,3 +186,10 @@ def test_recall_refuses_no_match_and_too_large_k():
         retrieval_recall(np.array([[0, 1]]), np.array([1]), ks=(1, 5))
     with pytest.raises(ValueError, match="one gallery index per query"):
         retrieval_recall(np.array([[0, 1]]), np.array([1, 0]), ks=(1,))
+
+
+def test_top_k_breaks_ties_towards_the_lower_index_like_a_stable_sort():
+    tied = np.round(np.random.default_rng(9).uniform(-1, 1, (50, 40)), 1)  # many ties at every place
+    for k in (1, 3, 9):
+        result = rerank_retrieval(tied, method="none", k=k)
+        np.testing.assert_array_equal(result.indices, np.argsort(-tied, axis=1, kind="stable")[:, :k])
