@@ -26,11 +26,6 @@ with tabs[3]:
     hubness.teaching_demo()
 with tabs[4]:
     hubness.explain()
-with tabs[2]:
-    try:
-        retrieval.retrieval_view(view, k)
-    except USER_ERRORS as exc:
-        show_error(exc, "Cannot compare retrieval re-rankings on these splits")
 try:
     hubness.panel(view, k, metric)  # validates the data before any projection (cached; one neighbour search)
     with st.spinner(f"Computing {method} of {emb.n_samples:,} points…"):
@@ -41,3 +36,8 @@ try:
         hubness.reduction_view(view, proj.coords, k, metric)
 except USER_ERRORS as exc:
     show_error(exc, "Cannot measure hubness on this dataset")
+with tabs[2]:  # last: the first tab draws before this tab's re-rankings run
+    try:
+        retrieval.retrieval_view(view, k)
+    except USER_ERRORS as exc:
+        show_error(exc, "Cannot compare retrieval re-rankings on these splits")

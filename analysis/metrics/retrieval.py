@@ -153,10 +153,15 @@ def _check_bank(bank: Any, *, name: str, n_gallery: int) -> np.ndarray:
 
 
 def _check_scaled(arr: np.ndarray, temperature: float, name: str) -> None:
-    finite = arr[np.isfinite(arr)]
-    if finite.size and not math.isfinite(float(np.max(np.abs(finite))) / temperature):
-        raise ValueError(f"{name} / temperature overflows float64 (max |{name}| = {np.max(np.abs(finite)):.3g}, "
-                         f"t = {temperature:g}): rescale the similarities (cosines lie in [-1, 1]) or raise t.")
+    """Refuse S / t beyond float64 (finite entries only: -inf in a bank stays -inf); streamed over row blocks."""
+    largest = 0.0
+    step = _block_rows(arr.shape[1])
+    for start in range(0, arr.shape[0], step):
+        block = np.abs(arr[start:start + step])
+        largest = max(largest, float(np.max(block, initial=0.0, where=np.isfinite(block))))
+    if not math.isfinite(largest / temperature):
+        raise ValueError(f"{name} / temperature overflows float64 (max |{name}| = {largest:.3g}, t = {temperature:g}): "
+                         "rescale the similarities (cosines lie in [-1, 1]) or raise t.")
 
 
 # --------------------------------------------------------------------------- the normalisers

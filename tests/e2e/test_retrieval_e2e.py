@@ -6,13 +6,14 @@ import re
 
 import pytest
 
-from tests.e2e.helpers import open_page, screenshot_tall, wait_idle
+from tests.e2e.helpers import screenshot_tall, wait_idle
 
 pytestmark = pytest.mark.e2e
 
 
 def test_retrieval_tab_compares_methods_and_the_demo_states_its_numbers(page, server) -> None:
-    open_page(page, server, "hubness")
+    page.goto(f"{server}/hubness")
+    page.wait_for_selector('[data-testid="stSidebar"]')
     page.get_by_role("heading", name="Hubness", level=1).wait_for()
     # The whole page first (a cold server computes the graph, baseline and projection), then the tab.
     page.locator('[data-testid="stMetricLabel"]', has_text="Skewness of N_k").first.wait_for(timeout=180_000)
