@@ -41,6 +41,8 @@ def _histogram(k_occurrence: dict, k: int, key: str, default: str = "dbnorm") ->
     st.plotly_chart(k_occurrence_before_after(k_occurrence["none"], k_occurrence[after], k,
                                               after_name=panels.METHOD_NAMES[after]),
                     key=f"{key}_chart", config=plot_config())
+    st.caption(f"How many queries list each gallery item in their top {k}: grey before re-ranking, blue after "
+               f"{panels.METHOD_NAMES[after]}. Hubs sit right of the red line; N_k = 0 are items nobody retrieves.")
 
 
 def retrieval_view(view: View, k: int) -> None:
@@ -95,6 +97,9 @@ def _data_view(view: View, names: list[str], k: int) -> None:
     _table(result.table)
     for note in result.notes:
         st.caption(note)
+    st.caption("A method can also raise the skewness: with the queries as their own bank, the inverted softmax "
+               "favours gallery items far from every query, which in clustered data (classes) makes new hubs. "
+               "Compare temperatures and banks; the demo below is the case these methods were made for.")
     _histogram(result.k_occurrence, result.k, "ret_hist_after")
 
 

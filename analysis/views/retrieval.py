@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from analysis.views.hubness import HUB_COLOUR
-from analysis.views.style import ACCENT, base_layout
+from analysis.views.style import ACCENT, base_layout, legend_above
 
 __all__ = ["k_occurrence_before_after"]
 
@@ -29,9 +29,9 @@ def k_occurrence_before_after(before: np.ndarray, after: np.ndarray, k: int, *, 
     fig.add_vline(x=2 * k, line=dict(color=HUB_COLOUR, dash="dash"))
     fig.add_annotation(x=2 * k, y=0.97, yref="y domain", text="2k: hubs", showarrow=False, xanchor="left", xshift=3,
                        font=dict(color=HUB_COLOUR, size=12))
-    base_layout(fig, height=height, title="Gallery N_k: how many queries list each item in their top k")
+    base_layout(fig, height=height)
+    legend_above(fig)  # clear of the bars and of the hub line's label
     fig.update_layout(barmode="overlay", bargap=0.05,
-                      legend=dict(orientation="h", x=1, xanchor="right", y=0.9, yanchor="top"),
-                      xaxis=dict(title="N_k (queries whose top k holds the item)"),
-                      yaxis=dict(title="gallery items (log)", type="log"))
+                      xaxis=dict(title="N_k (queries whose top k holds the gallery item)"),
+                      yaxis=dict(title="gallery items (log)", type="log", dtick=1))
     return fig
