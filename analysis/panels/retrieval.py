@@ -120,11 +120,35 @@ def _truth(embedding: Embedding, pairing: str, q_rows: np.ndarray, g_rows: np.nd
     return np.array([position.get(qid, -1) if qid is not None else -1 for qid in query_ids], dtype=np.int64)
 
 
-def _bank(embedding: Embedding, split: str | None, G: np.ndarray, name: str) -> np.ndarray | None:
-    if split is None:
+def _capped(n_rows: int, n_gallery: int, seed: int) -> np.ndarray | None:
+    """A seeded sorted sample of row positions so that rows x gallery fits MAX_CELLS (None: all fit)."""
+    if n_rows * n_gallery <= MAX_CELLS:
         return None
+    keep = max(1, MAX_CELLS // n_gallery)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, keep, replace=False))
+
+
+def _bank(embedding: Embedding, split: str, G: np.ndarray, name: str, seed: int,
+          notes: list[str]) -> np.ndarray:
     rows = embedding.rows(split)
+    chosen = _capped(rows.size, G.shape[0], seed)
+    if chosen is not None:
+        notes.append(f"The {name} holds {chosen.size:,} of the {rows.size:,} {split!r} rows (a seeded sample).")
+        rows = rows[chosen]
     return _unit(np.asarray(embedding.X)[rows], name) @ G.T
+
+
+def _gallery_self_bank(G: np.ndarray, seed: int, notes: list[str]) -> np.ndarray:
+    """The gallery against itself, each row left out of its own normaliser (-inf); sampled rows above MAX_CELLS."""
+    if G.shape[0] < 2:
+        raise ValueError("the gallery needs at least 2 rows to be its own bank; choose a gallery bank split.")
+    chosen = _capped(G.shape[0], G.shape[0], seed)
+    rows = np.arange(G.shape[0]) if chosen is None else chosen
+    if chosen is not None:
+        notes.append(f"The gallery bank holds {rows.size:,} of the {G.shape[0]:,} gallery rows (a seeded sample).")
+    bank = G[rows] @ G.T
+    bank[np.arange(rows.size), rows] = -np.inf  # an item is not its own bank
+    return bank
 
 
 def _compare(S: np.ndarray, *, k: int, temperature: float, truth: np.ndarray | None,
@@ -170,23 +194,22 @@ def retrieval_panel(embedding: Embedding, *, query: str, gallery: str, pairing: 
     notes: list[str] = []
     G = _unit(X[g_rows], "gallery")
     k = check_k(k, n=G.shape[0], needs="gallery rows")
-    if q_rows.size * g_rows.size > MAX_CELLS:
-        keep = max(1, MAX_CELLS // g_rows.size)
-        chosen = np.sort(np.random.default_rng(seed).choice(q_rows.size, keep, replace=False))
-        notes.append(f"{keep:,} of the {q_rows.size:,} queries (a seeded sample): the similarity matrix is held "
+    chosen = _capped(q_rows.size, g_rows.size, seed)
+    if chosen is not None:
+        notes.append(f"{chosen.size:,} of the {q_rows.size:,} queries (a seeded sample): the similarity matrix is held "
                      f"at most {MAX_CELLS:,} cells.")
         q_rows = q_rows[chosen]
     truth = _truth(embedding, pairing, q_rows, g_rows)
     S = _unit(X[q_rows], "queries") @ G.T
-    qbank = None if query_bank in (None, query) else _bank(embedding, query_bank, G, "query bank")
-    gbank = None if gallery_bank in (None, gallery) else _bank(embedding, gallery_bank, G, "gallery bank")
-    if gbank is None:
-        gbank = G @ G.T
-        np.fill_diagonal(gbank, -np.inf)  # an item is not its own bank
-        if G.shape[0] < 2:
-            raise ValueError("the gallery needs at least 2 rows to be its own bank; choose a gallery bank split.")
-    notes.append(f"Query bank: {'the queries themselves (so QB-Norm equals the inverted softmax)' if qbank is None else f'split {query_bank!r}'}; "
-                 f"gallery bank (DBNorm): {'the gallery itself, each row left out of its own sum' if gallery_bank in (None, gallery) else f'split {gallery_bank!r}'}.")
+    own_query_bank, own_gallery_bank = query_bank in (None, query), gallery_bank in (None, gallery)
+    qbank = None if own_query_bank else _bank(embedding, query_bank, G, "query bank", seed, notes)
+    gbank = (_gallery_self_bank(G, seed, notes) if own_gallery_bank
+             else _bank(embedding, gallery_bank, G, "gallery bank", seed, notes))
+    said_query = ("the queries themselves (so QB-Norm equals the inverted softmax)" if own_query_bank
+                  else f"split {query_bank!r}")
+    said_gallery = ("the gallery itself, each row left out of its own sum" if own_gallery_bank
+                    else f"split {gallery_bank!r}")
+    notes.append(f"Query bank: {said_query}; gallery bank (DBNorm): {said_gallery}.")
     matched = 0 if truth is None else int(np.sum(truth >= 0))
     if truth is not None and matched < truth.size:
         notes.append(f"{truth.size - matched:,} of {truth.size:,} queries have no match in the gallery under "

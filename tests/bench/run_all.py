@@ -28,6 +28,7 @@ def main() -> None:
         bench_load,
         bench_projection,
         bench_report,
+        bench_retrieval,
         bench_scale,
         bench_similarity,
     )
@@ -43,6 +44,7 @@ def main() -> None:
               f"{r['target']:<28} {'PASS' if r['ok'] else 'FAIL'}")
     bench_collapse.report(quick=args.quick)
     bench_hubness.report(quick=args.quick)
+    bench_retrieval.report(quick=args.quick)
     bench_geometry.report(quick=args.quick)
     bench_codebook.report(quick=args.quick)
     bench_information.report(quick=args.quick)

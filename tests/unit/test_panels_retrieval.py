@@ -64,3 +64,15 @@ def test_demo_hubs_cost_recall_and_the_inverted_softmax_and_dbnorm_win_it_back()
         assert r1[method] > r1["none"] + 0.2
         assert demo.skewness[method] < 1.0 < demo.skewness["none"]
     assert demo.n_hubs > 0 and demo.table.height == 5
+
+
+def test_large_splits_are_sampled_to_the_cell_budget_and_banks_leave_self_out(monkeypatch):
+    import analysis.panels.retrieval as module
+
+    monkeypatch.setattr(module, "MAX_CELLS", 100)  # 12 x 15 queries and 15 x 15 gallery bank exceed it
+    panel = retrieval_panel(_embedding(), query="test", gallery="train", pairing=ROW_ORDER, k=3)
+    assert panel.n_queries == 6 and panel.n_gallery == 15  # 100 // 15 queries
+    assert any("6 of the 12 queries" in note for note in panel.notes)
+    assert any("gallery bank holds 6 of the 15" in note for note in panel.notes)
+    bank = module._gallery_self_bank(np.eye(3), 0, [])
+    assert np.isneginf(np.diag(bank)).all() and bank[0, 1] == 0.0
