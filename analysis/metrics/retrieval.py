@@ -429,9 +429,9 @@ def rerank_retrieval(similarity: Any, *, method: str, k: int, temperature: float
     step = _block_rows(n_gallery)
     for start in range(0, n_queries, step):
         block = S[start:start + step]
-        before[start:start + step] = _top_k(block, k)
+        before[start:start + step] = raw = _top_k(block, k)
         reranked, rows = plan.scores(block)
-        top = _top_k(reranked, k)
+        top = raw if method == "none" else _top_k(reranked, k)
         indices[start:start + step] = top
         scores[start:start + step] = np.take_along_axis(reranked, top, axis=1)
         normalised += int(rows.sum())
