@@ -354,10 +354,13 @@ def rerank_retrieval(similarity: Any, *, method: str, k: int, temperature: float
       P times a second inverted softmax of the same S over a *gallery* bank
       (gallery-modality items, e.g. training images): both factors
       normalise per gallery item, since a hub is close both to queries and
-      to other gallery data (Wang, Jian & Xue 2023, Eq. of DualIS; their
-      beta_1 = 1/t, beta_2 = 1/t_g). The gallery bank is required; when
-      there is none, pass the gallery against itself with the diagonal set
-      to -inf (each item left out of its own normaliser).
+      to other gallery data (Wang, Jian & Xue 2023: DualIS, as in the
+      authors' released code, DBNorm/dbnorm.py, where the two inverted
+      softmaxes are multiplied; their beta_1 = 1/t, beta_2 = 1/t_g, here
+      equal unless `gallery_temperature` is given). The gallery bank is
+      required; when there is none, pass the gallery against itself with
+      the diagonal set to -inf (each item left out of its own normaliser).
+      The dynamic variant (DualDIS) is not implemented.
 
     Scores are ranked in log space (log P, log P + log of the gallery
     factor), which orders each row as P does but cannot underflow.
