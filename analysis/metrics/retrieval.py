@@ -254,9 +254,13 @@ def _validated(similarity: Any, method: str, temperature: Any, gallery_temperatu
     n_gallery = S.shape[1]
     t = _check_temperature(temperature, "temperature")
     t_gallery = t if gallery_temperature is None else _check_temperature(gallery_temperature, "gallery_temperature")
-    _check_scaled(S, t, "similarity")
+    if method in ("inverted_softmax", "qb_norm", "dbnorm"):
+        _check_scaled(S, t, "similarity")
     if method == "dbnorm":
         _check_scaled(S, t_gallery, "similarity")
+    if method == "csls" and not math.isfinite(4.0 * float(np.max(np.abs(S)))):
+        raise ValueError("csls doubles the similarities: |similarity| up to 1e308 overflows float64. Rescale them "
+                         "(cosines lie in [-1, 1]).")
     bank = S if query_bank is None else _check_bank(query_bank, name="query_bank", n_gallery=n_gallery)
     gbank = None
     if method == "dbnorm":

@@ -193,3 +193,8 @@ def test_top_k_breaks_ties_towards_the_lower_index_like_a_stable_sort():
     for k in (1, 3, 9):
         result = rerank_retrieval(tied, method="none", k=k)
         np.testing.assert_array_equal(result.indices, np.argsort(-tied, axis=1, kind="stable")[:, :k])
+
+
+def test_csls_refuses_similarities_whose_double_overflows():
+    with pytest.raises(ValueError, match="csls doubles"):
+        rerank_retrieval(S3 * 1e308, method="csls", k=1, k_scale=1)
