@@ -13,10 +13,10 @@ st.caption("Contrastive learning optimises two things on the hypersphere: alignm
            "uniformity of the whole set (Wang & Isola 2020). Isotropy, effective rank and intrinsic dimension "
            "tell whether a space uses its dimensions.")
 
-tabs = st.tabs(["Geometry", "Spectrum", "Try this", "Formulas"])
-with tabs[2]:
-    geometry.try_this()
+tabs = st.tabs(["Geometry", "Spectrum", "Remedies: whitening", "Try this", "Formulas"])
 with tabs[3]:
+    geometry.try_this()
+with tabs[4]:
     geometry.explain()
 try:
     with tabs[0]:
@@ -25,3 +25,8 @@ try:
         geometry.spectrum_view(view)
 except USER_ERRORS as exc:
     show_error(exc, "Cannot measure this dataset's geometry")
+with tabs[2]:
+    try:
+        geometry.remedies_view(view)
+    except USER_ERRORS as exc:
+        show_error(exc, "Cannot whiten this dataset")

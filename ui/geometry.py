@@ -14,17 +14,19 @@ import streamlit as st
 
 from analysis.data import Selection
 from analysis.panels import geometry as panels
+from analysis.panels import whitening as remedies
 from analysis.views import (
     alignment_uniformity_plane,
     format_number,
     spectrum_chart,
     sphere_animation,
 )
+from ui import cache
 from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View, sources
 from ui.train_lab import train_and_add
-from ui.widgets import card_columns, formulas, plot_config
+from ui.widgets import card_columns, exact_knn, formulas, plot_config
 
 # Metric -> (card label, one-line meaning, LaTeX).
 MEANINGS: dict[str, tuple[str, str, str]] = {
@@ -83,6 +85,56 @@ def _spectrum_panel(data_key: str, _sel: Selection, _table: pl.DataFrame) -> pan
 def spectrum_panel(view: View) -> panels.SpectrumPanel:
     sel = view.selection
     return _spectrum_panel(sel.key, sel, _table(sel))
+
+
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Whitening and measuring…")
+def _whitening_panel(data_key: str, methods: tuple[str, ...], frequency_column: str | None, eps: float,
+                     knn: str | None, _sel: Selection, _baseline: dict,
+                     _graph: remedies.NeighborGraph | None) -> remedies.WhiteningPanel:
+    return remedies.whitening_panel(_sel, methods=methods, frequency_column=frequency_column, eps=eps,
+                                    baseline=_baseline, neighbors=_graph)
+
+
+def whitening_panel(view: View, methods: tuple[str, ...], frequency_column: str | None,
+                    eps: float) -> remedies.WhiteningPanel:
+    """The Remedies tab's table for the sidebar's selection, cached per (selection, methods, options).
+
+    The original's numbers are the Geometry tab's (one layer table); its kNN accuracy reads the
+    selection's shared cosine graph (the Hubness and Explore pages' search)."""
+    sel = view.selection
+    graph = cache.selection_graph(sel, "cosine", exact_knn(sel.n_samples)) if sel.labels is not None else None
+    return _whitening_panel(sel.key, methods, frequency_column, eps, None if graph is None else graph.knn.method,
+                            sel, geometry_panel(view).numbers, graph)
+
+
+def remedies_view(view: View) -> None:
+    """The Remedies tab: choose remedies, see the selection before and after, and what to try."""
+    st.markdown("An anisotropic space (a narrow cone, a few dominant directions) can be post-processed: "
+                "**whitening** gives every direction unit variance (PCA and ZCA differ only by a rotation, "
+                "so their rows agree; ZCA stays closest to the original), **all-but-the-top** removes the mean "
+                "and the top d/100 principal directions, and **Zipfian whitening** weights the mean and "
+                "covariance by item frequency. Each is fitted on the sidebar's rows.")
+    columns = remedies.frequency_columns(view.selection)
+    cols = st.columns([0.5, 0.25, 0.25])
+    methods = cols[0].multiselect("Remedies", list(remedies.REMEDIES), default=list(remedies.DEFAULT_METHODS),
+                                  format_func=remedies.REMEDIES.get, key="geo_whiten_methods")
+    frequency = cols[1].selectbox("Item frequencies (Zipfian)", [None, *columns], key="geo_whiten_freq",
+                                  format_func=lambda c: "none: equal weights" if c is None else c,
+                                  disabled=not columns,
+                                  help="A numeric metadata column named like counts (count, freq, weight). "
+                                       "The sample has none: Zipfian whitening then equals PCA whitening.")
+    eps = cols[2].select_slider("Regularisation ε", [0.0, 1e-4, 1e-3, 1e-2, 1e-1], value=0.0,
+                                key="geo_whiten_eps", format_func=lambda e: f"{e:g}",
+                                help="Added to every variance, as a share of the mean variance, before the "
+                                     "inverse square root (0: exact whitening). Damps near-empty directions.")
+    panel = whitening_panel(view, tuple(methods), frequency, float(eps))
+    st.dataframe(panel.table, hide_index=True, width="stretch")
+    st.markdown(f"**Try this:** {panel.advice}")
+    for note in panel.notes:
+        st.caption(note)
+    st.caption("IsoScore 1 and effective rank = d are what whitening does by construction; uniformity, same-class "
+               "alignment and kNN accuracy (leave-one-out, majority of the 10 nearest by cosine) show what it "
+               "gains or costs. The library's `analysis.metrics.whitening` fits on any rows and applies to others.")
 
 
 def cards(row: dict) -> None:
