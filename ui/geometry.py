@@ -128,7 +128,9 @@ def remedies_view(view: View) -> None:
                                 help="Added to every variance, as a share of the mean variance, before the "
                                      "inverse square root (0: exact whitening). Damps near-empty directions.")
     panel = whitening_panel(view, tuple(methods), frequency, float(eps))
-    st.dataframe(panel.table, hide_index=True, width="stretch")
+    formats = {name: st.column_config.NumberColumn(format="%.2f" if name == "effective rank" else "%.3f")
+               for name, dtype in panel.table.schema.items() if dtype.is_float()}
+    st.dataframe(panel.table, hide_index=True, width="stretch", column_config=formats)
     st.markdown(f"**Try this:** {panel.advice}")
     for note in panel.notes:
         st.caption(note)
