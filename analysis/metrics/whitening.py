@@ -525,6 +525,10 @@ def compare_whitening(
     notes: list[str] = []
     records = []
     n_fit = n
+    # PCA and ZCA whitening (and Zipfian without frequencies, which is PCA whitening) differ by a rotation
+    # when no direction is dropped: every number measured here is rotation-invariant, so one measurement
+    # serves all of them (compute once).
+    whitened: dict[str, Any] | None = None
     for method in methods:
         transform, Z = whiten(arr, method=method, fit_rows=fit_rows, frequencies=frequencies, eps=eps,
                               n_components=n_components)
@@ -532,14 +536,20 @@ def compare_whitening(
         label = _LABELS[method] + (f" (D = {transform.n_removed})" if method == "abtt" else "")
         notes.extend(f"{label}: {note}" for note in transform.notes)
         Y = None if pairs is None else (pairs if method == "none" else transform.apply(pairs))
+        rotated_whitening = (method in ("pca", "zca") or (method == "zipfian" and frequencies is None)) \
+            and transform.rank == arr.shape[1]
         if method == "none" and baseline is not None and pairs is None:
             numbers = {name: baseline.get(name) for name in
                        ("iso_score", "mean_cosine", "uniformity", "alignment", "effective_rank")}
             if codes is not None:
                 graph = neighbors or NeighborGraph.search(arr, k_max=k, metric="cosine")
                 numbers["knn_accuracy"] = knn_accuracy(graph, codes, k=k)
+        elif rotated_whitening and whitened is not None:
+            numbers = dict(whitened)
         else:
             numbers = _measure(Z, codes, Y, k, neighbors if method == "none" else None, notes, label)
+            if rotated_whitening:
+                whitened = numbers
         records.append({"method": method, "label": label} | numbers | {"n_features_out": Z.shape[1]})
     schema = {"method": pl.Utf8, "label": pl.Utf8} | {
         name: pl.Float64 for name in ("iso_score", "mean_cosine", "uniformity", "alignment", "knn_accuracy",

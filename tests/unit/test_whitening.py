@@ -212,8 +212,10 @@ def test_compare_whitening_before_and_after() -> None:
     assert abs(pca["mean_cosine"]) < 0.05  # centred: directions spread around the origin
     assert pca["iso_score"] == pytest.approx(1.0) and pca["effective_rank"] == pytest.approx(6.0)
     assert none["knn_accuracy"] == 1.0 and pca["knn_accuracy"] > 0.9  # well separated classes
+    # PCA and ZCA differ by a rotation, so the table measures once for both: a ZCA measured alone agrees.
+    alone = compare_whitening(X, labels, methods=("zca",), k=5).row("zca")
     for column in ("iso_score", "mean_cosine", "uniformity", "alignment", "knn_accuracy", "effective_rank"):
-        assert zca[column] == pytest.approx(pca[column], abs=1e-9), column  # they differ by a rotation
+        assert zca[column] == pca[column] == pytest.approx(alone[column], abs=1e-9), column
     assert result.table["n_features_out"].to_list() == [6, 6, 6, 6]
     # A baseline measured elsewhere is taken as given for the "none" row.
     given = compare_whitening(X, labels, methods=("none",), k=5, baseline={"iso_score": 0.5, "uniformity": -1.0})
@@ -237,3 +239,14 @@ def test_compare_whitening_fits_on_the_given_rows() -> None:
     result = compare_whitening(X, labels, methods=("pca",), fit_rows=np.arange(0, 90, 2), k=3)
     assert result.n_fit == 45
     assert 0.0 < result.row("pca")["iso_score"] < 1.0  # whitened on half the rows: all rows are not exactly white
+
+
+def test_rank_deficient_pca_and_zca_are_measured_apart() -> None:
+    """With a dropped direction PCA has fewer columns than ZCA, so IsoScore (which counts d) differs: no sharing."""
+    X, labels = _clusters()
+    X = np.c_[X, X[:, 0]]
+    result = compare_whitening(X, labels, methods=("pca", "zca"), k=5)
+    assert result.table["n_features_out"].to_list() == [6, 7]
+    assert result.row("pca")["iso_score"] == pytest.approx(1.0)
+    assert result.row("zca")["iso_score"] == pytest.approx(5 / 6)  # 6 of 7 directions equally: (6 - 1) / (7 - 1)
+    assert result.row("zca")["knn_accuracy"] == result.row("pca")["knn_accuracy"]  # the same distances
