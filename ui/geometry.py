@@ -52,6 +52,8 @@ MEANINGS: dict[str, tuple[str, str, str]] = {
                             "the ratio of each point's two nearest-neighbour distances (Facco et al. 2017).",
                             r"\hat d = n \big/ \textstyle\sum_i \log(r_{2,i}/r_{1,i})"),
 }
+TABS_KEY = "geo_tab"
+REMEDIES_TAB = "Remedies: whitening"
 CARDS = ("uniformity", "alignment", "iso_score", "mean_cosine", "partition_isotropy", "effective_rank",
          "intrinsic_dimension")
 

@@ -10,6 +10,7 @@ from analysis.data import Embedding
 from analysis.metrics import zipfian_whitening
 from analysis.metrics.whitening import compare_whitening
 from tests.app.pages import open_page
+from ui.geometry import REMEDIES_TAB, TABS_KEY
 from ui.state import Source
 
 PAGE = "app_pages/geometry.py"
@@ -21,6 +22,11 @@ def _remedies_table(at):
 
 def test_the_sample_gets_a_before_after_table_and_a_try_this() -> None:
     at = open_page(PAGE)
+    assert not at.exception, at.exception
+    # Closed, the tab measures nothing (no table, no try-this); opened, it does.
+    assert not any("IsoScore" in df.value.columns for df in at.dataframe)
+    at.session_state[TABS_KEY] = REMEDIES_TAB
+    at.run()
     assert not at.exception, at.exception
     view = at.session_state["view"]
     table = _remedies_table(at)
@@ -48,7 +54,7 @@ def test_zipfian_whitening_weights_by_a_count_column() -> None:
     counts = np.floor(1000.0 / np.arange(1, 121)).astype(np.int64)  # Zipf's law
     embedding = Embedding(X=X, labels=labels, metadata=pl.DataFrame({"id": np.arange(120), "count": counts}))
     source = Source(key="test:zipf", label="zipf words", origin="upload", embedding=embedding)
-    at = open_page(PAGE, uploads={source.key: source}, source_key=source.key)
+    at = open_page(PAGE, uploads={source.key: source}, source_key=source.key, **{TABS_KEY: REMEDIES_TAB})
     assert not at.exception, at.exception
     assert at.selectbox(key="geo_whiten_freq").options == ["none: equal weights", "count"]  # not the id column
     at.multiselect(key="geo_whiten_methods").set_value(["zipfian"]).run()
