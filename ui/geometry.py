@@ -219,8 +219,24 @@ def spectrum_view(view: View) -> None:
                "below d means the points lie on a thin surface inside the space.")
 
 
+# The Remedies tab's transforms, for the Formulas tab (Sigma = U Lambda U^T, the covariance of the fit rows).
+REMEDY_FORMULAS: dict[str, tuple[str, str, str]] = {
+    "pca": ("PCA whitening", "Rotate onto the principal axes and give each unit variance (Kessy et al. 2018).",
+            r"Z=(X-\mu)\,U(\Lambda+\varepsilon\bar\lambda)^{-1/2}"),
+    "zca": ("ZCA whitening", "The symmetric whitening, closest to the original: maximises tr Cov(Z, X) "
+            "(Kessy et al. 2018).", r"Z=(X-\mu)\,U(\Lambda+\varepsilon\bar\lambda)^{-1/2}U^\top"),
+    "abtt": ("All-but-the-top", "Remove the mean and the top D = max(1, d/100) principal directions "
+             "(Mu & Viswanath 2018).", r"x'=(x-\mu)-\textstyle\sum_{i\le D}(u_i^\top(x-\mu))\,u_i"),
+    "zipfian": ("Zipfian whitening", "Whiten with the mean and covariance weighted by item frequency p(w) "
+                "(Yokoi et al. 2024); equal weights give PCA whitening.",
+                r"\mu_p=\textstyle\sum_i p_i x_i,\ \Sigma_p=\sum_i p_i(x_i-\mu_p)(x_i-\mu_p)^\top"),
+}
+
+
 def explain() -> None:
     formulas(MEANINGS)
+    st.subheader("Remedies")
+    formulas(REMEDY_FORMULAS)
     st.caption("Uniform-sphere reference: log E exp(−t‖x−y‖²) for x, y uniform on S^(d−1) is "
                "−2t + log ₀F₁(; d/2; t²) (a Bessel function), −2t + 2t²/d for large d.")
 

@@ -66,3 +66,6 @@ def test_zipfian_whitening_weights_by_a_count_column() -> None:
     U = Z / np.linalg.norm(Z, axis=1, keepdims=True)
     assert row["mean cosine"] == pytest.approx((np.sum(U.sum(axis=0) ** 2) - 120) / (120 * 119), abs=1e-4)
     assert any("'count'" in c.value for c in at.caption)
+    # The Formulas tab gives each remedy's formula.
+    assert {"**PCA whitening**", "**ZCA whitening**", "**All-but-the-top**", "**Zipfian whitening**"} <= {
+        m.value.split(" — ")[0] for m in at.markdown}
