@@ -91,21 +91,21 @@ def spectrum_panel(view: View) -> panels.SpectrumPanel:
 
 @st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Whitening and measuring…")
 def _whitening_panel(data_key: str, methods: tuple[str, ...], frequency_column: str | None, eps: float,
-                     knn: str | None, _sel: Selection, _baseline: dict,
+                     fit_split: str | None, knn: str | None, _sel: Selection, _baseline: dict,
                      _graph: remedies.NeighborGraph | None) -> remedies.WhiteningPanel:
     return remedies.whitening_panel(_sel, methods=methods, frequency_column=frequency_column, eps=eps,
-                                    baseline=_baseline, neighbors=_graph)
+                                    fit_split=fit_split, baseline=_baseline, neighbors=_graph)
 
 
-def whitening_panel(view: View, methods: tuple[str, ...], frequency_column: str | None,
-                    eps: float) -> remedies.WhiteningPanel:
+def whitening_panel(view: View, methods: tuple[str, ...], frequency_column: str | None, eps: float,
+                    fit_split: str | None = None) -> remedies.WhiteningPanel:
     """The Remedies tab's table for the sidebar's selection, cached per (selection, methods, options).
 
     The original's numbers are the Geometry tab's (one layer table); its kNN accuracy reads the
     selection's shared cosine graph (the Hubness and Explore pages' search)."""
     sel = view.selection
     graph = cache.selection_graph(sel, "cosine", exact_knn(sel.n_samples)) if sel.labels is not None else None
-    return _whitening_panel(sel.key, methods, frequency_column, eps, None if graph is None else graph.knn.method,
+    return _whitening_panel(sel.key, methods, frequency_column, eps, fit_split, None if graph is None else graph.knn.method,
                             sel, geometry_panel(view).numbers, graph)
 
 
@@ -117,7 +117,7 @@ def remedies_view(view: View) -> None:
                 "and the top d/100 principal directions, and **Zipfian whitening** weights the mean and "
                 "covariance by item frequency. Each is fitted on the sidebar's rows.")
     columns = remedies.frequency_columns(view.selection)
-    cols = st.columns([0.5, 0.25, 0.25])
+    cols = st.columns([0.4, 0.2, 0.2, 0.2])
     methods = cols[0].multiselect("Remedies", list(remedies.REMEDIES), default=list(remedies.DEFAULT_METHODS),
                                   format_func=remedies.REMEDIES.get, key="geo_whiten_methods")
     frequency = cols[1].selectbox("Item frequencies (Zipfian)", [None, *columns], key="geo_whiten_freq",
@@ -129,7 +129,12 @@ def remedies_view(view: View) -> None:
                                 key="geo_whiten_eps", format_func=lambda e: f"{e:g}",
                                 help="Added to every variance, as a share of the mean variance, before the "
                                      "inverse square root (0: exact whitening). Damps near-empty directions.")
-    panel = whitening_panel(view, tuple(methods), frequency, float(eps))
+    splits = remedies.fit_splits(view.selection)
+    fit_split = cols[3].selectbox("Fit on", [None, *splits], key="geo_whiten_fit", disabled=not splits,
+                                  format_func=lambda v: "every row shown" if v is None else f"'{v}' rows only",
+                                  help="Fit the transform on one split's rows (e.g. train) and apply it to every "
+                                       "row shown; needs a split column and the sidebar's split 'all'.")
+    panel = whitening_panel(view, tuple(methods), frequency, float(eps), fit_split)
     formats = {name: st.column_config.NumberColumn(format="%.2f" if name == "effective rank" else "%.3f")
                for name, dtype in panel.table.schema.items() if dtype.is_float()}
     st.dataframe(panel.table, hide_index=True, width="stretch", column_config=formats)

@@ -22,7 +22,8 @@ from analysis.data import Selection
 from analysis.metrics.whitening import WhiteningComparison, compare_whitening
 from analysis.neighbor_graph import NeighborGraph
 
-__all__ = ["DEFAULT_METHODS", "KNN_K", "REMEDIES", "NeighborGraph", "WhiteningPanel", "frequency_columns", "whitening_panel"]
+__all__ = ["DEFAULT_METHODS", "KNN_K", "REMEDIES", "NeighborGraph", "WhiteningPanel", "fit_splits", "frequency_columns",
+           "whitening_panel"]
 
 REMEDIES = {"pca": "PCA whitening", "zca": "ZCA whitening", "abtt": "All-but-the-top",
             "zipfian": "Zipfian whitening (frequency-weighted)"}
@@ -37,6 +38,17 @@ _FREQUENCY_NAME = re.compile(r"count|freq|weight|occurr|tokens", re.IGNORECASE)
 _COLUMNS = {"label": "", "iso_score": "IsoScore", "mean_cosine": "mean cosine", "uniformity": "uniformity",
             "alignment": "alignment (same class)", "knn_accuracy": f"kNN accuracy (k = {KNN_K}, cosine)",
             "effective_rank": "effective rank", "n_features_out": "d out"}
+
+
+def fit_splits(sel: Selection) -> list[str]:
+    """Values of the selection's metadata column "split" with at least 2 rows, when it holds more than one:
+    each can be the rows the remedies are fitted on (e.g. fit on "train", measure on every row)."""
+    meta = sel.metadata
+    if meta is None or "split" not in meta.columns:
+        return []
+    counts = meta["split"].cast(pl.Utf8).value_counts()
+    values = sorted(str(v) for v, c in zip(counts["split"], counts["count"], strict=True) if v is not None and c >= 2)
+    return values if len(values) > 1 else []
 
 
 def frequency_columns(sel: Selection) -> list[str]:
@@ -76,9 +88,10 @@ class WhiteningPanel:
 
 
 def whitening_panel(sel: Selection, *, methods: Sequence[str], frequency_column: str | None = None,
-                    eps: float = 0.0, baseline: Mapping[str, Any] | None = None,
+                    eps: float = 0.0, fit_split: str | None = None, baseline: Mapping[str, Any] | None = None,
                     neighbors: NeighborGraph | None = None) -> WhiteningPanel:
-    """The selection's rows before ("none") and after each of `methods`, fitted on those rows.
+    """The selection's rows before ("none") and after each of `methods`, fitted on those rows
+    (or on its rows of split `fit_split` only, then applied to all of them).
 
     `baseline` is the page's `geometry_row` of the selection (the original's
     numbers), `neighbors` its cosine graph (the original's kNN accuracy);
@@ -94,8 +107,17 @@ def whitening_panel(sel: Selection, *, methods: Sequence[str], frequency_column:
         notes.append("No frequency column chosen: Zipfian whitening weights every row equally, which is plain "
                      "PCA whitening. It differs on data with item counts in a metadata column (e.g. word "
                      "frequencies).")
+    fit_rows = None
+    if fit_split is not None:
+        if fit_split not in fit_splits(sel):
+            raise ValueError(f"fit_split {fit_split!r} is not a split of these rows with 2 or more rows; choose one "
+                             f"of {fit_splits(sel)} or None (fit on every row).")
+        fit_rows = np.flatnonzero((sel.metadata["split"].cast(pl.Utf8) == fit_split).to_numpy())
+        notes.append(f"Fitted on the {fit_rows.size:,} '{fit_split}' rows, applied to all {X.shape[0]:,}: where "
+                     "the other rows differ, IsoScore and effective rank fall short of whitening's 1 and d.")
     comparison = compare_whitening(X, sel.labels, methods=("none", *methods), frequencies=frequencies, eps=eps,
-                                   k=min(KNN_K, X.shape[0] - 1), neighbors=neighbors, baseline=baseline)
+                                   fit_rows=fit_rows, k=min(KNN_K, X.shape[0] - 1), neighbors=neighbors,
+                                   baseline=baseline)
     notes.extend(comparison.notes)
     table = comparison.table.select(list(_COLUMNS)).rename(_COLUMNS)
     table = table.with_columns(pl.col(pl.Float64).round(4))

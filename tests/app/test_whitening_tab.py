@@ -42,6 +42,7 @@ def test_the_sample_gets_a_before_after_table_and_a_try_this() -> None:
     assert any(m.value.startswith("**Try this:**") and "kNN accuracy" in m.value for m in at.markdown)
     # The sample has no count column: the frequency choice is off and Zipfian says it is PCA whitening.
     assert at.selectbox(key="geo_whiten_freq").disabled
+    assert at.selectbox(key="geo_whiten_fit").options == ["every row shown", "'test' rows only", "'train' rows only"]
     at.multiselect(key="geo_whiten_methods").select("zipfian").run()
     assert not at.exception, at.exception
     assert any("plain PCA whitening" in c.value for c in at.caption)

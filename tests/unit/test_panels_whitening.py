@@ -8,6 +8,7 @@ import pytest
 
 from analysis.data import Embedding, Selection
 from analysis.metrics import zipfian_whitening
+from analysis.metrics.whitening import compare_whitening
 from analysis.panels import whitening as panel
 
 
@@ -60,3 +61,17 @@ def test_zipfian_reads_the_chosen_column_and_says_so() -> None:
     assert result.comparison.row("zipfian")["mean_cosine"] == pytest.approx(mean_cosine, abs=1e-9)
     plain = panel.whitening_panel(sel, methods=("zipfian",))
     assert any("plain PCA whitening" in note for note in plain.notes)
+
+
+def test_fit_on_one_split_and_apply_to_every_row() -> None:
+    split = np.where(np.arange(90) % 3 == 0, "test", "train")
+    sel = _selection({"split": split})
+    assert panel.fit_splits(sel) == ["test", "train"]
+    assert panel.fit_splits(_selection()) == []
+    result = panel.whitening_panel(sel, methods=("zca",), fit_split="train")
+    expected = compare_whitening(np.asarray(sel.X), sel.labels, methods=("zca",), fit_rows=np.flatnonzero(split == "train"))
+    assert result.comparison.row("zca")["iso_score"] == pytest.approx(expected.row("zca")["iso_score"], abs=1e-12)
+    assert result.comparison.row("zca")["iso_score"] < 1.0  # white on the 60 train rows, not on all 90
+    assert any("Fitted on the 60 'train' rows, applied to all 90" in note for note in result.notes)
+    with pytest.raises(ValueError, match="fit_split 'dev'"):
+        panel.whitening_panel(sel, methods=("zca",), fit_split="dev")
