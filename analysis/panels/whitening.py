@@ -118,7 +118,14 @@ def whitening_panel(sel: Selection, *, methods: Sequence[str], frequency_column:
     comparison = compare_whitening(X, sel.labels, methods=("none", *methods), frequencies=frequencies, eps=eps,
                                    fit_rows=fit_rows, k=min(KNN_K, X.shape[0] - 1), neighbors=neighbors,
                                    baseline=baseline)
-    notes.extend(comparison.notes)
+    # One line per distinct note (the eps note of each whitening is the same words); the panel already said
+    # what equal weights mean.
+    seen = set()
+    for note in comparison.notes:
+        message = note.split(": ", 1)[-1]
+        if message not in seen and not (frequency_column is None and message.startswith("No frequencies")):
+            seen.add(message)
+            notes.append(note)
     table = comparison.table.select(list(_COLUMNS)).rename(_COLUMNS)
     table = table.with_columns(pl.col(pl.Float64).round(4))
     return WhiteningPanel(comparison=comparison, table=table, advice=_advice(comparison), notes=tuple(notes))
@@ -163,7 +170,11 @@ def _advice(result: WhiteningComparison) -> str:
         said.append(": the remedy helps neighbours here, so use it before retrieval or a kNN probe." if gain > _SAME
                     else ": neighbours barely change, so the remedy mostly reshapes the global geometry.")
         if abtt_knn is not None:
-            better = " (better still: the dominant direction carried no class information)" \
-                if abtt_knn > after["knn_accuracy"] + _SAME else ""
-            said.append(f" All-but-the-top gives {abtt_knn:.3f}{better}.")
+            if abtt_knn > after["knn_accuracy"] + _SAME:
+                why = " (better still: the dominant direction carried no class information)"
+            elif abtt_knn < after["knn_accuracy"] - _SAME:
+                why = " (worse: the removed direction carried class information)"
+            else:
+                why = ""
+            said.append(f" All-but-the-top gives {abtt_knn:.3f}{why}.")
     return "".join(said)
