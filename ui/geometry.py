@@ -14,17 +14,19 @@ import streamlit as st
 
 from analysis.data import Selection
 from analysis.panels import geometry as panels
+from analysis.panels import whitening as remedies
 from analysis.views import (
     alignment_uniformity_plane,
     format_number,
     spectrum_chart,
     sphere_animation,
 )
+from ui import cache
 from ui.cache import RESULTS_TTL
 from ui.errors import USER_ERRORS, show_error
 from ui.state import View, sources
 from ui.train_lab import train_and_add
-from ui.widgets import card_columns, formulas, plot_config
+from ui.widgets import card_columns, exact_knn, formulas, plot_config
 
 # Metric -> (card label, one-line meaning, LaTeX).
 MEANINGS: dict[str, tuple[str, str, str]] = {
@@ -50,6 +52,8 @@ MEANINGS: dict[str, tuple[str, str, str]] = {
                             "the ratio of each point's two nearest-neighbour distances (Facco et al. 2017).",
                             r"\hat d = n \big/ \textstyle\sum_i \log(r_{2,i}/r_{1,i})"),
 }
+TABS_KEY = "geo_tab"
+REMEDIES_TAB = "Remedies: whitening"
 CARDS = ("uniformity", "alignment", "iso_score", "mean_cosine", "partition_isotropy", "effective_rank",
          "intrinsic_dimension")
 
@@ -83,6 +87,63 @@ def _spectrum_panel(data_key: str, _sel: Selection, _table: pl.DataFrame) -> pan
 def spectrum_panel(view: View) -> panels.SpectrumPanel:
     sel = view.selection
     return _spectrum_panel(sel.key, sel, _table(sel))
+
+
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner="Whitening and measuring…")
+def _whitening_panel(data_key: str, methods: tuple[str, ...], frequency_column: str | None, eps: float,
+                     fit_split: str | None, knn: str | None, _sel: Selection, _baseline: dict,
+                     _graph: remedies.NeighborGraph | None) -> remedies.WhiteningPanel:
+    return remedies.whitening_panel(_sel, methods=methods, frequency_column=frequency_column, eps=eps,
+                                    fit_split=fit_split, baseline=_baseline, neighbors=_graph)
+
+
+def whitening_panel(view: View, methods: tuple[str, ...], frequency_column: str | None, eps: float,
+                    fit_split: str | None = None) -> remedies.WhiteningPanel:
+    """The Remedies tab's table for the sidebar's selection, cached per (selection, methods, options).
+
+    The original's numbers are the Geometry tab's (one layer table); its kNN accuracy reads the
+    selection's shared cosine graph (the Hubness and Explore pages' search)."""
+    sel = view.selection
+    graph = cache.selection_graph(sel, "cosine", exact_knn(sel.n_samples)) if sel.labels is not None else None
+    return _whitening_panel(sel.key, methods, frequency_column, eps, fit_split, None if graph is None else graph.knn.method,
+                            sel, geometry_panel(view).numbers, graph)
+
+
+def remedies_view(view: View) -> None:
+    """The Remedies tab: choose remedies, see the selection before and after, and what to try."""
+    st.markdown("An anisotropic space (a narrow cone, a few dominant directions) can be post-processed: "
+                "**whitening** gives every direction unit variance (PCA and ZCA differ only by a rotation, "
+                "so their rows agree; ZCA stays closest to the original), **all-but-the-top** removes the mean "
+                "and the top d/100 principal directions, and **Zipfian whitening** weights the mean and "
+                "covariance by item frequency. Each is fitted on the sidebar's rows.")
+    columns = remedies.frequency_columns(view.selection)
+    cols = st.columns([0.4, 0.2, 0.2, 0.2])
+    methods = cols[0].multiselect("Remedies", list(remedies.REMEDIES), default=list(remedies.DEFAULT_METHODS),
+                                  format_func=remedies.REMEDIES.get, key="geo_whiten_methods")
+    frequency = cols[1].selectbox("Item frequencies (Zipfian)", [None, *columns], key="geo_whiten_freq",
+                                  format_func=lambda c: "none: equal weights" if c is None else c,
+                                  disabled=not columns,
+                                  help="A numeric metadata column named like counts (count, freq, weight). "
+                                       "The sample has none: Zipfian whitening then equals PCA whitening.")
+    eps = cols[2].select_slider("Regularisation ε", [0.0, 1e-4, 1e-3, 1e-2, 1e-1], value=0.0,
+                                key="geo_whiten_eps", format_func=lambda e: f"{e:g}",
+                                help="Added to every variance, as a share of the mean variance, before the "
+                                     "inverse square root (0: exact whitening). Damps near-empty directions.")
+    splits = remedies.fit_splits(view.selection)
+    fit_split = cols[3].selectbox("Fit on", [None, *splits], key="geo_whiten_fit", disabled=not splits,
+                                  format_func=lambda v: "every row shown" if v is None else f"'{v}' rows only",
+                                  help="Fit the transform on one split's rows (e.g. train) and apply it to every "
+                                       "row shown; needs a split column and the sidebar's split 'all'.")
+    panel = whitening_panel(view, tuple(methods), frequency, float(eps), fit_split)
+    formats = {name: st.column_config.NumberColumn(format="%.2f" if name == "effective rank" else "%.3f")
+               for name, dtype in panel.table.schema.items() if dtype.is_float()}
+    st.dataframe(panel.table, hide_index=True, width="stretch", column_config=formats)
+    st.markdown(f"**Try this:** {panel.advice}")
+    for note in panel.notes:
+        st.caption(note)
+    st.caption("IsoScore 1 and effective rank = d are what whitening does by construction; uniformity, same-class "
+               "alignment and kNN accuracy (leave-one-out, majority of the 10 nearest by cosine) show what it "
+               "gains or costs. The library's `analysis.metrics.whitening` fits on any rows and applies to others.")
 
 
 def cards(row: dict) -> None:
@@ -163,8 +224,24 @@ def spectrum_view(view: View) -> None:
                "below d means the points lie on a thin surface inside the space.")
 
 
+# The Remedies tab's transforms, for the Formulas tab (Sigma = U Lambda U^T, the covariance of the fit rows).
+REMEDY_FORMULAS: dict[str, tuple[str, str, str]] = {
+    "pca": ("PCA whitening", "Rotate onto the principal axes and give each unit variance (Kessy et al. 2018).",
+            r"Z=(X-\mu)\,U(\Lambda+\varepsilon\bar\lambda)^{-1/2}"),
+    "zca": ("ZCA whitening", "The symmetric whitening, closest to the original: maximises tr Cov(Z, X) "
+            "(Kessy et al. 2018).", r"Z=(X-\mu)\,U(\Lambda+\varepsilon\bar\lambda)^{-1/2}U^\top"),
+    "abtt": ("All-but-the-top", "Remove the mean and the top D = max(1, d/100) principal directions "
+             "(Mu & Viswanath 2018).", r"x'=(x-\mu)-\textstyle\sum_{i\le D}(u_i^\top(x-\mu))\,u_i"),
+    "zipfian": ("Zipfian whitening", "Whiten with the mean and covariance weighted by item frequency p(w) "
+                "(Yokoi et al. 2024); equal weights give PCA whitening.",
+                r"\mu_p=\textstyle\sum_i p_i x_i,\ \Sigma_p=\sum_i p_i(x_i-\mu_p)(x_i-\mu_p)^\top"),
+}
+
+
 def explain() -> None:
     formulas(MEANINGS)
+    st.subheader("Remedies")
+    formulas(REMEDY_FORMULAS)
     st.caption("Uniform-sphere reference: log E exp(−t‖x−y‖²) for x, y uniform on S^(d−1) is "
                "−2t + log ₀F₁(; d/2; t²) (a Bessel function), −2t + 2t²/d for large d.")
 

@@ -24,6 +24,12 @@ from analysis.metrics.retrieval import rerank_retrieval, retrieval_recall
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
 from analysis.metrics.sphere import alignment, uniformity
 from analysis.metrics.superposition import superposition_geometry
+from analysis.metrics.whitening import (
+    all_but_the_top,
+    pca_whitening,
+    zca_whitening,
+    zipfian_whitening,
+)
 
 __all__ = [
     "alignment",
@@ -48,4 +54,9 @@ __all__ = [
     "retrieval_recall",
     "superposition_geometry",
     "uniformity",
+    # whitening and isotropy remedies (issue 19)
+    "all_but_the_top",
+    "pca_whitening",
+    "zca_whitening",
+    "zipfian_whitening",
 ]

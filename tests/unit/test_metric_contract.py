@@ -253,6 +253,16 @@ REGISTRY: tuple[Entry, ...] = (
                "mean_squared_overlap"),
       row_outputs=("feature_norms", "superposition", "feature_dimensionality")),
     E("uniformity", CLOUD, invariant="permutation rotation scale row_scale", must_raise=ZERO_ROWS),
+    # Whitening (issue 19): the whitened rows follow the rows; ZCA and PCA whitening are scale-free,
+    # all-but-the-top is scale-equivariant (its rank is not); all are translation-invariant.
+    E("pca_whitening", CLOUD, invariant="permutation scale translation", compare=("transformed",),
+      row_outputs=("transformed",), must_raise=NO_SPREAD, rtol=1e-6),
+    E("zca_whitening", CLOUD, invariant="permutation scale translation", compare=("transformed",),
+      row_outputs=("transformed",), must_raise=NO_SPREAD, rtol=1e-6),
+    E("zipfian_whitening", CLOUD, invariant="permutation scale translation", compare=("transformed",),
+      row_outputs=("transformed",), must_raise=NO_SPREAD, rtol=1e-6),
+    E("all_but_the_top", CLOUD, invariant="permutation translation scale=rank,n_removed",
+      compare=("transformed", "rank", "n_removed"), row_outputs=("transformed",), must_raise=NO_SPREAD, rtol=1e-6),
 )
 
 # Contract cases known to break the contract, each with the bug it shows.
