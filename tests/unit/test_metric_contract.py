@@ -238,6 +238,13 @@ REGISTRY: tuple[Entry, ...] = (
                "mean_squared_overlap"),
       row_outputs=("feature_norms", "superposition", "feature_dimensionality")),
     E("uniformity", CLOUD, invariant="permutation rotation scale row_scale", must_raise=ZERO_ROWS),
+    # CCA family and convergent learning (issue 19 section 3); CCA's invariance to any invertible linear
+    # map is checked in tests/unit/test_cca.py (the registry's transforms are rotations).
+    E("cca_correlations", TWO_SPACES, invariant=EUCLIDEAN, compare=("mean", "correlations"), must_raise=NO_SPREAD),
+    E("svcca", TWO_SPACES, invariant=EUCLIDEAN, compare=("mean", "correlations"), must_raise=NO_SPREAD),
+    E("pwcca", TWO_SPACES, invariant="permutation scale translation", must_raise=NO_SPREAD),
+    E("neuron_matching", TWO_SPACES, invariant="permutation scale translation",
+      compare=("mean_matched", "mean_max", "assignment"), must_raise=NO_SPREAD),
 )
 
 # Contract cases known to break the contract, each with the bug it shows.
