@@ -15,6 +15,7 @@ of a small ``r_x x r_y`` matrix.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -27,8 +28,9 @@ from analysis.metrics._similarity_inputs import (
     _check_pair,
     _refuse_constant,
 )
+from analysis.validation import ProgressFn, check_matrix
 
-__all__ = ["CcaResult", "PwccaResult", "SvccaResult", "cca_correlations", "pwcca", "svcca"]
+__all__ = ["CcaResult", "PwccaResult", "SvccaResult", "cca_correlations", "cca_matrices", "pwcca", "svcca"]
 
 # Singular values below this share of the largest, scaled by max(n, d), are rank deficiency (numpy's
 # matrix_rank rule): exactly repeated, dead or linearly dependent units add no direction.
@@ -325,6 +327,16 @@ class PwccaResult(MetricResult):
     SCALARS: ClassVar[tuple[str, ...]] = ("similarity", "distance")
 
 
+def _pwcca_parts(bx: _Basis, by: _Basis, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical correlations and their PWCCA weights (from X's centred units)."""
+    _check_room(bx.rank, by.rank, bx.n, what,
+                "Pass more samples than features (many more), or reduce the features first (e.g. PCA).")
+    rho, a = _principal(bx, by)
+    # H^T X_c = A^T S_x V_x^T: each canonical variate's projections on X's centred units.
+    raw = np.abs((a.T * bx.s) @ bx.vt).sum(axis=1)
+    return rho, raw / raw.sum()
+
+
 def pwcca(X: Any, Y: Any) -> PwccaResult:
     """Projection-weighted CCA (Morcos, Raghu & Bengio 2018): correlations weighted by their share of X.
 
@@ -376,11 +388,90 @@ def pwcca(X: Any, Y: Any) -> PwccaResult:
        correlation", NeurIPS 2018.
     """
     bx, by = _bases(X, Y, "PWCCA")
-    _check_room(bx.rank, by.rank, bx.n, "PWCCA",
-                "Pass more samples than features (many more), or reduce the features first (e.g. PCA).")
-    rho, a = _principal(bx, by)
-    raw = np.abs((a.T * bx.s) @ bx.vt).sum(axis=1)
-    weights = raw / raw.sum()
+    rho, weights = _pwcca_parts(bx, by, "PWCCA")
     similarity = float(np.clip(weights @ rho, 0.0, 1.0))
     return PwccaResult(correlations=rho, weights=weights, similarity=similarity, distance=1.0 - similarity,
                        n_samples=bx.n)
+
+
+# --------------------------------------------------------------------------- every pair of two lists
+
+
+def cca_matrices(reps_a: Sequence[Any], reps_b: Sequence[Any] | None = None, *, keep: float = 0.99,
+                 names_a: Sequence[str] | None = None, names_b: Sequence[str] | None = None,
+                 progress: ProgressFn | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """SVCCA and PWCCA between every representation of `reps_a` and every one of `reps_b` (default `reps_a`).
+
+    Each representation is centred and decomposed once (its SVD serves every
+    pair), then each pair costs one ``n x r_a x r_b`` product and an SVD of
+    ``r_a x r_b``: the values equal ``svcca(a, b, keep=keep).mean`` and
+    ``pwcca(a, b).similarity`` (see those for the formulas and references).
+
+    Parameters
+    ----------
+    reps_a, reps_b : sequences of array-like of shape (n_samples, n_features_i)
+        The same n inputs, in the same order, in every representation.
+    keep : float, default 0.99
+        SVCCA's share of variance kept on each side.
+    names_a, names_b : sequences of str, optional
+        Names for error messages (e.g. layer names).
+    progress : callable(done, total) or None
+        Called after each representation's SVD and each pair.
+
+    Returns
+    -------
+    svcca_matrix, pwcca_matrix : ndarray of shape (len(reps_a), len(reps_b))
+        ``pwcca_matrix[i, j]`` weights by the units of ``reps_a[i]`` (PWCCA is not symmetric).
+
+    Raises
+    ------
+    ValueError
+        As `svcca` and `pwcca` for any pair, naming the representations.
+    """
+    if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 < float(keep) <= 1.0:
+        raise ValueError(f"keep must be a share of the variance in (0, 1], e.g. 0.99; got {keep!r}.")
+    same = reps_b is None
+    list_b = list(reps_a if reps_b is None else reps_b)
+    list_a = list(reps_a)
+    if not list_a or not list_b:
+        raise ValueError("cca_matrices needs at least one representation on each side; got an empty list.")
+    labels_a = list(names_a) if names_a is not None else [f"reps_a[{i}]" for i in range(len(list_a))]
+    labels_b = (labels_a if same else list(names_b) if names_b is not None
+                else [f"reps_b[{j}]" for j in range(len(list_b))])
+    total = len(list_a) + (0 if same else len(list_b)) + len(list_a) * len(list_b)
+    done = 0
+
+    def bases(reps: list[Any], labels: list[str]) -> list[_Basis]:
+        nonlocal done
+        out = []
+        for rep, label in zip(reps, labels, strict=True):
+            arr = check_matrix(rep, name=label, min_samples=3, action="comparing it")
+            if arr.shape[0] != np.shape(list_a[0])[0]:
+                raise ValueError(f"{label} has {arr.shape[0]} rows and {labels_a[0]} {np.shape(list_a[0])[0]}: "
+                                 "every representation must hold the same inputs in the same order.")
+            _refuse_constant(arr, label, "SVCCA and PWCCA")
+            out.append(_basis(arr, label))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        return out
+
+    bases_a = bases(list_a, labels_a)
+    bases_b = bases_a if same else bases(list_b, labels_b)
+    kept_a = [bx.top(_kept(bx, float(keep), None, "")) for bx in bases_a]
+    kept_b = kept_a if same else [by.top(_kept(by, float(keep), None, "")) for by in bases_b]
+    sv = np.empty((len(bases_a), len(bases_b)))
+    pw = np.empty_like(sv)
+    for i, bx in enumerate(bases_a):
+        for j, by in enumerate(bases_b):
+            what = f"SVCCA of {labels_a[i]} and {labels_b[j]}"
+            _check_room(kept_a[i].rank, kept_b[j].rank, bx.n, what,
+                        "Keep less of the variance or pass more samples.")
+            rho, _ = _principal(kept_a[i], kept_b[j])
+            sv[i, j] = float(rho.mean())
+            rho, weights = _pwcca_parts(bx, by, f"PWCCA of {labels_a[i]} and {labels_b[j]}")
+            pw[i, j] = float(np.clip(weights @ rho, 0.0, 1.0))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return sv, pw

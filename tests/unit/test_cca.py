@@ -241,3 +241,27 @@ def test_results_export_to_json() -> None:
     for result in (cca_correlations(X, Y), svcca(X, Y), pwcca(X, Y), neuron_matching(X, Y)):
         json.dumps(result.to_dict(), allow_nan=False)
         assert all(math.isfinite(v) for v in result.scalars().values())
+
+
+def test_cca_matrices_equal_the_pairwise_metrics_and_name_a_bad_layer() -> None:
+    from analysis.metrics.cca import cca_matrices
+
+    rng = np.random.default_rng(9)
+    X, Y = _related(rng, n=150)
+    Z = np.tanh(X @ rng.standard_normal((5, 7)))
+    reps = [X, Y, Z]
+    calls: list[tuple[int, int]] = []
+    sv, pw = cca_matrices(reps, progress=lambda done, total: calls.append((done, total)))
+    for i, a in enumerate(reps):
+        for j, b in enumerate(reps):
+            assert sv[i, j] == pytest.approx(svcca(a, b).mean, abs=1e-12)
+            assert pw[i, j] == pytest.approx(pwcca(a, b).similarity, abs=1e-12)
+    np.testing.assert_allclose(np.diag(sv), 1.0, atol=1e-10)
+    np.testing.assert_allclose(sv, sv.T, atol=1e-12)  # SVCCA is symmetric, PWCCA need not be
+    assert calls[-1] == (12, 12)  # 3 SVDs and 9 pairs
+    sv2, pw2 = cca_matrices([X], [Y, Z], keep=1.0)
+    assert sv2.shape == (1, 2) and sv2[0, 0] == pytest.approx(cca_correlations(X, Y).mean, abs=1e-12)
+    with pytest.raises(ValueError, match="dead is constant"):
+        cca_matrices([X, np.ones((150, 3))], names_a=["h1", "dead"])
+    with pytest.raises(ValueError, match="same inputs"):
+        cca_matrices([X], [Y[:100]], names_a=["a"], names_b=["b"])
