@@ -415,8 +415,8 @@ def cca_matrices(reps_a: Sequence[Any], reps_b: Sequence[Any] | None = None, *, 
         SVCCA's share of variance kept on each side.
     names_a, names_b : sequences of str, optional
         Names for error messages (e.g. layer names).
-    progress : callable(done, total) or None
-        Called after each representation's SVD and each pair.
+    progress : callable(fraction, message) or None
+        Called after each representation's SVD and each pair with the share done.
 
     Returns
     -------
@@ -453,7 +453,7 @@ def cca_matrices(reps_a: Sequence[Any], reps_b: Sequence[Any] | None = None, *, 
             out.append(_basis(arr, label))
             done += 1
             if progress is not None:
-                progress(done, total)
+                progress(done / total, f"SVD of {label}")
         return out
 
     bases_a = bases(list_a, labels_a)
@@ -473,5 +473,5 @@ def cca_matrices(reps_a: Sequence[Any], reps_b: Sequence[Any] | None = None, *, 
             pw[i, j] = float(np.clip(weights @ rho, 0.0, 1.0))
             done += 1
             if progress is not None:
-                progress(done, total)
+                progress(done / total, f"SVCCA and PWCCA of {labels_a[i]} and {labels_b[j]}")
     return sv, pw
