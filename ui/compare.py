@@ -85,6 +85,7 @@ def cka_view(view: View) -> None:
                             "and PWCCA (Morcos et al. 2018) come from canonical correlations, invariant to any "
                             "invertible linear map.")
     is_cka = measure == MEASURES[0]
+    label = "CKA" if is_cka else measure
     top = st.columns([2.4, 0.9, 1])
     mode = top[0].radio("Compare", CKA_MODES, key="cmp_mode", horizontal=True)
     debiased = top[1].toggle("Debiased CKA", key="cmp_debiased", disabled=not is_cka,
@@ -105,8 +106,8 @@ def cka_view(view: View) -> None:
         sel_a, sel_b = base.at(step).at_layer(run_a.layers[-1]), None  # every layer: the key must not vary with one
         result = _similarity(measure, "layers", sel_a.key, None, sel_a, None)
         title, row_title, column_title = f"between layers ({_step_label(step)})", "layer", "layer"
-        caption = ("Neighbouring layers are similar; a block of high CKA is a stretch of the network that changes "
-                   "the representation little (Kornblith et al. 2019).")
+        caption = (f"Neighbouring layers are similar; a block of high {label} is a stretch of the network that "
+                   "changes the representation little" + (" (Kornblith et al. 2019)." if is_cka else "."))
     elif mode == "Two runs":
         others = [k for k in keys if k != key_a and runs[k].run.n_samples == run_a.n_samples]
         if not others:
@@ -121,14 +122,17 @@ def cka_view(view: View) -> None:
         title, row_title, column_title = ("between the layers of two runs (last checkpoints)", runs[key_a].label,
                                           runs[key_b].label)
         caption = ("For two seeds of one network the diagonal is high: corresponding layers learn similar "
-                   "representations up to rotation, even though their coordinates differ.")
+                   "representations up to rotation, even though their coordinates differ." if is_cka else
+                   f"For two seeds of one network, {label} finds the directions corresponding layers share whatever "
+                   "invertible linear map relates them; it averages over every kept direction, so weakly shared "
+                   "ones pull it below CKA.")
         train_pair = True
     else:
         layer = st.selectbox("Layer", list(run_a.layers), index=len(run_a.layers) - 1, key="cmp_layer")
         sel_a = base.at_layer(layer).at(run_a.steps[-1])  # every checkpoint: the key must not vary with one
         result = _similarity(measure, "checkpoints", sel_a.key, None, sel_a, None)
         title, row_title, column_title = f"between checkpoints of {layer}", "checkpoint", "checkpoint"
-        caption = "How fast the layer settles: the last column is each checkpoint's CKA with the final one."
+        caption = f"How fast the layer settles: the last column is each checkpoint's {label} with the final one."
         settled = result.settled_step(debiased) if is_cka else None
         caption += f" It passes {panel.SETTLED_CKA} at {_step_label(settled)}." if settled is not None else ""
     if is_cka:

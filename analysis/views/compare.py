@@ -48,5 +48,6 @@ def matching_curves(matched: np.ndarray, max_correlation: np.ndarray, chance: np
                                  hovertemplate=f"{escape(name)}<br>unit rank %{{x}}: r = %{{y:.3f}}<extra></extra>"))
     base_layout(fig, height=height, title=title)
     fig.update_layout(xaxis=dict(title="unit of A, by rank"), yaxis=dict(title="correlation", range=[-0.1, 1.02]),
-                      legend=dict(orientation="h", y=-0.22, x=0, yanchor="top"))
+                      # Below the axis title, not on it.
+                      legend=dict(orientation="h", y=-0.3, x=0, yanchor="top"))
     return fig
