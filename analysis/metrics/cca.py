@@ -37,14 +37,18 @@ __all__ = ["CcaResult", "PwccaResult", "SvccaResult", "cca_correlations", "cca_m
 # Singular values below this share of the largest, scaled by max(n, d), are rank deficiency (numpy's
 # matrix_rank rule): exactly repeated, dead or linearly dependent units add no direction.
 _EPS = np.finfo(np.float64).eps
-# Below this many multiply-adds a BLAS/LAPACK call runs on one thread: OpenBLAS's threads spin-wait between
-# short calls, and with other busy processes on a small machine a checkpoint x checkpoint matrix of the
-# shipped digits runs (144 SVDs of 64 x 64, 1,797 rows) took 26 s instead of 0.65 s (measured on 2 cores).
-_SMALL_WORK = 1 << 27
 
 
-def _threads_for(work: float) -> contextlib.AbstractContextManager[object]:
-    return threadpool_limits(limits=1, user_api="blas") if work < _SMALL_WORK else contextlib.nullcontext()
+def _one_thread() -> contextlib.AbstractContextManager[object]:
+    """One BLAS/LAPACK thread for CCA's SVDs and products.
+
+    The SVD's bidiagonalisation is memory-bound level-2 BLAS, and OpenBLAS's threads spin-wait between its
+    many short calls: with other busy processes on a 2-core machine, a 10,000 x 384 SVD took 41 s on two
+    threads and 2.8 s on one, and the checkpoint x checkpoint matrix of a shipped digits run (144 SVDs of
+    64 x 64, 1,797 rows) 26 s instead of 0.65 s (measured). One thread loses at most the core count on an
+    idle machine; many threads on a busy one lose 15x.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 # --------------------------------------------------------------------------- bases
@@ -76,7 +80,7 @@ class _Basis:
 def _basis(arr: np.ndarray, name: str) -> _Basis:
     rep = _Centred(arr, name)
     _check_budget(8.0 * rep.n * rep.d * 3, f"CCA's SVD of {name} of shape {arr.shape}")
-    with _threads_for(float(rep.n) * rep.d * min(rep.n, rep.d)):
+    with _one_thread():
         u, s, vt = np.linalg.svd(rep.rows(0, rep.n), full_matrices=False)
     rank = int(np.count_nonzero(s > s[0] * max(rep.n, rep.d) * _EPS)) if s.size and s[0] > 0 else 0
     return _Basis(u[:, :rank], s[:rank], vt[:rank], rep.n, rep.d)
@@ -107,7 +111,7 @@ def _check_room(rank_x: int, rank_y: int, n: int, what: str, fix: str) -> None:
 
 def _principal(bx: _Basis, by: _Basis) -> tuple[np.ndarray, np.ndarray]:
     """Canonical correlations (descending, min(r_x, r_y) of them) and X's canonical directions in U_x's basis."""
-    with _threads_for(float(bx.n) * bx.rank * by.rank):
+    with _one_thread():
         a, rho, _ = np.linalg.svd(bx.u.T @ by.u, full_matrices=False)
     k = min(bx.rank, by.rank)
     # Cosines of principal angles lie in [0, 1]; clip only the last-bit rounding.
@@ -485,8 +489,7 @@ def cca_matrices(reps_a: Sequence[Any], reps_b: Sequence[Any] | None = None, *, 
     kept_b = kept_a if same else [_kept(by, float(keep), None, "") for by in bases_b]
     sv = np.empty((len(bases_a), len(bases_b)))
     pw = np.empty_like(sv)
-    widest = max(b.rank for b in [*bases_a, *bases_b])
-    with _threads_for(float(bases_a[0].n) * widest * widest):
+    with _one_thread():
         _fill(pairs, bases_a, bases_b, kept_a, kept_b, labels_a, labels_b, same, sv, pw, tick)
     return sv, pw
 

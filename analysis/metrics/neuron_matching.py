@@ -15,7 +15,7 @@ from analysis.metrics._similarity_inputs import (
     _check_pair,
     _refuse_constant,
 )
-from analysis.metrics.cca import _threads_for
+from analysis.metrics.cca import _one_thread
 
 __all__ = ["NeuronMatching", "neuron_matching"]
 
@@ -125,7 +125,7 @@ def neuron_matching(X: Any, Y: Any) -> NeuronMatching:
     _check_budget(8.0 * (x.size + y.size + 2 * x.shape[1] * y.shape[1]), "neuron matching")
     zx, dead_x = _standardised(x, "X")
     zy, dead_y = _standardised(y, "Y")
-    with _threads_for(float(zx.size) * zy.shape[1]):
+    with _one_thread():
         correlation = np.clip(zx.T @ zy, -1.0, 1.0)
     rows, cols = linear_sum_assignment(correlation, maximize=True)
     assignment = np.full(correlation.shape[0], -1, dtype=np.int64)
