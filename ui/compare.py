@@ -15,7 +15,8 @@ import streamlit as st
 
 from analysis.data import ALL_SPLITS, Run, Selection
 from analysis.panels import compare as panel
-from analysis.views import ColorSpec, cka_heatmap, embedding_scatter
+from analysis.panels import compare_cca
+from analysis.views import ColorSpec, cka_heatmap, embedding_scatter, matching_curves
 from ui.cache import RESULTS_TTL, SHARED_TTL
 from ui.explore import selected_rows
 from ui.state import Source, View, add_upload, sources
@@ -23,10 +24,12 @@ from ui.training_slots import training_slot
 from ui.widgets import plot_config, progress_bar
 
 CKA_MODES = ("Layers of one run", "Two runs", "Checkpoints of one layer")
+MEASURES = ("Linear CKA", *compare_cca.CCA_MEASURES)
 _PENDING_PAIR = "_cmp_pending_pair"
 NEIGHBOURS = panel.NEIGHBOURS
 _step_label = panel.step_label
 _CKA = {"layers": panel.cka_layers, "checkpoints": panel.cka_checkpoints}
+_CCA = {"layers": compare_cca.cca_layers, "checkpoints": compare_cca.cca_checkpoints}
 
 
 def _runs() -> dict[str, Source]:
@@ -53,6 +56,21 @@ def _cka(mode: str, key_a: str, key_b: str | None, _a: Selection, _b: Selection 
     return result
 
 
+@st.cache_data(max_entries=16, ttl=RESULTS_TTL, show_spinner=False)
+def _cca(mode: str, key_a: str, key_b: str | None, _a: Selection, _b: Selection | None) -> compare_cca.CcaPanel:
+    """One SVCCA/PWCCA panel per (mode, selection keys): both measures from one SVD per representation."""
+    bar, progress = progress_bar("SVCCA and PWCCA of every pair…")
+    result = (compare_cca.cca_runs(_a, _b, progress=progress) if mode == "runs"
+              else _CCA[mode](_a, progress=progress))
+    bar.empty()
+    return result
+
+
+def _similarity(measure: str, mode: str, key_a: str, key_b: str | None, a: Selection,
+                b: Selection | None) -> panel.CkaPanel | compare_cca.CcaPanel:
+    return _cka(mode, key_a, key_b, a, b) if measure == MEASURES[0] else _cca(mode, key_a, key_b, a, b)
+
+
 def cka_view(view: View) -> None:
     """Layer x layer within a run, across two runs, or checkpoint x checkpoint of one layer."""
     runs = _runs()
@@ -62,9 +80,15 @@ def cka_view(view: View) -> None:
     pair = st.session_state.pop(_PENDING_PAIR, None)
     if pair and all(k in runs for k in pair):  # a pair just trained: show it (set before the pickers are drawn)
         st.session_state.update(cmp_mode="Two runs", cmp_run_a=pair[0], cmp_run_b=pair[1])
+    measure = st.radio("Measure", MEASURES, key="cmp_measure", horizontal=True,
+                       help="Linear CKA (Kornblith et al. 2019) is invariant to rotations; SVCCA (Raghu et al. 2017) "
+                            "and PWCCA (Morcos et al. 2018) come from canonical correlations, invariant to any "
+                            "invertible linear map.")
+    is_cka = measure == MEASURES[0]
+    label = "CKA" if is_cka else measure
     top = st.columns([2.4, 0.9, 1])
     mode = top[0].radio("Compare", CKA_MODES, key="cmp_mode", horizontal=True)
-    debiased = top[1].toggle("Debiased CKA", key="cmp_debiased",
+    debiased = top[1].toggle("Debiased CKA", key="cmp_debiased", disabled=not is_cka,
                              help="The unbiased HSIC estimator: near 0 for unrelated representations even with few "
                                   "samples and many features, where the plain estimate is inflated.")
     keys = list(runs)
@@ -80,10 +104,10 @@ def cka_view(view: View) -> None:
         start = view.step if base is view.selection else run_a.steps[-1]
         step = st.select_slider("Checkpoint", list(run_a.steps), value=start, key="cmp_step", format_func=_step_label)
         sel_a, sel_b = base.at(step).at_layer(run_a.layers[-1]), None  # every layer: the key must not vary with one
-        result = _cka("layers", sel_a.key, None, sel_a, None)
+        result = _similarity(measure, "layers", sel_a.key, None, sel_a, None)
         title, row_title, column_title = f"between layers ({_step_label(step)})", "layer", "layer"
-        caption = ("Neighbouring layers are similar; a block of high CKA is a stretch of the network that changes "
-                   "the representation little (Kornblith et al. 2019).")
+        caption = (f"Neighbouring layers are similar; a block of high {label} is a stretch of the network that "
+                   "changes the representation little" + (" (Kornblith et al. 2019)." if is_cka else "."))
     elif mode == "Two runs":
         others = [k for k in keys if k != key_a and runs[k].run.n_samples == run_a.n_samples]
         if not others:
@@ -94,25 +118,33 @@ def cka_view(view: View) -> None:
         key_b = st.selectbox("Second run (same inputs)", others, key="cmp_run_b", format_func=lambda k: runs[k].label)
         sel_a = base.at(run_a.steps[-1]).at_layer(run_a.layers[-1])
         sel_b = panel.same_rows(sel_a, runs[key_b].run, source_key=key_b)
-        result = _cka("runs", sel_a.key, sel_b.key, sel_a, sel_b)
+        result = _similarity(measure, "runs", sel_a.key, sel_b.key, sel_a, sel_b)
         title, row_title, column_title = ("between the layers of two runs (last checkpoints)", runs[key_a].label,
                                           runs[key_b].label)
         caption = ("For two seeds of one network the diagonal is high: corresponding layers learn similar "
-                   "representations up to rotation, even though their coordinates differ.")
+                   "representations up to rotation, even though their coordinates differ." if is_cka else
+                   f"For two seeds of one network, {label} finds the directions corresponding layers share whatever "
+                   "invertible linear map relates them; it averages over every kept direction, so weakly shared "
+                   "ones pull it below CKA.")
         train_pair = True
     else:
         layer = st.selectbox("Layer", list(run_a.layers), index=len(run_a.layers) - 1, key="cmp_layer")
         sel_a = base.at_layer(layer).at(run_a.steps[-1])  # every checkpoint: the key must not vary with one
-        result = _cka("checkpoints", sel_a.key, None, sel_a, None)
+        result = _similarity(measure, "checkpoints", sel_a.key, None, sel_a, None)
         title, row_title, column_title = f"between checkpoints of {layer}", "checkpoint", "checkpoint"
-        caption = "How fast the layer settles: the last column is each checkpoint's CKA with the final one."
-        settled = result.settled_step(debiased)
+        caption = f"How fast the layer settles: the last column is each checkpoint's {label} with the final one."
+        settled = result.settled_step(debiased) if is_cka else None
         caption += f" It passes {panel.SETTLED_CKA} at {_step_label(settled)}." if settled is not None else ""
-    name = "Debiased linear CKA" if debiased else "Linear CKA"
-    fig = cka_heatmap(result.values(debiased), list(result.rows), list(result.columns), title=f"{name} {title}",
-                      row_title=row_title, column_title=column_title)
+    if is_cka:
+        name, short = ("Debiased linear CKA" if debiased else "Linear CKA"), "CKA"
+        values, note = result.values(debiased), result.bias_note()
+    else:
+        name = short = measure
+        values, note = result.values(measure), result.note(measure)
+    fig = cka_heatmap(values, list(result.rows), list(result.columns), title=f"{name} {title}",
+                      row_title=row_title, column_title=column_title, measure=short)
     st.plotly_chart(fig, key="cmp_cka", config=plot_config())
-    st.caption(f"{caption} {result.bias_note()} Rows: {sel_a.describe()}.")
+    st.caption(f"{caption} {note} Rows: {sel_a.describe()}.")
     if train_pair:
         _train_seed_pair_button()
 
@@ -253,3 +285,40 @@ def relative_view() -> None:
     st.caption(f"{result.n_anchors} anchors. The coordinates of one input in the two seeds are unrelated (cosine "
                f"{result.absolute_cosine:.2f}), so a classifier fitted on A fails on B; its cosines to the anchors "
                f"agree ({result.relative_cosine:.2f}), so the same classifier works on B's relative representation.")
+
+
+@st.cache_data(max_entries=16, ttl=SHARED_TTL, show_spinner=False)
+def _matching(seed_a: int, seed_b: int, layer: str) -> compare_cca.MatchingPanel:
+    return compare_cca.neuron_matching_panel(_seed_run(seed_a), _seed_run(seed_b), layer=layer)
+
+
+def matching_view() -> None:
+    """Two seeds: match their units one to one by correlation (Li et al. 2015, convergent learning)."""
+    st.markdown("Do two trainings of one network learn the same **units**? Each unit of seed A is matched to one "
+                "unit of seed B by the correlation of their activations over all inputs: one to one (Hungarian "
+                "assignment) and many to one (each unit's best partner) (Li et al. 2015).")
+    st.caption("The two-seed digits MLP of the Relative representations tab (64-64-32, tanh, 60 epochs), trained "
+               "here; CKA, SVCCA and PWCCA compare whole spaces, this compares single units.")
+    cols = st.columns(3)
+    seed_a = int(cols[0].number_input("Seed A", 0, 10_000, 0, key="cmp_nm_seed_a"))
+    seed_b = int(cols[1].number_input("Seed B", 0, 10_000, 1, key="cmp_nm_seed_b"))
+    if seed_a == seed_b:
+        st.warning("Pick two different seeds: one seed matches itself perfectly.")
+        return
+    with st.spinner("Training both seeds…"):
+        layers = list(_seed_run(seed_a).layers)
+    layer = cols[2].selectbox("Layer", layers, index=len(layers) - 1, key="cmp_nm_layer")
+    with st.spinner("Matching units…"):
+        result = _matching(seed_a, seed_b, layer)
+    m = result.matching
+    cards = st.columns(3)
+    cards[0].metric("Mean one-to-one correlation", f"{m.mean_matched:.2f}",
+                    help="Hungarian assignment maximising the summed correlation of matched units.")
+    cards[1].metric("Mean many-to-one correlation", f"{m.mean_max:.2f}",
+                    help="Each unit of A with its most correlated unit of B, which may serve several.")
+    cards[2].metric("Chance (rows shuffled)", f"{result.chance.mean_matched:.2f}",
+                    help="One-to-one matching after shuffling B's rows: what unrelated units give.")
+    fig = matching_curves(m.matched, m.max_correlation, result.chance.matched,
+                          title=f"Units of {layer}, seed {seed_a} vs seed {seed_b}, sorted")
+    st.plotly_chart(fig, key="cmp_matching", config=plot_config())
+    st.caption(f"{result.n_samples:,} inputs, {_step_label(result.step)}. {result.note()}")

@@ -9,6 +9,7 @@ within the list), so ``from analysis.metrics import <name>`` keeps working.
 from __future__ import annotations
 
 from analysis.metrics.anchors import choose_anchors, relative_representation
+from analysis.metrics.cca import cca_correlations, pwcca, svcca
 from analysis.metrics.cka import cka_matrix, linear_cka, rbf_cka
 from analysis.metrics.codebook import codebook_usage
 from analysis.metrics.hubness import hubness
@@ -19,6 +20,7 @@ from analysis.metrics.isotropy import isotropy
 from analysis.metrics.ksg import ksg_mutual_information
 from analysis.metrics.neighbor_agreement import knn_agreement
 from analysis.metrics.neural_collapse import neural_collapse
+from analysis.metrics.neuron_matching import neuron_matching
 from analysis.metrics.procrustes import procrustes_distance
 from analysis.metrics.retrieval import rerank_retrieval, retrieval_recall
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
@@ -59,4 +61,9 @@ __all__ = [
     "pca_whitening",
     "zca_whitening",
     "zipfian_whitening",
+    # CCA family and convergent learning (issue 19 section 3)
+    "cca_correlations",
+    "neuron_matching",
+    "pwcca",
+    "svcca",
 ]

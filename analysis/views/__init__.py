@@ -18,7 +18,7 @@ from analysis.views.collapse import (
     imbalance_panel,
     nc_over_training,
 )
-from analysis.views.compare import cka_heatmap
+from analysis.views.compare import cka_heatmap, matching_curves
 from analysis.views.geometry import alignment_uniformity_plane, spectrum_chart, sphere_animation
 from analysis.views.hubness import (
     centrality_scatter,
@@ -60,6 +60,7 @@ __all__ = [
     "norm_histogram",
     "training_curves",
     "cka_heatmap",
+    "matching_curves",
     "class_means_animation",
     "collapse_heatmap",
     "gram_comparison",

@@ -10,6 +10,9 @@ Rows (float32 Gaussian inputs, best of 3 runs):
   (45 cross products reusing 10 self-products). No target; reported.
 * ``procrustes``: ``procrustes_distance`` on the same pair as the CKA rows. Reported.
 * ``rbf CKA``: ``rbf_cka`` on the first 2,000 rows of that pair (n x n kernels). Reported.
+* ``svcca`` / ``pwcca`` / ``neuron matching``: on the same pair as the CKA rows
+  (an SVD per side; the matching is a 768 x 768 Hungarian assignment). Reported.
+* ``cca_matrices``: SVCCA and PWCCA of the 10-layer list (10 SVDs, 45 pairs). Reported.
 * ``compare``: `analysis.comparison.compare` (what ``replens compare`` runs) on the
   10,000 x 768 pair with 10 labels, once: every measure, stitching and the
   figures' PCA. No target; reported with its slowest stages.
@@ -31,7 +34,16 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from analysis.comparison import compare  # noqa: E402
-from analysis.metrics import cka_matrix, linear_cka, procrustes_distance, rbf_cka  # noqa: E402
+from analysis.metrics import (  # noqa: E402
+    cka_matrix,
+    linear_cka,
+    neuron_matching,
+    procrustes_distance,
+    pwcca,
+    rbf_cka,
+    svcca,
+)
+from analysis.metrics.similarity import cca_matrices  # noqa: E402
 from tests.bench.common import print_rows, script_main  # noqa: E402
 
 TARGET_SECONDS = 1.0
@@ -74,6 +86,17 @@ def run(quick: bool = False) -> list[dict]:
     seconds, value = _best_of(lambda: rbf_cka(X[:m], Y[:m]))
     rows.append({"case": f"rbf CKA {m:,}x{D} pair", "seconds": seconds, "target": "-", "ok": None,
                  "detail": f"CKA {value:.4f}, sigma = 0.5 x median distance"})
+    for name, fn, what in (("svcca", lambda: svcca(X, Y), lambda r: f"mean {r.mean:.4f}, kept {r.kept_x}/{r.kept_y}"),
+                           ("pwcca", lambda: pwcca(X, Y), lambda r: f"similarity {r.similarity:.4f}"),
+                           ("neuron matching", lambda: neuron_matching(X, Y),
+                            lambda r: f"matched {r.mean_matched:.4f}, max {r.mean_max:.4f}")):
+        seconds, value = _best_of(fn)
+        rows.append({"case": f"{name} {n:,}x{D} pair", "seconds": seconds, "target": "-", "ok": None,
+                     "detail": what(value) + " (independent data)"})
+    seconds, (sv, pw) = _best_of(lambda: cca_matrices(layers))
+    off = ~np.eye(LAYERS, dtype=bool)
+    rows.append({"case": f"cca_matrices {LAYERS} layers {n:,}x{LAYER_D}", "seconds": seconds, "target": "-",
+                 "ok": None, "detail": f"off-diagonal SVCCA {sv[off].mean():.4f}, PWCCA {pw[off].mean():.4f}"})
     started = time.perf_counter()
     result = compare(X, Y, labels=rng.integers(0, 10, n))
     seconds = time.perf_counter() - started

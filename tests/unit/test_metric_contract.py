@@ -263,6 +263,13 @@ REGISTRY: tuple[Entry, ...] = (
       row_outputs=("transformed",), must_raise=NO_SPREAD, rtol=1e-6),
     E("all_but_the_top", CLOUD, invariant="permutation translation scale=rank,n_removed",
       compare=("transformed", "rank", "n_removed"), row_outputs=("transformed",), must_raise=NO_SPREAD, rtol=1e-6),
+    # CCA family and convergent learning (issue 19 section 3); CCA's invariance to any invertible linear
+    # map is checked in tests/unit/test_cca.py (the registry's transforms are rotations).
+    E("cca_correlations", TWO_SPACES, invariant=EUCLIDEAN, compare=("mean", "correlations"), must_raise=NO_SPREAD),
+    E("svcca", TWO_SPACES, invariant=EUCLIDEAN, compare=("mean", "correlations"), must_raise=NO_SPREAD),
+    E("pwcca", TWO_SPACES, invariant="permutation scale translation", must_raise=NO_SPREAD),
+    E("neuron_matching", TWO_SPACES, invariant="permutation scale translation",
+      compare=("mean_matched", "mean_max", "assignment"), must_raise=NO_SPREAD),
 )
 
 # Contract cases known to break the contract, each with the bug it shows.

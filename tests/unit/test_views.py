@@ -78,3 +78,16 @@ def test_training_curves_put_accuracy_on_the_right_axis() -> None:
     fig = training_curves({"step": [1, 10, 100], "train_loss": [2, 1, 0.5], "train_acc": [0.1, 0.5, 1.0]})
     axes = {t.name: t.yaxis for t in fig.data}
     assert axes == {"train loss": "y", "train acc": "y2"}
+
+
+def test_similarity_heatmap_names_its_measure_and_matching_curves_keep_their_order() -> None:
+    from analysis.views import cka_heatmap, matching_curves
+
+    fig = cka_heatmap(np.eye(2), ["a", "b"], ["a", "b"], title="t", row_title="layer", column_title="layer",
+                      measure="PWCCA")
+    assert fig.data[0].colorbar.title.text == "PWCCA" and "PWCCA %{z:.3f}" in fig.data[0].hovertemplate
+    curves = matching_curves(np.array([0.9, 0.5]), np.array([0.95, 0.7]), np.array([0.1, 0.0]), title="units")
+    assert [t.name for t in curves.data] == ["many-to-one (best partner)", "one-to-one (Hungarian)",
+                                              "one-to-one, rows shuffled (chance)"]
+    np.testing.assert_array_equal(curves.data[1].y, [0.9, 0.5])
+    np.testing.assert_array_equal(curves.data[0].x, [1, 2])  # units ranked from 1
