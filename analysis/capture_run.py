@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from analysis.capture_inputs import CaptureInputs, read_inputs
-from analysis.capture_models import LoadedModel, load_model
+from analysis.capture_models import LoadedModel, check_model_dir, load_model
 from analysis.data.atomic import replaced_atomically
 from analysis.data.limits import format_bytes, memory_budget_bytes
 from analysis.data.runs import FORMAT_VERSION
@@ -302,6 +302,8 @@ def capture_run(
     folders = [Path(d) for d in model_dirs]
     if not folders:
         raise ValueError("Give at least one model folder.")
+    for folder in folders:  # cheap checks (no import, no weights read) before the inputs are read
+        check_model_dir(folder)
     data = inputs if isinstance(inputs, CaptureInputs) else read_inputs(
         inputs, text_column=text_column, label_column=label_column)
     steps = checkpoint_steps(folders)
