@@ -69,9 +69,22 @@ class CaptureCancelled(Exception):
     """Raised when `should_stop` asks a capture to end; nothing was written."""
 
 
+THREADS_ENV = "REPLENS_CAPTURE_THREADS"
+
+
 def default_threads() -> int:
-    """Intra-op threads for capture: the machine's cores, at most 8 (tiny batches gain nothing more)."""
-    return max(1, min(8, os.cpu_count() or 1))
+    """Intra-op threads for a capture: ``REPLENS_CAPTURE_THREADS``, else half the cores (at most 8).
+
+    Half, not all: torch's thread pool spins while it waits, so on a machine that is busy with
+    other work (the app's other sessions) using every core makes a forward pass many times slower
+    (measured: a tiny BERT 20x slower on 2 threads than on 1 on a loaded 2-core machine).
+    """
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"{THREADS_ENV} must be a whole number >= 1; got {text!r}.")
+        return int(text)
+    return max(1, min(8, (os.cpu_count() or 1) // 2))
 
 
 def checkpoint_steps(folders: Sequence[str | os.PathLike]) -> list[int]:

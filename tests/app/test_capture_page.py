@@ -14,9 +14,9 @@ pytest.importorskip("transformers")
 from tests.app.pages import open_page  # noqa: E402
 from tests.tiny_models import sentences, tiny_bert  # noqa: E402
 
+# Every page that reads the selected dataset (Superposition and Information have their own data).
 PAGES = ["app_pages/explore.py", "app_pages/report.py", "app_pages/hubness.py", "app_pages/geometry.py",
-         "app_pages/collapse.py", "app_pages/superposition.py", "app_pages/information.py",
-         "app_pages/codebook.py", "app_pages/compare.py", "app_pages/data.py"]
+         "app_pages/collapse.py", "app_pages/codebook.py", "app_pages/compare.py", "app_pages/data.py"]
 
 
 def _send(at, models: str, inputs: str, label_column: str = "topic"):
