@@ -14,7 +14,8 @@ per example:
 Defaults (``pooling=None``): ``"mean"`` for text, ``"cls"`` for a vision
 transformer's token sequences, the global average pool for CNN feature maps.
 Layers: ``embeddings`` then ``layer_1`` ... ``layer_L`` (transformers'
-``output_hidden_states``); timm: ``stage_1`` ... (``forward_intermediates``)
+``output_hidden_states``); timm: ``stage_1`` ... (``forward_intermediates``: a CNN's
+stages, a ViT's blocks as token sequences with the class token first)
 then ``pre_logits`` (the vector the classifier reads). Several model folders
 (checkpoints of one model) become the run's steps: the number at the end of
 each folder name (``checkpoint-500`` -> 500) when they all have one and it
@@ -164,13 +165,32 @@ def _encode(loaded: LoadedModel, items: Sequence[str], max_length: int) -> dict[
     return {"x": torch.stack([loaded.processor(image) for image in images])}
 
 
+def _timm_outputs(model: Any, x: Any) -> list[tuple[str, Any]]:
+    """timm: every block / stage (`forward_intermediates`), then the classifier's input vector.
+
+    Token models (ViT and kin, ``num_prefix_tokens`` > 0) are read as token sequences with their
+    prefix (class) tokens first, so "cls" pools the class token; CNN stages are feature maps.
+    """
+    import inspect
+
+    import torch
+
+    params = inspect.signature(model.forward_intermediates).parameters
+    tokens = getattr(model, "num_prefix_tokens", 0) > 0 and "return_prefix_tokens" in params
+    if tokens and "output_fmt" in params:
+        final, stages = model.forward_intermediates(x, output_fmt="NLC", return_prefix_tokens=True)
+        stages = [torch.cat([s[1], s[0]], dim=1) if isinstance(s, tuple) else s for s in stages]
+    else:
+        final, stages = model.forward_intermediates(x)
+    out = [(f"stage_{i + 1}", s) for i, s in enumerate(stages)]
+    out.append(("pre_logits", model.forward_head(final, pre_logits=True)))
+    return out
+
+
 def _layer_outputs(loaded: LoadedModel, batch: dict[str, Any]) -> list[tuple[str, Any]]:
     """(layer name, raw output) of every layer for one encoded batch."""
     if loaded.kind == "timm":
-        final, stages = loaded.model.forward_intermediates(batch["x"])
-        out = [(f"stage_{i + 1}", s) for i, s in enumerate(stages)]
-        out.append(("pre_logits", loaded.model.forward_head(final, pre_logits=True)))
-        return out
+        return _timm_outputs(loaded.model, batch["x"])
     result = loaded.model(**batch, output_hidden_states=True, return_dict=True)
     hidden = result.hidden_states
     if not hidden:

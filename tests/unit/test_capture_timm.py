@@ -90,3 +90,27 @@ def test_an_unknown_timm_architecture_is_refused(cnn, tmp_path) -> None:
     (folder / "model.safetensors").write_bytes((cnn / "model.safetensors").read_bytes())
     with pytest.raises(ValueError, match="'no_such_net' is not a model timm"):
         load_model(folder)
+
+
+def test_a_timm_vision_transformer_pools_its_class_token_by_default(tmp_path) -> None:
+    import torch
+    from PIL import Image
+
+    torch.manual_seed(1)
+    model = timm.create_model("test_vit", pretrained=False, num_classes=2).eval()
+    folder = tmp_path / "vit"
+    save_for_hf(model, folder, safe_serialization=True)
+    images = image_folder(tmp_path / "images", per_class=1)
+    run = load_run(capture_run([folder], images, tmp_path / "v.safetensors"))
+    transform = timm.data.create_transform(**timm.data.resolve_model_data_config(model), is_training=False)
+    x = torch.stack([transform(Image.open(images / p).convert("RGB")) for p in run.metadata["path"].to_list()])
+    with torch.no_grad():
+        final, blocks = model.forward_intermediates(x, output_fmt="NLC", return_prefix_tokens=True)
+    assert run.layers == tuple(f"stage_{i + 1}" for i in range(len(blocks))) + ("pre_logits",)
+    for i, (_spatial, prefix) in enumerate(blocks):
+        np.testing.assert_allclose(run.activations[(f"stage_{i + 1}", 0)], prefix[:, 0].numpy(),
+                                   rtol=1e-5, atol=1e-5)
+    mean = load_run(capture_run([folder], images, tmp_path / "m.safetensors", pooling="mean"))
+    spatial, prefix = blocks[0]
+    expected = torch.cat([prefix, spatial], dim=1).mean(dim=1).numpy()  # every token, class token included
+    np.testing.assert_allclose(mean.activations[("stage_1", 0)], expected, rtol=1e-5, atol=1e-5)
