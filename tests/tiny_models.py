@@ -1,7 +1,7 @@
 """Tiny models with random weights, saved like real ones, for the capture tests (no download).
 
-`tiny_bert` writes a 2-layer BERT (hidden 32, 2 heads) with a WordPiece tokenizer built from a
-vocab.txt written here; `tiny_vit` a 2-layer ViT (32 x 32 images, 8 x 8 patches) with its image
+`tiny_bert` writes a 2-layer BERT (hidden 32, 2 heads) with a WordPiece tokenizer over a
+25-token vocabulary built here with the tokenizers library; `tiny_vit` a 2-layer ViT (32 x 32 images, 8 x 8 patches) with its image
 processor. Both through ``save_pretrained(..., safe_serialization=True)``.
 """
 
@@ -16,12 +16,19 @@ SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 def tiny_bert(folder: Path, *, seed: int = 0, max_positions: int = 160) -> Path:
     import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(SPECIAL + WORDS) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    vocab = {token: i for i, token in enumerate(SPECIAL + WORDS)}
+    core = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    core.normalizer = normalizers.BertNormalizer(lowercase=True)
+    core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    core.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]",
+                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=len(SPECIAL) + len(WORDS), hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=max_positions)

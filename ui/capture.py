@@ -11,13 +11,11 @@ datasets like a trained run (saved in the workspace) and becomes the sidebar's c
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import streamlit as st
 
-from analysis.capture_run import capture_run
-from analysis.data import load_run
+from analysis.panels.capture import capture_panel
 from ui.errors import USER_ERRORS, show_error
 from ui.state import Source, add_upload, bytes_key
 from ui.training_slots import training_slot
@@ -53,31 +51,28 @@ def _options() -> dict[str, object]:
 
 def _capture(models: list[Path], inputs_path: str, upload) -> None:
     options = _options()
-    with tempfile.TemporaryDirectory(prefix="replens-capture-") as tmp:
-        if upload is not None:
-            inputs = Path(tmp) / Path(upload.name).name
-            inputs.write_bytes(upload.getvalue())
-            inputs_id: bytes | str = upload.getvalue()
-        else:
-            inputs = Path(inputs_path.strip()).expanduser()
-            inputs_id = _stat_key(inputs)
-        key = bytes_key("captured", *(_stat_key(m) for m in models), inputs_id, inputs.name,
-                        repr(sorted(options.items())))
-        st.session_state[_RUNNING] = True
-        try:
-            with training_slot(rerun=False):
-                st.button("Stop", key="capture_stop", icon=":material/stop_circle:",
-                          help="Ends the capture; nothing is kept.")
-                _, progress = progress_bar("Loading the model…")
-                out = capture_run(models, inputs, Path(tmp) / "capture.safetensors", progress=progress,
-                                  **options)
-            # The arrays stay memory-mapped after the folder is removed (the file lives while mapped).
-            run = load_run(out)
-        except USER_ERRORS as exc:
-            st.session_state.pop(_RUNNING, None)
-            show_error(exc, "Capture failed", kept="The data loaded before is still active.")
-            return
+    if upload is not None:
+        inputs_id: bytes | str = upload.getvalue()
+        name = upload.name
+    else:
+        inputs_id = _stat_key(Path(inputs_path.strip()).expanduser())
+        name = Path(inputs_path.strip()).name
+    key = bytes_key("captured", *(_stat_key(m) for m in models), inputs_id, name, repr(sorted(options.items())))
+    st.session_state[_RUNNING] = True  # still set on the next run: the Stop button (a rerun) ended it
+    try:
+        with training_slot(rerun=False):
+            st.button("Stop", key="capture_stop", icon=":material/stop_circle:",
+                      help="Ends the capture; nothing is kept.")
+            _, progress = progress_bar("Loading the model…")
+            run = capture_panel(models, inputs=None if upload is not None else inputs_path,
+                                upload_name=None if upload is None else upload.name,
+                                upload_bytes=None if upload is None else upload.getvalue(),
+                                progress=progress, **options)
+    except USER_ERRORS as exc:
         st.session_state.pop(_RUNNING, None)
+        show_error(exc, "Capture failed", kept="The data loaded before is still active.")
+        return
+    st.session_state.pop(_RUNNING, None)
     add_upload(Source(key=key, label=f"{run.name} (captured)", origin="trained", run=run))
     st.session_state[_DONE] = f"{run.name}: {run.task}"
     st.rerun()

@@ -63,6 +63,8 @@ def test_bert_capture_equals_the_models_own_hidden_states(models, tmp_path, pool
         assert got.shape == (7, 32) and got.dtype == np.float32
         expected = np.stack([pick(example[i]) for example in own])
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # Distinct texts give distinct vectors (a tokenizer mapping every word to [UNK] would not).
+    assert len(set(TEXTS)) == 7 and len(np.unique(run.activations[("layer_2", 0)], axis=0)) == 7
     assert run.metadata["text"].to_list() == TEXTS
     assert run.labels is None
 
