@@ -15,6 +15,12 @@ pytestmark = pytest.mark.e2e
 pytest.importorskip("transformers")
 
 
+def _shown(box) -> str:
+    """What a selectbox shows: its label and chosen value (an input's value when it is searchable)."""
+    inputs = box.locator("input")
+    return box.inner_text() + " " + " ".join(inputs.nth(i).input_value() for i in range(inputs.count()))
+
+
 def test_capture_from_a_model_selects_the_run(server, page, tmp_path: Path) -> None:
     from tests.tiny_models import sentences, tiny_bert
 
@@ -34,6 +40,7 @@ def test_capture_from_a_model_selects_the_run(server, page, tmp_path: Path) -> N
     page.get_by_text("Captured and selected in the sidebar").wait_for(timeout=180_000)
     wait_idle(page)
     assert page.get_by_role("heading", name="my-bert on reviews.csv (captured)").count() == 1
-    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
-    assert "my-bert on reviews.csv" in sidebar and "layer_2" in sidebar  # the last layer, selected
+    boxes = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]')
+    dataset, layer = (_shown(boxes.nth(i)) for i in range(2))
+    assert "my-bert on reviews.csv" in dataset and "layer_2" in layer  # the run, at its last layer
     screenshot(page, "capture-done")
