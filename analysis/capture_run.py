@@ -155,6 +155,10 @@ def _open_images(paths: Sequence[str]) -> list[Any]:
 
 def _encode(loaded: LoadedModel, items: Sequence[str], max_length: int) -> dict[str, Any]:
     if loaded.kind == "text":
+        # Never more tokens than the model has positions for (BERT: 512), whatever was asked.
+        limit = getattr(getattr(loaded.model, "config", None), "max_position_embeddings", None)
+        if isinstance(limit, int) and limit > 0:
+            max_length = min(max_length, limit)
         return dict(loaded.processor(list(items), padding=True, truncation=True, max_length=max_length,
                                      return_tensors="pt"))
     images = _open_images(items)
@@ -332,6 +336,8 @@ def capture_run(
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)} (or the default); got {pooling!r}.")
     if isinstance(batch_size, bool) or int(batch_size) < 1 or int(max_length) < 1:
         raise ValueError(f"batch size and max length must be >= 1; got {batch_size} and {max_length}.")
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be >= 1 (or left out for the default); got {threads}.")
     folders = [Path(d) for d in model_dirs]
     if not folders:
         raise ValueError("Give at least one model folder.")

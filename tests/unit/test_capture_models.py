@@ -183,3 +183,14 @@ def test_text_model_on_images_and_bad_options_are_refused(models, tmp_path) -> N
         capture_run([models["bert"]], models["texts"], tmp_path / "p.safetensors", pooling="max")
     with pytest.raises(ValueError, match="no such file or folder"):
         read_inputs(tmp_path / "missing.txt")
+
+
+def test_texts_are_cut_to_the_models_positions(tmp_path) -> None:
+    short = tiny_bert(tmp_path / "short", max_positions=16)
+    texts = tmp_path / "long.txt"
+    texts.write_text("\n".join(sentences(3, seed=4, words=40)).replace(" ", " cat dog ") + "\n")
+    asked = load_run(capture_run([short], texts, tmp_path / "a.safetensors", max_length=128))
+    fits = load_run(capture_run([short], texts, tmp_path / "b.safetensors", max_length=16))
+    np.testing.assert_array_equal(asked.activations[("layer_2", 0)], fits.activations[("layer_2", 0)])
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        capture_run([short], texts, tmp_path / "c.safetensors", threads=0)
