@@ -10,6 +10,9 @@
     replens compare A B [--layer L --step S] [--layer-b L --step-b S] [--labels ...]
                    [--html OUT] [--json OUT]
                              how alike two representations of the same inputs are
+    replens capture MODEL_DIR [MODEL_DIR ...] INPUTS --out RUN.safetensors [--pooling mean|cls|last]
+                   [--batch-size 32] [--max-length 128] [--text-column text] [--label-column COL]
+                             every layer of a local transformers / timm model over texts or images, as a run
 
 Subcommands are registered in `build_parser` by one ``_add_<name>_parser``
 function each; commands that read an embedding share `load_cli_embedding`
@@ -381,6 +384,62 @@ def _add_compare_parser(sub: Any) -> None:
     cmp.set_defaults(func=_cmd_compare)
 
 
+def _cmd_capture(args: argparse.Namespace) -> int:
+    from analysis.capture_run import capture_run
+
+    *models, inputs = args.paths
+    if not models:
+        _note("capture: give at least one MODEL_DIR and then the INPUTS (a file or a folder of images).")
+        return EXIT_BAD_INPUT
+
+    def progress(fraction: float, message: str) -> None:
+        if not args.quiet:
+            print(f"\r[{fraction:5.0%}] {message[:90]:<90}", end="", file=sys.stderr, flush=True)
+
+    try:
+        out = capture_run(models, inputs, args.out, pooling=args.pooling, batch_size=args.batch_size,
+                          max_length=args.max_length, text_column=args.text_column,
+                          label_column=args.label_column, threads=args.threads, progress=progress)
+    except CLI_ERRORS as exc:
+        if not args.quiet:
+            print(file=sys.stderr)
+        return _bad_input("capture", exc, None)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        _note("capture: stopped; nothing was written.")
+        return 130
+    if not args.quiet:
+        print(file=sys.stderr)
+    size = out.stat().st_size + out.with_suffix(".parquet").stat().st_size
+    print(f"wrote {out} and {out.with_suffix('.parquet').name} ({size / 1e6:.1f} MB)")
+    return 0
+
+
+def _add_capture_parser(sub: Any) -> None:
+    cap = sub.add_parser(
+        "capture", help="every layer of a local transformers or timm model over texts or images, as a run",
+        description="Run a local model folder (transformers save_pretrained, or timm with config.json and "
+                    "model.safetensors) over texts or images and save every layer's activations, pooled to "
+                    "one vector per example, as a RepLens run. Several MODEL_DIRs (checkpoints of one model) "
+                    "become the run's steps. Weights only from safetensors, no code from the folder, no "
+                    "network. Progress goes to stderr; Ctrl-C stops without writing.")
+    cap.add_argument("paths", nargs="+", metavar="MODEL_DIR [MODEL_DIR ...] INPUTS",
+                     help="model folder(s), then the inputs: a .txt (one example per line), a .csv/.parquet "
+                          "with a text column, or a folder of images (labels: sub-folder names)")
+    cap.add_argument("--out", required=True, metavar="RUN.safetensors", help="the run file to write")
+    cap.add_argument("--pooling", choices=("mean", "cls", "last"),
+                     help="tokens -> one vector: mean over real tokens, first (CLS) or last real token "
+                          "(default: mean for text; CLS for vision transformers; feature maps are always "
+                          "average-pooled)")
+    cap.add_argument("--batch-size", type=int, default=32, help="examples per forward pass (default: 32)")
+    cap.add_argument("--max-length", type=int, default=128, help="texts: truncate to this many tokens (default: 128)")
+    cap.add_argument("--text-column", default="text", help="tables: the column holding the texts (default: text)")
+    cap.add_argument("--label-column", help="tables: the column holding the labels (optional)")
+    cap.add_argument("--threads", type=int, help="torch threads (default: the cores, at most 8)")
+    cap.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    cap.set_defaults(func=_cmd_capture)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replens", description="Look inside a neural network's latent space.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -398,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.set_defaults(func=_cmd_app)
     _add_report_parser(sub)
     _add_compare_parser(sub)
+    _add_capture_parser(sub)
     return parser
 
 

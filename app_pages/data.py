@@ -7,7 +7,7 @@ import streamlit as st
 
 from analysis.data import SUPPORTED_FORMATS, UPLOAD_LIMIT_MB
 from analysis.views import class_size_bars, norm_histogram, training_curves
-from ui import cache, state, workspace
+from ui import cache, capture, state, workspace
 from ui.errors import USER_ERRORS, show_error
 from ui.explore import rows_table
 from ui.loading import Upload, load_upload
@@ -53,6 +53,8 @@ if submitted:
             workspace.remember_upload(source, files, options)  # its original bytes: a reload parses them again
             st.session_state["upload_notes"] = notes
             st.rerun()
+
+capture.section()  # a local model folder over the user's texts or images -> a run
 
 workspace.section()  # this session's uploads and trained runs: Download, Remove
 

@@ -18,6 +18,7 @@ def main() -> None:
 
     from tests.bench import (
         bench_ann,
+        bench_capture,
         bench_codebook,
         bench_collapse,
         bench_distributed,
@@ -53,6 +54,7 @@ def main() -> None:
     bench_report.report(quick=args.quick)
     bench_distributed.report(quick=args.quick)
     bench_scale.report(quick=args.quick)
+    bench_capture.report(quick=args.quick)
     if not args.skip_browser:
         from tests.bench import bench_browser
 
