@@ -86,7 +86,13 @@ def test_reduction_panel_equals_compare_reductions(metric, with_labels) -> None:
         _same_hubness(panel.before, first.hubness_before)
         assert panel.knn_accuracy_before == first.knn_accuracy_before
         assert panel.method_names == [METHOD_NAMES[m] for m in expected]
-        assert panel.table.columns == ["method", "skewness", "Robin Hood", "antihubs", "kNN accuracy"]
+        assert panel.table.columns == ["method", "skewness", "Robin Hood", "antihubs", "kNN accuracy",
+                                       "candidates", "agreement"]
+        # N = 150 <= EXACT_MAX_N: exact mode, every other point a candidate, agreement 1 on every row
+        assert panel.mode == "exact" and panel.agreement_sample == N
+        assert panel.table["candidates"].to_list() == [None, *[N - 1] * len(expected)]
+        assert panel.table["agreement"].to_list() == [None, *[1.0] * len(expected)]
+        assert f"all {N - 1:,} others" in panel.mode_note
         assert panel.table["method"].to_list() == ["none", *panel.method_names]
         assert panel.table["skewness"].to_list() == [first.hubness_before.skewness,
                                                      *(r.hubness.skewness for r in expected.values())]
