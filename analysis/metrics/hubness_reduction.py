@@ -2,11 +2,21 @@
 
 Each method rescales a pair's distance by how crowded the two points'
 neighbourhoods are, so that hubs (close to everyone) lose their advantage.
-All run on a kNN *candidate graph* (each point's `n_candidates` nearest
-neighbours from `analysis.neighbors`), so they scale to large n: a point's
-re-ranked neighbours are the `k` candidates with the smallest secondary
-distance. `secondary_distance_matrix` gives the exact full-matrix version
-for small n; with ``n_candidates = n - 1`` the graph versions equal it.
+
+Two modes (`compare_reductions`' ``mode``; the default picks by n):
+
+- ``"exact"`` (default up to `EXACT_MAX_N` points): every pair's secondary
+  distance, from float64 distance rows processed in blocks
+  (`analysis.metrics._hubness_exact`); a point's re-ranked neighbours are the
+  `k` points with the smallest secondary distance among all n - 1.
+- ``"candidates"`` (above it, or with an explicit ``n_candidates``): each
+  point's nearest candidates from `analysis.neighbors` are re-ranked. Without
+  ``n_candidates`` their count doubles until the re-ranked lists of a seeded
+  sample of rows agree with their exact lists; the agreement is stored in the
+  result either way.
+
+`secondary_distance_matrix` / `exact_reduction` are the plain (n, n)
+reference for small n; with ``n_candidates = n - 1`` the graph versions equal it.
 
 Methods (Feldbauer & Flexer 2019 compare them all):
 
@@ -33,6 +43,7 @@ from analysis.neighbors import NeighborGraph, kneighbors
 from analysis.validation import check_k, check_matrix, check_option, max_abs, power_of_two_exponent
 
 __all__ = [
+    "EXACT_MAX_N",
     "METHODS",
     "HubnessReduction",
     "compare_reductions",
@@ -478,6 +489,7 @@ def reduce_hubness(
     n_candidates: int | None = None,
     labels: Any = None,
     neighbors: NeighborGraph | None = None,
+    mode: str = "auto",
 ) -> HubnessReduction:
     """Re-rank each point's neighbours by a hubness-reducing secondary distance.
 
@@ -493,8 +505,13 @@ def reduce_hubness(
     k_scale : int, default=5
         Neighbourhood size of the local statistics (sigma_x, mu_x, centroids).
     n_candidates : int, optional
-        Candidates per point re-ranked (default ``max(k, k_scale, min(100, 5k))``,
-        at most n - 1). ``n - 1`` reproduces the full-matrix version exactly.
+        Candidates per point re-ranked (candidate mode). Default: none up to
+        `EXACT_MAX_N` points (exact mode); above, grown from
+        ``max(k, k_scale, min(100, 5k))`` by doubling (at most
+        `MAX_AUTO_CANDIDATES`) until a sample of `AGREEMENT_SAMPLE` rows agrees
+        with exact (overlap >= `AGREEMENT_OVERLAP`, `agreement_hubs` within
+        `AGREEMENT_HUBS` of 1). Given, it is used as is (at most n - 1; ``n - 1``
+        reproduces the full-matrix version exactly) and the agreement reported.
     labels : array-like of shape (n_samples,), optional
         Adds leave-one-out kNN accuracy before and after.
     neighbors : NeighborGraph, optional
@@ -505,7 +522,12 @@ def reduce_hubness(
         float32 distances flush to zero) the candidates are searched as
         without it. Results equal those without it wherever no row has a
         distance tie at the last candidate's place (see `NeighborGraph`),
-        and always when ``k_max`` equals the candidates needed.
+        and always when ``k_max`` equals the candidates needed. In exact mode
+        only its first k columns are read (the lists before reduction).
+    mode : {"auto", "exact", "candidates"}, default="auto"
+        ``"auto"``: exact when ``n_candidates`` is None and n <= `EXACT_MAX_N`,
+        else candidates. Exact mode holds the (n, n) float64 distances (and
+        int32 rank counts for empirical MP): 300 MB at n = 5,000.
 
     Returns
     -------
@@ -529,4 +551,4 @@ def reduce_hubness(
        Information Systems 59, 2019.
     """
     return compare_reductions(X, k=k, metric=metric, k_scale=k_scale, n_candidates=n_candidates,
-                              labels=labels, methods=(method,), neighbors=neighbors)[method]
+                              labels=labels, methods=(method,), neighbors=neighbors, mode=mode)[method]

@@ -23,6 +23,7 @@ def main() -> None:
         bench_distributed,
         bench_geometry,
         bench_hubness,
+        bench_hubness_reduction,
         bench_information,
         bench_knn,
         bench_load,
@@ -43,6 +44,7 @@ def main() -> None:
               f"{r['target']:<28} {'PASS' if r['ok'] else 'FAIL'}")
     bench_collapse.report(quick=args.quick)
     bench_hubness.report(quick=args.quick)
+    bench_hubness_reduction.report(quick=args.quick)
     bench_geometry.report(quick=args.quick)
     bench_codebook.report(quick=args.quick)
     bench_information.report(quick=args.quick)
