@@ -155,10 +155,12 @@ def exact_stats(D: np.ndarray, V: np.ndarray, metric: str, k_scale: int) -> Poin
     """All statistics from the full distance matrix."""
     n = D.shape[0]
     ks = min(k_scale, n - 1)
-    part = np.argpartition(D, ks - 1, axis=1)[:, :ks]
-    pd = np.take_along_axis(D, part, axis=1)
-    order = np.lexsort((part, pd), axis=1)  # nearest first, equal distances by row number
-    nn_idx, nn_dist = np.take_along_axis(part, order, axis=1), np.take_along_axis(pd, order, axis=1)
+    nn_idx, nn_dist = np.empty((n, ks), dtype=np.int64), np.empty((n, ks))
+    for rows in row_blocks(n, n):  # argpartition's index array is int64: block it
+        part = np.argpartition(D[rows], ks - 1, axis=1)[:, :ks]
+        pd = np.take_along_axis(D[rows], part, axis=1)
+        order = np.lexsort((part, pd), axis=1)  # nearest first, equal distances by row number
+        nn_idx[rows], nn_dist[rows] = np.take_along_axis(part, order, axis=1), np.take_along_axis(pd, order, axis=1)
     kth, mean_k, to_centroid = local_stats(V, nn_dist, nn_idx, metric, ks)
     mean, std = row_moments(D)
     return PointStats(kth, mean_k, to_centroid, mean, std)
