@@ -86,7 +86,8 @@ class HubnessReduction(MetricResult):
         ``"candidates"``: each point's `n_candidates` nearest re-ranked.
     agreement : float
         Mean overlap |list & exact list| / k of the re-ranked lists with the
-        exact ones over `agreement_sample` rows (1.0 in exact mode).
+        exact ones over `agreement_sample` rows (1.0 in exact mode; NaN for
+        empirical MP above `MP_SAMPLE_MAX_N` points, not checked).
     agreement_sample : int
         Rows compared (n in exact mode; a seeded random sample otherwise).
     agreement_hubs : float
@@ -321,6 +322,9 @@ FULL_MOMENTS_MAX_N = 20000
 """Up to this n MP-Gaussian's normal is fitted to all n - 1 distances of a point
 (streamed); above it to the distances to a seeded sample of MOMENT_COLUMNS points."""
 MOMENT_COLUMNS = 5000
+MP_SAMPLE_MAX_N = 20000
+"""Above this n the exact sample lists of empirical MP (one pass over all n^2
+distances) are not computed: its agreement is NaN, its candidate count the default."""
 
 
 def _candidate_graph(X: np.ndarray, k: int, k_scale: int, n_candidates: int | None, metric: str,
@@ -463,10 +467,15 @@ def _candidate_mode(arr, V, k, scale, n_candidates, metric, uses_scale, methods,
         cand_idx, cand_dist = _float64_graph(V, plain, metric)
         if st is None:
             st = _graph_stats(V, cand_idx, cand_dist, metric, scale, "mp_gaussian" in methods)
-            exact = E.sample_lists(V, metric, methods, k, sample, st)
+            checked = [m for m in methods if m != "mutual_proximity" or n <= MP_SAMPLE_MAX_N]
+            exact = E.sample_lists(V, metric, checked, k, sample, st)
         for method in list(pending):
             secondary = _secondary_on_graph(method, cand_idx, cand_dist, st, metric)
             lists[method] = _rerank(secondary, cand_idx, k)
+            if method not in exact:
+                info[method] = (c, np.nan, 0, np.nan)
+                pending.remove(method)
+                continue
             k_occ = np.bincount(lists[method][0].ravel(), minlength=n)
             overlap, ratio = _agreement(lists[method][0], exact[method][0], sample, k_occ)
             info[method] = (c, overlap, sample.size, ratio)

@@ -227,7 +227,10 @@ class ReductionPanel:
         if self.mode == "exact":
             return (f"Exact: every point's secondary distance to all {self.agreement_sample - 1:,} others "
                     f"(full matrices up to {EXACT_MAX_N:,} points).")
-        worst = min(self.results.values(), key=lambda r: r.agreement)
+        checked = [r for r in self.results.values() if r.agreement == r.agreement]  # NaN: not checked
+        if not checked:
+            return f"Above {EXACT_MAX_N:,} points each method re-ranks its candidates (column 'candidates')."
+        worst = min(checked, key=lambda r: r.agreement)
         return (f"Above {EXACT_MAX_N:,} points each method re-ranks its candidates (column 'candidates', grown "
                 f"until {self.agreement_sample} sampled rows agree with exact); the 'agreement' column is the "
                 f"overlap of those rows' lists with the exact ones (lowest: {worst.agreement:.1%}, "

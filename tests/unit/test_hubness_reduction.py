@@ -424,3 +424,17 @@ def test_auto_candidates_track_exact_skewness() -> None:
         assert abs(a.hubness.skewness - e.hubness.skewness) <= 0.15, (method, a.hubness.skewness,
                                                                        e.hubness.skewness, a.n_candidates)
         assert a.agreement >= 0.99 or a.n_candidates == 800, (method, a.agreement, a.n_candidates)
+
+
+def test_mp_above_its_sample_limit_reports_no_agreement(monkeypatch) -> None:
+    # Empirical MP's exact sample needs every distance row; above MP_SAMPLE_MAX_N
+    # it is skipped: NaN agreement on no rows (JSON null), the default count.
+    import analysis.metrics.hubness_reduction as module
+
+    monkeypatch.setattr(module, "MP_SAMPLE_MAX_N", 100)
+    X = np.random.default_rng(13).normal(size=(150, 6))
+    r = module.compare_reductions(X, k=5, mode="candidates", methods=("mutual_proximity", "csls"))
+    mp, csls = r["mutual_proximity"], r["csls"]
+    assert mp.n_candidates == 25 and math.isnan(mp.agreement) and mp.agreement_sample == 0
+    assert mp.to_dict()["agreement"] is None
+    assert csls.agreement_sample == 150 and 0.0 < csls.agreement <= 1.0
