@@ -72,6 +72,7 @@ class HubnessReduction(MetricResult):
     ----------
     method : str
     k, k_scale, n_candidates : int
+        ``n_candidates``: candidates re-ranked per point (n - 1 in exact mode).
     indices : ndarray of shape (n_samples, k), int64
         Re-ranked neighbours (self excluded), nearest first by secondary distance.
     secondary_distances : ndarray of shape (n_samples, k), float64
