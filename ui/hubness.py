@@ -245,12 +245,14 @@ def reduction_view(view: View, coords: np.ndarray, k: int, metric: str) -> None:
                     key="hub_reduction_bars", config=plot_config())
     st.dataframe(red.table, hide_index=True, width="stretch",
                  column_config={"antihubs": st.column_config.NumberColumn(format="percent"),
-                                "kNN accuracy": st.column_config.NumberColumn(format="percent")})
+                                "kNN accuracy": st.column_config.NumberColumn(format="percent"),
+                                "agreement": st.column_config.NumberColumn(
+                                    format="percent", help="Overlap of the re-ranked lists with the exact ones")})
     knn = _graph(view, metric).knn  # cached: no search
     if not knn.exact:
         st.caption(f"Candidates from {knn.describe()}.")
-    st.caption(f"Each method re-ranks every point's {red.n_candidates} nearest candidates by a secondary "
-               f"distance and keeps the best {k} (local statistics over {red.k_scale} neighbours). kNN accuracy "
+    st.caption(f"Each method ranks every point's neighbours by a secondary distance and keeps the best {k} "
+               f"(local statistics over {red.k_scale} neighbours). {red.mode_note} kNN accuracy "
                "is leave-one-out majority vote" + ("." if red.has_labels else " (needs labels)."))
     method = st.selectbox("Show the projection after", list(red.results), format_func=panels.METHOD_NAMES.get,
                           key="hub_reduction_method")

@@ -31,6 +31,7 @@ from analysis.metrics.hubness import (
     reverse_neighbours,
 )
 from analysis.metrics.hubness_reduction import (
+    EXACT_MAX_N,
     METHOD_NAMES,
     HubnessReduction,
     compare_reductions,
@@ -196,9 +197,15 @@ class ReductionPanel:
     method_names : list of str
         Display names of the methods, in `results` order.
     n_candidates, k_scale : int
-        Candidates re-ranked per point, and the neighbours of the local statistics.
+        Candidates re-ranked per point (n - 1 in exact mode; the largest over the
+        methods otherwise), and the neighbours of the local statistics.
     knn_accuracy_before : float or None
     has_labels : bool
+    mode : {"exact", "candidates"}
+        How the reductions ran (`compare_reductions`'s default: exact up to
+        `EXACT_MAX_N` points).
+    agreement_sample : int
+        Rows on which the candidate lists were checked against exact ones (n in exact mode).
     """
 
     k: int
@@ -211,6 +218,23 @@ class ReductionPanel:
     k_scale: int
     knn_accuracy_before: float | None
     has_labels: bool
+    mode: str = "exact"
+    agreement_sample: int = 0
+
+    @property
+    def mode_note(self) -> str:
+        """One sentence: exact, or the candidate counts and their agreement with exact on the sample."""
+        if self.mode == "exact":
+            return (f"Exact: every point's secondary distance to all {self.agreement_sample - 1:,} others "
+                    f"(full matrices up to {EXACT_MAX_N:,} points).")
+        checked = [r for r in self.results.values() if r.agreement == r.agreement]  # NaN: not checked
+        if not checked:
+            return f"Above {EXACT_MAX_N:,} points each method re-ranks its candidates (column 'candidates')."
+        worst = min(checked, key=lambda r: r.agreement)
+        return (f"Above {EXACT_MAX_N:,} points each method re-ranks its candidates (column 'candidates', grown "
+                f"until {self.agreement_sample} sampled rows agree with exact); the 'agreement' column is the "
+                f"overlap of those rows' lists with the exact ones (lowest: {worst.agreement:.1%}, "
+                f"{METHOD_NAMES[worst.method]}).")
 
     @property
     def skewness_after(self) -> list[float | None]:
@@ -232,11 +256,14 @@ def reduction_panel(X: Any, *, k: int, metric: str, graph: NeighborGraph, labels
         "Robin Hood": [before.robin_hood, *(r.hubness.robin_hood for r in results.values())],
         "antihubs": [before.antihub_occurrence, *(r.hubness.antihub_occurrence for r in results.values())],
         "kNN accuracy": [first.knn_accuracy_before, *(r.knn_accuracy for r in results.values())],
+        "candidates": [None, *(r.n_candidates for r in results.values())],
+        "agreement": [None, *(r.agreement for r in results.values())],
     })
     return ReductionPanel(k=int(k), metric=metric, results=results, before=before, table=table,
-                          method_names=[METHOD_NAMES[m] for m in results], n_candidates=first.n_candidates,
+                          method_names=[METHOD_NAMES[m] for m in results],
+                          n_candidates=max(r.n_candidates for r in results.values()),
                           k_scale=first.k_scale, knn_accuracy_before=first.knn_accuracy_before,
-                          has_labels=labels is not None)
+                          has_labels=labels is not None, mode=first.mode, agreement_sample=first.agreement_sample)
 
 
 def split_names(embedding: Embedding) -> list[str] | None:

@@ -24,6 +24,7 @@ def main() -> None:
         bench_distributed,
         bench_geometry,
         bench_hubness,
+        bench_hubness_reduction,
         bench_information,
         bench_knn,
         bench_load,
@@ -46,6 +47,7 @@ def main() -> None:
     bench_collapse.report(quick=args.quick)
     bench_hubness.report(quick=args.quick)
     bench_retrieval.report(quick=args.quick)
+    bench_hubness_reduction.report(quick=args.quick)
     bench_geometry.report(quick=args.quick)
     bench_codebook.report(quick=args.quick)
     bench_information.report(quick=args.quick)

@@ -86,7 +86,13 @@ def test_reduction_panel_equals_compare_reductions(metric, with_labels) -> None:
         _same_hubness(panel.before, first.hubness_before)
         assert panel.knn_accuracy_before == first.knn_accuracy_before
         assert panel.method_names == [METHOD_NAMES[m] for m in expected]
-        assert panel.table.columns == ["method", "skewness", "Robin Hood", "antihubs", "kNN accuracy"]
+        assert panel.table.columns == ["method", "skewness", "Robin Hood", "antihubs", "kNN accuracy",
+                                       "candidates", "agreement"]
+        # N = 150 <= EXACT_MAX_N: exact mode, every other point a candidate, agreement 1 on every row
+        assert panel.mode == "exact" and panel.agreement_sample == N
+        assert panel.table["candidates"].to_list() == [None, *[N - 1] * len(expected)]
+        assert panel.table["agreement"].to_list() == [None, *[1.0] * len(expected)]
+        assert f"all {N - 1:,} others" in panel.mode_note
         assert panel.table["method"].to_list() == ["none", *panel.method_names]
         assert panel.table["skewness"].to_list() == [first.hubness_before.skewness,
                                                      *(r.hubness.skewness for r in expected.values())]
@@ -186,3 +192,17 @@ def test_panels_import_no_streamlit_or_plotly() -> None:
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('streamlit', 'plotly')); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_reduction_panel_notes_the_candidate_mode_and_its_agreement(monkeypatch) -> None:
+    import analysis.metrics.hubness_reduction as module
+
+    monkeypatch.setattr(module, "EXACT_MAX_N", 100)  # N = 150 rows: the candidate mode
+    X, labels = _embedding(5)
+    graph = panels.hubness_graph(X, metric="euclidean", k_max=panels.graph_depth(N))
+    panel = panels.reduction_panel(X, k=5, metric="euclidean", graph=graph, labels=labels)
+    assert panel.mode == "candidates" and panel.agreement_sample == N  # the sample is every row when n <= 200
+    worst = min(panel.results.values(), key=lambda r: r.agreement)
+    assert panel.table["agreement"].to_list()[1:] == [r.agreement for r in panel.results.values()]
+    assert panel.table["candidates"].to_list()[1:] == [r.n_candidates for r in panel.results.values()]
+    assert f"lowest: {worst.agreement:.1%}, {METHOD_NAMES[worst.method]}" in panel.mode_note
