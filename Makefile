@@ -1,6 +1,6 @@
 # RepLens. `make run` starts the app, `make test` runs every test tier.
-# torch is pinned in constraints.txt (the local CPU wheel); installing it first
-# keeps pip from resolving a CUDA build.
+# torch and torchvision are pinned in constraints.txt (wheels pip finds locally); installing
+# them first keeps pip from resolving another build from the index.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -17,8 +17,8 @@ install: $(STAMP)
 # Re-install only when the dependency spec changes: a second `make install` is a no-op.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -c constraints.txt "torch==2.13.0"
-	$(PIP) install -q -c constraints.txt -e ".[dev,scale]"
+	$(PIP) install -q -c constraints.txt "torch==2.14.1" "torchvision==0.29.1"
+	$(PIP) install -q -c constraints.txt -e ".[dev,scale,models]"
 	touch $(STAMP)
 
 run: install

@@ -7,9 +7,6 @@ import os
 from pathlib import Path
 
 import polars as pl
-import pytest
-
-pytest.importorskip("transformers")
 
 from tests.app.pages import open_page  # noqa: E402
 from tests.tiny_models import sentences, tiny_bert  # noqa: E402

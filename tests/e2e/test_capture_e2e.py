@@ -12,7 +12,6 @@ import pytest
 from tests.e2e.helpers import screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
-pytest.importorskip("transformers")
 
 
 def _shown(box) -> str:

@@ -14,8 +14,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-pytest.importorskip("transformers")
-
 from analysis.capture_inputs import read_inputs  # noqa: E402
 from analysis.capture_models import check_model_dir, load_model  # noqa: E402
 from analysis.capture_run import CaptureCancelled, capture_run, checkpoint_steps  # noqa: E402

@@ -1,7 +1,7 @@
 """Capture from a small timm CNN saved as timm saves for the Hub (config.json + model.safetensors).
 
-timm needs a torchvision that matches torch; where it cannot be imported this module is skipped
-as a whole (the ``models`` extra installs both).
+timm needs a torchvision that matches torch: `make install` installs the pair pinned in
+constraints.txt and the ``models`` extra, so an import failure here is a real failure.
 """
 
 from __future__ import annotations
@@ -11,18 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import timm
+import timm.data
+from timm.models import save_for_hf
 
-try:
-    import timm
-    import timm.data
-    from timm.models import save_for_hf
-except Exception as exc:  # noqa: BLE001 - a broken torchvision raises RuntimeError at import
-    pytest.skip(f"timm cannot be imported here: {type(exc).__name__}", allow_module_level=True)
-
-from analysis.capture_models import load_model  # noqa: E402
-from analysis.capture_run import capture_run  # noqa: E402
-from analysis.data import load_run  # noqa: E402
-from tests.tiny_models import image_folder  # noqa: E402
+from analysis.capture_models import load_model
+from analysis.capture_run import capture_run
+from analysis.data import load_run
+from tests.tiny_models import image_folder
 
 ARCH = "test_resnet"  # timm's own tiny test network: 4 stages, a few thousand weights
 

@@ -9,8 +9,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-pytest.importorskip("transformers")
-
 from analysis.cli import main  # noqa: E402
 from analysis.data import load_run  # noqa: E402
 from tests.tiny_models import sentences, tiny_bert  # noqa: E402
