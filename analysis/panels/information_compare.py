@@ -91,12 +91,20 @@ def _summary(table: pl.DataFrame) -> dict:
             "final_i_xt": values[-1], "drop": values[peak] - values[-1], "time_unit": unit}
 
 
+def _when(row: dict) -> str:
+    """The peak's time in words: "initialisation", "epoch 0.57", "epoch 119", "step 2,000"."""
+    t = row["peak_time"]
+    if t == 0:
+        return "initialisation"
+    return f"{row['time_unit']} {t:,.0f}" if t >= 10 else f"{row['time_unit']} {t:.2g}"
+
+
 def _verdict(run: str, row: dict, first: bool | None) -> str:
     """One run's clause: compresses (by how much, from when) or not; "too" / "either" after a first run alike."""
     if row["compresses"]:
         word = "compresses too" if first is True else "compresses"
-        return (f"{run} {word} (I(X;T) of {row['layer']} falls by {row['drop']:.2f} bits after {row['time_unit']} "
-                f"{row['peak_time']:,.0f}, from {row['peak_i_xt']:.2f} to {row['final_i_xt']:.2f})")
+        return (f"{run} {word} (I(X;T) of {row['layer']} falls by {row['drop']:.2f} bits after {_when(row)}, "
+                f"from {row['peak_i_xt']:.2f} to {row['final_i_xt']:.2f})")
     word = "does not either" if first is False else "does not compress"
     return (f"{run} {word} (I(X;T) of {row['layer']} ends {row['drop']:.2f} bits below its peak of "
             f"{row['peak_i_xt']:.2f}, under the {COMPRESSION_MIN_BITS:g}-bit threshold)")

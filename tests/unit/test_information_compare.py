@@ -59,7 +59,7 @@ def test_a_shrinking_layer_compresses_for_kde_but_not_for_adaptive_kde() -> None
     assert rows["kde"]["peak_time"] == 0.0 and rows["kde"]["time_unit"] == "epoch"
     assert rows["adaptive_kde"]["drop"] == pytest.approx(0.0, abs=1e-6)  # float32 kernels and not rows["adaptive_kde"]["compresses"]
     assert panel.sentences[0] == (
-        f"KDE: r compresses (I(X;T) of h2 falls by {kde[0] - kde[-1]:.2f} bits after epoch 0, "
+        f"KDE: r compresses (I(X;T) of h2 falls by {kde[0] - kde[-1]:.2f} bits after initialisation, "
         f"from {kde[0]:.2f} to {kde[-1]:.2f}).")
     assert panel.sentences[1].startswith("Adaptive KDE: r does not compress (I(X;T) of h2 ends 0.00 bits below")
     assert f"under the {COMPRESSION_MIN_BITS:g}-bit threshold" in panel.sentences[1]
@@ -89,6 +89,14 @@ def test_second_run_clauses_say_too_and_either() -> None:
     # b is a rescaled a: adaptive KDE gives the very same numbers for both.
     part = panel.table.filter(pl.col("estimator") == "adaptive_kde")
     assert part["peak_i_xt"][0] == pytest.approx(part["peak_i_xt"][1], rel=1e-6)
+
+
+def test_peak_times_in_words() -> None:
+    run = _run()
+    # Make h2 peak after training starts: grow first (step 10 = epoch 2), then shrink.
+    run.activations[("h2", 10)] = 2.0 * BASE[:, None]
+    panel = compression_panel({("kde", "r"): compression_table(run, settings=COMPARED_SETTINGS["kde"])})
+    assert "falls by" in panel.sentences[0] and "after epoch 2, from" in panel.sentences[0]
 
 
 def test_no_tables_raise() -> None:
