@@ -263,6 +263,12 @@ into few bins. Networks with ReLU units, which do not saturate, showed no compre
 under the KDE estimate; full-batch gradient descent (no SGD noise) compressed too; and networks generalised well
 with or without compression.
 
+**Chelombiev, Houghton & O'Donnell (2019)** made the estimators follow the layer: bins holding equal shares of
+each unit's activations (entropy-based adaptive binning) and KDE noise scaled to the layer's largest activation.
+With them, networks with non-saturating units (ReLU among them) compressed too, by amounts that varied between
+initialisations; L2 regularisation increased compression, and only the last layer's compression went with better
+generalisation. **Estimators side by side**, under the plane, measures what each estimator says on your runs.
+
 **Why estimators matter.** A deterministic network with continuous inputs has infinite I(X;T); any finite number
 is a property of the estimator (Goldfeld et al. 2019; Amjad & Geiger 2019). Binning measures how many bins the
 inputs occupy, KDE and KSG measure the layer with added noise. The 12-bit task has only 4,096 inputs, so
@@ -271,5 +277,6 @@ I(X;T) is at most 12 bits. Compare runs under one estimator setting, and check t
 
 References: R. Shwartz-Ziv and N. Tishby, arXiv:1703.00810 (2017); A. M. Saxe et al., ICLR 2018; A. Kolchinsky
 and B. D. Tracey, Entropy 19(7), 2017; A. Kraskov, H. Stögbauer and P. Grassberger, Phys. Rev. E 69, 2004;
-Z. Goldfeld et al., ICML 2019; R. A. Amjad and B. C. Geiger, IEEE TPAMI 2019.
+Z. Goldfeld et al., ICML 2019; R. A. Amjad and B. C. Geiger, IEEE TPAMI 2019; I. Chelombiev, C. J. Houghton and
+C. O'Donnell, ICLR 2019.
 """

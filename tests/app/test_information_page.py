@@ -382,6 +382,8 @@ def test_estimators_side_by_side_state_what_each_says_about_tanh_and_relu() -> N
     trace = next(t for t in spec["data"] if "hovertemplate" in t and t["name"] == "hidden5")
     assert "%{text}" in trace["hovertemplate"]
     assert all("raw estimate" in line and "I(T;Y)" in line for line in trace["text"])
+    debate = next(m.value for m in at.markdown if m.value.startswith("**What the plot is about.**"))
+    assert "**Chelombiev, Houghton & O'Donnell (2019)**" in debate and "C. O'Donnell, ICLR 2019" in debate
 
 
 def test_adaptive_binning_reaches_the_plane_with_either_edge_source() -> None:
