@@ -289,9 +289,11 @@ def information_plane_point(
         raise ValueError(f"noise_variance must be positive; got {noise_variance!r}.")
     setting = f"noise variance {noise_variance:g}"
     if estimator == "adaptive_kde":
+        # Noise variance noise_variance * max|t|^2 on T is the same bound as noise_variance on T / max|t|:
+        # the latter keeps the kernels' float32 squares in range whatever the layer's scale.
         scale = activity_scale(arr)
-        setting = f"noise variance {noise_variance:g} x max|t|^2 = {noise_variance * scale**2:.4g}"
-        noise_variance = noise_variance * scale**2
+        setting = f"noise variance {noise_variance:g} x max|t|^2, max|t| = {scale:.4g}"
+        arr = arr / scale
     if estimator == "ksg":
         noisy = arr + np.random.default_rng(seed).normal(scale=math.sqrt(noise_variance), size=arr.shape)
         i_xt = ksg_mutual_information(arr, noisy, k=k).value

@@ -127,7 +127,7 @@ def test_adaptive_kde_scales_the_noise_to_the_largest_activation() -> None:
     expected = -np.mean(np.log2(np.exp(-d2 / (2 * 0.049)).mean(axis=1)))
     assert point.i_xt == pytest.approx(expected, abs=1e-9)
     assert 3.0 - 1e-3 < point.i_xt < 3.0  # nearly log2 n: each input its own kernel
-    assert point.setting == "noise variance 0.001 x max|t|^2 = 0.049"
+    assert point.setting == "noise variance 0.001 x max|t|^2, max|t| = 7"
     assert activity_scale(-2.0 * T) == 14.0
 
 
@@ -142,7 +142,7 @@ def test_adaptive_kde_is_invariant_to_rescaling_and_kde_is_not() -> None:
     # At the same variance relative to max|t|^2, the two agree with plain KDE.
     variance = 0.1 * activity_scale(T) ** 2
     kde = information_plane_point(T, y, estimator="kde", noise_variance=variance)
-    assert base.i_xt == pytest.approx(kde.i_xt, rel=1e-9)
+    assert base.i_xt == pytest.approx(kde.i_xt, rel=1e-6)  # float32 kernels
     fixed = [information_plane_point(M, y, estimator="kde").i_xt for M in (T, 25.0 * T)]
     assert fixed[1] - fixed[0] > 1.0  # a wider layer looks more informative to a fixed ruler
 
