@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from analysis.data import Run
 from analysis.panels import information as panel
+from analysis.panels import information_compare as compare
 from analysis.panels.information import (
+    ADAPTIVE_RANGE_LABELS,
     ESTIMATOR_LABELS,
     RANGE_LABELS,
     RANGE_MODES,
@@ -77,6 +80,20 @@ def estimator_controls() -> tuple[EstimatorSettings, str]:
                                                   "(Saxe et al. 2018).")
         range_mode = cols[3].radio("Bins cover", RANGE_MODES, key="ip_range", format_func=RANGE_LABELS.get,
                                    help="Values outside the range go to the edge bins.")
+    elif estimator == "adaptive_binning":
+        n_bins = cols[1].slider("Bins per unit", 2, 100, 30, key="ip_ab_bins",
+                                help="Each unit's edges sit at quantiles of its activations, so every bin holds "
+                                     "the same share (Chelombiev et al. 2019); tied values share a bin.")
+        range_mode = cols[2].radio("Edges from the", RANGE_MODES, key="ip_ab_range",
+                                   format_func=ADAPTIVE_RANGE_LABELS.get,
+                                   help="All checkpoints: the edges stay put while the layer trains, so a unit "
+                                        "that concentrates shows it. Each checkpoint: every unit's bins are "
+                                        "equally full at every checkpoint; only how the units combine can change.")
+    elif estimator == "adaptive_kde":
+        noise = cols[1].select_slider("Noise variance × max|t|²", NOISE_VARIANCES, value=0.1, key="ip_anoise",
+                                      help="The noise variance is this factor times the square of the layer's "
+                                           "largest activation at that checkpoint (Chelombiev et al. 2019), so "
+                                           "a layer whose activity grows is measured on its own scale.")
     else:
         noise = cols[1].select_slider("Noise variance", NOISE_VARIANCES, value=0.1, key="ip_noise",
                                       help="Both estimators measure the layer plus Gaussian noise of this variance "
@@ -135,7 +152,45 @@ def plane_view() -> tuple[EstimatorSettings, str]:
         st.plotly_chart(accuracy_curves(curves), key="ip_accuracy", config=plot_config())
     with st.expander("The numbers"):
         st.dataframe(panel.combined_table(panels), hide_index=True)
+    compare_view(runs, chosen, settings, range_mode, panels)
     return settings, range_mode
+
+
+@st.cache_data(max_entries=64, ttl=RESULTS_TTL, show_spinner=False)
+def compression(source_key: str, _run: Run, settings: EstimatorSettings) -> pl.DataFrame:
+    bar, progress = progress_bar(f"{ESTIMATOR_LABELS[settings.estimator]}: the last hidden layer…")
+    result = compare.compression_table(_run, settings=settings, progress=progress)
+    bar.empty()
+    return result
+
+
+def compare_view(runs: dict[str, Source], chosen: list[str], settings: EstimatorSettings, range_mode: str,
+                 panels: dict[str, panel.PlanePanel]) -> None:
+    """Fixed and adaptive estimators side by side on the chosen runs' last hidden layer, with the verdicts in words."""
+    st.subheader("Estimators side by side")
+    with_kde = st.toggle("Add KDE and adaptive KDE (about 10 s per run the first time)", key="ip_compare_kde",
+                         help="The noisy estimators use every pair of the 4,096 inputs at every checkpoint.")
+    estimators = ["binning", "adaptive_binning"] + (["kde", "adaptive_kde"] if with_kde else [])
+    tables = {}
+    for estimator in estimators:
+        wanted = compare.COMPARED_SETTINGS[estimator]
+        for k in chosen:
+            label = runs[k].label
+            layer = compare.last_hidden_layer(runs[k].run)
+            if wanted == settings and range_mode == "run":  # the plane above already has it: reuse
+                tables[(estimator, label)] = panels[label].table.filter(pl.col("layer") == layer)
+            else:
+                tables[(estimator, label)] = compression(k, runs[k].run, wanted)
+    result = compare.compression_panel(tables, labels=ESTIMATOR_LABELS, estimators=estimators)
+    for sentence in result.sentences:
+        st.markdown(f"- {sentence}")
+    st.caption(f"Each estimator at its paper's setting (30 bins, or equal-mass bins from all checkpoints; noise "
+               f"variance 0.1, or 0.1 × max|t|²) on each run's last hidden layer. Compression here means I(X;T) "
+               f"ends at least {compare.COMPRESSION_MIN_BITS:g} bits below its peak. Saxe et al. (2018) saw it with "
+               "tanh only; Chelombiev et al. (2019), with adaptive estimators, saw it with ReLU too, by an amount "
+               "that varied with the initialisation.")
+    st.dataframe(result.table.with_columns(pl.col("estimator").replace(ESTIMATOR_LABELS)), hide_index=True,
+                 key="ip_compare_table")
 
 
 def validation_view(settings: EstimatorSettings) -> None:
@@ -208,6 +263,12 @@ into few bins. Networks with ReLU units, which do not saturate, showed no compre
 under the KDE estimate; full-batch gradient descent (no SGD noise) compressed too; and networks generalised well
 with or without compression.
 
+**Chelombiev, Houghton & O'Donnell (2019)** made the estimators follow the layer: bins holding equal shares of
+each unit's activations (entropy-based adaptive binning) and KDE noise scaled to the layer's largest activation.
+With them, networks with non-saturating units (ReLU among them) compressed too, by amounts that varied between
+initialisations; L2 regularisation increased compression, and only the last layer's compression went with better
+generalisation. **Estimators side by side**, under the plane, measures what each estimator says on your runs.
+
 **Why estimators matter.** A deterministic network with continuous inputs has infinite I(X;T); any finite number
 is a property of the estimator (Goldfeld et al. 2019; Amjad & Geiger 2019). Binning measures how many bins the
 inputs occupy, KDE and KSG measure the layer with added noise. The 12-bit task has only 4,096 inputs, so
@@ -216,5 +277,6 @@ I(X;T) is at most 12 bits. Compare runs under one estimator setting, and check t
 
 References: R. Shwartz-Ziv and N. Tishby, arXiv:1703.00810 (2017); A. M. Saxe et al., ICLR 2018; A. Kolchinsky
 and B. D. Tracey, Entropy 19(7), 2017; A. Kraskov, H. Stögbauer and P. Grassberger, Phys. Rev. E 69, 2004;
-Z. Goldfeld et al., ICML 2019; R. A. Amjad and B. C. Geiger, IEEE TPAMI 2019.
+Z. Goldfeld et al., ICML 2019; R. A. Amjad and B. C. Geiger, IEEE TPAMI 2019; I. Chelombiev, C. J. Houghton and
+C. O'Donnell, ICLR 2019.
 """

@@ -1,17 +1,19 @@
 """Information-plane estimates (Shwartz-Ziv & Tishby 2017; Saxe et al. 2018): I(X;T) and I(T;Y) in bits.
 
 Each row of T is the layer's output for one distinct input x, so X -> T is
-deterministic. Three estimators here: binning (discretise T; then
+deterministic. The estimators here: binning (discretise T; then
 I(X;T) = H(T)), the KDE upper bound for T plus Gaussian noise
-(Kolchinsky & Tracey 2017, as used by Saxe et al. 2018), and the KSG
+(Kolchinsky & Tracey 2017, as used by Saxe et al. 2018), the KSG
 k-nearest-neighbour estimators (Kraskov et al. 2004; Ross 2014) on the same
-noisy T.
+noisy T, and the adaptive binning and adaptive KDE of Chelombiev et al. 2019
+(`analysis.metrics.information_adaptive`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -19,12 +21,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from analysis.metrics._result import MetricResult
+from analysis.metrics.information_adaptive import (
+    activity_scale,
+    adaptive_bin_edges,
+    adaptive_binned_symbols,
+)
 from analysis.metrics.ksg import ksg_discrete_mutual_information, ksg_mutual_information
 from analysis.validation import check_labels, check_matrix, check_option, check_squares
 
 __all__ = ["ESTIMATORS", "InformationPoint", "binned_symbols", "information_plane_point"]
 
-ESTIMATORS = ("binning", "kde", "ksg")
+ESTIMATORS = ("binning", "adaptive_binning", "kde", "adaptive_kde", "ksg")
 _LOG2 = math.log(2.0)
 
 
@@ -185,6 +192,7 @@ def information_plane_point(
     noise_variance: float = 0.1,
     k: int = 3,
     seed: int = 0,
+    bin_edges: Sequence[np.ndarray] | None = None,
 ) -> InformationPoint:
     """I(X;T) and I(T;Y) of one layer, in bits.
 
@@ -198,6 +206,18 @@ def information_plane_point(
     Gaussian noise of variance `noise_variance`; the pairwise-distance upper
     bound gives ``I(X;T) <= -1/n sum_i log 1/n sum_j exp(-||t_i - t_j||^2 / 2 s^2)``
     and ``I(T;Y) = I(X;T) - sum_c p_c I_c`` with I_c the same bound within class c.
+
+    Adaptive binning (entropy-based adaptive binning, Chelombiev et al.
+    2019): unit j's inner edges e_j1 <= ... are the quantiles k / n_bins of its
+    activations (`bin_edges`, default T's own: `adaptive_bin_edges`), value
+    t goes to bin #{e_jk < t}, and then as for binning
+    ``I(X;T) = H(T) = -sum_t p(t) log2 p(t)``, ``I(T;Y) = H(T) - sum_c p_c H(T | Y = c)``.
+    Only the ranks of each unit's values matter: a strictly increasing map
+    of any unit changes nothing.
+
+    Adaptive KDE (Chelombiev et al. 2019): the KDE bound with noise variance
+    ``s^2 = noise_variance * max_ij |t_ij|^2``, scaled to the layer's largest
+    activation, so a rescaled layer cT gives the same estimate as T.
 
     KSG (Kraskov, Stögbauer & Grassberger 2004; Ross 2014): the same noisy
     layer ``T' = T + Z``, Z ~ N(0, noise_variance I), drawn once with `seed`.
@@ -213,18 +233,23 @@ def information_plane_point(
         One row per distinct input.
     y : array-like of shape (n_samples,)
         Labels (any hashable values).
-    estimator : {"binning", "kde", "ksg"}
+    estimator : {"binning", "adaptive_binning", "kde", "adaptive_kde", "ksg"}
     n_bins : int, default=30
+        Bins per unit (for ``"adaptive_binning"`` the most per unit: tied quantiles merge).
     bin_width : float, optional
         Fixed-width bins instead of `n_bins`.
     value_range : (low, high), optional
         Range for the bins (values outside go to the edge bins); default the layer's own.
     noise_variance : float, default=0.1
-        For ``"kde"`` and ``"ksg"``: the variance of the Gaussian noise added to T.
+        For ``"kde"`` and ``"ksg"``: the variance of the Gaussian noise added to T; for
+        ``"adaptive_kde"``: the variance relative to the squared largest activation, max|t|^2.
     k : int, default=3
         For ``"ksg"``: the number of neighbours.
     seed : int, default=0
         For ``"ksg"``: seeds the noise draw.
+    bin_edges : sequence of arrays, optional
+        For ``"adaptive_binning"``: each unit's inner edges, e.g. `adaptive_bin_edges` of the
+        layer's activations over every checkpoint of a run; default the quantiles of T itself.
 
     Returns
     -------
@@ -242,20 +267,33 @@ def information_plane_point(
        information", Physical Review E 69, 066138, 2004.
     .. [5] B. C. Ross, "Mutual information between discrete and continuous
        data sets", PLoS ONE 9(2), e87357, 2014.
+    .. [6] I. Chelombiev, C. J. Houghton and C. O'Donnell, "Adaptive estimators
+       show information compression in deep neural networks", ICLR 2019.
     """
     check_option(estimator, ESTIMATORS, what="estimator")
     arr = np.asarray(check_matrix(T, name="T", min_samples=2, action="estimating information"), dtype=np.float64)
     labels = check_labels(y, arr.shape[0], name="y", rows_of="T")
     _, codes = np.unique(labels, return_inverse=True)
     codes = codes.ravel()
-    if estimator == "binning":
-        symbols, setting = binned_symbols(arr, n_bins if bin_width is None else None, bin_width, value_range)
+    if estimator in ("binning", "adaptive_binning"):
+        if estimator == "binning":
+            symbols, setting = binned_symbols(arr, n_bins if bin_width is None else None, bin_width, value_range)
+        else:
+            edges = adaptive_bin_edges(arr, n_bins) if bin_edges is None else bin_edges
+            symbols = adaptive_binned_symbols(arr, edges)
+            setting = f"{n_bins} equal-mass bins per unit"
         h_t = _entropy_bits(symbols)
         h_t_given_y = sum((codes == c).mean() * _entropy_bits(symbols[codes == c]) for c in np.unique(codes))
         return _clipped(h_t, float(h_t - h_t_given_y), estimator=estimator, setting=setting, n_samples=arr.shape[0])
     if not noise_variance > 0:
         raise ValueError(f"noise_variance must be positive; got {noise_variance!r}.")
     setting = f"noise variance {noise_variance:g}"
+    if estimator == "adaptive_kde":
+        # Noise variance noise_variance * max|t|^2 on T is the same bound as noise_variance on T / max|t|:
+        # the latter keeps the kernels' float32 squares in range whatever the layer's scale.
+        scale = activity_scale(arr)
+        setting = f"noise variance {noise_variance:g} x max|t|^2, max|t| = {scale:.4g}"
+        arr = arr / scale
     if estimator == "ksg":
         noisy = arr + np.random.default_rng(seed).normal(scale=math.sqrt(noise_variance), size=arr.shape)
         i_xt = ksg_mutual_information(arr, noisy, k=k).value

@@ -11,6 +11,7 @@ from scipy.special import softmax
 from analysis.data.schema import Run
 from analysis.metrics.collapse_table import layer_step_cells
 from analysis.metrics.information import information_plane_point
+from analysis.metrics.information_adaptive import adaptive_bin_edges
 from analysis.validation import ProgressFn, check_option
 
 __all__ = ["OUTPUT_LAYER", "RANGE_MODES", "information_plane_table", "layer_values"]
@@ -68,7 +69,10 @@ def information_plane_table(
     range_mode : {"run", "checkpoint"}, default="run"
         Binning only: bins over each layer's range across all checkpoints
         (fixed in time; fixed-width bins start at that range's minimum), or
-        over each checkpoint's own range.
+        over each checkpoint's own range. Adaptive binning: each unit's
+        equal-mass edges from its activations at every checkpoint (the
+        edges stay put, so a unit that concentrates shows it), or from each
+        checkpoint's own (every unit's bins equally full at every checkpoint).
     layers, steps : sequence, optional
         Subsets of ``run.layers`` / ``run.steps`` (default all).
     include_output : bool, default=True
@@ -92,18 +96,21 @@ def information_plane_table(
     if include_output and OUTPUT_LAYER not in layers and run.logits and all(s in run.logits for s in steps):
         layers.append(OUTPUT_LAYER)
     ranges: dict[str, tuple[float, float] | None] = {}
+    edges: dict[str, list[np.ndarray] | None] = {}
     for layer in layers:
+        ranges[layer], edges[layer] = None, None
         if estimator == "binning" and range_mode == "run":
             values = [layer_values(run, layer, s) for s in steps]
             ranges[layer] = (min(float(v.min()) for v in values), max(float(v.max()) for v in values))
-        else:
-            ranges[layer] = None
+        elif estimator == "adaptive_binning" and range_mode == "run":
+            edges[layer] = adaptive_bin_edges(np.vstack([layer_values(run, layer, s) for s in steps]), n_bins)
     epochs = dict(zip(steps, _epochs(run, steps), strict=True))
     records = []
     for layer, step in layer_step_cells(run, layers, steps, progress):
         T = layer_values(run, layer, step)
         point = information_plane_point(T, run.labels, estimator=estimator, n_bins=n_bins, bin_width=bin_width,
-                                        value_range=ranges[layer], noise_variance=noise_variance, k=k)
+                                        value_range=ranges[layer], noise_variance=noise_variance, k=k,
+                                        bin_edges=edges[layer])
         records.append({"layer": layer, "step": step, "epoch": epochs[step], "i_xt": point.i_xt,
                         "i_ty": point.i_ty, "i_xt_raw": point.i_xt_raw, "i_ty_raw": point.i_ty_raw,
                         "n_units": T.shape[1], "setting": point.setting})

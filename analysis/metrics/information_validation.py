@@ -26,25 +26,32 @@ Two families, each over sample sizes n and dimensions d, run through
     1, else 0. Noisy estimators: per bit ``I(B; B + Z) = h(mixture) - h(Z)``,
     the entropy of an equal mixture of N(0, s^2) and N(1, s^2) by quadrature.
 
+Adaptive binning and adaptive KDE (Chelombiev et al. 2019): see
+`gaussian_truth` and `bits_truth`; adaptive KDE's truth is KDE's at the
+noise variance it used on the sample, ``noise_variance * max|t|^2``.
+
 References
 ----------
 .. [1] T. M. Cover and J. A. Thomas, Elements of Information Theory, 2nd ed.,
    Wiley 2006, chapter 9 (Gaussian channel).
 .. [2] A. M. Saxe et al., "On the information bottleneck theory of deep
    learning", ICLR 2018 (estimator dependence of the information plane).
+.. [3] I. Chelombiev, C. J. Houghton and C. O'Donnell, "Adaptive estimators
+   show information compression in deep neural networks", ICLR 2019.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 from scipy import integrate, stats
 
 from analysis.metrics.information import ESTIMATORS, binned_symbols, information_plane_point
+from analysis.metrics.information_adaptive import activity_scale
 from analysis.validation import ProgressFn, check_option
 
 __all__ = [
@@ -107,7 +114,15 @@ def _bin_edges(settings: EstimatorSettings, low: float, high: float) -> np.ndarr
 
 
 def gaussian_truth(settings: EstimatorSettings, d: int, *, gain: float = _GAIN) -> tuple[float, float]:
-    """The exact (I(X;T), I(T;Y)) in bits of the ``gaussian`` case under `settings`."""
+    """The exact (I(X;T), I(T;Y)) in bits of the ``gaussian`` case under `settings`.
+
+    Adaptive binning: population equal-mass bins make every coordinate uniform over ``n_bins``
+    bins, so I(X;T) = d log2(n_bins); the label's bins split at 0 exactly when ``n_bins`` is even
+    (I(T;Y) = 1 bit), else the middle bin straddles 0 and I(T;Y) = 1 - 1/n_bins. Adaptive KDE:
+    as KDE at the noise variance actually used (`estimator_validation` passes it).
+    """
+    if settings.estimator == "adaptive_binning":
+        return d * math.log2(settings.n_bins), 1.0 if settings.n_bins % 2 == 0 else 1.0 - 1.0 / settings.n_bins
     if settings.estimator == "binning":
         sd = gain  # T = g X with X ~ N(0, 1) per coordinate
         cuts = np.concatenate([[-np.inf], _bin_edges(settings, -_RANGE_SDS * sd, _RANGE_SDS * sd), [np.inf]])
@@ -134,7 +149,12 @@ def gaussian_truth(settings: EstimatorSettings, d: int, *, gain: float = _GAIN) 
 
 
 def bits_truth(settings: EstimatorSettings, d: int) -> tuple[float, float]:
-    """The exact (I(X;T), I(T;Y)) in bits of the ``bits`` case under `settings`."""
+    """The exact (I(X;T), I(T;Y)) in bits of the ``bits`` case under `settings`.
+
+    Adaptive binning always cuts between 0 and 1 (the only change of value), so d and 1 bit.
+    """
+    if settings.estimator == "adaptive_binning":
+        return float(d), 1.0
     if settings.estimator == "binning":
         symbols, _ = binned_symbols(np.array([[0.0], [1.0]]), settings.n_bins if settings.bin_width is None else None,
                                     settings.bin_width, (0.0, 1.0))
@@ -192,7 +212,11 @@ def estimator_validation(
     for done, (family, n, d) in enumerate(cases, start=1):
         rng = np.random.default_rng([seed, n, d, VALIDATION_FAMILIES.index(family)])
         T, y, value_range = (_gaussian_case if family == "gaussian" else _bits_case)(n, d, rng)
-        truth = gaussian_truth(settings, d) if family == "gaussian" else bits_truth(settings, d)
+        measured = settings
+        if settings.estimator == "adaptive_kde":  # the channel measured: noise scaled to this sample's max|t|
+            measured = replace(settings, estimator="kde",
+                               noise_variance=settings.noise_variance * activity_scale(T) ** 2)
+        truth = gaussian_truth(measured, d) if family == "gaussian" else bits_truth(measured, d)
         estimate = settings.estimate(T, y, value_range=value_range, seed=seed)
         for quantity, true_value, estimated in zip(("I(X;T)", "I(T;Y)"), truth, estimate, strict=True):
             rows.append({"family": family, "n": n, "d": d, "quantity": quantity, "truth": float(true_value),

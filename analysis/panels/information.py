@@ -40,6 +40,7 @@ from analysis.models.information_lab import (
 from analysis.validation import ProgressFn
 
 __all__ = [
+    "ADAPTIVE_RANGE_LABELS",
     "ESTIMATOR_LABELS",
     "RANGE_LABELS",
     "RANGE_MODES",
@@ -59,7 +60,11 @@ __all__ = [
     "validation_panel",
 ]
 
-ESTIMATOR_LABELS = {"binning": "Binning", "kde": "KDE upper bound", "ksg": "KSG (k nearest neighbours)"}
+ESTIMATOR_LABELS = {"binning": "Binning", "adaptive_binning": "Adaptive binning (equal-mass bins)",
+                    "kde": "KDE upper bound", "adaptive_kde": "Adaptive KDE (noise scaled to the layer)",
+                    "ksg": "KSG (k nearest neighbours)"}
+# The "Bins cover" choice in words for adaptive binning: where each unit's equal-mass edges come from.
+ADAPTIVE_RANGE_LABELS = {"run": "unit's values over all checkpoints", "checkpoint": "unit's values at each checkpoint"}
 RANGE_LABELS = {"run": "layer's range over all checkpoints", "checkpoint": "each checkpoint's own range"}
 # A layer counts as at the ceiling when its I(X;T) is within this many bits of log2(n).
 SATURATION_MARGIN = 0.05
@@ -70,6 +75,10 @@ def describe_settings(settings: EstimatorSettings, range_mode: str) -> str:
     if settings.estimator == "binning":
         bins = f"{settings.n_bins} bins" if settings.bin_width is None else f"bins {settings.bin_width:g} wide"
         return f"{bins} per unit over the {RANGE_LABELS[range_mode]}"
+    if settings.estimator == "adaptive_binning":
+        return f"{settings.n_bins} equal-mass bins per unit, edges from the {ADAPTIVE_RANGE_LABELS[range_mode]}"
+    if settings.estimator == "adaptive_kde":
+        return f"noise variance {settings.noise_variance:g} × the layer's largest activation squared, max|t|²"
     k = f", k = {settings.k}" if settings.estimator == "ksg" else ""
     return f"noise variance {settings.noise_variance:g}{k}"
 
@@ -153,6 +162,13 @@ _TRUTH_NOTE = {
     "kde": "The truth is I(X; T + noise) = d/2 · log2(1 + 1/σ²). The KDE estimate is an upper bound "
            "(Kolchinsky & Tracey 2017): about 0.65 bits per dimension too high at σ² = 0.1 in one dimension, and "
            "capped at log2(n) in many dimensions.",
+    "adaptive_binning": "Equal-mass bins make every coordinate uniform over its bins, so the truth is "
+                        "I(X; binned T) = d · log2(bins), and I(binned T; Y) = 1 bit when the bin count is even (a "
+                        "bin edge at the median 0), else 1 − 1/bins. Like fixed binning, the estimate stops at "
+                        "log2(n) once the bins' combinations outnumber the samples.",
+    "adaptive_kde": "The noise variance is the chosen factor times this sample's max|t|², and the truth is "
+                    "I(X; T + noise) = d/2 · log2(1 + 1/σ²) at that σ². An upper bound like KDE (Kolchinsky & "
+                    "Tracey 2017); the scaling makes it the same for T and cT (Chelombiev et al. 2019).",
     "ksg": "The truth is I(X; T + noise) = d/2 · log2(1 + 1/σ²). KSG is nearly unbiased in one or two "
            "dimensions and underestimates more and more as d and the information grow (Kraskov et al. 2004; "
            "Gao et al. 2015).",

@@ -11,7 +11,8 @@ from plotly.subplots import make_subplots
 
 from analysis.views.style import CATEGORY_COLORS, base_layout, escape
 
-__all__ = ["accuracy_curves", "information_curves", "information_plane_figure", "validation_figure"]
+__all__ = ["accuracy_curves", "hover_readings", "information_curves", "information_plane_figure",
+           "validation_figure"]
 
 _EPOCH_SCALE = "Plasma"
 
@@ -34,6 +35,21 @@ def _log_ticks(log_t: np.ndarray) -> tuple[list[float], list[str]]:
     low, high = int(np.floor(log_t.min())), int(np.ceil(log_t.max()))
     values = [float(p) for p in range(low, high + 1)]
     return values, [f"{10.0**p:g}" for p in values]
+
+
+def _reading(clipped: float, raw: float, name: str) -> str:
+    """One hover line: the plotted (clipped) value and the raw estimate, and why they differ when they do."""
+    if raw < clipped:
+        return f"{name} = {clipped:.3f} bits, clipped at 0 (raw estimate {raw:+.4f}: MI is never negative)"
+    return f"{name} = {clipped:.3f} bits (raw estimate {raw:+.4f}, not clipped)"
+
+
+def hover_readings(table: pl.DataFrame) -> list[str]:
+    """Each row's I(X;T) and I(T;Y) as hover lines with both readings, raw and clipped (KSG's raw can be < 0)."""
+    cols = {c: table[c].to_list() for c in ("i_xt", "i_ty")}
+    raws = {c: table[f"{c}_raw"].to_list() if f"{c}_raw" in table.columns else cols[c] for c in cols}
+    return [escape(_reading(x, rx, "I(X;T)")) + "<br>" + escape(_reading(y, ry, "I(T;Y)"))
+            for x, rx, y, ry in zip(cols["i_xt"], raws["i_xt"], cols["i_ty"], raws["i_ty"], strict=True)]
 
 
 def information_plane_figure(tables: Mapping[str, pl.DataFrame], *, height: int = 460) -> go.Figure:
@@ -66,9 +82,9 @@ def information_plane_figure(tables: Mapping[str, pl.DataFrame], *, height: int 
                 name=escape(layer), legendgroup=layer, showlegend=False,
                 line=dict(color=colour, width=2),
                 marker=dict(size=8, color=log_t[rows], coloraxis="coloraxis", line=dict(width=1.5, color=colour)),
-                customdata=np.column_stack([t[rows], part["step"].to_numpy()]),
+                customdata=np.column_stack([t[rows], part["step"].to_numpy()]), text=hover_readings(part),
                 hovertemplate=(f"<b>{escape(layer)}</b> · {unit} %{{customdata[0]:.4g}} (step %{{customdata[1]}})"
-                               "<br>I(X;T) = %{x:.3f} bits<br>I(T;Y) = %{y:.3f} bits<extra>"
+                               "<br>%{text}<extra>"
                                f"{escape(name)}</extra>"),
             ), row=1, col=col)
         fig.update_xaxes(title_text="I(X;T), bits", row=1, col=col)
@@ -101,11 +117,13 @@ def information_curves(tables: Mapping[str, pl.DataFrame], *, height: int = 520)
             rows = (table["layer"] == layer).to_numpy()
             colour = CATEGORY_COLORS[i % len(CATEGORY_COLORS)]
             for row, column in ((1, "i_xt"), (2, "i_ty")):
+                raw = table[f"{column}_raw" if f"{column}_raw" in table.columns else column].to_numpy()[rows]
                 fig.add_trace(go.Scatter(
                     x=x_all[rows], y=table[column].to_numpy()[rows], mode="lines+markers", name=escape(layer),
                     legendgroup=layer, showlegend=(col == 1 and row == 1), line=dict(color=colour, width=2),
-                    marker=dict(size=5), customdata=t[rows],
-                    hovertemplate=f"{escape(layer)} · {unit} %{{customdata:.4g}}: %{{y:.3f}} bits<extra></extra>",
+                    marker=dict(size=5), customdata=np.column_stack([t[rows], raw]),
+                    hovertemplate=(f"{escape(layer)} · {unit} %{{customdata[0]:.4g}}: %{{y:.3f}} bits "
+                                   "(raw estimate %{customdata[1]:+.4f}; the plot shows max(0, raw))<extra></extra>"),
                 ), row=row, col=col)
         fig.update_xaxes(type="log", dtick=1, title_text=f"{unit} (log; initialisation drawn first)", row=2, col=col)
     fig.update_yaxes(title_text="I(X;T), bits", row=1, col=1)

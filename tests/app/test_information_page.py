@@ -347,3 +347,86 @@ def test_the_page_has_no_dataset_sidebar_and_keeps_its_choices() -> None:
     assert at.sidebar.selectbox(key="source_key").value == at.session_state["view"].source.key
     assert at.session_state["view"].source.label == "ib_tanh (sample)"
     assert at.session_state["view"].layer == "hidden3"
+
+
+def _compare_sentences(at: AppTest) -> list[str]:
+    return [m.value[2:] for m in at.markdown if m.value.startswith("- ") and " bits" in m.value]
+
+
+def _expected_comparison(runs: dict[str, Run], estimators: list[str]) -> list[str]:
+    from analysis.panels.information import ESTIMATOR_LABELS
+    from analysis.panels.information_compare import (
+        COMPARED_SETTINGS,
+        compression_panel,
+        compression_table,
+    )
+
+    tables = {(e, label): compression_table(run, settings=COMPARED_SETTINGS[e]) for e in estimators
+              for label, run in runs.items()}
+    return compression_panel(tables, labels=ESTIMATOR_LABELS, estimators=estimators).sentences
+
+
+def test_estimators_side_by_side_state_what_each_says_about_tanh_and_relu() -> None:
+    at = open_page(PAGE)
+    assert not at.exception, at.exception
+    assert any(h.value == "Estimators side by side" for h in at.subheader)
+    runs = {TANH: _sample("ib_tanh"), RELU: _sample("ib_relu")}
+    expected = _expected_comparison(runs, ["binning", "adaptive_binning"])
+    assert _compare_sentences(at) == expected
+    assert expected[0].startswith(f"Binning: {TANH} compresses (I(X;T) of hidden5 falls by ")
+    assert expected[1].startswith("Adaptive binning (equal-mass bins): ")
+    shown = pl.from_pandas(next(d.value for d in at.dataframe if "compresses" in d.value.columns))
+    assert shown.height == 4 and shown["run"].to_list() == [TANH, RELU, TANH, RELU]
+    # The plane's hover gives both readings of each estimate.
+    spec = _chart(at, "ip_plane")
+    trace = next(t for t in spec["data"] if "hovertemplate" in t and t["name"] == "hidden5")
+    assert "%{text}" in trace["hovertemplate"]
+    assert all("raw estimate" in line and "I(T;Y)" in line for line in trace["text"])
+    debate = next(m.value for m in at.markdown if m.value.startswith("**What the plot is about.**"))
+    assert "**Chelombiev, Houghton & O'Donnell (2019)**" in debate and "C. O'Donnell, ICLR 2019" in debate
+
+
+def test_adaptive_binning_reaches_the_plane_with_either_edge_source() -> None:
+    at = open_page(PAGE)
+    at.multiselect(key="ip_runs").set_value(at.multiselect(key="ip_runs").value[1:])  # ib_relu only
+    at.radio(key="ip_estimator").set_value("adaptive_binning").run()
+    at.slider(key="ip_ab_bins").set_value(10).run()
+    assert not at.exception, at.exception
+    run = _sample("ib_relu")
+    table = information_plane_table(run, estimator="adaptive_binning", n_bins=10)
+    for layer in ("hidden1", "hidden5", "output"):
+        _assert_layer_matches(_plane_traces(at)[(RELU, layer)], table, layer)
+    assert any(c.value.startswith("Adaptive binning (equal-mass bins), 10 equal-mass bins per unit, edges from "
+                                  "the unit's values over all checkpoints.") for c in at.caption)
+    at.radio(key="ip_ab_range").set_value("checkpoint").run()
+    per_checkpoint = information_plane_table(run, estimator="adaptive_binning", n_bins=10, range_mode="checkpoint")
+    _assert_layer_matches(_plane_traces(at)[(RELU, "hidden5")], per_checkpoint, "hidden5")
+    assert not np.allclose(_layer(table, "hidden5")[0], _layer(per_checkpoint, "hidden5")[0])
+    # The estimator check follows, against the equal-mass truth.
+    expected = _expected_largest_error(EstimatorSettings(estimator="adaptive_binning", n_bins=10))
+    assert _largest_error_caption(at).startswith(expected)
+    assert any("Equal-mass bins make every coordinate uniform" in m.value for m in at.markdown)
+
+
+def test_adaptive_kde_and_the_noisy_estimators_side_by_side() -> None:
+    # On a short run trained here (3 checkpoints): the noisy estimators use every pair of the 4,096 inputs.
+    at = open_page(PAGE)
+    at.number_input(key="ip_lab_epochs").set_value(20)
+    at.number_input(key="ip_lab_checkpoints").set_value(3)
+    at.button(key="FormSubmitter:ip_form-Train").click().run()
+    label = "12-bit · tanh, 20 epochs (trained)"
+    key, source = next((k, s) for k, s in at.session_state["uploads"].items() if s.label == label)
+    at.multiselect(key="ip_runs").set_value([key])
+    at.radio(key="ip_estimator").set_value("adaptive_kde")
+    at.toggle(key="ip_compare_kde").set_value(True).run()
+    assert not at.exception, at.exception
+    run = source.run
+    table = information_plane_table(run, estimator="adaptive_kde", layers=["hidden5"])
+    for layer in ("hidden5", "output"):
+        _assert_layer_matches(_plane_traces(at)[(label, layer)], table, layer)
+    assert any(c.value.startswith("Adaptive KDE (noise scaled to the layer), noise variance 0.1 × the layer's "
+                                  "largest activation squared") for c in at.caption)
+    sentences = _compare_sentences(at)
+    assert [s.split(":")[0] for s in sentences] == ["Binning", "Adaptive binning (equal-mass bins)",
+                                                   "KDE upper bound", "Adaptive KDE (noise scaled to the layer)"]
+    assert sentences == _expected_comparison({label: run}, ["binning", "adaptive_binning", "kde", "adaptive_kde"])

@@ -217,6 +217,10 @@ REGISTRY: tuple[Entry, ...] = (
     E("information_plane_point", LAYER_AND_LABELS, opts={"estimator": "kde"}, tag="kde",
       invariant="permutation rotation translation relabel", rtol=1e-5),  # float32 kernels
     E("information_plane_point", LAYER_AND_LABELS, opts={"estimator": "ksg"}, tag="ksg"),
+    E("information_plane_point", LAYER_AND_LABELS, opts={"estimator": "adaptive_binning"}, tag="adaptive_binning",
+      invariant="permutation scale translation relabel"),
+    E("information_plane_point", LAYER_AND_LABELS, opts={"estimator": "adaptive_kde"}, tag="adaptive_kde",
+      invariant="permutation scale relabel", rtol=1e-5),  # float32 kernels
     E("intrinsic_dimension", CLOUD, invariant=EUCLIDEAN, tag="twonn", must_raise=NO_SPREAD,
       rtol=1e-5),  # float32 neighbour distances
     E("intrinsic_dimension", CLOUD, opts={"method": "mle", "k": 4}, invariant=EUCLIDEAN, tag="mle",
