@@ -127,6 +127,10 @@ def form() -> None:
         flags[0].checkbox("Biases", key="lab_bias", help="Bias terms in every linear layer.")
         flags[1].checkbox("Fixed simplex-ETF classifier", key="lab_etf",
                           help="Freeze the last layer at a simplex ETF (Zhu et al. 2021).")
+        flags[2].number_input("Hold out classes", min_value=0, max_value=48, key="lab_held",
+                              help="The last this-many classes are never trained on; their features are still "
+                                   "recorded, so the Collapse tab's 'New classes' section can measure neural "
+                                   "collapse on classes the network never saw (Galanti et al. 2022).")
         with st.expander("Gaussian-mixture data"):
             gm = st.columns(4)
             gm[0].number_input("Classes", min_value=2, max_value=50, key="lab_classes")

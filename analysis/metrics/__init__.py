@@ -17,12 +17,14 @@ from analysis.metrics.information import information_plane_point
 from analysis.metrics.intrinsic_dimension import intrinsic_dimension
 from analysis.metrics.isotropy import isotropy
 from analysis.metrics.ksg import ksg_mutual_information
+from analysis.metrics.minority_collapse import minority_collapse
 from analysis.metrics.neighbor_agreement import knn_agreement
 from analysis.metrics.neural_collapse import neural_collapse
 from analysis.metrics.procrustes import procrustes_distance
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
 from analysis.metrics.sphere import alignment, uniformity
 from analysis.metrics.superposition import superposition_geometry
+from analysis.metrics.transfer_collapse import transfer_collapse
 
 __all__ = [
     "alignment",
@@ -45,4 +47,6 @@ __all__ = [
     "relative_representation",
     "superposition_geometry",
     "uniformity",
+    "minority_collapse",
+    "transfer_collapse",
 ]
