@@ -112,7 +112,8 @@ def class_groups(class_counts: Any, *, n_minority: int | None = None) -> tuple[n
 
 def mean_pairwise_cosine(W: np.ndarray, rows: np.ndarray, other: np.ndarray | None = None) -> float:
     """Mean cosine over pairs of distinct rows of `W[rows]` (or between `W[rows]` and `W[other]`)."""
-    U = W / np.linalg.norm(W, axis=1, keepdims=True)
+    V = W / np.abs(W).max(axis=1, keepdims=True)  # first into [-1, 1]: no overflow for rows near 1e308
+    U = V / np.linalg.norm(V, axis=1, keepdims=True)
     if other is not None:
         return float((U[rows] @ U[other].T).mean())
     G = U[rows] @ U[rows].T

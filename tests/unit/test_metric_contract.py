@@ -126,6 +126,10 @@ CODES_FULL = Inputs(
         rng.standard_normal((8, d)), rng.integers(0, 6, n)),
     rows=("codes", "labels", "vectors"), spaces=(("codebook", "vectors"),), labels=("labels",),
 )
+CLASSIFIER_AND_COUNTS = Inputs(
+    lambda rng, n, d: {"classifier": rng.standard_normal((n, d)), "class_counts": 3 * rng.permutation(n) + 1},
+    rows=("classifier", "class_counts"), spaces=(("classifier",),),
+)
 ROW_COUNT = Inputs(lambda rng, n, d: {"n_samples": n}, rows=(), spaces=())
 ROW_COUNT_AND_LABELS = Inputs(lambda rng, n, d: {"n_samples": n, "labels": _classes(n)},
                               rows=(), spaces=(), labels=("labels",))
@@ -238,6 +242,10 @@ REGISTRY: tuple[Entry, ...] = (
                "mean_squared_overlap"),
       row_outputs=("feature_norms", "superposition", "feature_dimensionality")),
     E("uniformity", CLOUD, invariant="permutation rotation scale row_scale", must_raise=ZERO_ROWS),
+    E("minority_collapse", CLASSIFIER_AND_COUNTS, invariant="permutation rotation scale row_scale",
+      must_raise=ZERO_ROWS),
+    E("transfer_collapse", LABELLED_FEATURES, opts={"n_draws": 3}, invariant=EUCLIDEAN + " relabel",
+      must_raise=NO_SPREAD),
 )
 
 # Contract cases known to break the contract, each with the bug it shows.
