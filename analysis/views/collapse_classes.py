@@ -29,14 +29,15 @@ def minority_collapse_chart(steps: Sequence[int], series: Mapping[str, Sequence[
             marker=dict(size=5), customdata=list(steps),
             hovertemplate=f"{_NAMES.get(column, column)}<br>step %{{customdata}}: %{{y:+.3f}}<extra></extra>"))
     fig.add_hline(y=etf_cosine, line=dict(color="#333", dash="dash"),
-                  annotation_text=f"simplex ETF −1/(C−1) = {etf_cosine:+.3f}", annotation_position="bottom right")
+                  annotation_text=f"simplex ETF −1/(C−1) = {etf_cosine:+.3f}", annotation_position="bottom left")
     fig.add_hline(y=1.0, line=dict(color="#bbb", dash="dot"), annotation_text="1 = rows merged",
-                  annotation_position="top right")
+                  annotation_position="bottom left")
     if marked_step is not None and marked_step in steps:
         fig.add_vline(x=xs[list(steps).index(marked_step)], line=dict(color="#888", dash="dash"))
     base_layout(fig, height=height)
     fig.update_xaxes(**xaxis, title="optimiser step")
-    fig.update_yaxes(title="mean cosine of classifier rows", range=[min(-1.0, etf_cosine - 0.1), 1.1])
+    lowest = min([etf_cosine, *(v for values in series.values() for v in values)])
+    fig.update_yaxes(title="mean cosine of classifier rows", range=[lowest - 0.25, 1.1])
     fig.update_layout(margin=dict(t=20, b=10), legend=dict(orientation="h", y=1.08, x=0))
     return fig
 
