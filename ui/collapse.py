@@ -23,6 +23,7 @@ from analysis.views import (
     imbalance_panel,
     nc_over_training,
 )
+from ui import collapse_classes
 from ui.cache import RESULTS_TTL
 from ui.errors import show_error
 from ui.state import View, bytes_key
@@ -270,6 +271,8 @@ def run_view(view: View, names: list[str]) -> None:
     geometry(data, names, animation=(frames(selection), steps, steps.index(view.step)))
     st.subheader("Imbalance")
     imbalance(data)
+    collapse_classes.minority_section(view)
+    collapse_classes.new_classes_section(view)
 
 
 def embedding_view(view: View, names: list[str]) -> None:

@@ -18,6 +18,7 @@ from analysis.metrics.information import information_plane_point
 from analysis.metrics.intrinsic_dimension import intrinsic_dimension
 from analysis.metrics.isotropy import isotropy
 from analysis.metrics.ksg import ksg_mutual_information
+from analysis.metrics.minority_collapse import minority_collapse
 from analysis.metrics.neighbor_agreement import knn_agreement
 from analysis.metrics.neural_collapse import neural_collapse
 from analysis.metrics.neuron_matching import neuron_matching
@@ -26,6 +27,7 @@ from analysis.metrics.retrieval import rerank_retrieval, retrieval_recall
 from analysis.metrics.spectrum import covariance_spectrum, effective_rank
 from analysis.metrics.sphere import alignment, uniformity
 from analysis.metrics.superposition import superposition_geometry
+from analysis.metrics.transfer_collapse import transfer_collapse
 from analysis.metrics.whitening import (
     all_but_the_top,
     pca_whitening,
@@ -66,4 +68,6 @@ __all__ = [
     "neuron_matching",
     "pwcca",
     "svcca",
+    "minority_collapse",
+    "transfer_collapse",
 ]

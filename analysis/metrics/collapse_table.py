@@ -47,7 +47,8 @@ def collapse_inputs(run: Run, layer: str, step: int, rows: np.ndarray | None) ->
     how far a nearest-class-mean rule on that layer agrees with the network
     (as in Rangamani et al. 2023, "Feature learning in deep classifiers
     through intermediate neural collapse"). The classifier (NC3) applies only
-    to the layer that feeds it: the last one, when its width matches.
+    to the layer that feeds it: the last one, when its width matches. Rows of
+    classes the head has no row for (held-out classes) get neither.
     """
     if run.labels is None:
         raise ValueError(
@@ -59,8 +60,14 @@ def collapse_inputs(run: Run, layer: str, step: int, rows: np.ndarray | None) ->
     if rows is not None:
         X, labels = X[rows], labels[rows]
         predictions = None if predictions is None else predictions[rows]
-    kwargs: dict = {"features": X, "labels": labels, "predictions": predictions}
     head = run.classifier.get(int(step))
+    logits = run.logits.get(int(step))
+    n_head = head[0].shape[0] if head is not None else None if logits is None else logits.shape[1]
+    if n_head is not None and labels.size and int(labels.max()) >= n_head:
+        # Rows of classes the network never trained on (a lab's held-out classes): the head has no row
+        # for them, so NC3 and NC4 are undefined on these rows.
+        return {"features": X, "labels": labels, "predictions": None}
+    kwargs: dict = {"features": X, "labels": labels, "predictions": predictions}
     if head is not None and layer == run.layers[-1] and head[0].shape[1] == X.shape[1]:
         kwargs["classifier"], kwargs["bias"] = head
     return kwargs

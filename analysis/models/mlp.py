@@ -277,6 +277,26 @@ def _one_hot_mse(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return ((logits - one_hot) ** 2).sum(dim=1).mean()
 
 
+def _check_held_out(
+    held_out: tuple[Any, Any] | None, *, n_classes: int, n_features: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """`train_mlp`'s held-out samples checked: (X, y) with codes above the trained ones, or (None, None)."""
+    if held_out is None:
+        return None, None
+    X_ho, y_ho = _check_xy(*held_out, name="held_out")
+    if X_ho.shape[1] != n_features:
+        raise ValueError(
+            f"X_held_out has {X_ho.shape[1]} features but X_train has {n_features}; "
+            "they must describe the same features."
+        )
+    if int(y_ho.min()) < n_classes:
+        raise ValueError(
+            f"y_held_out uses code {int(y_ho.min())}, a class the network trains on (train/test codes run "
+            f"0..{n_classes - 1}); held-out classes need codes from {n_classes} on."
+        )
+    return X_ho, y_ho
+
+
 def train_mlp(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -292,6 +312,7 @@ def train_mlp(
     task: str | None = None,
     name: str = "",
     on_checkpoint: Callable[[int, nn.Module], None] | None = None,
+    held_out: tuple[Any, Any] | None = None,
 ) -> Run:
     """Train an `MLPClassifier` (cross-entropy or MSE loss) and record it as a `Run`.
 
@@ -341,11 +362,20 @@ def train_mlp(
         classifier are recorded, with the step and the model (e.g. to copy
         its weights); it must not modify the model or its training flag.
         None (the default) changes nothing.
+    held_out : (X_held_out, y_held_out), optional
+        Samples of classes the network is NOT trained on (Galanti et al.
+        2022, transfer to new classes): never in a batch, the loss or the
+        curves, but their features and logits are recorded at every
+        checkpoint, as rows after the test rows with split ``"held_out"``.
+        Their codes must all be above the trained classes' codes; the head
+        then has ``min(y_held_out)`` rows and `label_names` must name the
+        held-out codes too.
 
     Returns
     -------
     Run
-        Metadata columns: ``id`` (row number), ``split`` ("train"/"test"),
+        Metadata columns: ``id`` (row number), ``split`` ("train"/"test",
+        and "held_out" with `held_out`),
         `label_column`, then `extra_metadata`'s.
 
     Raises
@@ -372,24 +402,29 @@ def train_mlp(
             "they must describe the same features."
         )
     n_classes = int(max(y_tr.max(), y_te.max())) + 1
+    X_ho, y_ho = _check_held_out(held_out, n_classes=n_classes, n_features=X_tr.shape[1])
+    n_named = n_classes if y_ho is None else int(y_ho.max()) + 1
     if label_names is not None:
         label_names = tuple(str(s) for s in label_names)
-        if len(label_names) < n_classes:
+        if len(label_names) < n_named:
             raise ValueError(
-                f"labels use code {n_classes - 1} but only {len(label_names)} label_names "
+                f"labels use code {n_named - 1} but only {len(label_names)} label_names "
                 "were given; give one name per class code."
             )
-        n_classes = len(label_names)
+        # Without held-out classes every name gets a row of the head; with them the trained codes do.
+        n_classes = len(label_names) if y_ho is None else int(y_ho.min())
     else:
-        label_names = tuple(str(c) for c in range(n_classes))
+        label_names = tuple(str(c) for c in range(n_named))
+        n_classes = n_named if y_ho is None else int(y_ho.min())
     if np.unique(y_tr).size < 2:
         raise ValueError("y_train holds fewer than 2 classes; a classifier needs at least 2.")
     n_train, n_test = X_tr.shape[0], X_te.shape[0]
-    n_total = n_train + n_test
+    n_held = 0 if X_ho is None else X_ho.shape[0]
+    n_total = n_train + n_test + n_held
     if extra_metadata is not None and extra_metadata.height != n_total:
         raise ValueError(
             f"extra_metadata has {extra_metadata.height} rows; it needs one per sample "
-            f"({n_train} train + {n_test} test = {n_total}), train rows first."
+            f"({n_train} train + {n_test} test + {n_held} held-out = {n_total}), train rows first."
         )
 
     width = config.hidden_sizes[-1]
@@ -444,8 +479,8 @@ def train_mlp(
 
     X_tr_t = torch.from_numpy(X_tr)
     y_tr_t = torch.from_numpy(y_tr)
-    X_all = np.concatenate([X_tr, X_te], axis=0)
-    y_all_t = torch.from_numpy(np.concatenate([y_tr, y_te]))
+    X_all = np.concatenate([X_tr, X_te] + ([] if X_ho is None else [X_ho]), axis=0)
+    y_all_t = torch.from_numpy(np.concatenate([y_tr, y_te] + ([] if y_ho is None else [y_ho])))
     hidden = model.hidden_layer_names
     layer_map = {h: h for h in hidden} | {"__logits__": "classifier"}
 
@@ -465,7 +500,7 @@ def train_mlp(
         if curves["step"] and curves["step"][-1] == step:
             return
         logits_t = torch.from_numpy(all_logits)
-        for split, rows in (("train", slice(0, n_train)), ("test", slice(n_train, n_total))):
+        for split, rows in (("train", slice(0, n_train)), ("test", slice(n_train, n_train + n_test))):
             lg, yy = logits_t[rows], y_all_t[rows]
             curves[f"{split}_loss"].append(float(loss_fn(lg, yy)))
             curves[f"{split}_acc"].append(float((lg.argmax(dim=1) == yy).double().mean()))
@@ -524,7 +559,7 @@ def train_mlp(
     if stopped and step not in recorded:
         record(step)
 
-    split = np.array(["train"] * n_train + ["test"] * n_test)
+    split = np.array(["train"] * n_train + ["test"] * n_test + ["held_out"] * n_held)
     labels = y_all_t.numpy()
     metadata = pl.DataFrame(
         {

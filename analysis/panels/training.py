@@ -49,6 +49,7 @@ def form_values(config: CollapseLabConfig) -> dict[str, object]:
         "imbalance": float(config.imbalance_ratio), "noise": float(config.label_noise),
         "seed": int(mlp.seed), "classes": int(config.n_classes), "features": int(config.n_features),
         "per_class": int(config.n_per_class), "separation": float(config.separation),
+        "held": int(config.held_out_classes),
     }
 
 
@@ -70,7 +71,7 @@ def config_from_values(values: Mapping[str, Any]) -> CollapseLabConfig:
     return CollapseLabConfig(dataset=v["dataset"], imbalance_ratio=float(v["imbalance"]),
                              label_noise=float(v["noise"]), n_classes=int(v["classes"]),
                              n_features=int(v["features"]), n_per_class=int(v["per_class"]),
-                             separation=float(v["separation"]), mlp=mlp)
+                             separation=float(v["separation"]), held_out_classes=int(v["held"]), mlp=mlp)
 
 
 def config_params(config: Any) -> str:

@@ -18,6 +18,7 @@ from analysis.views.collapse import (
     imbalance_panel,
     nc_over_training,
 )
+from analysis.views.collapse_classes import minority_collapse_chart, new_classes_chart
 from analysis.views.compare import cka_heatmap, matching_curves
 from analysis.views.geometry import alignment_uniformity_plane, spectrum_chart, sphere_animation
 from analysis.views.hubness import (
@@ -65,6 +66,8 @@ __all__ = [
     "collapse_heatmap",
     "gram_comparison",
     "imbalance_panel",
+    "minority_collapse_chart",
+    "new_classes_chart",
     "nc_over_training",
     "centrality_scatter",
     "hubness_scatter",

@@ -135,6 +135,10 @@ SIMILARITY_BANKS = Inputs(
 RETRIEVED = Inputs(
     lambda rng, n, d: {"indices": np.argsort(rng.random((n, d)), axis=1), "truth": rng.integers(0, d, n)},
     rows=("indices", "truth"), spaces=())
+CLASSIFIER_AND_COUNTS = Inputs(
+    lambda rng, n, d: {"classifier": rng.standard_normal((n, d)), "class_counts": 3 * rng.permutation(n) + 1},
+    rows=("classifier", "class_counts"), spaces=(("classifier",),),
+)
 ROW_COUNT = Inputs(lambda rng, n, d: {"n_samples": n}, rows=(), spaces=())
 ROW_COUNT_AND_LABELS = Inputs(lambda rng, n, d: {"n_samples": n, "labels": _classes(n)},
                               rows=(), spaces=(), labels=("labels",))
@@ -274,6 +278,10 @@ REGISTRY: tuple[Entry, ...] = (
     E("pwcca", TWO_SPACES, invariant="permutation scale translation", must_raise=NO_SPREAD),
     E("neuron_matching", TWO_SPACES, invariant="permutation scale translation",
       compare=("mean_matched", "mean_max", "assignment"), must_raise=NO_SPREAD),
+    E("minority_collapse", CLASSIFIER_AND_COUNTS, invariant="permutation rotation scale row_scale",
+      must_raise=ZERO_ROWS),
+    E("transfer_collapse", LABELLED_FEATURES, opts={"n_draws": 3}, invariant=EUCLIDEAN + " relabel",
+      must_raise=NO_SPREAD),
 )
 
 # Contract cases known to break the contract, each with the bug it shows.

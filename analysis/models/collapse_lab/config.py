@@ -44,6 +44,12 @@ class CollapseLabConfig:
         ignored for the digits.
     test_size : float, default=0.25
         Share of the data in the test split, in (0, 1).
+    held_out_classes : int, default=0
+        The last this-many classes are held out (Galanti et al. 2022): none
+        of their samples is trained on (the head has a row per trained class
+        only), but their features are recorded at every checkpoint as the
+        split ``"held_out"``, to measure neural collapse on new classes.
+        0 to C-2 (two classes must remain to train on).
     data_seed : int, default=0
         Seeds the data: the mixture, the split, the subsampling and the label
         flips. ``mlp.seed`` seeds the initialisation and the batch order, so
@@ -63,6 +69,7 @@ class CollapseLabConfig:
     n_per_class: int = 200
     separation: float = 3.0
     test_size: float = 0.25
+    held_out_classes: int = 0
     data_seed: int = 0
     mlp: MLPConfig = DEFAULT_LAB_MLP
 
@@ -97,6 +104,12 @@ class CollapseLabConfig:
                 f"class centres in noise std units); got {self.separation!r}."
             )
         object.__setattr__(self, "separation", sep)
+        n_all = 10 if self.dataset == "digits" else int(self.n_classes)
+        if not is_int(self.held_out_classes) or not 0 <= self.held_out_classes <= n_all - 2:
+            raise ValueError(
+                f"CollapseLabConfig.held_out_classes must be an integer from 0 to {n_all - 2} (the data set has "
+                f"{n_all} classes and the network needs two to train on); got {self.held_out_classes!r}."
+            )
         if not is_int(self.data_seed):
             raise ValueError(f"CollapseLabConfig.data_seed must be an integer; got {self.data_seed!r}.")
         if not isinstance(self.mlp, MLPConfig):
@@ -132,6 +145,8 @@ class CollapseLabConfig:
         )
         if self.label_noise > 0:
             parts.append(f"{100 * self.label_noise:g}% label noise")
+        if self.held_out_classes > 0:
+            parts.append(f"last {self.held_out_classes} classes held out")
         return f"{', '.join(parts)}; {self.mlp.describe()}"
 
 

@@ -60,7 +60,10 @@ def train_collapse_lab(
         the class name of that label (column ``digit`` for the digits,
         ``class`` for the mixture), ``clean_label`` (the true class name),
         ``label_flipped`` (bool), and for the digits ``source_index`` (the
-        row in ``sklearn.datasets.load_digits()``).
+        row in ``sklearn.datasets.load_digits()``). With
+        ``held_out_classes`` the last classes' samples (from both splits)
+        follow the test rows with split ``"held_out"``; the classifier has
+        a row per trained class only.
     """
     config = CollapseLabConfig() if config is None else config
     if not isinstance(config, CollapseLabConfig):
@@ -98,10 +101,24 @@ def train_collapse_lab(
             f"Gaussian mixture ({config.n_features} features, unit noise, mean centre "
             f"distance {config.separation:g}, {config.n_per_class} per class before the split)"
         )
-    n_classes = config.n_dataset_classes
-    label_names = tuple(str(c) for c in range(n_classes))
-
+    label_names = tuple(str(c) for c in range(config.n_dataset_classes))
+    n_classes = config.n_dataset_classes - config.held_out_classes  # the classes trained on
     notes = []
+    held_out = None
+    source_held: np.ndarray | None = None
+    if config.held_out_classes > 0:
+        # Every sample of the last classes, from both splits, leaves training and becomes "held_out".
+        in_tr, in_te = y_tr >= n_classes, y_te >= n_classes
+        held_out = (np.concatenate([X_tr[in_tr], X_te[in_te]]), np.concatenate([y_tr[in_tr], y_te[in_te]]))
+        if source_train is not None and source_test is not None:
+            source_held = np.concatenate([source_train[in_tr], source_test[in_te]])
+            source_train, source_test = source_train[~in_tr], source_test[~in_te]
+        X_tr, y_tr, X_te, y_te = X_tr[~in_tr], y_tr[~in_tr], X_te[~in_te], y_te[~in_te]
+        notes.append(
+            f"classes {', '.join(label_names[n_classes:])} held out ({held_out[1].size} samples never trained "
+            "on; their features are recorded as split 'held_out')"
+        )
+
     if config.imbalance_ratio > 1.0:
         keep = long_tail_subsample(
             y_tr, imbalance_ratio=config.imbalance_ratio, n_classes=n_classes, seed=subsample_seed
@@ -125,16 +142,18 @@ def train_collapse_lab(
             "moved to a random other class; test labels clean)"
         )
 
-    clean_all = np.concatenate([clean_tr, y_te])
+    y_held = np.zeros(0, dtype=np.int64) if held_out is None else held_out[1]
+    clean_all = np.concatenate([clean_tr, y_te, y_held])
     extra: dict[str, Any] = {
         "clean_label": [label_names[c] for c in clean_all],
-        "label_flipped": np.concatenate([flipped_tr, np.zeros(y_te.size, dtype=bool)]),
+        "label_flipped": np.concatenate([flipped_tr, np.zeros(y_te.size + y_held.size, dtype=bool)]),
     }
     if source_train is not None and source_test is not None:
-        extra["source_index"] = np.concatenate([source_train, source_test]).astype(np.int64)
+        parts = [source_train, source_test] + ([] if source_held is None else [source_held])
+        extra["source_index"] = np.concatenate(parts).astype(np.int64)
     task = (
         f"Neural-collapse lab: {data_text}; {len(y_tr)} train / {len(y_te)} test samples, "
-        f"{n_classes} classes"
+        f"{config.n_dataset_classes} classes"
         + "".join(f"; {note}" for note in notes)
         + f"; {config.mlp.describe()}"
         + (". metadata.source_index is the row in load_digits()" if source_train is not None else "")
@@ -153,4 +172,5 @@ def train_collapse_lab(
             extra_metadata=pl.DataFrame(extra),
             task=task,
             name=name,
+            held_out=held_out,
         )
