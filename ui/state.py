@@ -18,7 +18,8 @@ import streamlit as st
 from analysis.data import ALL_SPLITS, Embedding, Run, Selection, load_run
 from analysis.panels.common import ensure_samples, sample_paths
 
-__all__ = ["ALL_SPLITS", "Source", "View", "add_upload", "bytes_key", "current_view", "sidebar", "sources"]
+__all__ = ["ALL_SPLITS", "Source", "View", "add_upload", "bytes_key", "current_view", "selection_of", "sidebar",
+           "sources"]
 _PENDING_SOURCE = "_pending_source_key"
 
 
@@ -169,10 +170,17 @@ def _selection_for(source: Source, layer: str | None, step: int | None, split: s
     memo = st.session_state.get("_selection_memo")
     if memo is not None and memo[0] == memo_key:
         return memo[1]
-    data = source.run if source.is_run else source.embedding
-    selection = Selection(data, layer, step, split, source_key=source.key)
+    selection = selection_of(source, layer, step, split)
     st.session_state["_selection_memo"] = (memo_key, selection)
     return selection
+
+
+def selection_of(source: Source, layer: str | None = None, step: int | None = None,
+                 split: str = ALL_SPLITS) -> Selection:
+    """A Selection of any loaded dataset (a run's last layer and step by default), keyed by the source's key:
+    the sidebar's, and a page's second dataset (the Retrieval tab's gallery)."""
+    data = source.run if source.is_run else source.embedding
+    return Selection(data, layer, step, split, source_key=source.key)
 
 
 def current_run(view: View) -> Run | None:

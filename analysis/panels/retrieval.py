@@ -1,11 +1,13 @@
-"""The Hubness page's Retrieval tab: queries from one split retrieve gallery rows of another, re-ranked by every method.
+"""The Hubness page's Retrieval tab: query rows retrieve gallery rows, re-ranked by every method.
 
-`retrieval_panel` takes the selection's `Embedding`, two metadata splits
-(queries, gallery) and how they pair (row order, an id column, or not at
-all), computes the cosine similarities once, re-ranks them with every
-method of `analysis.metrics.retrieval` and returns the table and N_k counts
-the tab draws. `retrieval_demo` is the tab's teaching demo on generated
-two-modality data. No streamlit here.
+`retrieval_panel` takes the queries' `Embedding` and, optionally, a second
+`Embedding` for the gallery (another upload or run: caption and image
+embeddings as two files); without one, queries and gallery are two metadata
+splits of the same embedding. With how they pair (row order, an id column,
+or not at all) it computes the cosine similarities once, re-ranks them with
+every method of `analysis.metrics.retrieval` and returns the table and N_k
+counts the tab draws. `retrieval_demo` is the tab's teaching demo on
+generated two-modality data. No streamlit here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from analysis.data.schema import Embedding
+from analysis.data.schema import ALL_SPLITS, Embedding, Run
 from analysis.metrics.hubness import Hubness, hubness_from_neighbors
 from analysis.metrics.retrieval import (
     DEFAULT_TEMPERATURE,
@@ -28,6 +30,7 @@ from analysis.metrics.retrieval import (
 from analysis.validation import check_k, check_matrix, first_rows, row_norms
 
 __all__ = [
+    "ALL_SPLITS",
     "DEFAULT_TEMPERATURE",
     "Embedding",
     "METHODS",
@@ -40,6 +43,7 @@ __all__ = [
     "pairing_options",
     "retrieval_demo",
     "retrieval_panel",
+    "same_space",
 ]
 
 NO_PAIRING = "none (hubness only)"
@@ -52,10 +56,29 @@ MAX_CELLS = 20_000_000
 DEMO = dict(n_pairs=1000, n_features=256, noise=1.8, hub_share=0.03, hub_pull=4.0, seed=0)
 
 
-def pairing_options(embedding: Embedding) -> list[str]:
-    """How queries can find their match: none, row order, or any metadata column but "split"."""
-    columns = [] if embedding.metadata is None else [c for c in embedding.metadata.columns if c != "split"]
+def _columns(data: Embedding | Run) -> list[str]:
+    return [] if data.metadata is None else [c for c in data.metadata.columns if c != "split"]
+
+
+def pairing_options(embedding: Embedding, gallery_embedding: Embedding | Run | None = None) -> list[str]:
+    """How queries can find their match: none, row order, or a metadata column but "split" (in both datasets).
+
+    `gallery_embedding` may be the gallery's Run (its metadata is every layer's), to list the options before
+    a layer's matrix is read.
+    """
+    columns = _columns(embedding)
+    if gallery_embedding is not None and gallery_embedding is not embedding:
+        shared = set(_columns(gallery_embedding))
+        columns = [c for c in columns if c in shared]
     return [NO_PAIRING, ROW_ORDER, *columns]
+
+
+def same_space(queries: Embedding, gallery: Embedding) -> None:
+    """Raise a ValueError naming both widths when queries and gallery cannot share a cosine."""
+    if queries.n_features != gallery.n_features:
+        raise ValueError(f"the queries have {queries.n_features:,} features and the gallery {gallery.n_features:,}: "
+                         "a cosine needs both in one space. Project both into a shared space first (e.g. CLIP's "
+                         "text and image towers, or a learned linear map), then load the projected vectors.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,16 +125,24 @@ def _unit(X: np.ndarray, name: str) -> np.ndarray:
     return arr / norms[:, None]
 
 
-def _truth(embedding: Embedding, pairing: str, q_rows: np.ndarray, g_rows: np.ndarray) -> np.ndarray | None:
+def _truth(queries: Embedding, gallery: Embedding, pairing: str, q_rows: np.ndarray,
+           g_rows: np.ndarray) -> np.ndarray | None:
     """Gallery position of each query's match, -1 where it has none (None: no pairing)."""
     if pairing == NO_PAIRING:
         return None
     if pairing == ROW_ORDER:
+        if gallery is not queries and q_rows.size != g_rows.size:
+            raise ValueError(f"row order pairs query i with gallery row i, but there are {q_rows.size:,} queries "
+                             f"and {g_rows.size:,} gallery rows. Choose rows of the same length (e.g. the "
+                             "matching splits), or pair by an id column present in both.")
         positions = np.arange(q_rows.size)
         return np.where(positions < g_rows.size, positions, -1)
-    column = embedding.metadata[pairing]
-    query_ids = column.gather(q_rows).cast(pl.Utf8).to_list()
-    gallery_ids = column.gather(g_rows).cast(pl.Utf8).to_list()
+    for name, emb in (("queries", queries), ("gallery", gallery)):
+        if emb.metadata is None or pairing not in emb.metadata.columns:
+            raise ValueError(f"the {name} have no metadata column {pairing!r} to pair by; pair by a column present "
+                             "in both, by row order, or by none (hubness only).")
+    query_ids = queries.metadata[pairing].gather(q_rows).cast(pl.Utf8).to_list()
+    gallery_ids = gallery.metadata[pairing].gather(g_rows).cast(pl.Utf8).to_list()
     position = {gid: i for i, gid in enumerate(gallery_ids) if gid is not None}
     if len(position) != len(gallery_ids):
         raise ValueError(f"metadata column {pairing!r} repeats a value (or is empty) among the gallery rows: a query "
@@ -128,9 +159,14 @@ def _capped(n_rows: int, n_gallery: int, seed: int) -> np.ndarray | None:
     return np.sort(np.random.default_rng(seed).choice(n_rows, keep, replace=False))
 
 
+def _rows(embedding: Embedding, split: str) -> np.ndarray:
+    rows = embedding.rows(split)
+    return np.arange(embedding.n_samples) if rows is None else rows
+
+
 def _bank(embedding: Embedding, split: str, G: np.ndarray, name: str, seed: int,
           notes: list[str]) -> np.ndarray:
-    rows = embedding.rows(split)
+    rows = _rows(embedding, split)
     chosen = _capped(rows.size, G.shape[0], seed)
     if chosen is not None:
         notes.append(f"The {name} holds {chosen.size:,} of the {rows.size:,} {split!r} rows (a seeded sample).")
@@ -178,37 +214,64 @@ def _compare(S: np.ndarray, *, k: int, temperature: float, truth: np.ndarray | N
 
 def retrieval_panel(embedding: Embedding, *, query: str, gallery: str, pairing: str = NO_PAIRING, k: int = 10,
                     temperature: float = DEFAULT_TEMPERATURE, query_bank: str | None = None,
-                    gallery_bank: str | None = None, seed: int = 0) -> RetrievalPanel:
-    """Queries (one split) retrieve gallery rows (another split) by cosine, with every re-ranking method.
+                    gallery_bank: str | None = None, seed: int = 0,
+                    gallery_embedding: Embedding | None = None) -> RetrievalPanel:
+    """Query rows retrieve gallery rows by cosine, with every re-ranking method.
 
-    Banks: `query_bank` / `gallery_bank` name splits whose rows are the
-    bank (as Wang et al. 2023 use training data); None means the queries
-    themselves, and the gallery against itself with each row left out of its
-    own normaliser (transductive, stated in `notes`). Queries without a match
-    under `pairing` count for hubness but not for recall.
+    Parameters
+    ----------
+    embedding : Embedding
+        The queries' embedding; `query` names its split ("all": every row).
+    gallery_embedding : Embedding, optional
+        The gallery's embedding (e.g. image embeddings for caption queries),
+        with the same number of features; `gallery` names its split ("all":
+        every row). None: the gallery is the split `gallery` of `embedding`,
+        which must differ from `query`.
+    pairing : str
+        "row order" (query i matches gallery row i; with two embeddings both
+        must have as many rows), a metadata column present in both (its values
+        unique in the gallery), or "none (hubness only)".
+    query_bank, gallery_bank : str, optional
+        Splits whose rows are the banks (as Wang et al. 2023 use training
+        data): the query bank a split of the queries' embedding, the gallery
+        bank one of the gallery's. None means the queries themselves, and the
+        gallery against itself with each row left out of its own normaliser
+        (transductive, stated in `notes`).
+
+    Queries without a match under `pairing` count for hubness but not for
+    recall. S = Q_hat G_hat^T over L2-normalised rows, then every method of
+    `analysis.metrics.retrieval.rerank_retrieval`.
+
+    References
+    ----------
+    Wang, Jian & Xue (2023), Balance Act: Mitigating Hubness in Cross-Modal Retrieval with Query and Gallery
+    Banks, EMNLP. Bogolin et al. (2022), Cross Modal Retrieval with Querybank Normalisation, CVPR.
     """
-    if query == gallery:
+    queries = embedding
+    galleries = embedding if gallery_embedding is None else gallery_embedding
+    if galleries is queries and query == gallery:
         raise ValueError(f"queries and gallery are both the split {query!r}; choose two different splits.")
-    X = np.asarray(embedding.X)
-    q_rows, g_rows = embedding.rows(query), embedding.rows(gallery)
+    same_space(queries, galleries)
+    q_rows, g_rows = _rows(queries, query), _rows(galleries, gallery)
     notes: list[str] = []
-    G = _unit(X[g_rows], "gallery")
+    G = _unit(np.asarray(galleries.X)[g_rows], "gallery")
     k = check_k(k, n=G.shape[0], needs="gallery rows")
+    truth = _truth(queries, galleries, pairing, q_rows, g_rows)
     chosen = _capped(q_rows.size, g_rows.size, seed)
     if chosen is not None:
         notes.append(f"{chosen.size:,} of the {q_rows.size:,} queries (a seeded sample): the similarity matrix is held "
                      f"at most {MAX_CELLS:,} cells.")
         q_rows = q_rows[chosen]
-    truth = _truth(embedding, pairing, q_rows, g_rows)
-    S = _unit(X[q_rows], "queries") @ G.T
+        truth = None if truth is None else truth[chosen]
+    S = _unit(np.asarray(queries.X)[q_rows], "queries") @ G.T
     own_query_bank, own_gallery_bank = query_bank in (None, query), gallery_bank in (None, gallery)
-    qbank = None if own_query_bank else _bank(embedding, query_bank, G, "query bank", seed, notes)
+    qbank = None if own_query_bank else _bank(queries, query_bank, G, "query bank", seed, notes)
     gbank = (_gallery_self_bank(G, seed, notes) if own_gallery_bank
-             else _bank(embedding, gallery_bank, G, "gallery bank", seed, notes))
+             else _bank(galleries, gallery_bank, G, "gallery bank", seed, notes))
     said_query = ("the queries themselves (so QB-Norm equals the inverted softmax)" if own_query_bank
-                  else f"split {query_bank!r}")
+                  else f"split {query_bank!r}" + ("" if galleries is queries else " of the queries' data"))
     said_gallery = ("the gallery itself, each row left out of its own sum" if own_gallery_bank
-                    else f"split {gallery_bank!r}")
+                    else f"split {gallery_bank!r}" + ("" if galleries is queries else " of the gallery's data"))
     notes.append(f"Query bank: {said_query}; gallery bank (DBNorm): {said_gallery}.")
     matched = 0 if truth is None else int(np.sum(truth >= 0))
     if truth is not None and matched < truth.size:

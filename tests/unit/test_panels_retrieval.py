@@ -76,3 +76,94 @@ def test_large_splits_are_sampled_to_the_cell_budget_and_banks_leave_self_out(mo
     assert any("gallery bank holds 6 of the 15" in note for note in panel.notes)
     bank = module._gallery_self_bank(np.eye(3), 0, [])
     assert np.isneginf(np.diag(bank)).all() and bank[0, 1] == 0.0
+
+
+# --------------------------------------------------------------------------- gallery from a second embedding
+
+
+def _two_modalities(n: int = 10, d: int = 5, gallery_ids: list[str] | None = None) -> tuple[Embedding, Embedding]:
+    """Captions and images as two embeddings of one width: image i is caption i plus small noise, so
+    caption i's nearest image is image i; both carry an "item" id, only the captions a split."""
+    rng = np.random.default_rng(1)
+    captions = rng.standard_normal((n, d))
+    images = captions + 0.01 * rng.standard_normal((n, d))
+    caption_meta = pl.DataFrame({"split": ["test"] * (n // 2) + ["train"] * (n - n // 2),
+                                 "item": [f"i{j}" for j in range(n)], "text": [f"caption {j}" for j in range(n)]})
+    image_meta = pl.DataFrame({"item": gallery_ids or [f"i{j}" for j in range(n)],
+                               "path": [f"{j}.png" for j in range(n)]})
+    return (Embedding(X=captions.astype(np.float32), metadata=caption_meta),
+            Embedding(X=images.astype(np.float32), metadata=image_meta))
+
+
+def test_a_second_embedding_is_the_gallery_and_its_hubness_is_the_cross_sets():
+    captions, images = _two_modalities()
+    panel = retrieval_panel(captions, query="all", gallery="all", gallery_embedding=images, k=3)
+    expected = hubness_between(captions.X.astype(np.float64), images.X.astype(np.float64), k=3, metric="cosine")
+    np.testing.assert_array_equal(panel.k_occurrence["none"], expected.k_occurrence)
+    assert panel.n_queries == 10 and panel.n_gallery == 10 and panel.recall is None
+    # Pairing: only columns in both ("item"), never "split"; the gallery may be a Run (its metadata).
+    assert pairing_options(captions, images) == [NO_PAIRING, ROW_ORDER, "item"]
+
+
+def test_row_and_id_pairing_across_two_embeddings():
+    captions, images = _two_modalities()
+    by_row = retrieval_panel(captions, query="all", gallery="all", gallery_embedding=images, pairing=ROW_ORDER, k=3)
+    assert by_row.recall["none"].at(1) == 1.0 and by_row.n_matched == 10  # image i is caption i + 0.01 noise
+    # The images in reverse order: row order now pairs caption i with image 9 - i (its match only for none),
+    # while the id column still finds each caption's own image.
+    flipped = Embedding(X=images.X[::-1].copy(), metadata=images.metadata.reverse())
+    assert retrieval_panel(captions, query="all", gallery="all", gallery_embedding=flipped, pairing=ROW_ORDER,
+                           k=3).recall["none"].at(1) == 0.0
+    by_id = retrieval_panel(captions, query="all", gallery="all", gallery_embedding=flipped, pairing="item", k=3)
+    assert by_id.recall["none"].at(1) == 1.0 and by_id.n_matched == 10
+    # Queries from one split of the captions: the 5 "test" captions, each with its image.
+    test_only = retrieval_panel(captions, query="test", gallery="all", gallery_embedding=flipped, pairing="item", k=3)
+    assert test_only.n_queries == 5 and test_only.n_matched == 5 and test_only.recall["none"].at(1) == 1.0
+
+
+def test_across_embeddings_row_order_needs_equal_lengths_and_ids_need_both_columns():
+    captions, images = _two_modalities()
+    with pytest.raises(ValueError, match="5 queries and 10 gallery rows.*id column"):
+        retrieval_panel(captions, query="test", gallery="all", gallery_embedding=images, pairing=ROW_ORDER, k=3)
+    with pytest.raises(ValueError, match="gallery have no metadata column 'text'"):
+        retrieval_panel(captions, query="all", gallery="all", gallery_embedding=images, pairing="text", k=3)
+    _, repeated = _two_modalities(gallery_ids=["same"] * 10)
+    with pytest.raises(ValueError, match="unique in the gallery"):
+        retrieval_panel(captions, query="all", gallery="all", gallery_embedding=repeated, pairing="item", k=3)
+
+
+def test_different_widths_name_both_and_the_shared_space_fix():
+    captions, _ = _two_modalities(d=5)
+    wide = Embedding(X=np.ones((10, 7), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"queries have 5 features and the gallery 7.*shared space.*CLIP"):
+        retrieval_panel(captions, query="all", gallery="all", gallery_embedding=wide, k=3)
+
+
+@pytest.mark.parametrize("pairing", [NO_PAIRING, ROW_ORDER, "item"])
+def test_the_split_path_is_the_two_embedding_path_on_its_own_splits(pairing):
+    emb = _embedding(n_query=12, n_gallery=12)  # row order across two embeddings needs equal lengths
+    banks = dict(query_bank="train", gallery_bank="test")
+    split = retrieval_panel(emb, query="test", gallery="train", pairing=pairing, k=3, **banks)
+    same = retrieval_panel(emb, query="test", gallery="train", pairing=pairing, k=3, gallery_embedding=emb, **banks)
+    # A second object with the same values takes the two-embedding path: banks are splits of each one.
+    twin = Embedding(X=emb.X.copy(), metadata=emb.metadata.clone())
+    across = retrieval_panel(emb, query="test", gallery="train", pairing=pairing, k=3, gallery_embedding=twin,
+                             **banks)
+    # Each split cut out as its own embedding, every row of each (banks: the rows themselves, both ways).
+    apart = retrieval_panel(emb.subset(emb.rows("test")), query="all", gallery="all", pairing=pairing, k=3,
+                            gallery_embedding=emb.subset(emb.rows("train")))
+    own = retrieval_panel(emb, query="test", gallery="train", pairing=pairing, k=3)
+    for a, b in ((split, same), (split, across), (own, apart)):
+        assert a.table.equals(b.table) and a.n_matched == b.n_matched and a.n_queries == b.n_queries == 12
+        for method in a.k_occurrence:
+            np.testing.assert_array_equal(a.k_occurrence[method], b.k_occurrence[method])
+    assert split.n_matched == (0 if pairing == NO_PAIRING else 12)
+
+
+def test_sampled_queries_keep_their_row_order_match(monkeypatch):
+    import analysis.panels.retrieval as module
+
+    monkeypatch.setattr(module, "MAX_CELLS", 50)  # 10 x 10 cells: 5 sampled captions, each still finds its image
+    captions, images = _two_modalities()
+    panel = retrieval_panel(captions, query="all", gallery="all", gallery_embedding=images, pairing=ROW_ORDER, k=3)
+    assert panel.n_queries == 5 and panel.recall["none"].at(1) == 1.0
