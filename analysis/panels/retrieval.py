@@ -212,6 +212,17 @@ def _compare(S: np.ndarray, *, k: int, temperature: float, truth: np.ndarray | N
     return pl.DataFrame(rows), k_occ, hub, recall
 
 
+def _chance_note(recall: RetrievalRecall, n_gallery: int) -> list[str]:
+    """A note when raw recall across two datasets is near chance (k / n_gallery): their spaces are not one."""
+    top = max(recall.ks)
+    chance = top / n_gallery
+    if chance >= 0.5 or recall.at(top) > 2 * chance:
+        return []
+    return [f"Raw recall@{top} is {recall.at(top):.1%}, near chance ({chance:.1%}): the two datasets' coordinates "
+            "do not look like one space. Cosine across datasets needs embeddings trained or projected into a "
+            "shared space (CLIP's two towers, a fitted linear map); two separately trained models are not."]
+
+
 def retrieval_panel(embedding: Embedding, *, query: str, gallery: str, pairing: str = NO_PAIRING, k: int = 10,
                     temperature: float = DEFAULT_TEMPERATURE, query_bank: str | None = None,
                     gallery_bank: str | None = None, seed: int = 0,
@@ -279,6 +290,8 @@ def retrieval_panel(embedding: Embedding, *, query: str, gallery: str, pairing: 
                      f"{pairing!r}; recall is over the other {matched:,}.")
     table, k_occ, hub, recall = _compare(S, k=k, temperature=float(temperature), truth=truth, query_bank=qbank,
                                          gallery_bank=gbank)
+    if recall is not None and galleries is not queries:
+        notes.extend(_chance_note(recall["none"], G.shape[0]))
     return RetrievalPanel(query=query, gallery=gallery, pairing=pairing, k=int(k), temperature=float(temperature),
                           table=table, k_occurrence=k_occ, hubness=hub, recall=recall, n_queries=int(q_rows.size),
                           n_gallery=int(g_rows.size), n_matched=matched, notes=tuple(notes))

@@ -167,3 +167,16 @@ def test_sampled_queries_keep_their_row_order_match(monkeypatch):
     captions, images = _two_modalities()
     panel = retrieval_panel(captions, query="all", gallery="all", gallery_embedding=images, pairing=ROW_ORDER, k=3)
     assert panel.n_queries == 5 and panel.recall["none"].at(1) == 1.0
+
+
+def test_recall_near_chance_across_datasets_says_the_spaces_are_not_one():
+    rng = np.random.default_rng(2)
+    queries = Embedding(X=rng.standard_normal((60, 8)).astype(np.float32))
+    unrelated = Embedding(X=rng.standard_normal((60, 8)).astype(np.float32))
+    panel = retrieval_panel(queries, query="all", gallery="all", gallery_embedding=unrelated, pairing=ROW_ORDER, k=3)
+    # chance recall@10 = 10 / 60; the note fires at most twice that
+    assert panel.recall["none"].at(10) <= 2 * 10 / 60
+    assert any("near chance (16.7%)" in note and "shared space" in note for note in panel.notes)
+    captions, images = _two_modalities(n=60)  # image i is caption i plus noise: recall@10 = 1
+    aligned = retrieval_panel(captions, query="all", gallery="all", gallery_embedding=images, pairing=ROW_ORDER, k=3)
+    assert not any("near chance" in note for note in aligned.notes)
