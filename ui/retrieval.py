@@ -147,7 +147,7 @@ def _dataset_view(view: View, source: Source, k: int) -> None:
         result = _panel(view.data_key, target.key, emb, target, query, gallery, pairing, k, temperature,
                         query_bank, gallery_bank)
     except ValueError as exc:  # widths or row counts that cannot pair: say so, keep the demo below
-        fitting = [la for la in source.run.layers if source.run.layer_dim(la) == emb.n_features] if source.is_run else []
+        fitting = [la for la in run.layers if run.layer_dim(la) == emb.n_features] if source.is_run else []
         show_error(exc, "Cannot retrieve across these datasets",
                    kept=f"Layers of {source.label} with {emb.n_features:,} features: {', '.join(fitting)}."
                    if fitting and layer not in fitting else None)
