@@ -165,6 +165,7 @@ def test_the_warm_up_starts_once_however_many_sessions_ask_at_once(monkeypatch) 
         release.wait(10)
 
     monkeypatch.setattr(warmup, "warm_up_umap", slow_warm_up)
+    monkeypatch.setattr(warmup, "warm_up_hubness_reduction", lambda: None)
     barrier = threading.Barrier(8)
     started: list[threading.Thread] = []
 
@@ -187,17 +188,28 @@ def test_the_warm_up_starts_once_however_many_sessions_ask_at_once(monkeypatch) 
     assert warmup.start_umap_warm_up() is thread and runs == [1]  # a later page run starts nothing
 
 
-def test_a_failing_warm_up_does_not_raise_in_its_thread(monkeypatch) -> None:
+def test_a_failing_warm_up_does_not_raise_in_its_thread_and_the_next_one_still_runs(monkeypatch) -> None:
     monkeypatch.setattr(warmup, "_warm_up_thread", None)
     errors: list[object] = []
     monkeypatch.setattr(threading, "excepthook", errors.append)
+    ran: list[str] = []
 
     def broken() -> None:
+        ran.append("umap")
         raise ImportError("umap is broken")
 
     monkeypatch.setattr(warmup, "warm_up_umap", broken)
+    monkeypatch.setattr(warmup, "warm_up_hubness_reduction", lambda: ran.append("hubness"))
     warmup.start_umap_warm_up().join(10)
-    assert errors == []
+    assert errors == [] and ran == ["umap", "hubness"]
+
+
+def test_the_hubness_warm_up_compiles_the_exact_kernels_the_reduction_tab_runs() -> None:
+    from analysis.metrics import _hubness_exact
+
+    warmup.warm_up_hubness_reduction()
+    kernels = ("mp_bounds", "mp_overlap", "rank_counts", "row_moments", "_secondary_rows", "_top_k_rows")
+    assert all(getattr(_hubness_exact, name).signatures for name in kernels)
 
 
 def test_warm_up_umap_fits_without_error() -> None:
