@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.e2e.helpers import uploader
+
 QUEUE_MARKER = "yours starts when one finishes"
 QUEUE_PATTERN = re.compile(r"(\d+) trainings? (?:is|are) running on this server; yours starts when one "
                            r"finishes — position (\d+)")
@@ -234,7 +236,7 @@ def run_wave(browser, url: str, folder: Path, *, first_index: int, n_sessions: i
         # 2. Everyone attaches a different file, then all press Load together.
         for s in sessions:
             s.page.get_by_text("Upload embeddings, activations or a RepLens run").click()
-            s.page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(s.path))
+            uploader(s.page, "Embeddings").set_input_files(str(s.path))
         for s in sessions:
             s.page.locator('[data-testid="stFileChip"]').filter(has_text=s.path.name).wait_for()
             s.page.wait_for_function(

@@ -65,11 +65,20 @@ def selection_count(page) -> int | None:
     return int(text.inner_text().split()[1].replace(",", ""))
 
 
+def uploader(page, label: str):
+    """The file input of the Data page's uploader whose label starts with `label` ("Embeddings",
+    "Labels", "Metadata table"). Found by its label, not its position: the page holds more uploaders
+    (the capture form's) and a position once sent a file to the wrong one."""
+    return page.locator('[data-testid="stFileUploader"]').filter(
+        has=page.locator('[data-testid="stWidgetLabel"]', has_text=label)).locator(
+        '[data-testid="stFileUploaderDropzoneInput"]')
+
+
 def attach_and_load(page, path: Path) -> None:
     """Open the upload form, attach `path` as the embeddings file, wait until the
     upload has reached the server (its file chip shows, the app is idle), press Load."""
     page.get_by_text("Upload embeddings, activations or a RepLens run").click()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
+    uploader(page, "Embeddings").set_input_files(str(path))
     page.locator('[data-testid="stFileChip"]').filter(has_text=path.name).wait_for()
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stFileChip\"] [role=\"progressbar\"]')"

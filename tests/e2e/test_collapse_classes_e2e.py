@@ -14,7 +14,7 @@ import pytest
 from analysis.data.runs import save_run
 from analysis.models import PRESETS, train_collapse_lab
 from analysis.panels.collapse_classes import minority_history, new_classes_history
-from tests.e2e.helpers import open_page, screenshot, wait_idle
+from tests.e2e.helpers import open_page, screenshot, uploader, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -32,9 +32,8 @@ def test_minority_collapse_and_new_classes_on_an_uploaded_lab_run(page, server, 
     sidecar = path.with_suffix(".parquet")
     open_page(page, server, "data")
     page.get_by_text("Upload embeddings, activations or a RepLens run").click()
-    inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
-    inputs.nth(0).set_input_files(str(path))
-    inputs.nth(2).set_input_files(str(sidecar))
+    uploader(page, "Embeddings").set_input_files(str(path))
+    uploader(page, "Metadata table").set_input_files(str(sidecar))
     for name in (path.name, sidecar.name):
         page.locator('[data-testid="stFileChip"]').filter(has_text=name).wait_for()
     page.wait_for_function(

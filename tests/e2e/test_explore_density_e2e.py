@@ -12,6 +12,7 @@ from tests.e2e.helpers import (
     open_page,
     screenshot,
     selection_count,
+    uploader,
     wait_idle,
 )
 
@@ -34,9 +35,8 @@ def _files(tmp_path) -> tuple:
 def _upload_with_labels(page, server, main, labels) -> None:
     open_page(page, server, "data")
     page.get_by_text("Upload embeddings, activations or a RepLens run").click()
-    inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
-    inputs.nth(0).set_input_files(str(main))
-    inputs.nth(1).set_input_files(str(labels))
+    uploader(page, "Embeddings").set_input_files(str(main))
+    uploader(page, "Labels").set_input_files(str(labels))
     for path in (main, labels):
         page.locator('[data-testid="stFileChip"]').filter(has_text=path.name).wait_for()
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stFileChip\"] [role=\"progressbar\"]')")
