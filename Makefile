@@ -29,8 +29,20 @@ chromium:
 	  echo "Installing Debian chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 
+# The browser tier mostly waits (page loads, Chromium, the server's reruns) while the other tiers
+# keep a core busy, so the two run side by side; the browser tier's output follows the others'.
+# The shipped samples are made first, so both do not replay them at once.
+E2E_LOG := tests/e2e/artifacts/e2e-tier.log
 test: install chromium
-	$(PY) -m pytest tests/unit tests/integration tests/app tests/e2e
+	$(PY) -c "from analysis.samples import ensure_samples; ensure_samples()"
+	@mkdir -p $(dir $(E2E_LOG))
+	@$(PY) -m pytest tests/e2e > $(E2E_LOG) 2>&1 & browser=$$!; \
+	$(PY) -m pytest tests/unit tests/integration tests/app; fast=$$?; \
+	wait $$browser; e2e=$$?; \
+	echo "---------------- tests/e2e (run alongside; its log: $(E2E_LOG)) ----------------"; \
+	cat $(E2E_LOG); \
+	echo "unit, integration, app: exit $$fast; e2e: exit $$e2e"; \
+	test $$fast -eq 0 && test $$e2e -eq 0
 
 test-fast: install
 	$(PY) -m pytest tests/unit tests/integration tests/app
