@@ -9,7 +9,7 @@ from analysis.panels import hubness as hub_panels
 from analysis.panels import retrieval as panels
 from analysis.views import format_number, k_occurrence_before_after
 from ui.cache import RESULTS_TTL, SHARED_TTL
-from ui.errors import show_error
+from ui.errors import USER_ERRORS, show_error
 from ui.state import Source, View, selection_of, sources
 from ui.widgets import plot_config
 
@@ -146,7 +146,7 @@ def _dataset_view(view: View, source: Source, k: int) -> None:
     try:
         result = _panel(view.data_key, target.key, emb, target, query, gallery, pairing, k, temperature,
                         query_bank, gallery_bank)
-    except ValueError as exc:  # widths or row counts that cannot pair: say so, keep the demo below
+    except USER_ERRORS as exc:  # widths or row counts that cannot pair: say so, keep the demo below
         fitting = [la for la in run.layers if run.layer_dim(la) == emb.n_features] if source.is_run else []
         show_error(exc, "Cannot retrieve across these datasets",
                    kept=f"Layers of {source.label} with {emb.n_features:,} features: {', '.join(fitting)}."

@@ -74,6 +74,13 @@ def uploader(page, label: str):
         '[data-testid="stFileUploaderDropzoneInput"]')
 
 
+def card_value(page, label: str) -> str:
+    """The shown value of the first metric card whose label contains `label`."""
+    card = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)).first
+    return card.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
 def attach_and_load(page, path: Path) -> None:
     """Open the upload form, attach `path` as the embeddings file, wait until the
     upload has reached the server (its file chip shows, the app is idle), press Load."""

@@ -6,16 +6,10 @@ import numpy as np
 import pytest
 
 from analysis.metrics import neural_collapse
-from tests.e2e.helpers import screenshot, wait_idle
+from tests.e2e.helpers import card_value, screenshot, wait_idle
 from tests.e2e.latency import upload
 
 pytestmark = pytest.mark.e2e
-
-
-def _card(page, label: str) -> str:
-    card = page.locator('[data-testid="stMetric"]').filter(
-        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)).first
-    return card.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
 def test_centring_switch_on_a_long_tailed_upload(page, server, tmp_path) -> None:
@@ -30,7 +24,7 @@ def test_centring_switch_on_a_long_tailed_upload(page, server, tmp_path) -> None
     page.locator('[data-testid="stMetricLabel"]', has_text="NC2 · ETF distance").first.wait_for(timeout=60_000)
     wait_idle(page)
     default, papyan = neural_collapse(X, labels), neural_collapse(X, labels, mu_g="samples")
-    assert _card(page, "NC2 · ETF distance") == f"{default.etf_distance:.3g}"
+    assert card_value(page, "NC2 · ETF distance") == f"{default.etf_distance:.3g}"
     sentence = page.get_by_text("so the two centrings of the class means differ here", exact=False)
     assert "mean of class means" in sentence.inner_text()
     screenshot(page, "collapse-centring-class-means")
@@ -42,8 +36,8 @@ def test_centring_switch_on_a_long_tailed_upload(page, server, tmp_path) -> None
         arg=f"{papyan.etf_distance:.3g}", timeout=60_000)
     wait_idle(page)
     assert f"{papyan.etf_distance:.3g}" != f"{default.etf_distance:.3g}"
-    assert _card(page, "NC2 · ETF distance") == f"{papyan.etf_distance:.3g}"
-    assert _card(page, "NC1") == f"{papyan.nc1:.3g}"
+    assert card_value(page, "NC2 · ETF distance") == f"{papyan.etf_distance:.3g}"
+    assert card_value(page, "NC1") == f"{papyan.nc1:.3g}"
     assert "mean of all samples" in page.get_by_text("so the two centrings", exact=False).inner_text()
     assert page.locator('[data-testid="stException"]').count() == 0
     screenshot(page, "collapse-centring-samples")

@@ -14,15 +14,9 @@ import pytest
 from analysis.data.runs import save_run
 from analysis.models import PRESETS, train_collapse_lab
 from analysis.panels.collapse_classes import minority_history, new_classes_history
-from tests.e2e.helpers import open_page, screenshot, uploader, wait_idle
+from tests.e2e.helpers import card_value, open_page, screenshot, uploader, wait_idle
 
 pytestmark = pytest.mark.e2e
-
-
-def _card(page, label: str) -> str:
-    card = page.locator('[data-testid="stMetric"]').filter(
-        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)).first
-    return card.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
 def test_minority_collapse_and_new_classes_on_an_uploaded_lab_run(page, server, tmp_path) -> None:
@@ -54,8 +48,8 @@ def test_minority_collapse_and_new_classes_on_an_uploaded_lab_run(page, server, 
     assert f"{minority.minority_cosine:+.3f}" in sentence and f"{minority.etf_cosine:+.3f}" in sentence
     # The sidebar's default cell is the last hidden layer at the last checkpoint.
     new = new_classes_history(run, run.layers[-1]).at(run.steps[-1])
-    assert _card(page, "CDNV (new classes)") == f"{new.cdnv:.3g}"
-    assert _card(page, "10-shot accuracy") == f"{100 * new.accuracy(10):.1f}%"
+    assert card_value(page, "CDNV (new classes)") == f"{new.cdnv:.3g}"
+    assert card_value(page, "10-shot accuracy") == f"{100 * new.accuracy(10):.1f}%"
     # Both charts drawn (Plotly's SVG is in the page), with their ETF and chance lines.
     assert page.get_by_text("simplex ETF −1/(C−1)", exact=False).count() >= 1
     assert page.get_by_text("Few-shot nearest-class-mean accuracy", exact=False).count() >= 1
